@@ -1,0 +1,398 @@
+//! Every input the engine accepts, and the envelope that carries its non-determinism.
+//!
+//! Request-shaped commands use Nomad's JSON field names, so a command log written as JSON
+//! reads like the API calls that produced it.
+
+use crate::model::id::empty_as_none;
+use crate::model::{DesiredTransition, Job, TaskState, Timestamp, UnixNanos};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// One command plus everything about it that is not a pure function of the state: the
+/// index it is applied at, the time, and entropy for new IDs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Must be greater than the state's last index.
+    pub index: u64,
+    /// Wall-clock time of the write, Unix nanoseconds.
+    pub now: UnixNanos,
+    /// Seed for every ID the command creates.
+    pub entropy: Entropy,
+    pub command: Command,
+}
+
+impl Envelope {
+    pub fn new(index: u64, now: UnixNanos, entropy: Entropy, command: Command) -> Envelope {
+        Envelope {
+            index,
+            now,
+            entropy,
+            command,
+        }
+    }
+}
+
+/// 32 bytes of caller-supplied randomness (hex in human-readable formats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Entropy(pub [u8; 32]);
+
+impl Entropy {
+    /// Entropy derived from a number: for tests and simulations that want readable seeds.
+    pub fn from_u64(seed: u64) -> Entropy {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        Entropy(bytes)
+    }
+}
+
+impl Serialize for Entropy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+            serializer.serialize_str(&hex)
+        } else {
+            serializer.serialize_bytes(&self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Entropy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let bytes: Vec<u8> = if deserializer.is_human_readable() {
+            let s = String::deserialize(deserializer)?;
+            if s.len() != 64 {
+                return Err(D::Error::custom("entropy must be 64 hex digits"));
+            }
+            (0..64)
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
+                .collect::<Result<_, _>>()
+                .map_err(D::Error::custom)?
+        } else {
+            serde_bytes_vec(deserializer)?
+        };
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| D::Error::custom("entropy must be 32 bytes"))?;
+        Ok(Entropy(arr))
+    }
+}
+
+/// Reads a byte string from a binary format (accepts both bytes and a sequence of u8).
+fn serde_bytes_vec<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Vec<u8>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("bytes")
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(b) = seq.next_element::<u8>()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_bytes(V)
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Register (create or update) a job: `PUT /v1/jobs`.
+    RegisterJob(RegisterJob),
+    /// Stop (or purge) a job: `DELETE /v1/job/:id`.
+    DeregisterJob(DeregisterJob),
+    /// Re-register an older version: `PUT /v1/job/:id/revert`.
+    RevertJob(RevertJob),
+    /// Flip a version's `Stable` flag: `PUT /v1/job/:id/stable`.
+    SetJobStability(SetJobStability),
+    /// A scheduler's answer to a plan: placements, in-place updates and stops.
+    ApplyPlanResult(PlanResult),
+    /// Client-side allocation updates: status and automatic health (A9).
+    UpdateAllocsFromClient(ClientAllocUpdates),
+    /// `PUT /v1/deployment/allocation-health/:id` (M1–M5).
+    SetAllocHealth(SetAllocHealth),
+    /// `PUT /v1/deployment/promote/:id` (P1–P12).
+    PromoteDeployment(PromoteDeployment),
+    /// `PUT /v1/deployment/pause/:id` (S1–S6).
+    PauseDeployment(PauseDeployment),
+    /// `PUT /v1/deployment/fail/:id` (F1–F5).
+    FailDeployment(FailDeployment),
+    /// Time passed: expire progress deadlines that are due (§3.10).
+    Tick,
+    /// A scheduler finished with an evaluation.
+    UpdateEvalStatus(UpdateEvalStatus),
+    /// Delete the listed deployments (`Deployment.Reap`, G1).
+    ReapDeployments(ReapDeployments),
+    /// Periodic deployment GC (G2).
+    GcDeployments(GcDeployments),
+}
+
+impl Command {
+    /// The Nomad raft message type this command corresponds to (the event `Type`).
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            Command::RegisterJob(_) | Command::RevertJob(_) => "JobRegistered",
+            Command::DeregisterJob(_) => "JobDeregistered",
+            Command::SetJobStability(_) => "JobStabilityUpdated",
+            Command::ApplyPlanResult(_) => "PlanResult",
+            Command::UpdateAllocsFromClient(_) => "AllocationUpdated",
+            Command::SetAllocHealth(_) => "DeploymentAllocHealth",
+            Command::PromoteDeployment(_) => "DeploymentPromotion",
+            Command::PauseDeployment(_) | Command::FailDeployment(_) | Command::Tick => {
+                "DeploymentStatusUpdate"
+            }
+            Command::UpdateEvalStatus(_) => "EvalUpdated",
+            Command::ReapDeployments(_) | Command::GcDeployments(_) => "DeploymentDeleted",
+        }
+    }
+
+    /// A short name for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::RegisterJob(_) => "register_job",
+            Command::DeregisterJob(_) => "deregister_job",
+            Command::RevertJob(_) => "revert_job",
+            Command::SetJobStability(_) => "set_job_stability",
+            Command::ApplyPlanResult(_) => "apply_plan_result",
+            Command::UpdateAllocsFromClient(_) => "update_allocs_from_client",
+            Command::SetAllocHealth(_) => "set_alloc_health",
+            Command::PromoteDeployment(_) => "promote_deployment",
+            Command::PauseDeployment(_) => "pause_deployment",
+            Command::FailDeployment(_) => "fail_deployment",
+            Command::Tick => "tick",
+            Command::UpdateEvalStatus(_) => "update_eval_status",
+            Command::ReapDeployments(_) => "reap_deployments",
+            Command::GcDeployments(_) => "gc_deployments",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegisterJob {
+    #[serde(rename = "Job")]
+    pub job: Job,
+    /// Only register if the job's `JobModifyIndex` equals [`Self::job_modify_index`].
+    #[serde(rename = "EnforceIndex")]
+    pub enforce_index: bool,
+    #[serde(rename = "JobModifyIndex")]
+    pub job_modify_index: u64,
+    /// Priority of the evaluation (and of the deployment it creates); 0 = the job's.
+    #[serde(rename = "EvalPriority")]
+    pub eval_priority: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeregisterJob {
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    #[serde(rename = "Namespace")]
+    pub namespace: String,
+    /// Remove the job, its versions, deployments and allocations instead of stopping it.
+    #[serde(rename = "Purge")]
+    pub purge: bool,
+    #[serde(rename = "EvalPriority")]
+    pub eval_priority: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RevertJob {
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    #[serde(rename = "Namespace")]
+    pub namespace: String,
+    #[serde(rename = "JobVersion")]
+    pub job_version: u64,
+    #[serde(rename = "EnforcePriorVersion")]
+    pub enforce_prior_version: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SetJobStability {
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    #[serde(rename = "Namespace")]
+    pub namespace: String,
+    #[serde(rename = "JobVersion")]
+    pub job_version: u64,
+    #[serde(rename = "Stable")]
+    pub stable: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SetAllocHealth {
+    #[serde(rename = "DeploymentID", with = "empty_as_none")]
+    pub deployment_id: Option<Uuid>,
+    #[serde(rename = "HealthyAllocationIDs")]
+    pub healthy_allocation_ids: Vec<Uuid>,
+    #[serde(rename = "UnhealthyAllocationIDs")]
+    pub unhealthy_allocation_ids: Vec<Uuid>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PromoteDeployment {
+    #[serde(rename = "DeploymentID", with = "empty_as_none")]
+    pub deployment_id: Option<Uuid>,
+    #[serde(rename = "All")]
+    pub all: bool,
+    #[serde(rename = "Groups")]
+    pub groups: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PauseDeployment {
+    #[serde(rename = "DeploymentID", with = "empty_as_none")]
+    pub deployment_id: Option<Uuid>,
+    #[serde(rename = "Pause")]
+    pub pause: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FailDeployment {
+    #[serde(rename = "DeploymentID", with = "empty_as_none")]
+    pub deployment_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpdateEvalStatus {
+    #[serde(rename = "EvalID")]
+    pub eval_id: Uuid,
+    /// `complete`, `failed` or `canceled`.
+    #[serde(rename = "Status")]
+    pub status: String,
+    #[serde(rename = "StatusDescription")]
+    pub status_description: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReapDeployments {
+    #[serde(rename = "Deployments")]
+    pub deployments: Vec<Uuid>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GcDeployments {
+    /// Terminal deployments untouched for at least this long are removed (Nomad's
+    /// `deployment_gc_threshold`, 1 h by default; force-GC uses 1 ms).
+    #[serde(rename = "ThresholdNs")]
+    pub threshold_ns: i64,
+}
+
+/// Client-side updates for a batch of allocations.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientAllocUpdates {
+    #[serde(rename = "Allocations")]
+    pub allocations: Vec<ClientAllocUpdate>,
+}
+
+/// What a client may change about an allocation (A9).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientAllocUpdate {
+    #[serde(rename = "ID")]
+    pub id: Uuid,
+    #[serde(rename = "ClientStatus")]
+    pub client_status: String,
+    #[serde(rename = "ClientDescription")]
+    pub client_description: String,
+    #[serde(rename = "DeploymentStatus")]
+    pub deployment_status: Option<ClientDeploymentStatus>,
+    #[serde(rename = "TaskStates")]
+    pub task_states: Option<BTreeMap<String, TaskState>>,
+    /// Client-reported time of the change (becomes the allocation's `ModifyTime`).
+    #[serde(rename = "ModifyTime")]
+    pub modify_time: UnixNanos,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientDeploymentStatus {
+    #[serde(rename = "Healthy")]
+    pub healthy: Option<bool>,
+    #[serde(rename = "Timestamp")]
+    pub timestamp: Timestamp,
+    /// Only adopted when the allocation had no deployment status at all (A9).
+    #[serde(rename = "Canary")]
+    pub canary: bool,
+}
+
+/// A scheduler's result for one evaluation's plan (`POST /v1/engine/plan`). Each item must
+/// match an item of the plan the engine computes for the evaluation at apply time;
+/// anything else makes the whole result stale.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlanResult {
+    #[serde(rename = "EvalID")]
+    pub eval_id: Uuid,
+    /// The state index the plan was computed from (becomes the eval's `SnapshotIndex`).
+    #[serde(rename = "SnapshotIndex")]
+    pub snapshot_index: u64,
+    /// The deployment the scheduler planned for, if any; must still be the plan's.
+    #[serde(rename = "DeploymentID", with = "empty_as_none")]
+    pub deployment_id: Option<Uuid>,
+    #[serde(rename = "Allocations")]
+    pub allocations: Vec<PlacedAllocation>,
+    #[serde(rename = "InPlaceUpdates")]
+    pub in_place_updates: Vec<Uuid>,
+    #[serde(rename = "Stops")]
+    pub stops: Vec<AllocStop>,
+}
+
+/// A placement bound to a node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlacedAllocation {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "TaskGroup")]
+    pub task_group: String,
+    #[serde(rename = "JobVersion")]
+    pub job_version: u64,
+    #[serde(rename = "Canary")]
+    pub canary: bool,
+    #[serde(rename = "PreviousAllocation", with = "empty_as_none")]
+    pub previous_allocation: Option<Uuid>,
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    #[serde(rename = "NodeName")]
+    pub node_name: String,
+    #[serde(rename = "AllocatedResources")]
+    pub allocated_resources: Option<Value>,
+    #[serde(rename = "Metrics")]
+    pub metrics: Option<Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AllocStop {
+    #[serde(rename = "AllocID")]
+    pub alloc_id: Uuid,
+    /// Optional; the plan's own description is used when empty.
+    #[serde(rename = "Description")]
+    pub description: String,
+}
+
+/// Desired transitions written by the watcher (allow-replacement, W6).
+pub type TransitionMap = BTreeMap<Uuid, DesiredTransition>;

@@ -1,0 +1,190 @@
+//! Deployments and their per-group state (§1.1, §1.2) and the exact status strings of §2.
+
+use super::id::empty_as_none;
+use super::time::{DurationNs, Timestamp, UnixNanos};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Deployment status values (§2.1). The store does not validate them (§7.1 item 26).
+pub mod status {
+    pub const RUNNING: &str = "running";
+    pub const PAUSED: &str = "paused";
+    pub const FAILED: &str = "failed";
+    pub const SUCCESSFUL: &str = "successful";
+    pub const CANCELLED: &str = "cancelled";
+    pub const INITIALIZING: &str = "initializing";
+    pub const PENDING: &str = "pending";
+    pub const BLOCKED: &str = "blocked";
+    pub const UNBLOCKING: &str = "unblocking";
+}
+
+/// Fixed status descriptions (§2.2).
+pub mod description {
+    pub const RUNNING: &str = "Deployment is running";
+    pub const RUNNING_NEEDS_PROMOTION: &str = "Deployment is running but requires manual promotion";
+    pub const RUNNING_AUTO_PROMOTION: &str = "Deployment is running pending automatic promotion";
+    pub const PAUSED: &str = "Deployment is paused";
+    pub const SUCCESSFUL: &str = "Deployment completed successfully";
+    pub const STOPPED_JOB: &str = "Cancelled because job is stopped";
+    pub const NEWER_JOB: &str = "Cancelled due to newer version of job";
+    pub const FAILED_ALLOCATIONS: &str = "Failed due to unhealthy allocations";
+    pub const PROGRESS_DEADLINE: &str = "Failed due to progress deadline";
+    pub const FAILED_BY_USER: &str = "Deployment marked as failed";
+    pub const FAILED_BY_PEER: &str = "Failed because of an error in peer region";
+    pub const BLOCKED: &str = "Deployment is complete but waiting for peer region";
+    pub const UNBLOCKING: &str = "Deployment is unblocking remaining regions";
+    pub const PENDING_FOR_PEER: &str = "Deployment is pending, waiting for peer region";
+
+    /// §2.3: `B - rolling back to job version N`.
+    pub fn rollback(base: &str, version: u64) -> String {
+        format!("{base} - rolling back to job version {version}")
+    }
+
+    /// §2.3: the anti-loop guard's wording.
+    pub fn rollback_no_op(base: &str, version: u64) -> String {
+        format!(
+            "{base} - not rolling back to stable job version {version} as current job has same specification"
+        )
+    }
+
+    /// §2.3: auto-revert wanted, nothing stable to go back to.
+    pub fn no_rollback_target(base: &str) -> String {
+        format!("{base} - no stable job version to auto revert to")
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Deployment {
+    #[serde(rename = "CreateIndex")]
+    pub create_index: u64,
+    #[serde(rename = "CreateTime")]
+    pub create_time: UnixNanos,
+    #[serde(rename = "EvalPriority")]
+    pub eval_priority: i64,
+    #[serde(rename = "ID")]
+    pub id: Uuid,
+    #[serde(rename = "IsMultiregion")]
+    pub is_multiregion: bool,
+    #[serde(rename = "JobCreateIndex")]
+    pub job_create_index: u64,
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// The job's `ModifyIndex` (the crossed naming of §7.1 item 1 is kept on purpose).
+    #[serde(rename = "JobModifyIndex")]
+    pub job_modify_index: u64,
+    /// The job's `JobModifyIndex`.
+    #[serde(rename = "JobSpecModifyIndex")]
+    pub job_spec_modify_index: u64,
+    #[serde(rename = "JobVersion")]
+    pub job_version: u64,
+    #[serde(rename = "ModifyIndex")]
+    pub modify_index: u64,
+    #[serde(rename = "ModifyTime")]
+    pub modify_time: UnixNanos,
+    #[serde(rename = "Namespace")]
+    pub namespace: String,
+    #[serde(rename = "Status")]
+    pub status: String,
+    #[serde(rename = "StatusDescription")]
+    pub status_description: String,
+    #[serde(rename = "TaskGroups")]
+    pub task_groups: BTreeMap<String, DeploymentState>,
+}
+
+impl Deployment {
+    /// `Active` (§1.1).
+    pub fn active(&self) -> bool {
+        is_active_status(&self.status)
+    }
+
+    /// `IsTerminal` (§1.1). Not the complement of [`Self::active`] for unknown strings.
+    pub fn terminal(&self) -> bool {
+        matches!(self.status.as_str(), status::CANCELLED | status::FAILED | status::SUCCESSFUL)
+    }
+
+    pub fn has_placed_canaries(&self) -> bool {
+        self.task_groups.values().any(|g| !g.placed_canaries_slice().is_empty())
+    }
+
+    /// `RequiresPromotion` (§1.1): running, and some group still canarying.
+    pub fn requires_promotion(&self) -> bool {
+        self.status == status::RUNNING && self.task_groups.values().any(DeploymentState::canarying)
+    }
+
+    /// `HasAutoPromote` (§1.1).
+    pub fn has_auto_promote(&self) -> bool {
+        self.status == status::RUNNING
+            && self
+                .task_groups
+                .values()
+                .filter(|g| g.desired_canaries > 0)
+                .all(|g| g.auto_promote)
+    }
+}
+
+pub fn is_active_status(s: &str) -> bool {
+    matches!(
+        s,
+        status::RUNNING
+            | status::PAUSED
+            | status::BLOCKED
+            | status::UNBLOCKING
+            | status::INITIALIZING
+            | status::PENDING
+    )
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeploymentState {
+    #[serde(rename = "AutoPromote")]
+    pub auto_promote: bool,
+    #[serde(rename = "AutoRevert")]
+    pub auto_revert: bool,
+    #[serde(rename = "DesiredCanaries")]
+    pub desired_canaries: u64,
+    #[serde(rename = "DesiredTotal")]
+    pub desired_total: u64,
+    #[serde(rename = "HealthyAllocs")]
+    pub healthy_allocs: u64,
+    #[serde(rename = "PlacedAllocs")]
+    pub placed_allocs: u64,
+    #[serde(rename = "PlacedCanaries")]
+    pub placed_canaries: Option<Vec<Uuid>>,
+    #[serde(rename = "ProgressDeadline")]
+    pub progress_deadline: DurationNs,
+    #[serde(rename = "Promoted")]
+    pub promoted: bool,
+    #[serde(rename = "RequireProgressBy")]
+    pub require_progress_by: Timestamp,
+    #[serde(rename = "UnhealthyAllocs")]
+    pub unhealthy_allocs: u64,
+}
+
+impl DeploymentState {
+    /// "Canarying" (C8): canaries wanted and not yet promoted.
+    pub fn canarying(&self) -> bool {
+        self.desired_canaries != 0 && !self.promoted
+    }
+
+    pub fn placed_canaries_slice(&self) -> &[Uuid] {
+        self.placed_canaries.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Response of every deployment write (`DeploymentUpdateResponse`, §1.10).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentUpdateResponse {
+    #[serde(rename = "DeploymentModifyIndex")]
+    pub deployment_modify_index: u64,
+    #[serde(rename = "EvalCreateIndex")]
+    pub eval_create_index: u64,
+    #[serde(rename = "EvalID", with = "empty_as_none")]
+    pub eval_id: Option<Uuid>,
+    #[serde(rename = "Index")]
+    pub index: u64,
+    #[serde(rename = "RevertedJobVersion")]
+    pub reverted_job_version: Option<u64>,
+}

@@ -1,0 +1,22 @@
+//! The data model: Nomad's objects with Nomad's JSON field names and types.
+
+pub mod allocation;
+pub mod deployment;
+pub mod evaluation;
+pub mod id;
+pub mod job;
+pub mod time;
+
+pub use allocation::{
+    alloc_name, client_status, desired_status, parse_name_index, AllocDeploymentStatus,
+    AllocListStub, Allocation, DesiredTransition, RescheduleEvent, RescheduleTracker, TaskEvent,
+    TaskState,
+};
+pub use deployment::{description, status, Deployment, DeploymentState, DeploymentUpdateResponse};
+pub use evaluation::{eval_status, triggered_by, Evaluation};
+pub use id::parse_id;
+pub use job::{
+    health_check, job_status, job_type, Consul, Job, LogConfig, Meta, ReschedulePolicy, Resources,
+    RestartPolicy, Strategy, Task, TaskGroup, UpdateStrategy,
+};
+pub use time::{DurationNs, Timestamp, UnixNanos, HOUR_NS, MINUTE_NS, SECOND_NS};

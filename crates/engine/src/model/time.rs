@@ -1,0 +1,154 @@
+//! Time values as Nomad puts them on the wire.
+//!
+//! Nomad has two kinds of time: `time.Time` values (RFC 3339 strings, the zero time
+//! encoded as `null`) and integer Unix-nanosecond fields named `*Time`. Inside the engine
+//! both are `i64` Unix nanoseconds; [`Timestamp`] only changes how the first kind is
+//! encoded. Binary formats (the store) always get the plain integer, so snapshots never
+//! parse dates.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Unix time in nanoseconds (`CreateTime`, `ModifyTime`, `SubmitTime`, …).
+pub type UnixNanos = i64;
+
+/// A duration in nanoseconds, as Go's `time.Duration` serialises.
+pub type DurationNs = i64;
+
+pub const SECOND_NS: DurationNs = 1_000_000_000;
+pub const MINUTE_NS: DurationNs = 60 * SECOND_NS;
+pub const HOUR_NS: DurationNs = 60 * MINUTE_NS;
+
+/// A Go `time.Time` held as Unix nanoseconds, where 0 stands for Go's zero time.
+///
+/// JSON: `null` for the zero time, RFC 3339 with nanoseconds (trailing zeros trimmed, `Z`)
+/// otherwise — what current Nomad (≥ 1.8) sends. Decoding also accepts Go's explicit zero
+/// time `"0001-01-01T00:00:00Z"` that older agents send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub UnixNanos);
+
+impl Timestamp {
+    pub const ZERO: Timestamp = Timestamp(0);
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn nanos(self) -> UnixNanos {
+        self.0
+    }
+
+    /// `self + d`, saturating instead of overflowing on absurd inputs.
+    pub fn add(self, d: DurationNs) -> Timestamp {
+        Timestamp(self.0.saturating_add(d))
+    }
+
+    /// RFC 3339 with nanoseconds, the form Go's `time.RFC3339Nano` produces in UTC.
+    pub fn to_rfc3339(self) -> String {
+        format_rfc3339(self.0)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_zero() {
+            f.write_str("0001-01-01T00:00:00Z")
+        } else {
+            f.write_str(&self.to_rfc3339())
+        }
+    }
+}
+
+/// Formats Unix nanoseconds like Go's `time.RFC3339Nano` in UTC.
+pub fn format_rfc3339(nanos: UnixNanos) -> String {
+    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let mut s = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
+    let frac = dt.nanosecond();
+    if frac != 0 {
+        let digits = format!("{frac:09}");
+        s.push('.');
+        s.push_str(digits.trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
+/// Parses an RFC 3339 time (any offset) into Unix nanoseconds. Go's zero time maps to 0.
+pub fn parse_rfc3339(s: &str) -> Result<UnixNanos, String> {
+    if s.starts_with("0001-01-01T00:00:00") {
+        return Ok(0);
+    }
+    let dt = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("invalid RFC 3339 time {s:?}: {e}"))?;
+    i64::try_from(dt.unix_timestamp_nanos()).map_err(|_| format!("time {s:?} out of range"))
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !serializer.is_human_readable() {
+            return serializer.serialize_i64(self.0);
+        }
+        if self.is_zero() {
+            serializer.serialize_none()
+        } else {
+            serializer.serialize_str(&self.to_rfc3339())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            return i64::deserialize(deserializer).map(Timestamp);
+        }
+        let s: Option<String> = Option::deserialize(deserializer)?;
+        match s {
+            None => Ok(Timestamp::ZERO),
+            Some(s) => parse_rfc3339(&s).map(Timestamp).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_trims_trailing_zeros_like_go() {
+        assert_eq!(format_rfc3339(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            format_rfc3339(1_700_000_000_120_000_000),
+            "2023-11-14T22:13:20.12Z"
+        );
+        assert_eq!(
+            format_rfc3339(1_700_000_000_000_000_001),
+            "2023-11-14T22:13:20.000000001Z"
+        );
+    }
+
+    #[test]
+    fn zero_time_is_null_and_round_trips() {
+        assert_eq!(serde_json::to_string(&Timestamp::ZERO).unwrap(), "null");
+        let t = Timestamp(1_700_000_000_123_456_789);
+        let s = serde_json::to_string(&t).unwrap();
+        assert_eq!(s, "\"2023-11-14T22:13:20.123456789Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&s).unwrap(), t);
+        assert_eq!(
+            serde_json::from_str::<Timestamp>("\"0001-01-01T00:00:00Z\"").unwrap(),
+            Timestamp::ZERO
+        );
+        assert_eq!(
+            serde_json::from_str::<Timestamp>("\"2023-11-14T23:13:20.123456789+01:00\"").unwrap(),
+            t
+        );
+    }
+}

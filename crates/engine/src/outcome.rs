@@ -1,0 +1,104 @@
+//! What `apply` reports besides the new state: API response fields, evaluations created,
+//! the rollback decision, and events describing every change.
+
+use crate::model::id::empty_as_none;
+use crate::model::DeploymentUpdateResponse;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The index the command was applied at.
+    pub index: u64,
+    /// The evaluation the API response names (`EvalID`), if the command created one.
+    #[serde(with = "empty_as_none")]
+    pub eval_id: Option<Uuid>,
+    pub eval_create_index: u64,
+    /// `DeploymentModifyIndex` of deployment writes.
+    pub deployment_modify_index: u64,
+    /// The stable *source* version that was re-registered by an automatic rollback (R5).
+    pub reverted_job_version: Option<u64>,
+    /// `JobModifyIndex` of job writes.
+    pub job_modify_index: u64,
+    /// Non-fatal registration warnings, one per line.
+    pub warnings: Vec<String>,
+    /// Every evaluation created by the command, in creation order.
+    pub evals_created: Vec<Uuid>,
+    /// Deployments created by the command (registration, revert, rollback).
+    pub deployments_created: Vec<Uuid>,
+    /// Allocations created by a plan result, in submission order.
+    pub allocs_created: Vec<Uuid>,
+    /// Rollback decisions taken while failing deployments.
+    pub rollbacks: Vec<RollbackDecision>,
+    /// Which objects changed at this index and why.
+    pub events: Vec<Event>,
+}
+
+impl Outcome {
+    /// The five-field response of every deployment write (§1.10).
+    pub fn deployment_update_response(&self) -> DeploymentUpdateResponse {
+        DeploymentUpdateResponse {
+            deployment_modify_index: self.deployment_modify_index,
+            eval_create_index: self.eval_create_index,
+            eval_id: self.eval_id,
+            index: self.index,
+            reverted_job_version: self.reverted_job_version,
+        }
+    }
+
+    /// The rollback decision, if any failure in this command considered one.
+    pub fn rollback(&self) -> Option<&RollbackDecision> {
+        self.rollbacks.first()
+    }
+}
+
+/// What a failure decided about auto-revert (§3.8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackDecision {
+    pub deployment_id: Uuid,
+    pub outcome: RollbackOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RollbackOutcome {
+    /// R3: the stable version differs; it was re-registered as `new_version`.
+    RolledBack { stable_version: u64, new_version: u64 },
+    /// R3: the stable version has the same spec as the failing one; nothing registered.
+    SameSpecification { stable_version: u64 },
+    /// Auto-revert was wanted but no version is stable.
+    NoStableVersion,
+}
+
+/// The topics of Nomad's event stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Topic {
+    Deployment,
+    Allocation,
+    Evaluation,
+    Job,
+}
+
+/// Whether the object appeared, changed or disappeared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One object changed at an index. The payload is not copied: it can be read from the
+/// state at `index` (or from the previous state for deletions).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub topic: Topic,
+    /// The Nomad raft message type of the command (`DeploymentStatusUpdate`, …).
+    pub event_type: String,
+    /// The object's key: an ID, or the job ID for jobs.
+    pub key: String,
+    pub namespace: String,
+    /// The job the object belongs to (event stream `FilterKeys`).
+    pub job_id: String,
+    pub change: Change,
+    /// Why, in words (a status description, a rule, …).
+    pub reason: String,
+}

@@ -1,0 +1,367 @@
+//! `State`: the whole engine state as one immutable value.
+//!
+//! Every table is an `imbl` persistent map, so cloning a `State` is O(1) and an applied
+//! command yields a new value that shares almost all of its structure with the old one.
+//! Secondary indexes are ordered sets of small `Copy`-ish keys (UUIDs, interned strings):
+//! path copies clone keys, so keys must be cheap to clone.
+//!
+//! Mutation is crate-private and only happens on a transaction's private copy
+//! ([`crate::tx::Tx`]); everything public here is a read.
+
+mod reads;
+mod snapshot;
+
+pub use reads::{DeploymentPage, ListOrder, Prefix};
+
+use crate::model::{Allocation, Deployment, Evaluation, Job, Timestamp};
+use imbl::{OrdMap, OrdSet};
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A job's identity: jobs are keyed by namespace and ID.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobKey {
+    pub namespace: Arc<str>,
+    pub id: Arc<str>,
+}
+
+impl JobKey {
+    pub fn new(namespace: &str, id: &str) -> JobKey {
+        JobKey {
+            namespace: Arc::from(namespace),
+            id: Arc::from(id),
+        }
+    }
+
+    pub fn of_job(job: &Job) -> JobKey {
+        JobKey::new(&job.namespace, &job.id)
+    }
+}
+
+/// The per-table indexes Nomad reports (`X-Nomad-Index` of list queries): the index of the
+/// last write that touched the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableIndexes {
+    #[serde(rename = "jobs")]
+    pub jobs: u64,
+    #[serde(rename = "job_version")]
+    pub job_version: u64,
+    #[serde(rename = "deployment")]
+    pub deployment: u64,
+    #[serde(rename = "allocs")]
+    pub allocs: u64,
+    #[serde(rename = "evals")]
+    pub evals: u64,
+}
+
+/// Settings that shape state transitions. They live in the state (and its snapshots) so
+/// that replaying a log always gives the same result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// How many untagged versions of a job are kept (Nomad's `job_tracked_versions`).
+    pub job_tracked_versions: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            job_tracked_versions: 6,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub(crate) index: u64,
+    pub(crate) config: EngineConfig,
+    pub(crate) tables: TableIndexes,
+    pub(crate) jobs: OrdMap<JobKey, Arc<Job>>,
+    pub(crate) job_versions: OrdMap<(JobKey, Reverse<u64>), Arc<Job>>,
+    pub(crate) deployments: OrdMap<Uuid, Arc<Deployment>>,
+    pub(crate) deployments_by_job: OrdSet<(JobKey, u64, Uuid)>,
+    pub(crate) deployments_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
+    pub(crate) allocs: OrdMap<Uuid, Arc<Allocation>>,
+    pub(crate) allocs_by_deployment: OrdSet<(Uuid, Uuid)>,
+    pub(crate) allocs_by_job: OrdSet<(JobKey, Uuid)>,
+    pub(crate) allocs_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
+    pub(crate) evals: OrdMap<Uuid, Arc<Evaluation>>,
+    pub(crate) evals_by_job: OrdSet<(JobKey, Uuid)>,
+    pub(crate) evals_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
+    /// Live (non-terminal) healthy allocations per deployment and group (derived).
+    pub(crate) live_healthy: OrdMap<(Uuid, Arc<str>), u64>,
+    /// Armed progress-deadline cutoffs of active deployments, soonest first (derived).
+    pub(crate) deadline_queue: OrdSet<(Timestamp, Uuid)>,
+    pub(crate) deadline_of: OrdMap<Uuid, Timestamp>,
+    /// Progress-deadline cutoffs that already expired without failing the deployment
+    /// (§3.10 D6): the timer is not re-armed until the cutoff changes.
+    pub(crate) deadlines_passed: OrdMap<Uuid, Timestamp>,
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        // Secondary indexes are derived from the tables, so comparing tables is enough.
+        self.index == other.index
+            && self.config == other.config
+            && self.tables == other.tables
+            && self.jobs == other.jobs
+            && self.job_versions == other.job_versions
+            && self.deployments == other.deployments
+            && self.allocs == other.allocs
+            && self.evals == other.evals
+            && self.deadlines_passed == other.deadlines_passed
+    }
+}
+
+impl State {
+    pub fn new() -> State {
+        State::default()
+    }
+
+    pub fn with_config(config: EngineConfig) -> State {
+        State {
+            config,
+            ..State::default()
+        }
+    }
+
+    /// The index of the last applied command (0 for an empty state).
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn table_indexes(&self) -> TableIndexes {
+        self.tables
+    }
+
+    // --- crate-private mutation primitives; they keep secondary indexes in step ----------
+
+    pub(crate) fn put_job(&mut self, job: Arc<Job>) {
+        self.jobs.insert(JobKey::of_job(&job), job);
+    }
+
+    pub(crate) fn remove_job(&mut self, key: &JobKey) -> Option<Arc<Job>> {
+        self.jobs.remove(key)
+    }
+
+    pub(crate) fn put_job_version(&mut self, job: Arc<Job>) {
+        let key = (JobKey::of_job(&job), Reverse(job.version));
+        self.job_versions.insert(key, job);
+    }
+
+    pub(crate) fn remove_job_version(&mut self, key: &JobKey, version: u64) -> Option<Arc<Job>> {
+        self.job_versions.remove(&(key.clone(), Reverse(version)))
+    }
+
+    pub(crate) fn insert_deployment(&mut self, d: Arc<Deployment>) {
+        if let Some(old) = self.deployments.get(&d.id).cloned() {
+            self.unindex_deployment(&old);
+        }
+        let job = JobKey::new(&d.namespace, &d.job_id);
+        self.deployments_by_job.insert((job, d.create_index, d.id));
+        self.deployments_by_namespace
+            .insert((Arc::from(d.namespace.as_str()), d.create_index, d.id));
+        self.deployments.insert(d.id, d);
+    }
+
+    pub(crate) fn remove_deployment(&mut self, id: &Uuid) -> Option<Arc<Deployment>> {
+        let old = self.deployments.remove(id)?;
+        self.unindex_deployment(&old);
+        self.deadlines_passed.remove(id);
+        Some(old)
+    }
+
+    fn unindex_deployment(&mut self, d: &Deployment) {
+        let job = JobKey::new(&d.namespace, &d.job_id);
+        self.deployments_by_job.remove(&(job, d.create_index, d.id));
+        self.deployments_by_namespace
+            .remove(&(Arc::from(d.namespace.as_str()), d.create_index, d.id));
+    }
+
+    pub(crate) fn insert_alloc(&mut self, a: Arc<Allocation>) {
+        if let Some(old) = self.allocs.get(&a.id).cloned() {
+            self.unindex_alloc(&old);
+        }
+        self.index_alloc(&a);
+        self.allocs.insert(a.id, a);
+    }
+
+    /// Replaces a stored allocation, updating only the index entries whose keys changed.
+    /// Namespace, job and `CreateIndex` of an allocation never change.
+    pub(crate) fn replace_alloc(&mut self, new: Arc<Allocation>) {
+        let Some(old) = self.allocs.get(&new.id).cloned() else {
+            self.insert_alloc(new);
+            return;
+        };
+        debug_assert_eq!(
+            (&old.namespace, &old.job_id, old.create_index),
+            (&new.namespace, &new.job_id, new.create_index)
+        );
+        if old.deployment_id != new.deployment_id {
+            if let Some(d) = old.deployment_id {
+                self.allocs_by_deployment.remove(&(d, old.id));
+            }
+            if let Some(d) = new.deployment_id {
+                self.allocs_by_deployment.insert((d, new.id));
+            }
+        }
+        let (old_live, new_live) = (live_healthy_key(&old), live_healthy_key(&new));
+        if old_live != new_live {
+            if let Some(k) = old_live {
+                self.adjust_live_healthy(k, false);
+            }
+            if let Some(k) = new_live {
+                self.adjust_live_healthy(k, true);
+            }
+        }
+        self.allocs.insert(new.id, new);
+    }
+
+    /// Replaces a stored deployment whose identity fields are unchanged.
+    pub(crate) fn replace_deployment(&mut self, new: Arc<Deployment>) {
+        match self.deployments.get(&new.id) {
+            Some(old) if old.create_index == new.create_index => {
+                self.deployments.insert(new.id, new);
+            }
+            _ => self.insert_deployment(new),
+        }
+    }
+
+    pub(crate) fn remove_alloc(&mut self, id: &Uuid) -> Option<Arc<Allocation>> {
+        let old = self.allocs.remove(id)?;
+        self.unindex_alloc(&old);
+        Some(old)
+    }
+
+    fn index_alloc(&mut self, a: &Allocation) {
+        if let Some(d) = a.deployment_id {
+            self.allocs_by_deployment.insert((d, a.id));
+        }
+        self.allocs_by_job
+            .insert((JobKey::new(&a.namespace, &a.job_id), a.id));
+        self.allocs_by_namespace
+            .insert((Arc::from(a.namespace.as_str()), a.create_index, a.id));
+        if let Some(k) = live_healthy_key(a) {
+            self.adjust_live_healthy(k, true);
+        }
+    }
+
+    fn unindex_alloc(&mut self, a: &Allocation) {
+        if let Some(d) = a.deployment_id {
+            self.allocs_by_deployment.remove(&(d, a.id));
+        }
+        self.allocs_by_job
+            .remove(&(JobKey::new(&a.namespace, &a.job_id), a.id));
+        self.allocs_by_namespace
+            .remove(&(Arc::from(a.namespace.as_str()), a.create_index, a.id));
+        if let Some(k) = live_healthy_key(a) {
+            self.adjust_live_healthy(k, false);
+        }
+    }
+
+    fn adjust_live_healthy(&mut self, key: (Uuid, Arc<str>), up: bool) {
+        let count = self.live_healthy.get(&key).copied().unwrap_or(0);
+        let next = if up { count + 1 } else { count.saturating_sub(1) };
+        if next == 0 {
+            self.live_healthy.remove(&key);
+        } else {
+            self.live_healthy.insert(key, next);
+        }
+    }
+
+    /// How many of a deployment's allocations in `group` are non-terminal and healthy
+    /// (what §3.10 D3 counts), kept incrementally so deadline checks are O(1).
+    pub fn live_healthy_allocs(&self, deployment: &Uuid, group: &str) -> u64 {
+        self.live_healthy
+            .get(&(*deployment, Arc::from(group)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn insert_eval(&mut self, e: Arc<Evaluation>) {
+        if let Some(old) = self.evals.get(&e.id).cloned() {
+            self.unindex_eval(&old);
+        }
+        self.evals_by_job
+            .insert((JobKey::new(&e.namespace, &e.job_id), e.id));
+        self.evals_by_namespace
+            .insert((Arc::from(e.namespace.as_str()), e.create_index, e.id));
+        self.evals.insert(e.id, e);
+    }
+
+    pub(crate) fn update_eval<R>(&mut self, id: &Uuid, f: impl FnOnce(&mut Evaluation) -> R) -> Option<R> {
+        let slot = self.evals.get_mut(id)?;
+        Some(f(Arc::make_mut(slot)))
+    }
+
+    pub(crate) fn remove_eval(&mut self, id: &Uuid) -> Option<Arc<Evaluation>> {
+        let old = self.evals.remove(id)?;
+        self.unindex_eval(&old);
+        Some(old)
+    }
+
+    fn unindex_eval(&mut self, e: &Evaluation) {
+        self.evals_by_job
+            .remove(&(JobKey::new(&e.namespace, &e.job_id), e.id));
+        self.evals_by_namespace
+            .remove(&(Arc::from(e.namespace.as_str()), e.create_index, e.id));
+    }
+
+    /// Checks that every secondary index agrees with its table. For tests and debug builds.
+    pub fn check_indexes(&self) -> Result<(), String> {
+        let mut rebuilt = State {
+            index: self.index,
+            config: self.config.clone(),
+            tables: self.tables,
+            deadlines_passed: self.deadlines_passed.clone(),
+            ..State::default()
+        };
+        for j in self.jobs.values() {
+            rebuilt.put_job(j.clone());
+        }
+        for j in self.job_versions.values() {
+            rebuilt.put_job_version(j.clone());
+        }
+        for d in self.deployments.values() {
+            rebuilt.insert_deployment(d.clone());
+        }
+        for a in self.allocs.values() {
+            rebuilt.insert_alloc(a.clone());
+        }
+        for e in self.evals.values() {
+            rebuilt.insert_eval(e.clone());
+        }
+        rebuilt.rebuild_deadlines();
+        let checks = [
+            ("deployments_by_job", self.deployments_by_job == rebuilt.deployments_by_job),
+            (
+                "deployments_by_namespace",
+                self.deployments_by_namespace == rebuilt.deployments_by_namespace,
+            ),
+            ("allocs_by_deployment", self.allocs_by_deployment == rebuilt.allocs_by_deployment),
+            ("allocs_by_job", self.allocs_by_job == rebuilt.allocs_by_job),
+            ("allocs_by_namespace", self.allocs_by_namespace == rebuilt.allocs_by_namespace),
+            ("evals_by_job", self.evals_by_job == rebuilt.evals_by_job),
+            ("evals_by_namespace", self.evals_by_namespace == rebuilt.evals_by_namespace),
+            ("live_healthy", self.live_healthy == rebuilt.live_healthy),
+            ("deadline_queue", self.deadline_queue == rebuilt.deadline_queue),
+            ("deadline_of", self.deadline_of == rebuilt.deadline_of),
+        ];
+        match checks.iter().find(|(_, ok)| !ok) {
+            Some((name, _)) => Err(format!("secondary index {name} disagrees with its table")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The live-healthy bucket an allocation counts in, if any.
+fn live_healthy_key(a: &Allocation) -> Option<(Uuid, Arc<str>)> {
+    let d = a.deployment_id?;
+    (a.is_healthy() && !a.terminal()).then(|| (d, Arc::from(a.task_group.as_str())))
+}

@@ -1,0 +1,300 @@
+//! Reads: every query the HTTP API needs, answered from one `State` value.
+
+use super::{JobKey, State};
+use crate::error::{Error, Result};
+use crate::model::{Allocation, Deployment, Evaluation, Job};
+use std::cmp::Reverse;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A validated ID prefix: an even number of hex digits (hyphens ignored), as Nomad's UUID
+/// index requires. It selects a contiguous range of UUID keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prefix {
+    bytes: Vec<u8>,
+}
+
+impl Prefix {
+    /// Parses a query prefix. Errors carry Nomad's texts (`index error: …`).
+    pub fn parse(input: &str) -> Result<Prefix> {
+        let hex: String = input.chars().filter(|c| *c != '-').collect();
+        if hex.len() % 2 != 0 {
+            return Err(Error::OddLengthPrefix);
+        }
+        if let Some(bad) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
+            return Err(Error::InvalidPrefix(format!(
+                "encoding/hex: invalid byte: U+{:04X} {:?}",
+                bad as u32, bad
+            )));
+        }
+        if hex.len() > 32 {
+            return Err(Error::InvalidPrefix(format!("{input} is longer than a UUID")));
+        }
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|e| Error::InvalidPrefix(e.to_string()))?;
+        Ok(Prefix { bytes })
+    }
+
+    /// The smallest and largest UUID that start with this prefix.
+    pub fn bounds(&self) -> (Uuid, Uuid) {
+        let mut lo = [0u8; 16];
+        let mut hi = [0xffu8; 16];
+        lo[..self.bytes.len()].copy_from_slice(&self.bytes);
+        hi[..self.bytes.len()].copy_from_slice(&self.bytes);
+        (Uuid::from_bytes(lo), Uuid::from_bytes(hi))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// Namespace selector of list queries: one namespace, or `*` for all.
+fn namespace_matches(selector: Option<&str>, namespace: &str) -> bool {
+    selector.is_none_or(|s| s == "*" || s == namespace)
+}
+
+impl State {
+    // --- deployments ---------------------------------------------------------------------
+
+    pub fn deployment(&self, id: &Uuid) -> Option<&Arc<Deployment>> {
+        self.deployments.get(id)
+    }
+
+    /// Deployments whose ID starts with `prefix`, in ID order, optionally limited to one
+    /// namespace (`None` or `Some("*")` = all).
+    pub fn deployments_by_prefix(
+        &self,
+        namespace: Option<&str>,
+        prefix: &Prefix,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Deployment>> + '_ {
+        let (lo, hi) = prefix.bounds();
+        let ns = namespace.map(str::to_owned);
+        self.deployments
+            .range(lo..=hi)
+            .map(|(_, d)| d)
+            .filter(move |d| namespace_matches(ns.as_deref(), &d.namespace))
+    }
+
+    /// Deployments of one namespace (or all for `None`/`*`), in `(CreateIndex, ID)` order.
+    pub fn deployments_in_namespace(&self, namespace: Option<&str>) -> Vec<&Arc<Deployment>> {
+        match namespace {
+            Some(ns) if ns != "*" => {
+                let key: Arc<str> = Arc::from(ns);
+                let lo = (key.clone(), 0u64, Uuid::nil());
+                let hi = (key, u64::MAX, Uuid::max());
+                self.deployments_by_namespace
+                    .range(lo..=hi)
+                    .filter_map(|(_, _, id)| self.deployments.get(id))
+                    .collect()
+            }
+            _ => {
+                let mut all: Vec<&Arc<Deployment>> = self.deployments.values().collect();
+                all.sort_by_key(|d| (d.create_index, d.id));
+                all
+            }
+        }
+    }
+
+    /// All deployments of a job ID in `CreateIndex` order, any `JobCreateIndex`.
+    pub fn deployments_of_job_any(
+        &self,
+        namespace: &str,
+        job_id: &str,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Deployment>> + '_ {
+        let key = JobKey::new(namespace, job_id);
+        let lo = (key.clone(), 0u64, Uuid::nil());
+        let hi = (key, u64::MAX, Uuid::max());
+        self.deployments_by_job
+            .range(lo..=hi)
+            .filter_map(|(_, _, id)| self.deployments.get(id))
+    }
+
+    /// `GET /v1/job/:id/deployments`: without `all`, only deployments of the current job
+    /// instance (`JobCreateIndex` = the job's `CreateIndex`; none if the job is unknown).
+    /// Ordered by ID, as Nomad's index returns them.
+    pub fn job_deployments(&self, namespace: &str, job_id: &str, all: bool) -> Vec<&Arc<Deployment>> {
+        let create_index = self.job(namespace, job_id).map(|j| j.create_index);
+        let mut out: Vec<&Arc<Deployment>> = self
+            .deployments_of_job_any(namespace, job_id)
+            .filter(|d| all || Some(d.job_create_index) == create_index)
+            .collect();
+        out.sort_by_key(|d| d.id);
+        out
+    }
+
+    /// `GET /v1/job/:id/deployment`: the newest deployment of the current job instance.
+    pub fn latest_job_deployment(&self, namespace: &str, job_id: &str) -> Option<&Arc<Deployment>> {
+        let create_index = self.job(namespace, job_id)?.create_index;
+        self.deployments_of_job_any(namespace, job_id)
+            .rev()
+            .find(|d| d.job_create_index == create_index)
+    }
+
+    /// The newest deployment of a job ID regardless of job instance (the reconciler's `D`).
+    pub fn latest_deployment_any(&self, namespace: &str, job_id: &str) -> Option<&Arc<Deployment>> {
+        self.deployments_of_job_any(namespace, job_id).next_back()
+    }
+
+    /// Allocations that belong to a deployment, in ID order.
+    pub fn deployment_allocs(&self, id: &Uuid) -> impl DoubleEndedIterator<Item = &Arc<Allocation>> + '_ {
+        self.allocs_by_deployment
+            .range((*id, Uuid::nil())..=(*id, Uuid::max()))
+            .filter_map(|(_, a)| self.allocs.get(a))
+    }
+
+    // --- jobs ----------------------------------------------------------------------------
+
+    pub fn job(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
+        self.jobs.get(&JobKey::new(namespace, id))
+    }
+
+    /// Jobs of a namespace (or all), ordered by namespace then ID.
+    pub fn jobs(&self, namespace: Option<&str>) -> impl Iterator<Item = &Arc<Job>> + '_ {
+        let ns = namespace.map(str::to_owned);
+        self.jobs
+            .values()
+            .filter(move |j| namespace_matches(ns.as_deref(), &j.namespace))
+    }
+
+    /// A job's stored versions, newest first.
+    pub fn job_versions(&self, namespace: &str, id: &str) -> impl Iterator<Item = &Arc<Job>> + '_ {
+        let key = JobKey::new(namespace, id);
+        self.job_versions
+            .range((key.clone(), Reverse(u64::MAX))..=(key, Reverse(0)))
+            .map(|(_, j)| j)
+    }
+
+    pub fn job_version(&self, namespace: &str, id: &str, version: u64) -> Option<&Arc<Job>> {
+        self.job_versions
+            .get(&(JobKey::new(namespace, id), Reverse(version)))
+    }
+
+    /// §3.8 R1: the highest stored version flagged stable (the current one included).
+    pub fn latest_stable_version(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
+        self.job_versions(namespace, id).find(|j| j.stable)
+    }
+
+    pub fn job_allocs(&self, namespace: &str, id: &str) -> impl Iterator<Item = &Arc<Allocation>> + '_ {
+        let key = JobKey::new(namespace, id);
+        self.allocs_by_job
+            .range((key.clone(), Uuid::nil())..=(key, Uuid::max()))
+            .filter_map(|(_, a)| self.allocs.get(a))
+    }
+
+    pub fn job_evals(&self, namespace: &str, id: &str) -> impl Iterator<Item = &Arc<Evaluation>> + '_ {
+        let key = JobKey::new(namespace, id);
+        self.evals_by_job
+            .range((key.clone(), Uuid::nil())..=(key, Uuid::max()))
+            .filter_map(|(_, e)| self.evals.get(e))
+    }
+
+    // --- allocations and evaluations -----------------------------------------------------
+
+    pub fn alloc(&self, id: &Uuid) -> Option<&Arc<Allocation>> {
+        self.allocs.get(id)
+    }
+
+    pub fn eval(&self, id: &Uuid) -> Option<&Arc<Evaluation>> {
+        self.evals.get(id)
+    }
+
+    /// Allocations whose ID starts with `prefix`.
+    pub fn allocs_by_prefix(&self, prefix: &Prefix) -> impl Iterator<Item = &Arc<Allocation>> + '_ {
+        let (lo, hi) = prefix.bounds();
+        self.allocs.range(lo..=hi).map(|(_, a)| a)
+    }
+
+    /// Evaluations whose ID starts with `prefix`.
+    pub fn evals_by_prefix(&self, prefix: &Prefix) -> impl Iterator<Item = &Arc<Evaluation>> + '_ {
+        let (lo, hi) = prefix.bounds();
+        self.evals.range(lo..=hi).map(|(_, e)| e)
+    }
+
+    /// Allocations of a namespace (or all), in `(CreateIndex, ID)` order.
+    pub fn allocs_in_namespace(&self, namespace: Option<&str>) -> Vec<&Arc<Allocation>> {
+        ordered_by_create(
+            namespace,
+            &self.allocs_by_namespace,
+            |id| self.allocs.get(id),
+            |a| (a.create_index, a.id),
+            self.allocs.values(),
+        )
+    }
+
+    /// Evaluations of a namespace (or all), in `(CreateIndex, ID)` order.
+    pub fn evals_in_namespace(&self, namespace: Option<&str>) -> Vec<&Arc<Evaluation>> {
+        ordered_by_create(
+            namespace,
+            &self.evals_by_namespace,
+            |id| self.evals.get(id),
+            |e| (e.create_index, e.id),
+            self.evals.values(),
+        )
+    }
+
+    /// Evaluations that are `pending`, oldest first: the scheduler's queue.
+    pub fn pending_evals(&self) -> Vec<&Arc<Evaluation>> {
+        let mut out: Vec<&Arc<Evaluation>> = self.evals.values().filter(|e| e.is_pending()).collect();
+        out.sort_by_key(|e| (e.create_index, e.id));
+        out
+    }
+
+    /// Active deployments (every deployment a Nomad leader would run a watcher for).
+    pub fn active_deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> + '_ {
+        self.deployments.values().filter(|d| d.active())
+    }
+
+    pub fn deployment_count(&self) -> usize {
+        self.deployments.len()
+    }
+
+    pub fn alloc_count(&self) -> usize {
+        self.allocs.len()
+    }
+
+    pub fn eval_count(&self) -> usize {
+        self.evals.len()
+    }
+}
+
+fn ordered_by_create<'a, T: 'a>(
+    namespace: Option<&str>,
+    index: &'a imbl::OrdSet<(Arc<str>, u64, Uuid)>,
+    get: impl Fn(&Uuid) -> Option<&'a Arc<T>>,
+    key: impl Fn(&T) -> (u64, Uuid),
+    all: impl Iterator<Item = &'a Arc<T>>,
+) -> Vec<&'a Arc<T>> {
+    match namespace {
+        Some(ns) if ns != "*" => {
+            let ns: Arc<str> = Arc::from(ns);
+            index
+                .range((ns.clone(), 0u64, Uuid::nil())..=(ns, u64::MAX, Uuid::max()))
+                .filter_map(|(_, _, id)| get(id))
+                .collect()
+        }
+        _ => {
+            let mut v: Vec<&Arc<T>> = all.collect();
+            v.sort_by_key(|t| key(t));
+            v
+        }
+    }
+}
+
+/// Which way a list is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    #[default]
+    Forward,
+    Reverse,
+}
+
+/// One page of a paginated list and the token of the first item of the next page.
+#[derive(Clone, Debug)]
+pub struct DeploymentPage<'a> {
+    pub items: Vec<&'a Arc<Deployment>>,
+    pub next_token: Option<String>,
+}

@@ -1,0 +1,115 @@
+//! Serialising a whole `State`.
+//!
+//! Only the tables are written; secondary indexes are derived data and are rebuilt on
+//! load, which keeps snapshots small and their format independent of index layout. Tables
+//! are written in key order, so equal states serialise to equal bytes.
+
+use super::{EngineConfig, State, TableIndexes};
+use crate::model::{Allocation, Deployment, Evaluation, Job, Timestamp};
+use serde::ser::{SerializeSeq, SerializeStruct};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::RefCell;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Serialises an iterator as a sequence without collecting it first.
+struct Seq<I> {
+    len: usize,
+    iter: RefCell<Option<I>>,
+}
+
+impl<I> Seq<I> {
+    fn new(len: usize, iter: I) -> Seq<I> {
+        Seq {
+            len,
+            iter: RefCell::new(Some(iter)),
+        }
+    }
+}
+
+impl<I, T> Serialize for Seq<I>
+where
+    I: Iterator<Item = T>,
+    T: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let iter = self
+            .iter
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| serde::ser::Error::custom("sequence serialised twice"))?;
+        let mut seq = serializer.serialize_seq(Some(self.len))?;
+        for item in iter {
+            seq.serialize_element(&item)?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for State {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("State", 10)?;
+        s.serialize_field("Index", &self.index)?;
+        s.serialize_field("Config", &self.config)?;
+        s.serialize_field("Tables", &self.tables)?;
+        s.serialize_field("Jobs", &Seq::new(self.jobs.len(), self.jobs.values()))?;
+        s.serialize_field("JobVersions", &Seq::new(self.job_versions.len(), self.job_versions.values()))?;
+        s.serialize_field("Deployments", &Seq::new(self.deployments.len(), self.deployments.values()))?;
+        s.serialize_field("Allocations", &Seq::new(self.allocs.len(), self.allocs.values()))?;
+        s.serialize_field("Evaluations", &Seq::new(self.evals.len(), self.evals.values()))?;
+        s.serialize_field("DeadlinesPassed", &Seq::new(self.deadlines_passed.len(), self.deadlines_passed.iter()))?;
+        s.end()
+    }
+}
+
+#[derive(Deserialize)]
+struct StateData {
+    #[serde(rename = "Index")]
+    index: u64,
+    #[serde(rename = "Config", default)]
+    config: EngineConfig,
+    #[serde(rename = "Tables")]
+    tables: TableIndexes,
+    #[serde(rename = "Jobs")]
+    jobs: Vec<Arc<Job>>,
+    #[serde(rename = "JobVersions")]
+    job_versions: Vec<Arc<Job>>,
+    #[serde(rename = "Deployments")]
+    deployments: Vec<Arc<Deployment>>,
+    #[serde(rename = "Allocations")]
+    allocs: Vec<Arc<Allocation>>,
+    #[serde(rename = "Evaluations")]
+    evals: Vec<Arc<Evaluation>>,
+    #[serde(rename = "DeadlinesPassed", default)]
+    deadlines_passed: Vec<(Uuid, Timestamp)>,
+}
+
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let data = StateData::deserialize(deserializer)?;
+        let mut state = State {
+            index: data.index,
+            config: data.config,
+            tables: data.tables,
+            ..State::default()
+        };
+        for j in data.jobs {
+            state.put_job(j);
+        }
+        for j in data.job_versions {
+            state.put_job_version(j);
+        }
+        for d in data.deployments {
+            state.insert_deployment(d);
+        }
+        for a in data.allocs {
+            state.insert_alloc(a);
+        }
+        for e in data.evals {
+            state.insert_eval(e);
+        }
+        state.deadlines_passed = data.deadlines_passed.into_iter().collect();
+        state.rebuild_deadlines();
+        Ok(state)
+    }
+}

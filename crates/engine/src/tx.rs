@@ -1,0 +1,275 @@
+//! A transaction: one command's private working copy of the state.
+//!
+//! Handlers mutate the copy through the methods here, which stamp every touched object and
+//! table with the command's index and record an event per change. `apply` keeps the copy
+//! only if every step succeeded, so a command is all-or-nothing by construction.
+
+use crate::command::Envelope;
+use crate::model::{Allocation, Deployment, Evaluation, Job, UnixNanos};
+use crate::outcome::{Change, Event, Outcome, Topic};
+use crate::state::{JobKey, State};
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub(crate) struct Tx {
+    pub state: State,
+    pub index: u64,
+    pub now: UnixNanos,
+    rng: ChaCha8Rng,
+    pub out: Outcome,
+    event_type: &'static str,
+    event_slots: BTreeMap<(Topic, String), usize>,
+    /// Allocations written in this command, by deployment: what the watcher observes.
+    pub changed_allocs: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    /// Deployments whose object or allocations changed: their deadlines are re-armed.
+    pub touched_deployments: BTreeSet<Uuid>,
+    /// Jobs whose deployment lifecycle must be re-evaluated.
+    pub touched_jobs: BTreeSet<JobKey>,
+    /// Jobs whose derived status may have changed.
+    pub job_status_dirty: BTreeSet<JobKey>,
+}
+
+impl Tx {
+    pub fn new(state: &State, env: &Envelope) -> Tx {
+        Tx {
+            state: state.clone(),
+            index: env.index,
+            now: env.now,
+            rng: ChaCha8Rng::from_seed(env.entropy.0),
+            out: Outcome {
+                index: env.index,
+                ..Outcome::default()
+            },
+            event_type: env.command.message_type(),
+            event_slots: BTreeMap::new(),
+            changed_allocs: BTreeMap::new(),
+            touched_deployments: BTreeSet::new(),
+            touched_jobs: BTreeSet::new(),
+            job_status_dirty: BTreeSet::new(),
+        }
+    }
+
+    /// A new random (version 4) UUID drawn from the command's entropy.
+    pub fn new_id(&mut self) -> Uuid {
+        let mut bytes = [0u8; 16];
+        self.rng.fill_bytes(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    pub fn finish(mut self) -> (State, Outcome) {
+        self.state.index = self.index;
+        (self.state, self.out)
+    }
+
+    /// Records that an object changed; repeated changes of one object keep one event
+    /// (first change kind, latest reason).
+    pub fn event(&mut self, topic: Topic, change: Change, key: String, namespace: &str, job_id: &str, reason: impl Into<String>) {
+        let reason = reason.into();
+        match self.event_slots.get(&(topic, key.clone())) {
+            Some(&slot) => {
+                let e = &mut self.out.events[slot];
+                if change == Change::Deleted {
+                    e.change = Change::Deleted;
+                }
+                if !reason.is_empty() {
+                    e.reason = reason;
+                }
+            }
+            None => {
+                self.event_slots.insert((topic, key.clone()), self.out.events.len());
+                self.out.events.push(Event {
+                    topic,
+                    event_type: self.event_type.to_string(),
+                    key,
+                    namespace: namespace.to_string(),
+                    job_id: job_id.to_string(),
+                    change,
+                    reason,
+                });
+            }
+        }
+    }
+
+    // --- deployments ---------------------------------------------------------------------
+
+    pub fn deployment(&self, id: &Uuid) -> Option<Arc<Deployment>> {
+        self.state.deployments.get(id).cloned()
+    }
+
+    /// Inserts a new deployment at this index (`CreateIndex = ModifyIndex = i`).
+    pub fn insert_deployment(&mut self, mut d: Deployment, reason: &str) {
+        d.create_index = self.index;
+        d.modify_index = self.index;
+        let (id, ns, job) = (d.id, d.namespace.clone(), d.job_id.clone());
+        self.state.insert_deployment(Arc::new(d));
+        self.state.tables.deployment = self.index;
+        self.touched_deployments.insert(id);
+        self.touched_jobs.insert(JobKey::new(&ns, &job));
+        self.job_status_dirty.insert(JobKey::new(&ns, &job));
+        self.event(Topic::Deployment, Change::Created, id.to_string(), &ns, &job, reason);
+    }
+
+    /// Rewrites a deployment at this index: `CreateIndex` kept, `ModifyIndex = i`, and a
+    /// group may never go from promoted back to unpromoted (P12).
+    pub fn write_deployment(&mut self, mut d: Deployment, reason: &str) -> crate::Result<()> {
+        let Some(stored) = self.state.deployments.get(&d.id).cloned() else {
+            return Err(crate::Error::DeploymentDoesNotExist(d.id));
+        };
+        let undone = stored.task_groups.iter().any(|(name, g)| {
+            g.promoted && d.task_groups.get(name).is_some_and(|n| !n.promoted)
+        });
+        if undone {
+            return Err(crate::Error::PromotionCannotBeUndone);
+        }
+        d.create_index = stored.create_index;
+        d.modify_index = self.index;
+        let became_inactive = stored.active() && !d.active();
+        let (id, ns, job) = (d.id, d.namespace.clone(), d.job_id.clone());
+        self.state.replace_deployment(Arc::new(d));
+        self.state.tables.deployment = self.index;
+        self.touched_deployments.insert(id);
+        self.touched_jobs.insert(JobKey::new(&ns, &job));
+        if became_inactive {
+            self.job_status_dirty.insert(JobKey::new(&ns, &job));
+        }
+        self.event(Topic::Deployment, Change::Updated, id.to_string(), &ns, &job, reason);
+        Ok(())
+    }
+
+    pub fn delete_deployment(&mut self, id: &Uuid, reason: &str) {
+        if let Some(old) = self.state.remove_deployment(id) {
+            self.state.deadline_of.remove(id).map(|t| self.state.deadline_queue.remove(&(t, *id)));
+            self.event(Topic::Deployment, Change::Deleted, id.to_string(), &old.namespace, &old.job_id, reason);
+        }
+    }
+
+    // --- allocations ---------------------------------------------------------------------
+
+    pub fn alloc(&self, id: &Uuid) -> Option<Arc<Allocation>> {
+        self.state.allocs.get(id).cloned()
+    }
+
+    /// Stores an allocation stamped with this index. `server_driven` writes (plans,
+    /// promotion, desired transitions) also set `AllocModifyIndex` (§4.1).
+    pub fn put_alloc(&mut self, mut a: Allocation, server_driven: bool, reason: &str) {
+        let change = if self.state.allocs.contains_key(&a.id) {
+            Change::Updated
+        } else {
+            a.create_index = self.index;
+            Change::Created
+        };
+        a.modify_index = self.index;
+        if server_driven {
+            a.alloc_modify_index = self.index;
+        }
+        let key = JobKey::new(&a.namespace, &a.job_id);
+        if let Some(d) = a.deployment_id {
+            self.changed_allocs.entry(d).or_default().insert(a.id);
+            self.touched_deployments.insert(d);
+        }
+        let was_terminal = self.state.allocs.get(&a.id).map(|o| o.terminal());
+        if was_terminal != Some(a.terminal()) {
+            self.job_status_dirty.insert(key.clone());
+        }
+        self.touched_jobs.insert(key);
+        let (id, ns, job) = (a.id, a.namespace.clone(), a.job_id.clone());
+        self.state.replace_alloc(Arc::new(a));
+        self.state.tables.allocs = self.index;
+        self.event(Topic::Allocation, change, id.to_string(), &ns, &job, reason);
+    }
+
+    pub fn delete_alloc(&mut self, id: &Uuid, reason: &str) {
+        if let Some(old) = self.state.remove_alloc(id) {
+            self.state.tables.allocs = self.index;
+            self.event(Topic::Allocation, Change::Deleted, id.to_string(), &old.namespace, &old.job_id, reason);
+        }
+    }
+
+    // --- evaluations ---------------------------------------------------------------------
+
+    /// Inserts a new evaluation at this index with a fresh ID; returns the ID.
+    pub fn create_eval(&mut self, mut e: Evaluation, reason: &str) -> Uuid {
+        e.id = self.new_id();
+        e.create_index = self.index;
+        e.modify_index = self.index;
+        e.create_time = self.now;
+        e.modify_time = self.now;
+        let (id, ns, job) = (e.id, e.namespace.clone(), e.job_id.clone());
+        self.state.insert_eval(Arc::new(e));
+        self.state.tables.evals = self.index;
+        self.out.evals_created.push(id);
+        self.job_status_dirty.insert(JobKey::new(&ns, &job));
+        self.event(Topic::Evaluation, Change::Created, id.to_string(), &ns, &job, reason);
+        id
+    }
+
+    pub fn write_eval(&mut self, mut e: Evaluation, reason: &str) {
+        e.modify_index = self.index;
+        let (id, ns, job) = (e.id, e.namespace.clone(), e.job_id.clone());
+        self.state.insert_eval(Arc::new(e));
+        self.state.tables.evals = self.index;
+        self.job_status_dirty.insert(JobKey::new(&ns, &job));
+        self.event(Topic::Evaluation, Change::Updated, id.to_string(), &ns, &job, reason);
+    }
+
+    pub fn delete_eval(&mut self, id: &Uuid, reason: &str) {
+        if let Some(old) = self.state.remove_eval(id) {
+            self.state.tables.evals = self.index;
+            self.event(Topic::Evaluation, Change::Deleted, id.to_string(), &old.namespace, &old.job_id, reason);
+        }
+    }
+
+    // --- jobs ----------------------------------------------------------------------------
+
+    pub fn job(&self, key: &JobKey) -> Option<Arc<Job>> {
+        self.state.jobs.get(key).cloned()
+    }
+
+    /// Writes the current job row at this index.
+    pub fn put_current_job(&mut self, job: Arc<Job>, change: Change, reason: &str) {
+        let key = JobKey::of_job(&job);
+        self.state.put_job(job);
+        self.state.tables.jobs = self.index;
+        self.touched_jobs.insert(key.clone());
+        self.job_status_dirty.insert(key.clone());
+        self.event(Topic::Job, change, key.id.to_string(), &key.namespace, &key.id, reason);
+    }
+
+    /// Writes a row of the version history at this index and trims the history to the
+    /// configured number of untagged versions.
+    pub fn put_job_version(&mut self, job: Arc<Job>) {
+        let key = JobKey::of_job(&job);
+        self.state.put_job_version(job);
+        self.state.tables.job_version = self.index;
+        self.trim_versions(&key);
+    }
+
+    /// Keeps at most `job_tracked_versions` untagged versions. When the newest stable
+    /// version would fall out of the kept window it takes the place of the oldest kept
+    /// one, so that auto-revert always has its target.
+    fn trim_versions(&mut self, key: &JobKey) {
+        let limit = self.state.config.job_tracked_versions.max(1);
+        let untagged: Vec<(u64, bool)> = self
+            .state
+            .job_versions(&key.namespace, &key.id)
+            .filter(|j| !j.is_tagged())
+            .map(|j| (j.version, j.stable))
+            .collect();
+        if untagged.len() <= limit {
+            return;
+        }
+        let mut doomed: Vec<u64> = untagged[limit..].iter().map(|(v, _)| *v).collect();
+        let newest_stable = untagged.iter().position(|(_, stable)| *stable);
+        if let Some(pos) = newest_stable.filter(|p| *p >= limit) {
+            // Keep the stable version; drop the oldest version of the kept window instead.
+            doomed.retain(|v| *v != untagged[pos].0);
+            doomed.push(untagged[limit - 1].0);
+        }
+        for v in doomed {
+            self.state.remove_job_version(key, v);
+        }
+    }
+}
