@@ -61,7 +61,11 @@ pub enum Error {
     #[error("can't revert to current version")]
     RevertToCurrentVersion,
     #[error("job {} in namespace {} at version {version} not found", go_quote(.job), go_quote(.namespace))]
-    JobVersionNotFound { job: String, namespace: String, version: u64 },
+    JobVersionNotFound {
+        job: String,
+        namespace: String,
+        version: u64,
+    },
     #[error("Current job has version {current}; enforcing version {enforced}")]
     EnforcePriorVersion { current: u64, enforced: u64 },
     #[error("Enforcing job modify index {expected}: job exists with conflicting job modify index: {actual}")]

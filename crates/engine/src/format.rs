@@ -148,6 +148,9 @@ mod tests {
     #[test]
     fn multierror_format() {
         assert_eq!(multierror(&["x"]), "1 error occurred:\n\t* x\n\n");
-        assert_eq!(multierror(&["x", "y"]), "2 errors occurred:\n\t* x\n\t* y\n\n");
+        assert_eq!(
+            multierror(&["x", "y"]),
+            "2 errors occurred:\n\t* x\n\t* y\n\n"
+        );
     }
 }

@@ -8,19 +8,64 @@
 //! [`Command`]); everything that happens leaves as data (a new [`State`] and an
 //! [`Outcome`]). The engine reads no clock, draws no random numbers and does no I/O, so
 //! the same log always yields the same state.
+//!
+//! ```
+//! use rollout_engine::{apply, Command, Entropy, Envelope, State};
+//! use rollout_engine::command::RegisterJob;
+//! use rollout_engine::model::{Job, Task, TaskGroup};
+//!
+//! let job = Job {
+//!     id: "web".into(),
+//!     task_groups: vec![TaskGroup {
+//!         name: "web".into(),
+//!         count: Some(3),
+//!         tasks: vec![Task { name: "app".into(), driver: "docker".into(), ..Task::default() }],
+//!         ..TaskGroup::default()
+//!     }],
+//!     ..Job::default()
+//! };
+//! let env = Envelope::new(1, 1_700_000_000_000_000_000, Entropy::from_u64(7),
+//!     Command::RegisterJob(RegisterJob { job, ..RegisterJob::default() }));
+//! let (state, outcome) = apply(&State::new(), &env).unwrap();
+//! let deployment = state.deployment(&outcome.deployments_created[0]).unwrap();
+//! assert_eq!(deployment.status, "running");
+//! assert_eq!(deployment.task_groups["web"].desired_total, 3);
+//! ```
 
+mod alloc_write;
+mod apply;
+mod client;
 pub mod command;
 pub mod deadline;
 pub mod error;
+mod eval;
+mod fail;
 pub mod format;
+mod gc;
+mod health;
 pub mod job;
+mod job_status;
+mod lifecycle;
 pub mod model;
 pub mod outcome;
+mod pause;
+mod plan_result;
+pub mod planner;
+mod promote;
 pub mod reconcile;
+mod register;
+mod rollback;
 pub mod state;
+mod status;
 mod tx;
+pub mod watcher;
 
+pub use apply::apply;
 pub use command::{Command, Entropy, Envelope};
+pub use deadline::next_deadline;
 pub use error::{Error, ErrorKind, Result};
+pub use gc::{gc_eligible, MAX_REAP_BATCH};
 pub use outcome::{Event, Outcome, RollbackDecision, RollbackOutcome};
+pub use planner::{plan, Plan};
+pub use register::{EVAL_PRIORITY_RANGE, SYSTEM_DEPLOYMENTS_UNSUPPORTED};
 pub use state::{EngineConfig, JobKey, State, TableIndexes};

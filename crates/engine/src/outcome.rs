@@ -62,7 +62,10 @@ pub struct RollbackDecision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RollbackOutcome {
     /// R3: the stable version differs; it was re-registered as `new_version`.
-    RolledBack { stable_version: u64, new_version: u64 },
+    RolledBack {
+        stable_version: u64,
+        new_version: u64,
+    },
     /// R3: the stable version has the same spec as the failing one; nothing registered.
     SameSpecification { stable_version: u64 },
     /// Auto-revert was wanted but no version is stable.

@@ -30,6 +30,11 @@ pub(crate) struct Tx {
     pub touched_jobs: BTreeSet<JobKey>,
     /// Jobs whose derived status may have changed.
     pub job_status_dirty: BTreeSet<JobKey>,
+    /// Priority of the evaluation that made a job version current in this command; a
+    /// deployment created for it inherits it (`EvalPriority`, §1.1).
+    pub cause_priority: BTreeMap<JobKey, i64>,
+    /// Jobs whose current row was written: a new version may need a deployment.
+    pub jobs_changed: BTreeSet<JobKey>,
 }
 
 impl Tx {
@@ -49,6 +54,8 @@ impl Tx {
             touched_deployments: BTreeSet::new(),
             touched_jobs: BTreeSet::new(),
             job_status_dirty: BTreeSet::new(),
+            cause_priority: BTreeMap::new(),
+            jobs_changed: BTreeSet::new(),
         }
     }
 
@@ -66,7 +73,15 @@ impl Tx {
 
     /// Records that an object changed; repeated changes of one object keep one event
     /// (first change kind, latest reason).
-    pub fn event(&mut self, topic: Topic, change: Change, key: String, namespace: &str, job_id: &str, reason: impl Into<String>) {
+    pub fn event(
+        &mut self,
+        topic: Topic,
+        change: Change,
+        key: String,
+        namespace: &str,
+        job_id: &str,
+        reason: impl Into<String>,
+    ) {
         let reason = reason.into();
         match self.event_slots.get(&(topic, key.clone())) {
             Some(&slot) => {
@@ -79,7 +94,8 @@ impl Tx {
                 }
             }
             None => {
-                self.event_slots.insert((topic, key.clone()), self.out.events.len());
+                self.event_slots
+                    .insert((topic, key.clone()), self.out.events.len());
                 self.out.events.push(Event {
                     topic,
                     event_type: self.event_type.to_string(),
@@ -109,7 +125,14 @@ impl Tx {
         self.touched_deployments.insert(id);
         self.touched_jobs.insert(JobKey::new(&ns, &job));
         self.job_status_dirty.insert(JobKey::new(&ns, &job));
-        self.event(Topic::Deployment, Change::Created, id.to_string(), &ns, &job, reason);
+        self.event(
+            Topic::Deployment,
+            Change::Created,
+            id.to_string(),
+            &ns,
+            &job,
+            reason,
+        );
     }
 
     /// Rewrites a deployment at this index: `CreateIndex` kept, `ModifyIndex = i`, and a
@@ -118,9 +141,10 @@ impl Tx {
         let Some(stored) = self.state.deployments.get(&d.id).cloned() else {
             return Err(crate::Error::DeploymentDoesNotExist(d.id));
         };
-        let undone = stored.task_groups.iter().any(|(name, g)| {
-            g.promoted && d.task_groups.get(name).is_some_and(|n| !n.promoted)
-        });
+        let undone = stored
+            .task_groups
+            .iter()
+            .any(|(name, g)| g.promoted && d.task_groups.get(name).is_some_and(|n| !n.promoted));
         if undone {
             return Err(crate::Error::PromotionCannotBeUndone);
         }
@@ -135,14 +159,31 @@ impl Tx {
         if became_inactive {
             self.job_status_dirty.insert(JobKey::new(&ns, &job));
         }
-        self.event(Topic::Deployment, Change::Updated, id.to_string(), &ns, &job, reason);
+        self.event(
+            Topic::Deployment,
+            Change::Updated,
+            id.to_string(),
+            &ns,
+            &job,
+            reason,
+        );
         Ok(())
     }
 
     pub fn delete_deployment(&mut self, id: &Uuid, reason: &str) {
         if let Some(old) = self.state.remove_deployment(id) {
-            self.state.deadline_of.remove(id).map(|t| self.state.deadline_queue.remove(&(t, *id)));
-            self.event(Topic::Deployment, Change::Deleted, id.to_string(), &old.namespace, &old.job_id, reason);
+            self.state
+                .deadline_of
+                .remove(id)
+                .map(|t| self.state.deadline_queue.remove(&(t, *id)));
+            self.event(
+                Topic::Deployment,
+                Change::Deleted,
+                id.to_string(),
+                &old.namespace,
+                &old.job_id,
+                reason,
+            );
         }
     }
 
@@ -184,7 +225,14 @@ impl Tx {
     pub fn delete_alloc(&mut self, id: &Uuid, reason: &str) {
         if let Some(old) = self.state.remove_alloc(id) {
             self.state.tables.allocs = self.index;
-            self.event(Topic::Allocation, Change::Deleted, id.to_string(), &old.namespace, &old.job_id, reason);
+            self.event(
+                Topic::Allocation,
+                Change::Deleted,
+                id.to_string(),
+                &old.namespace,
+                &old.job_id,
+                reason,
+            );
         }
     }
 
@@ -202,7 +250,14 @@ impl Tx {
         self.state.tables.evals = self.index;
         self.out.evals_created.push(id);
         self.job_status_dirty.insert(JobKey::new(&ns, &job));
-        self.event(Topic::Evaluation, Change::Created, id.to_string(), &ns, &job, reason);
+        self.event(
+            Topic::Evaluation,
+            Change::Created,
+            id.to_string(),
+            &ns,
+            &job,
+            reason,
+        );
         id
     }
 
@@ -212,13 +267,27 @@ impl Tx {
         self.state.insert_eval(Arc::new(e));
         self.state.tables.evals = self.index;
         self.job_status_dirty.insert(JobKey::new(&ns, &job));
-        self.event(Topic::Evaluation, Change::Updated, id.to_string(), &ns, &job, reason);
+        self.event(
+            Topic::Evaluation,
+            Change::Updated,
+            id.to_string(),
+            &ns,
+            &job,
+            reason,
+        );
     }
 
     pub fn delete_eval(&mut self, id: &Uuid, reason: &str) {
         if let Some(old) = self.state.remove_eval(id) {
             self.state.tables.evals = self.index;
-            self.event(Topic::Evaluation, Change::Deleted, id.to_string(), &old.namespace, &old.job_id, reason);
+            self.event(
+                Topic::Evaluation,
+                Change::Deleted,
+                id.to_string(),
+                &old.namespace,
+                &old.job_id,
+                reason,
+            );
         }
     }
 
@@ -233,9 +302,17 @@ impl Tx {
         let key = JobKey::of_job(&job);
         self.state.put_job(job);
         self.state.tables.jobs = self.index;
+        self.jobs_changed.insert(key.clone());
         self.touched_jobs.insert(key.clone());
         self.job_status_dirty.insert(key.clone());
-        self.event(Topic::Job, change, key.id.to_string(), &key.namespace, &key.id, reason);
+        self.event(
+            Topic::Job,
+            change,
+            key.id.to_string(),
+            &key.namespace,
+            &key.id,
+            reason,
+        );
     }
 
     /// Writes a row of the version history at this index and trims the history to the

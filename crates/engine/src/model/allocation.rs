@@ -39,7 +39,11 @@ pub struct Allocation {
     pub id: Uuid,
     #[serde(rename = "Namespace", skip_serializing_if = "String::is_empty")]
     pub namespace: String,
-    #[serde(rename = "EvalID", with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "EvalID",
+        with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub eval_id: Option<Uuid>,
     #[serde(rename = "Name", skip_serializing_if = "String::is_empty")]
     pub name: String,
@@ -60,7 +64,10 @@ pub struct Allocation {
     pub metrics: Option<Value>,
     #[serde(rename = "DesiredStatus", skip_serializing_if = "String::is_empty")]
     pub desired_status: String,
-    #[serde(rename = "DesiredDescription", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "DesiredDescription",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub desired_description: String,
     #[serde(rename = "DesiredTransition")]
     pub desired_transition: DesiredTransition,
@@ -70,21 +77,43 @@ pub struct Allocation {
     pub client_description: String,
     #[serde(rename = "TaskStates", skip_serializing_if = "Option::is_none")]
     pub task_states: Option<BTreeMap<String, TaskState>>,
-    #[serde(rename = "DeploymentID", with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DeploymentID",
+        with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_id: Option<Uuid>,
     #[serde(rename = "DeploymentStatus", skip_serializing_if = "Option::is_none")]
     pub deployment_status: Option<AllocDeploymentStatus>,
     #[serde(rename = "RescheduleTracker", skip_serializing_if = "Option::is_none")]
     pub reschedule_tracker: Option<RescheduleTracker>,
-    #[serde(rename = "FollowupEvalID", with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "FollowupEvalID",
+        with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub followup_eval_id: Option<Uuid>,
-    #[serde(rename = "PreviousAllocation", with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PreviousAllocation",
+        with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub previous_allocation: Option<Uuid>,
-    #[serde(rename = "NextAllocation", with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NextAllocation",
+        with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub next_allocation: Option<Uuid>,
-    #[serde(rename = "PreemptedAllocations", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PreemptedAllocations",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub preempted_allocations: Option<Vec<String>>,
-    #[serde(rename = "PreemptedByAllocation", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "PreemptedByAllocation",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub preempted_by_allocation: String,
     #[serde(rename = "CreateIndex", skip_serializing_if = "is_zero_u64")]
     pub create_index: u64,
@@ -193,7 +222,10 @@ impl DesiredTransition {
         let fields = [
             (&mut self.force_reschedule, incoming.force_reschedule),
             (&mut self.migrate, incoming.migrate),
-            (&mut self.migrate_disable_placement, incoming.migrate_disable_placement),
+            (
+                &mut self.migrate_disable_placement,
+                incoming.migrate_disable_placement,
+            ),
             (&mut self.no_shutdown_delay, incoming.no_shutdown_delay),
             (&mut self.reschedule, incoming.reschedule),
         ];

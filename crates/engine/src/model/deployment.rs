@@ -54,7 +54,7 @@ pub mod description {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Deployment {
     #[serde(rename = "CreateIndex")]
@@ -101,11 +101,16 @@ impl Deployment {
 
     /// `IsTerminal` (§1.1). Not the complement of [`Self::active`] for unknown strings.
     pub fn terminal(&self) -> bool {
-        matches!(self.status.as_str(), status::CANCELLED | status::FAILED | status::SUCCESSFUL)
+        matches!(
+            self.status.as_str(),
+            status::CANCELLED | status::FAILED | status::SUCCESSFUL
+        )
     }
 
     pub fn has_placed_canaries(&self) -> bool {
-        self.task_groups.values().any(|g| !g.placed_canaries_slice().is_empty())
+        self.task_groups
+            .values()
+            .any(|g| !g.placed_canaries_slice().is_empty())
     }
 
     /// `RequiresPromotion` (§1.1): running, and some group still canarying.
@@ -136,7 +141,7 @@ pub fn is_active_status(s: &str) -> bool {
     )
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeploymentState {
     #[serde(rename = "AutoPromote")]

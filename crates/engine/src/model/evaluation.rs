@@ -50,7 +50,11 @@ pub struct Evaluation {
     pub create_index: u64,
     #[serde(rename = "CreateTime", skip_serializing_if = "is_zero_i64")]
     pub create_time: UnixNanos,
-    #[serde(rename = "DeploymentID", with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DeploymentID",
+        with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deployment_id: Option<Uuid>,
     #[serde(rename = "ID")]
     pub id: Uuid,

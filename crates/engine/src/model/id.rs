@@ -22,14 +22,18 @@ pub mod empty_as_none {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Uuid>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Uuid>, D::Error> {
         if !deserializer.is_human_readable() {
             return Option::<Uuid>::deserialize(deserializer);
         }
         let s: Option<String> = Option::deserialize(deserializer)?;
         match s.as_deref() {
             None | Some("") => Ok(None),
-            Some(s) => Uuid::parse_str(s).map(Some).map_err(serde::de::Error::custom),
+            Some(s) => Uuid::parse_str(s)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
         }
     }
 }

@@ -374,7 +374,10 @@ impl UpdateStrategy {
             auto_promote: over.auto_promote.or(self.auto_promote),
             auto_revert: over.auto_revert.or(self.auto_revert),
             canary: over.canary.or(self.canary),
-            health_check: over.health_check.clone().or_else(|| self.health_check.clone()),
+            health_check: over
+                .health_check
+                .clone()
+                .or_else(|| self.health_check.clone()),
             healthy_deadline: over.healthy_deadline.or(self.healthy_deadline),
             max_parallel: over.max_parallel.or(self.max_parallel),
             min_healthy_time: over.min_healthy_time.or(self.min_healthy_time),
@@ -469,7 +472,10 @@ impl ReschedulePolicy {
         ReschedulePolicy {
             attempts: over.attempts.or(self.attempts),
             delay: over.delay.or(self.delay),
-            delay_function: over.delay_function.clone().or_else(|| self.delay_function.clone()),
+            delay_function: over
+                .delay_function
+                .clone()
+                .or_else(|| self.delay_function.clone()),
             interval: over.interval.or(self.interval),
             max_delay: over.max_delay.or(self.max_delay),
             unlimited: over.unlimited.or(self.unlimited),

@@ -113,7 +113,9 @@ impl<'de> Deserialize<'de> for Timestamp {
         let s: Option<String> = Option::deserialize(deserializer)?;
         match s {
             None => Ok(Timestamp::ZERO),
-            Some(s) => parse_rfc3339(&s).map(Timestamp).map_err(serde::de::Error::custom),
+            Some(s) => parse_rfc3339(&s)
+                .map(Timestamp)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -124,7 +126,10 @@ mod tests {
 
     #[test]
     fn rfc3339_trims_trailing_zeros_like_go() {
-        assert_eq!(format_rfc3339(1_700_000_000_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            format_rfc3339(1_700_000_000_000_000_000),
+            "2023-11-14T22:13:20Z"
+        );
         assert_eq!(
             format_rfc3339(1_700_000_000_120_000_000),
             "2023-11-14T22:13:20.12Z"

@@ -1,2 +1,729 @@
-//! The reconciler: what a job's allocations must become (§3.1, §3.13).
+//! The reconciler: what a job's allocations must become, group by group (§3.1, §3.13).
+//!
+//! It is a pure function of the state. The engine calls it when a job version becomes
+//! current (to create the deployment, C11), when counters say a rollout may be complete
+//! (X1), and the planner calls it for a pending evaluation (what to place, update and
+//! stop). Nothing here writes.
+
 pub mod reschedule;
+
+use crate::job::needs_destructive_update;
+use crate::model::{
+    alloc_name, client_status, description, status, Allocation, Deployment, DeploymentState, Job,
+    Strategy, TaskGroup, UnixNanos,
+};
+use crate::state::{JobKey, State};
+use reschedule::{next_reschedule_time, reschedule_eligible, RESCHEDULE_WINDOW_NS};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Why an allocation is placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PlacementKind {
+    /// A slot of the group's count has no allocation (fresh job, scale-up, …).
+    Missing,
+    /// A canary of a destructive change (C7).
+    Canary,
+    /// Replaces an allocation of an older version (a destructive update, C9).
+    Destructive,
+    /// Replaces an allocation whose node was lost.
+    Lost,
+    /// Replaces a failed allocation that may be rescheduled (§3.13).
+    Reschedule,
+}
+
+/// An allocation the scheduler must place.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "TaskGroup")]
+    pub task_group: String,
+    #[serde(rename = "JobVersion")]
+    pub job_version: u64,
+    #[serde(rename = "Canary")]
+    pub canary: bool,
+    #[serde(
+        rename = "PreviousAllocation",
+        with = "crate::model::id::empty_as_none"
+    )]
+    pub previous_allocation: Option<Uuid>,
+    /// The deployment the new allocation joins (only an active deployment is joined).
+    #[serde(rename = "DeploymentID", with = "crate::model::id::empty_as_none")]
+    pub deployment_id: Option<Uuid>,
+    #[serde(rename = "Kind")]
+    pub kind: PlacementKind,
+}
+
+/// An allocation the scheduler must stop, and why (its `DesiredDescription`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    #[serde(rename = "AllocID")]
+    pub alloc_id: Uuid,
+    #[serde(rename = "Description")]
+    pub description: String,
+}
+
+/// `DesiredDescription`s of stops.
+pub mod stop_reason {
+    pub const NOT_NEEDED: &str = "alloc not needed due to job update";
+    pub const UPDATING: &str = "alloc is being updated due to job update";
+    pub const LOST: &str = "alloc is lost since its node is down";
+    pub const RESCHEDULED: &str = "alloc was rescheduled because it failed";
+    pub const JOB_STOPPED: &str = "alloc not needed as job is stopped";
+    pub const STALE_CANARY: &str = "alloc not needed as its canary deployment is no longer current";
+}
+
+/// What one task group needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupPlan {
+    /// Canary placements requested now (C7, C12).
+    pub canaries: Vec<Placement>,
+    /// Missing, lost and reschedule replacements allowed now.
+    pub placements: Vec<Placement>,
+    /// Destructive updates allowed now by the `max_parallel` budget (C9).
+    pub destructive: Vec<Placement>,
+    /// Allocations updated in place to the job's version.
+    pub in_place: Vec<Uuid>,
+    /// Allocations to stop.
+    pub stops: Vec<Stop>,
+    /// Failed allocations that will be rescheduled later, and when.
+    pub reschedule_later: Vec<(Uuid, UnixNanos)>,
+    /// Allocations left as they are.
+    pub ignore: u64,
+    /// Work held back because the deployment is paused, failed or canarying (C10).
+    pub withheld: u64,
+    /// Every destructive update still needed, budget aside.
+    pub destructive_total: u64,
+    /// Placements still needed, pause aside (missing + lost + reschedule-now).
+    pub placements_total: u64,
+    /// The group needs canaries (C7).
+    pub needs_canaries: bool,
+    /// `DesiredCanaries` the group's deployment state should carry.
+    pub desired_canaries: u64,
+    /// The group's deployment state, existing or freshly built (C4).
+    pub state: Option<DeploymentState>,
+    /// Whether [`Self::state`] is new (C4 "fresh").
+    pub fresh_state: bool,
+    /// C11's exception: an allocation already runs this exact version and nothing
+    /// needs updating, so this is a scale-up or reschedule, not a rollout.
+    pub version_already_running: bool,
+}
+
+impl GroupPlan {
+    /// X1's "nothing left to do" for one group.
+    pub fn nothing_to_do(&self) -> bool {
+        self.canaries.is_empty()
+            && !self.needs_canaries
+            && self.placements_total == 0
+            && self.destructive_total == 0
+            && self.in_place.is_empty()
+            && self.reschedule_later.is_empty()
+    }
+
+    /// C11: does this group call for a new deployment?
+    fn wants_deployment(&self) -> bool {
+        let Some(state) = &self.state else {
+            return false;
+        };
+        self.fresh_state
+            && state.desired_total > 0
+            && !(self.version_already_running
+                && self.destructive_total == 0
+                && self.in_place.is_empty())
+    }
+}
+
+/// The reconciler's answer for one job.
+#[derive(Clone, Debug, Default)]
+pub struct Reconciliation {
+    pub job: Option<Arc<Job>>,
+    /// The deployment the job is being rolled out with (C1).
+    pub current: Option<Arc<Deployment>>,
+    /// K1/K2: the latest deployment must be cancelled with this description.
+    pub cancel: Option<(Uuid, &'static str)>,
+    pub groups: BTreeMap<String, GroupPlan>,
+}
+
+impl Reconciliation {
+    /// C11: the group states of a deployment to create, or `None` if none is needed.
+    pub fn new_deployment_groups(&self) -> Option<BTreeMap<String, DeploymentState>> {
+        if self.current.is_some() {
+            return None;
+        }
+        let groups: BTreeMap<String, DeploymentState> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.wants_deployment())
+            .filter_map(|(name, g)| g.state.clone().map(|s| (name.clone(), s)))
+            .collect();
+        (!groups.is_empty()).then_some(groups)
+    }
+
+    /// X1: the current deployment has nothing left to do and every group with a state is
+    /// healthy enough (and promoted if it had canaries).
+    pub fn complete(&self) -> bool {
+        let Some(d) = &self.current else {
+            return false;
+        };
+        self.groups.values().all(GroupPlan::nothing_to_do) && counters_complete(d)
+    }
+}
+
+/// X1's counter test, readable from the deployment alone (so it can gate the full
+/// reconciliation cheaply): every group has `HealthyAllocs ≥ max(DesiredTotal,
+/// DesiredCanaries)` and is promoted if it had canaries.
+pub fn counters_complete(d: &Deployment) -> bool {
+    d.task_groups.values().all(|g| {
+        g.healthy_allocs >= g.desired_total.max(g.desired_canaries)
+            && (g.desired_canaries == 0 || g.promoted)
+    })
+}
+
+/// Reconciles one job against the state at `now`. `eval_priority` would be the priority
+/// of a deployment created from the result.
+pub fn reconcile(state: &State, key: &JobKey, now: UnixNanos) -> Reconciliation {
+    let job = state.jobs.get(key).cloned();
+    let latest = state
+        .latest_deployment_any(&key.namespace, &key.id)
+        .cloned();
+    let (current, cancel) = current_deployment(job.as_deref(), latest);
+    let ctx = Ctx {
+        state,
+        job: job.as_deref(),
+        current: current.as_deref(),
+        now,
+        versions: Default::default(),
+    };
+    let mut by_group: BTreeMap<&str, Vec<&Arc<Allocation>>> = BTreeMap::new();
+    for a in state.job_allocs(&key.namespace, &key.id) {
+        by_group.entry(a.task_group.as_str()).or_default().push(a);
+    }
+    let mut names: BTreeSet<&str> = by_group.keys().copied().collect();
+    if let Some(j) = job.as_deref() {
+        names.extend(j.task_groups.iter().map(|g| g.name.as_str()));
+    }
+    let mut groups = BTreeMap::new();
+    for name in names {
+        let allocs = by_group.remove(name).unwrap_or_default();
+        groups.insert(name.to_string(), ctx.group(name, allocs));
+    }
+    Reconciliation {
+        job,
+        current,
+        cancel,
+        groups,
+    }
+}
+
+/// C1 with K1/K2: which deployment is current, and whether the latest must be cancelled.
+fn current_deployment(
+    job: Option<&Job>,
+    latest: Option<Arc<Deployment>>,
+) -> (Option<Arc<Deployment>>, Option<(Uuid, &'static str)>) {
+    let Some(d) = latest else {
+        return (None, None);
+    };
+    let job = match job {
+        Some(j) if !j.stop => j,
+        _ => {
+            let cancel = d.active().then_some((d.id, description::STOPPED_JOB));
+            return (None, cancel);
+        }
+    };
+    if d.job_create_index != job.create_index || d.job_version != job.version {
+        let cancel = d.active().then_some((d.id, description::NEWER_JOB));
+        return (None, cancel);
+    }
+    if d.status == status::SUCCESSFUL || d.status == status::CANCELLED {
+        return (None, None);
+    }
+    (Some(d), None)
+}
+
+struct Ctx<'a> {
+    state: &'a State,
+    job: Option<&'a Job>,
+    current: Option<&'a Deployment>,
+    now: UnixNanos,
+    versions: std::cell::RefCell<BTreeMap<(u64, String), bool>>,
+}
+
+/// How a live allocation relates to the job's current version.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    Current,
+    InPlace,
+    Destructive,
+}
+
+impl<'a> Ctx<'a> {
+    fn group(&self, name: &str, allocs: Vec<&'a Arc<Allocation>>) -> GroupPlan {
+        let job = match self.job {
+            Some(j) if !j.stop => j,
+            _ => return stop_all(allocs, stop_reason::JOB_STOPPED),
+        };
+        match job.group(name) {
+            Some(tg) if tg.count() > 0 => self.active_group(job, tg, allocs),
+            _ => stop_all(allocs, stop_reason::NOT_NEEDED),
+        }
+    }
+
+    fn fit(&self, job: &Job, a: &Allocation) -> Fit {
+        let version_job = self
+            .state
+            .job_version(&job.namespace, &job.id, a.job_version);
+        match version_job {
+            Some(v) if v.version == job.version && v.create_index == job.create_index => {
+                Fit::Current
+            }
+            Some(v) => {
+                let key = (v.version, a.task_group.clone());
+                let destructive = *self
+                    .versions
+                    .borrow_mut()
+                    .entry(key)
+                    .or_insert_with(|| needs_destructive_update(v, job, &a.task_group));
+                if destructive {
+                    Fit::Destructive
+                } else {
+                    Fit::InPlace
+                }
+            }
+            // The version it ran is no longer kept: replace it to be safe.
+            None => Fit::Destructive,
+        }
+    }
+
+    /// C5: a live canary of a deployment that is no longer current, or of the current
+    /// deployment once it failed, whose group was never promoted.
+    fn stale_canary(&self, a: &Allocation) -> bool {
+        if !a.is_canary() {
+            return false;
+        }
+        let Some(dep_id) = a.deployment_id else {
+            return true;
+        };
+        let Some(d) = self.state.deployment(&dep_id) else {
+            return true;
+        };
+        let promoted = d.task_groups.get(&a.task_group).is_some_and(|g| g.promoted);
+        match self.current {
+            Some(cur) if cur.id == dep_id => cur.status == status::FAILED && !promoted,
+            _ => !promoted,
+        }
+    }
+
+    fn active_group(
+        &self,
+        job: &Job,
+        tg: &TaskGroup,
+        allocs: Vec<&'a Arc<Allocation>>,
+    ) -> GroupPlan {
+        let mut plan = GroupPlan::default();
+        let name = tg.name.as_str();
+        let count = tg.count();
+        let strategy: Option<Strategy> = if job.gets_deployments() {
+            tg.strategy()
+        } else {
+            None
+        };
+        let current = self.current;
+        let existing_state = current.and_then(|d| d.task_groups.get(name)).cloned();
+        let (paused, failed) = match current {
+            Some(d) => (
+                matches!(
+                    d.status.as_str(),
+                    status::PAUSED | status::PENDING | status::INITIALIZING
+                ),
+                d.status == status::FAILED,
+            ),
+            None => (false, false),
+        };
+        let in_current = |a: &Allocation| current.is_some_and(|d| a.deployment_id == Some(d.id));
+
+        // --- classify ------------------------------------------------------------------
+        let mut live: Vec<(&Arc<Allocation>, Fit)> = Vec::new();
+        let mut live_canaries: Vec<&Arc<Allocation>> = Vec::new();
+        let mut held: Vec<&Arc<Allocation>> = Vec::new();
+        let mut replace: Vec<(&Arc<Allocation>, PlacementKind)> = Vec::new();
+        let mut existing_canaries = 0u64;
+        let mut used_canary_names: BTreeSet<String> = BTreeSet::new();
+        for a in allocs {
+            if a.server_terminal() {
+                continue;
+            }
+            if self.stale_canary(a) {
+                plan.stops.push(stop(a, stop_reason::STALE_CANARY));
+                continue;
+            }
+            let counts_as_canary = a.is_canary() && in_current(a) && a.next_allocation.is_none();
+            match a.client_status.as_str() {
+                client_status::COMPLETE => continue,
+                client_status::LOST => {
+                    if a.next_allocation.is_none() {
+                        replace.push((a, PlacementKind::Lost));
+                    } else {
+                        continue;
+                    }
+                }
+                client_status::FAILED => {
+                    if a.next_allocation.is_some() {
+                        continue;
+                    }
+                    match self.failed_alloc_fate(job, tg, a, failed) {
+                        FailedFate::Held => held.push(a),
+                        FailedFate::Now => replace.push((a, PlacementKind::Reschedule)),
+                        FailedFate::Later(at) => {
+                            plan.reschedule_later.push((a.id, at));
+                            held.push(a);
+                        }
+                    }
+                }
+                _ => {
+                    if a.is_canary() && in_current(a) {
+                        live_canaries.push(a);
+                    } else {
+                        live.push((a, self.fit(job, a)));
+                    }
+                }
+            }
+            if counts_as_canary {
+                existing_canaries += 1;
+                used_canary_names.insert(a.name.clone());
+            }
+        }
+
+        // --- name slots: who holds job.group[0..count) ----------------------------------
+        let mut slots: BTreeSet<u64> = BTreeSet::new();
+        let index_of = |a: &Allocation| a.name_index().unwrap_or(u64::MAX);
+        live.sort_by_key(|(a, _)| (index_of(a), a.create_index, a.id));
+        let mut old: Vec<(&Arc<Allocation>, Fit)> = Vec::new();
+        for (a, _) in live.iter().filter(|(_, f)| *f == Fit::Current) {
+            let idx = index_of(a);
+            if idx >= count || !slots.insert(idx) {
+                plan.stops.push(stop(a, stop_reason::NOT_NEEDED));
+            } else {
+                plan.ignore += 1;
+            }
+        }
+        for a in &held {
+            let idx = index_of(a);
+            if idx < count {
+                slots.insert(idx);
+            }
+            plan.ignore += 1;
+        }
+        let mut replacements: Vec<(&Arc<Allocation>, PlacementKind)> = Vec::new();
+        for (a, kind) in replace {
+            let idx = index_of(a);
+            let reason = if kind == PlacementKind::Lost {
+                stop_reason::LOST
+            } else {
+                stop_reason::RESCHEDULED
+            };
+            if idx < count && slots.insert(idx) {
+                replacements.push((a, kind));
+            }
+            if kind == PlacementKind::Lost {
+                plan.stops.push(stop(a, reason));
+            }
+        }
+        for (a, fit) in live.iter().filter(|(_, f)| *f != Fit::Current) {
+            let idx = index_of(a);
+            if idx >= count || !slots.insert(idx) {
+                plan.stops.push(stop(a, stop_reason::NOT_NEEDED));
+            } else {
+                old.push((a, *fit));
+            }
+        }
+        let missing: Vec<u64> = (0..count).filter(|i| !slots.contains(i)).collect();
+        let destructive: Vec<&Arc<Allocation>> = old
+            .iter()
+            .filter(|(_, f)| *f == Fit::Destructive)
+            .map(|(a, _)| *a)
+            .collect();
+        plan.in_place = old
+            .iter()
+            .filter(|(_, f)| *f == Fit::InPlace)
+            .map(|(a, _)| a.id)
+            .collect();
+        plan.destructive_total = destructive.len() as u64;
+        plan.placements_total = (missing.len() + replacements.len()) as u64;
+        plan.ignore += live_canaries.len() as u64;
+
+        // --- deployment state (C4), canaries (C7), budget (C9) --------------------------
+        let fresh = existing_state.is_none();
+        let mut ds = existing_state.unwrap_or_else(|| fresh_state(strategy.as_ref()));
+        let desired_canary = strategy.as_ref().map_or(0, |s| s.canary);
+        plan.needs_canaries = strategy.is_some()
+            && !destructive.is_empty()
+            && existing_canaries < desired_canary
+            && !ds.promoted;
+        if plan.needs_canaries {
+            ds.desired_canaries = desired_canary;
+        }
+        plan.desired_canaries = ds.desired_canaries;
+        let canarying = ds.canarying();
+        let deployment_id = current.filter(|d| d.active()).map(|d| d.id);
+
+        if plan.needs_canaries && !paused && !failed {
+            let wanted = desired_canary.saturating_sub(existing_canaries).min(count);
+            let mut idx = 0u64;
+            while (plan.canaries.len() as u64) < wanted {
+                let n = alloc_name(&job.id, name, idx);
+                if !used_canary_names.contains(&n) {
+                    plan.canaries.push(Placement {
+                        name: n,
+                        task_group: name.to_string(),
+                        job_version: job.version,
+                        canary: true,
+                        previous_allocation: None,
+                        deployment_id,
+                        kind: PlacementKind::Canary,
+                    });
+                }
+                idx += 1;
+            }
+        } else if plan.needs_canaries {
+            plan.withheld += desired_canary.saturating_sub(existing_canaries);
+        }
+
+        let mut budget = self.budget(
+            strategy.as_ref(),
+            count,
+            &destructive,
+            canarying,
+            paused,
+            failed,
+            name,
+        );
+        let hold_ordinary = paused || failed || canarying;
+        // Lost and reschedule replacements are made even when paused or failed (C10), except
+        // replacements of failed allocations of the failed current deployment (T3, handled
+        // by `failed_alloc_fate`).
+        for (a, kind) in replacements {
+            let keep_canary = a.is_canary() && in_current(a);
+            let (version, dep) = if keep_canary || !canarying {
+                (job.version, deployment_id)
+            } else {
+                self.downgrade(job, name, a)
+            };
+            budget = budget.saturating_sub(1);
+            plan.placements.push(Placement {
+                name: a.name.clone(),
+                task_group: name.to_string(),
+                job_version: version,
+                canary: keep_canary,
+                previous_allocation: Some(a.id),
+                deployment_id: dep,
+                kind,
+            });
+        }
+        for idx in missing {
+            if hold_ordinary {
+                plan.withheld += 1;
+                continue;
+            }
+            budget = budget.saturating_sub(1);
+            plan.placements.push(Placement {
+                name: alloc_name(&job.id, name, idx),
+                task_group: name.to_string(),
+                job_version: job.version,
+                canary: false,
+                previous_allocation: None,
+                deployment_id,
+                kind: PlacementKind::Missing,
+            });
+        }
+        for a in destructive {
+            if hold_ordinary || budget == 0 {
+                plan.ignore += 1;
+                if hold_ordinary {
+                    plan.withheld += 1;
+                }
+                continue;
+            }
+            budget -= 1;
+            plan.stops.push(stop(a, stop_reason::UPDATING));
+            plan.destructive.push(Placement {
+                name: a.name.clone(),
+                task_group: name.to_string(),
+                job_version: job.version,
+                canary: false,
+                previous_allocation: Some(a.id),
+                deployment_id,
+                kind: PlacementKind::Destructive,
+            });
+        }
+        // C12: never more placements for a group in one evaluation than its count.
+        let total = (plan.canaries.len() + plan.placements.len() + plan.destructive.len()) as u64;
+        if total > count {
+            let mut excess = total - count;
+            while excess > 0 {
+                if let Some(p) = plan.destructive.pop() {
+                    plan.stops
+                        .retain(|s| Some(s.alloc_id) != p.previous_allocation);
+                    plan.ignore += 1;
+                } else if plan.placements.pop().is_none() {
+                    plan.canaries.pop();
+                }
+                excess -= 1;
+            }
+        }
+
+        // C6: DesiredTotal of a fresh state.
+        if fresh {
+            ds.desired_total =
+                plan.destructive_total + plan.in_place.len() as u64 + plan.placements_total;
+        }
+        plan.version_already_running = live.iter().any(|(_, fit)| *fit == Fit::Current)
+            || held.iter().any(|a| self.fit(job, a) == Fit::Current);
+        plan.fresh_state = fresh;
+        plan.state = strategy.is_some().then_some(ds);
+        plan
+    }
+
+    /// C9: how many destructive updates may start now.
+    #[allow(clippy::too_many_arguments)]
+    fn budget(
+        &self,
+        strategy: Option<&Strategy>,
+        count: u64,
+        destructive: &[&Arc<Allocation>],
+        canarying: bool,
+        paused: bool,
+        failed: bool,
+        group: &str,
+    ) -> u64 {
+        let Some(s) = strategy else {
+            return count;
+        };
+        if destructive.is_empty() {
+            return count;
+        }
+        let Some(current) = self.current else {
+            return s.max_parallel;
+        };
+        if paused || failed || canarying {
+            return 0;
+        }
+        let mut not_healthy = 0u64;
+        for a in self.state.deployment_allocs(&current.id) {
+            if a.task_group != group
+                || a.server_terminal()
+                || a.client_status == client_status::LOST
+            {
+                continue;
+            }
+            if a.client_status == client_status::FAILED && a.next_allocation.is_some() {
+                continue;
+            }
+            if a.is_unhealthy() {
+                return 0;
+            }
+            if !a.is_healthy() {
+                not_healthy += 1;
+            }
+        }
+        s.max_parallel.saturating_sub(not_healthy)
+    }
+
+    /// §3.13: what happens to a failed allocation that has not been replaced yet.
+    fn failed_alloc_fate(
+        &self,
+        job: &Job,
+        tg: &TaskGroup,
+        a: &Allocation,
+        current_failed: bool,
+    ) -> FailedFate {
+        if let Some(cur) = self.current {
+            if a.deployment_id == Some(cur.id) {
+                // T3: never replaced for a failed deployment; T1: held while it is active
+                // until the watcher allows the replacement.
+                if current_failed || (cur.active() && !a.desired_transition.should_reschedule()) {
+                    return FailedFate::Held;
+                }
+            }
+        }
+        let policy = tg.reschedule_policy.as_ref();
+        if !job.is_service() && policy.is_none() {
+            return FailedFate::Held;
+        }
+        if !reschedule_eligible(policy, a.reschedule_tracker.as_ref(), self.now) {
+            return FailedFate::Held;
+        }
+        let Some(policy) = policy else {
+            return FailedFate::Held;
+        };
+        let at = next_reschedule_time(policy, a);
+        if at <= self.now.saturating_add(RESCHEDULE_WINDOW_NS) {
+            FailedFate::Now
+        } else {
+            FailedFate::Later(at)
+        }
+    }
+
+    /// C14: a non-canary replacement made while the group is canarying runs the newest
+    /// version whose deployment for that group was promoted or had no canaries, and
+    /// joins that deployment if it is still active.
+    fn downgrade(&self, job: &Job, group: &str, replaced: &Allocation) -> (u64, Option<Uuid>) {
+        let current_id = self.current.map(|d| d.id);
+        let found = self
+            .state
+            .deployments_of_job_any(&job.namespace, &job.id)
+            .rev()
+            .filter(|d| Some(d.id) != current_id && d.job_create_index == job.create_index)
+            .find(|d| {
+                d.task_groups
+                    .get(group)
+                    .is_some_and(|g| g.promoted || g.desired_canaries == 0)
+                    && self
+                        .state
+                        .job_version(&job.namespace, &job.id, d.job_version)
+                        .is_some()
+            });
+        match found {
+            Some(d) => (d.job_version, d.active().then_some(d.id)),
+            None => (replaced.job_version, None),
+        }
+    }
+}
+
+enum FailedFate {
+    Held,
+    Now,
+    Later(UnixNanos),
+}
+
+fn stop(a: &Allocation, why: &str) -> Stop {
+    Stop {
+        alloc_id: a.id,
+        description: why.to_string(),
+    }
+}
+
+/// C3: a group that is gone (or scaled to zero, or whose job stopped) stops everything.
+fn stop_all(allocs: Vec<&Arc<Allocation>>, why: &str) -> GroupPlan {
+    let mut plan = GroupPlan::default();
+    for a in allocs {
+        if !a.server_terminal() && !a.client_terminal() {
+            plan.stops.push(stop(a, why));
+        }
+    }
+    plan
+}
+
+/// C4: a fresh group state: zeros, plus the strategy's auto-revert, auto-promote and
+/// progress deadline.
+fn fresh_state(strategy: Option<&Strategy>) -> DeploymentState {
+    let mut ds = DeploymentState::default();
+    if let Some(s) = strategy {
+        ds.auto_revert = s.auto_revert;
+        ds.auto_promote = s.auto_promote;
+        ds.progress_deadline = s.progress_deadline;
+    }
+    ds
+}

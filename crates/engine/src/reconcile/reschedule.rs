@@ -44,7 +44,10 @@ pub fn reschedule_delay(policy: &ReschedulePolicy, tracker: Option<&RescheduleTr
         },
         "fibonacci" => match events.len() {
             0 | 1 => base,
-            n => events[n - 1].delay.saturating_add(events[n - 2].delay).max(base),
+            n => events[n - 1]
+                .delay
+                .saturating_add(events[n - 2].delay)
+                .max(base),
         },
         _ => base,
     };
@@ -101,14 +104,26 @@ mod tests {
         // 2. attempts 0 and not unlimited
         assert!(!reschedule_eligible(Some(&policy(0, 0, false)), None, 100));
         // 3. unlimited
-        assert!(reschedule_eligible(Some(&policy(0, 0, true)), Some(&tracker(&[1, 2, 3])), 100));
+        assert!(reschedule_eligible(
+            Some(&policy(0, 0, true)),
+            Some(&tracker(&[1, 2, 3])),
+            100
+        ));
         // 4. no events
         assert!(reschedule_eligible(Some(&policy(2, 600, false)), None, 100));
         // 5. events inside the interval are counted, all of them
         let p = policy(2, 600, false);
         assert!(reschedule_eligible(Some(&p), Some(&tracker(&[50])), 100));
-        assert!(!reschedule_eligible(Some(&p), Some(&tracker(&[50, 60])), 100));
-        assert!(reschedule_eligible(Some(&p), Some(&tracker(&[-1000, 60])), 100));
+        assert!(!reschedule_eligible(
+            Some(&p),
+            Some(&tracker(&[50, 60])),
+            100
+        ));
+        assert!(reschedule_eligible(
+            Some(&p),
+            Some(&tracker(&[-1000, 60])),
+            100
+        ));
     }
 
     #[test]
@@ -123,6 +138,9 @@ mod tests {
         assert_eq!(reschedule_delay(&p, Some(&t)), 12 * SECOND_NS);
         p.delay_function = Some("fibonacci".into());
         p.max_delay = Some(0);
-        assert_eq!(reschedule_delay(&p, Some(&tracker(&[1, 2]))), 10 * SECOND_NS);
+        assert_eq!(
+            reschedule_delay(&p, Some(&tracker(&[1, 2]))),
+            10 * SECOND_NS
+        );
     }
 }

@@ -165,8 +165,11 @@ impl State {
         }
         let job = JobKey::new(&d.namespace, &d.job_id);
         self.deployments_by_job.insert((job, d.create_index, d.id));
-        self.deployments_by_namespace
-            .insert((Arc::from(d.namespace.as_str()), d.create_index, d.id));
+        self.deployments_by_namespace.insert((
+            Arc::from(d.namespace.as_str()),
+            d.create_index,
+            d.id,
+        ));
         self.deployments.insert(d.id, d);
     }
 
@@ -180,8 +183,11 @@ impl State {
     fn unindex_deployment(&mut self, d: &Deployment) {
         let job = JobKey::new(&d.namespace, &d.job_id);
         self.deployments_by_job.remove(&(job, d.create_index, d.id));
-        self.deployments_by_namespace
-            .remove(&(Arc::from(d.namespace.as_str()), d.create_index, d.id));
+        self.deployments_by_namespace.remove(&(
+            Arc::from(d.namespace.as_str()),
+            d.create_index,
+            d.id,
+        ));
     }
 
     pub(crate) fn insert_alloc(&mut self, a: Arc<Allocation>) {
@@ -267,7 +273,11 @@ impl State {
 
     fn adjust_live_healthy(&mut self, key: (Uuid, Arc<str>), up: bool) {
         let count = self.live_healthy.get(&key).copied().unwrap_or(0);
-        let next = if up { count + 1 } else { count.saturating_sub(1) };
+        let next = if up {
+            count + 1
+        } else {
+            count.saturating_sub(1)
+        };
         if next == 0 {
             self.live_healthy.remove(&key);
         } else {
@@ -295,7 +305,11 @@ impl State {
         self.evals.insert(e.id, e);
     }
 
-    pub(crate) fn update_eval<R>(&mut self, id: &Uuid, f: impl FnOnce(&mut Evaluation) -> R) -> Option<R> {
+    pub(crate) fn update_eval<R>(
+        &mut self,
+        id: &Uuid,
+        f: impl FnOnce(&mut Evaluation) -> R,
+    ) -> Option<R> {
         let slot = self.evals.get_mut(id)?;
         Some(f(Arc::make_mut(slot)))
     }
@@ -339,18 +353,33 @@ impl State {
         }
         rebuilt.rebuild_deadlines();
         let checks = [
-            ("deployments_by_job", self.deployments_by_job == rebuilt.deployments_by_job),
+            (
+                "deployments_by_job",
+                self.deployments_by_job == rebuilt.deployments_by_job,
+            ),
             (
                 "deployments_by_namespace",
                 self.deployments_by_namespace == rebuilt.deployments_by_namespace,
             ),
-            ("allocs_by_deployment", self.allocs_by_deployment == rebuilt.allocs_by_deployment),
+            (
+                "allocs_by_deployment",
+                self.allocs_by_deployment == rebuilt.allocs_by_deployment,
+            ),
             ("allocs_by_job", self.allocs_by_job == rebuilt.allocs_by_job),
-            ("allocs_by_namespace", self.allocs_by_namespace == rebuilt.allocs_by_namespace),
+            (
+                "allocs_by_namespace",
+                self.allocs_by_namespace == rebuilt.allocs_by_namespace,
+            ),
             ("evals_by_job", self.evals_by_job == rebuilt.evals_by_job),
-            ("evals_by_namespace", self.evals_by_namespace == rebuilt.evals_by_namespace),
+            (
+                "evals_by_namespace",
+                self.evals_by_namespace == rebuilt.evals_by_namespace,
+            ),
             ("live_healthy", self.live_healthy == rebuilt.live_healthy),
-            ("deadline_queue", self.deadline_queue == rebuilt.deadline_queue),
+            (
+                "deadline_queue",
+                self.deadline_queue == rebuilt.deadline_queue,
+            ),
             ("deadline_of", self.deadline_of == rebuilt.deadline_of),
         ];
         match checks.iter().find(|(_, ok)| !ok) {

@@ -28,7 +28,9 @@ impl Prefix {
             )));
         }
         if hex.len() > 32 {
-            return Err(Error::InvalidPrefix(format!("{input} is longer than a UUID")));
+            return Err(Error::InvalidPrefix(format!(
+                "{input} is longer than a UUID"
+            )));
         }
         let bytes = (0..hex.len())
             .step_by(2)
@@ -116,7 +118,12 @@ impl State {
     /// `GET /v1/job/:id/deployments`: without `all`, only deployments of the current job
     /// instance (`JobCreateIndex` = the job's `CreateIndex`; none if the job is unknown).
     /// Ordered by ID, as Nomad's index returns them.
-    pub fn job_deployments(&self, namespace: &str, job_id: &str, all: bool) -> Vec<&Arc<Deployment>> {
+    pub fn job_deployments(
+        &self,
+        namespace: &str,
+        job_id: &str,
+        all: bool,
+    ) -> Vec<&Arc<Deployment>> {
         let create_index = self.job(namespace, job_id).map(|j| j.create_index);
         let mut out: Vec<&Arc<Deployment>> = self
             .deployments_of_job_any(namespace, job_id)
@@ -140,7 +147,10 @@ impl State {
     }
 
     /// Allocations that belong to a deployment, in ID order.
-    pub fn deployment_allocs(&self, id: &Uuid) -> impl DoubleEndedIterator<Item = &Arc<Allocation>> + '_ {
+    pub fn deployment_allocs(
+        &self,
+        id: &Uuid,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Allocation>> + '_ {
         self.allocs_by_deployment
             .range((*id, Uuid::nil())..=(*id, Uuid::max()))
             .filter_map(|(_, a)| self.allocs.get(a))
@@ -178,14 +188,22 @@ impl State {
         self.job_versions(namespace, id).find(|j| j.stable)
     }
 
-    pub fn job_allocs(&self, namespace: &str, id: &str) -> impl Iterator<Item = &Arc<Allocation>> + '_ {
+    pub fn job_allocs(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> impl Iterator<Item = &Arc<Allocation>> + '_ {
         let key = JobKey::new(namespace, id);
         self.allocs_by_job
             .range((key.clone(), Uuid::nil())..=(key, Uuid::max()))
             .filter_map(|(_, a)| self.allocs.get(a))
     }
 
-    pub fn job_evals(&self, namespace: &str, id: &str) -> impl Iterator<Item = &Arc<Evaluation>> + '_ {
+    pub fn job_evals(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> impl Iterator<Item = &Arc<Evaluation>> + '_ {
         let key = JobKey::new(namespace, id);
         self.evals_by_job
             .range((key.clone(), Uuid::nil())..=(key, Uuid::max()))
@@ -238,7 +256,8 @@ impl State {
 
     /// Evaluations that are `pending`, oldest first: the scheduler's queue.
     pub fn pending_evals(&self) -> Vec<&Arc<Evaluation>> {
-        let mut out: Vec<&Arc<Evaluation>> = self.evals.values().filter(|e| e.is_pending()).collect();
+        let mut out: Vec<&Arc<Evaluation>> =
+            self.evals.values().filter(|e| e.is_pending()).collect();
         out.sort_by_key(|e| (e.create_index, e.id));
         out
     }

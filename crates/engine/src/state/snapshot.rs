@@ -53,11 +53,26 @@ impl Serialize for State {
         s.serialize_field("Config", &self.config)?;
         s.serialize_field("Tables", &self.tables)?;
         s.serialize_field("Jobs", &Seq::new(self.jobs.len(), self.jobs.values()))?;
-        s.serialize_field("JobVersions", &Seq::new(self.job_versions.len(), self.job_versions.values()))?;
-        s.serialize_field("Deployments", &Seq::new(self.deployments.len(), self.deployments.values()))?;
-        s.serialize_field("Allocations", &Seq::new(self.allocs.len(), self.allocs.values()))?;
-        s.serialize_field("Evaluations", &Seq::new(self.evals.len(), self.evals.values()))?;
-        s.serialize_field("DeadlinesPassed", &Seq::new(self.deadlines_passed.len(), self.deadlines_passed.iter()))?;
+        s.serialize_field(
+            "JobVersions",
+            &Seq::new(self.job_versions.len(), self.job_versions.values()),
+        )?;
+        s.serialize_field(
+            "Deployments",
+            &Seq::new(self.deployments.len(), self.deployments.values()),
+        )?;
+        s.serialize_field(
+            "Allocations",
+            &Seq::new(self.allocs.len(), self.allocs.values()),
+        )?;
+        s.serialize_field(
+            "Evaluations",
+            &Seq::new(self.evals.len(), self.evals.values()),
+        )?;
+        s.serialize_field(
+            "DeadlinesPassed",
+            &Seq::new(self.deadlines_passed.len(), self.deadlines_passed.iter()),
+        )?;
         s.end()
     }
 }

@@ -1,0 +1,79 @@
+//! `apply`: one command, one index, all or nothing.
+
+use crate::command::{Command, Envelope};
+use crate::deadline::failing_groups;
+use crate::fail::fail_deployment;
+use crate::model::description;
+use crate::outcome::Outcome;
+use crate::state::State;
+use crate::tx::Tx;
+use crate::{Error, Result};
+
+/// Applies one command to a state.
+///
+/// On success returns the new state (the old one is untouched and still valid) and the
+/// outcome. On error nothing changed: the caller keeps using the old state. The result
+/// depends only on `state` and `env`.
+pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
+    if env.index <= state.index() {
+        return Err(Error::IndexNotIncreasing {
+            index: env.index,
+            last: state.index(),
+        });
+    }
+    let mut tx = Tx::new(state, env);
+    match &env.command {
+        Command::RegisterJob(c) => crate::register::register(&mut tx, c)?,
+        Command::DeregisterJob(c) => crate::register::deregister(&mut tx, c)?,
+        Command::RevertJob(c) => crate::register::revert(&mut tx, c)?,
+        Command::SetJobStability(c) => crate::register::set_stability(&mut tx, c)?,
+        Command::ApplyPlanResult(c) => crate::plan_result::apply_plan_result(&mut tx, c)?,
+        Command::UpdateAllocsFromClient(c) => crate::client::update_allocs(&mut tx, c)?,
+        Command::SetAllocHealth(c) => crate::health::set_alloc_health(&mut tx, c)?,
+        Command::PromoteDeployment(c) => crate::promote::promote(&mut tx, c)?,
+        Command::PauseDeployment(c) => crate::pause::pause(&mut tx, c)?,
+        Command::FailDeployment(c) => crate::fail::fail(&mut tx, c)?,
+        Command::Tick => tick(&mut tx)?,
+        Command::UpdateEvalStatus(c) => crate::eval::update_eval_status(&mut tx, c)?,
+        Command::ReapDeployments(c) => crate::gc::reap(&mut tx, c)?,
+        Command::GcDeployments(c) => crate::gc::gc(&mut tx, c)?,
+    }
+    settle(&mut tx)?;
+    Ok(tx.finish())
+}
+
+/// What Nomad's watcher and scheduler would do after the write, done in the same write:
+/// observe changed allocations (§3.9), then settle each touched job's deployment
+/// lifecycle (decision 14), then derived data (job status, deadline timers).
+fn settle(tx: &mut Tx) -> Result<()> {
+    crate::watcher::observe_changes(tx)?;
+    crate::lifecycle::settle_jobs(tx)?;
+    crate::job_status::refresh(tx);
+    let touched = std::mem::take(&mut tx.touched_deployments);
+    for id in touched {
+        tx.state.refresh_deadline(&id);
+    }
+    Ok(())
+}
+
+/// §3.10 D5–D7: every due deadline either fails its deployment or is noted as passed.
+fn tick(tx: &mut Tx) -> Result<()> {
+    for (cutoff, id) in tx.state.due_deadlines(tx.now) {
+        let Some(d) = tx.deployment(&id) else {
+            continue;
+        };
+        let failing = failing_groups(&d);
+        if failing.is_empty() {
+            // D6: ignored; not re-armed until the cutoff changes.
+            tx.state.deadlines_passed.insert(id, cutoff);
+            tx.touched_deployments.insert(id);
+            continue;
+        }
+        // Decision 7: rollback if a failing group's state auto-reverts.
+        let wanted = failing
+            .iter()
+            .any(|g| d.task_groups.get(*g).is_some_and(|s| s.auto_revert));
+        fail_deployment(tx, &d, description::PROGRESS_DEADLINE, wanted)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Pause and resume (§3.6).
+
+use crate::command::PauseDeployment;
+use crate::model::{description, status};
+use crate::status::{update_status, watcher_eval};
+use crate::tx::Tx;
+use crate::{Error, Result};
+
+/// S1–S5.
+pub(crate) fn pause(tx: &mut Tx, req: &PauseDeployment) -> Result<()> {
+    let id = req.deployment_id.ok_or(Error::MissingDeploymentId)?;
+    let d = tx.deployment(&id).ok_or(Error::DeploymentNotFound)?;
+    if !d.active() {
+        return Err(if req.pause {
+            Error::CantPauseTerminal
+        } else {
+            Error::CantResumeTerminal
+        });
+    }
+    tx.out.deployment_modify_index = tx.index;
+    if req.pause {
+        // S2: no evaluation.
+        update_status(tx, &id, status::PAUSED, description::PAUSED, tx.now)
+    } else {
+        // S3: the description is forced back to "running" and an evaluation created.
+        update_status(tx, &id, status::RUNNING, description::RUNNING, tx.now)?;
+        let eval = watcher_eval(&tx.state, &d);
+        let eval_id = tx.create_eval(eval, "deployment resumed");
+        tx.out.eval_id = Some(eval_id);
+        tx.out.eval_create_index = tx.index;
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! The planner: for a pending evaluation, what the scheduler must do (§3.1 C5, C8–C10,
+//! C12, C14, C15, §3.13). Choosing nodes is the embedder's business; it binds the
+//! placements and submits them back as a [`crate::command::PlanResult`].
+
+use crate::model::Evaluation;
+use crate::reconcile::{reconcile, Placement, PlacementKind, Stop};
+use crate::state::{JobKey, State};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Per-group counts of what a plan does (Nomad's `DesiredTGUpdates`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredUpdates {
+    #[serde(rename = "Place")]
+    pub place: u64,
+    #[serde(rename = "Canary")]
+    pub canary: u64,
+    #[serde(rename = "DestructiveUpdate")]
+    pub destructive_update: u64,
+    #[serde(rename = "InPlaceUpdate")]
+    pub in_place_update: u64,
+    #[serde(rename = "Stop")]
+    pub stop: u64,
+    #[serde(rename = "Ignore")]
+    pub ignore: u64,
+}
+
+/// An allocation updated in place to a newer job version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InPlaceUpdate {
+    #[serde(rename = "AllocID")]
+    pub alloc_id: Uuid,
+    #[serde(rename = "JobVersion")]
+    pub job_version: u64,
+}
+
+/// What the scheduler must do for one evaluation, computed from one state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    #[serde(rename = "EvalID")]
+    pub eval_id: Uuid,
+    /// The state index the plan was computed from; send it back in the plan result.
+    #[serde(rename = "SnapshotIndex")]
+    pub snapshot_index: u64,
+    #[serde(rename = "Namespace")]
+    pub namespace: String,
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// The job version being rolled out (`None` if the job is gone).
+    #[serde(rename = "JobVersion")]
+    pub job_version: Option<u64>,
+    /// The deployment new allocations join.
+    #[serde(rename = "DeploymentID", with = "crate::model::id::empty_as_none")]
+    pub deployment_id: Option<Uuid>,
+    /// Canaries first, then missing/lost/reschedule replacements, then destructive
+    /// updates, each group in name order.
+    #[serde(rename = "Placements")]
+    pub placements: Vec<Placement>,
+    #[serde(rename = "InPlaceUpdates")]
+    pub in_place_updates: Vec<InPlaceUpdate>,
+    #[serde(rename = "Stops")]
+    pub stops: Vec<Stop>,
+    /// Failed allocations to reschedule later, with the time (Unix ns).
+    #[serde(rename = "RescheduleLater")]
+    pub reschedule_later: Vec<(Uuid, i64)>,
+    #[serde(rename = "DesiredTGUpdates")]
+    pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
+}
+
+impl Plan {
+    /// True when the plan asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        self.placements.is_empty() && self.in_place_updates.is_empty() && self.stops.is_empty()
+    }
+}
+
+/// The plan for a pending evaluation at `now`.
+pub fn plan(state: &State, eval_id: &Uuid, now: i64) -> Result<Plan> {
+    let eval = state.eval(eval_id).ok_or(Error::EvalNotFound)?;
+    if !eval.is_pending() {
+        return Err(Error::EvalNotPending {
+            id: *eval_id,
+            status: eval.status.clone(),
+        });
+    }
+    Ok(plan_for(state, eval, now))
+}
+
+/// The plan for an evaluation, whatever its status.
+pub fn plan_for(state: &State, eval: &Evaluation, now: i64) -> Plan {
+    let key = JobKey::new(&eval.namespace, &eval.job_id);
+    let rec = reconcile(state, &key, now);
+    let mut plan = Plan {
+        eval_id: eval.id,
+        snapshot_index: state.index(),
+        namespace: eval.namespace.clone(),
+        job_id: eval.job_id.clone(),
+        job_version: rec.job.as_ref().filter(|j| !j.stop).map(|j| j.version),
+        deployment_id: rec.current.as_ref().filter(|d| d.active()).map(|d| d.id),
+        ..Plan::default()
+    };
+    for (name, g) in rec.groups {
+        let counts = DesiredUpdates {
+            place: g.placements.len() as u64,
+            canary: g.canaries.len() as u64,
+            destructive_update: g.destructive.len() as u64,
+            in_place_update: g.in_place.len() as u64,
+            stop: g
+                .stops
+                .iter()
+                .filter(|s| !is_destructive_stop(&g.destructive, s))
+                .count() as u64,
+            ignore: g.ignore,
+        };
+        plan.placements.extend(g.canaries);
+        plan.placements.extend(g.placements);
+        plan.placements.extend(g.destructive);
+        if let Some(version) = plan.job_version {
+            plan.in_place_updates
+                .extend(g.in_place.iter().map(|id| InPlaceUpdate {
+                    alloc_id: *id,
+                    job_version: version,
+                }));
+        }
+        plan.stops.extend(g.stops);
+        plan.reschedule_later.extend(g.reschedule_later);
+        plan.desired_tg_updates.insert(name, counts);
+    }
+    plan
+}
+
+fn is_destructive_stop(destructive: &[Placement], s: &Stop) -> bool {
+    destructive
+        .iter()
+        .any(|p| p.kind == PlacementKind::Destructive && p.previous_allocation == Some(s.alloc_id))
+}

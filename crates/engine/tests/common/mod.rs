@@ -1,0 +1,252 @@
+//! A small driver for engine tests: applies commands at increasing indexes and plays
+//! scheduler and client in the simplest way.
+#![allow(dead_code)]
+
+use rollout_engine::command::*;
+use rollout_engine::model::*;
+use rollout_engine::{apply, plan, Command, Entropy, Envelope, Error, Outcome, State};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub const T0: i64 = 1_700_000_000_000_000_000;
+
+pub struct World {
+    pub state: State,
+    pub now: i64,
+    pub seed: u64,
+    pub log: Vec<Envelope>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new()
+    }
+}
+
+impl World {
+    pub fn new() -> World {
+        World {
+            state: State::new(),
+            now: T0,
+            seed: 1,
+            log: Vec::new(),
+        }
+    }
+
+    pub fn advance(&mut self, ns: i64) {
+        self.now += ns;
+    }
+
+    /// Applies a command at the next index; on error the state is unchanged.
+    pub fn try_apply(&mut self, command: Command) -> Result<Outcome, Error> {
+        self.seed += 1;
+        let env = Envelope::new(
+            self.state.index() + 1,
+            self.now,
+            Entropy::from_u64(self.seed),
+            command,
+        );
+        let before = self.state.clone();
+        match apply(&self.state, &env) {
+            Ok((state, outcome)) => {
+                self.state = state;
+                self.log.push(env);
+                Ok(outcome)
+            }
+            Err(e) => {
+                assert!(self.state == before);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn apply(&mut self, command: Command) -> Outcome {
+        match self.try_apply(command) {
+            Ok(o) => o,
+            Err(e) => panic!("command failed: {e}"),
+        }
+    }
+
+    pub fn register(&mut self, job: Job) -> Outcome {
+        self.apply(Command::RegisterJob(RegisterJob {
+            job,
+            ..Default::default()
+        }))
+    }
+
+    pub fn job(&self, id: &str) -> std::sync::Arc<Job> {
+        self.state.job("default", id).cloned().expect("job")
+    }
+
+    pub fn deployment(&self, id: Uuid) -> Deployment {
+        (**self.state.deployment(&id).expect("deployment")).clone()
+    }
+
+    pub fn latest_deployment(&self, job: &str) -> Deployment {
+        (**self
+            .state
+            .latest_deployment_any("default", job)
+            .expect("deployment"))
+        .clone()
+    }
+
+    pub fn pending_evals(&self) -> Vec<Uuid> {
+        self.state.pending_evals().iter().map(|e| e.id).collect()
+    }
+
+    /// Plans every pending eval, places everything on node "n1", acks the eval.
+    pub fn schedule(&mut self) -> Vec<Uuid> {
+        let mut placed = Vec::new();
+        for _ in 0..20 {
+            let evals = self.pending_evals();
+            if evals.is_empty() {
+                break;
+            }
+            for e in evals {
+                let p = plan(&self.state, &e, self.now).expect("plan");
+                if !p.is_empty() {
+                    let o = self.apply(Command::ApplyPlanResult(full_result(&p)));
+                    placed.extend(o.allocs_created);
+                }
+                self.apply(Command::UpdateEvalStatus(UpdateEvalStatus {
+                    eval_id: e,
+                    status: "complete".into(),
+                    status_description: String::new(),
+                }));
+            }
+        }
+        placed
+    }
+
+    pub fn client(&mut self, id: Uuid, status: &str, healthy: Option<bool>) -> Outcome {
+        let now = self.now;
+        self.apply(Command::UpdateAllocsFromClient(ClientAllocUpdates {
+            allocations: vec![ClientAllocUpdate {
+                id,
+                client_status: status.into(),
+                deployment_status: healthy.map(|h| ClientDeploymentStatus {
+                    healthy: Some(h),
+                    timestamp: Timestamp(now),
+                    canary: false,
+                }),
+                modify_time: now,
+                ..Default::default()
+            }],
+        }))
+    }
+
+    pub fn healthy(&mut self, ids: &[Uuid]) {
+        for id in ids {
+            self.client(*id, "running", Some(true));
+        }
+    }
+
+    pub fn live_allocs(&self, job: &str) -> Vec<Allocation> {
+        self.state
+            .job_allocs("default", job)
+            .filter(|a| !a.terminal())
+            .map(|a| (**a).clone())
+            .collect()
+    }
+
+    pub fn replay_equals_live(&self) -> bool {
+        let mut s = State::new();
+        for env in &self.log {
+            s = apply(&s, env).expect("replay").0;
+        }
+        serde_json::to_vec(&s).unwrap() == serde_json::to_vec(&self.state).unwrap()
+    }
+}
+
+pub fn full_result(p: &rollout_engine::Plan) -> PlanResult {
+    PlanResult {
+        eval_id: p.eval_id,
+        snapshot_index: p.snapshot_index,
+        deployment_id: p.deployment_id,
+        allocations: p
+            .placements
+            .iter()
+            .map(|q| PlacedAllocation {
+                name: q.name.clone(),
+                task_group: q.task_group.clone(),
+                job_version: q.job_version,
+                canary: q.canary,
+                previous_allocation: q.previous_allocation,
+                node_id: "node-1".into(),
+                node_name: "n1".into(),
+                ..Default::default()
+            })
+            .collect(),
+        in_place_updates: p.in_place_updates.iter().map(|u| u.alloc_id).collect(),
+        stops: p
+            .stops
+            .iter()
+            .map(|s| AllocStop {
+                alloc_id: s.alloc_id,
+                description: String::new(),
+            })
+            .collect(),
+    }
+}
+
+/// A service job with one group `web`.
+pub fn service_job(id: &str, count: i64, update: UpdateStrategy) -> Job {
+    Job {
+        id: id.into(),
+        name: id.into(),
+        namespace: "default".into(),
+        job_type: "service".into(),
+        priority: 50,
+        task_groups: vec![group("web", count, update)],
+        ..Job::default()
+    }
+}
+
+pub fn group(name: &str, count: i64, update: UpdateStrategy) -> TaskGroup {
+    TaskGroup {
+        name: name.into(),
+        count: Some(count),
+        update: Some(update),
+        reschedule_policy: Some(ReschedulePolicy {
+            attempts: Some(2),
+            interval: Some(10 * MINUTE_NS),
+            delay: Some(5 * SECOND_NS),
+            delay_function: Some("constant".into()),
+            unlimited: Some(false),
+            max_delay: Some(0),
+        }),
+        tasks: vec![Task {
+            name: "app".into(),
+            driver: "docker".into(),
+            config: Some(serde_json::json!({"image": "app:1"})),
+            ..Task::default()
+        }],
+        ..TaskGroup::default()
+    }
+}
+
+pub fn update(max_parallel: i64, canary: i64) -> UpdateStrategy {
+    UpdateStrategy {
+        max_parallel: Some(max_parallel),
+        canary: Some(canary),
+        ..UpdateStrategy::default()
+    }
+}
+
+/// A destructive change: a new image.
+pub fn with_image(mut job: Job, image: &str) -> Job {
+    for g in &mut job.task_groups {
+        for t in &mut g.tasks {
+            t.config = Some(serde_json::json!({ "image": image }));
+        }
+    }
+    job
+}
+
+pub fn by_group(allocs: &[Allocation]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for a in allocs {
+        *m.entry(a.task_group.clone()).or_default() += 1;
+    }
+    m
+}
