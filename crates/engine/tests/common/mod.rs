@@ -250,3 +250,164 @@ pub fn by_group(allocs: &[Allocation]) -> BTreeMap<String, usize> {
     }
     m
 }
+
+impl World {
+    /// Registers `job`, places everything and reports it healthy: a stable version.
+    pub fn deploy(&mut self, job: Job) -> Vec<Uuid> {
+        self.register(job);
+        let mut all = Vec::new();
+        for _ in 0..50 {
+            let placed = self.schedule();
+            if placed.is_empty() {
+                break;
+            }
+            self.healthy(&placed);
+            all.extend(placed);
+        }
+        all
+    }
+
+    /// The plan of the single pending evaluation (without applying it).
+    pub fn pending_plan(&self) -> rollout_engine::Plan {
+        let evals = self.pending_evals();
+        assert!(!evals.is_empty(), "no pending evaluation");
+        plan(&self.state, evals.last().unwrap(), self.now).expect("plan")
+    }
+
+    pub fn set_health(
+        &mut self,
+        deployment: Uuid,
+        healthy: &[Uuid],
+        unhealthy: &[Uuid],
+    ) -> Result<Outcome, Error> {
+        self.try_apply(Command::SetAllocHealth(SetAllocHealth {
+            deployment_id: Some(deployment),
+            healthy_allocation_ids: healthy.to_vec(),
+            unhealthy_allocation_ids: unhealthy.to_vec(),
+        }))
+    }
+
+    pub fn promote(&mut self, deployment: Uuid) -> Result<Outcome, Error> {
+        self.try_apply(Command::PromoteDeployment(PromoteDeployment {
+            deployment_id: Some(deployment),
+            all: true,
+            groups: None,
+        }))
+    }
+
+    pub fn promote_groups(&mut self, deployment: Uuid, groups: &[&str]) -> Result<Outcome, Error> {
+        self.try_apply(Command::PromoteDeployment(PromoteDeployment {
+            deployment_id: Some(deployment),
+            all: false,
+            groups: Some(groups.iter().map(|g| g.to_string()).collect()),
+        }))
+    }
+
+    pub fn pause(&mut self, deployment: Uuid, pause: bool) -> Result<Outcome, Error> {
+        self.try_apply(Command::PauseDeployment(PauseDeployment {
+            deployment_id: Some(deployment),
+            pause,
+        }))
+    }
+
+    pub fn fail(&mut self, deployment: Uuid) -> Result<Outcome, Error> {
+        self.try_apply(Command::FailDeployment(FailDeployment {
+            deployment_id: Some(deployment),
+        }))
+    }
+
+    pub fn tick(&mut self) -> Outcome {
+        self.apply(Command::Tick)
+    }
+
+    pub fn alloc(&self, id: Uuid) -> Allocation {
+        (**self.state.alloc(&id).expect("alloc")).clone()
+    }
+
+    pub fn evals_of(&self, job: &str) -> Vec<Evaluation> {
+        self.state
+            .job_evals("default", job)
+            .map(|e| (**e).clone())
+            .collect()
+    }
+
+    /// Applies a plan result for the pending evaluation: all of the plan, then ack.
+    pub fn apply_pending_plan(&mut self) -> (rollout_engine::Plan, Vec<Uuid>) {
+        let p = self.pending_plan();
+        let placed = if p.is_empty() {
+            Vec::new()
+        } else {
+            self.apply(Command::ApplyPlanResult(full_result(&p)))
+                .allocs_created
+        };
+        self.apply(Command::UpdateEvalStatus(UpdateEvalStatus {
+            eval_id: p.eval_id,
+            status: "complete".into(),
+            status_description: String::new(),
+        }));
+        (p, placed)
+    }
+}
+
+pub fn names(placements: &[rollout_engine::reconcile::Placement]) -> Vec<String> {
+    placements.iter().map(|p| p.name.clone()).collect()
+}
+
+pub fn count_kind(
+    p: &rollout_engine::Plan,
+    kind: rollout_engine::reconcile::PlacementKind,
+) -> usize {
+    p.placements.iter().filter(|q| q.kind == kind).count()
+}
+
+impl World {
+    /// The planner's answer for the job right now, as a fresh evaluation would get it.
+    pub fn plan_now(&self, job: &str) -> rollout_engine::Plan {
+        let eval = Evaluation {
+            id: Uuid::from_u128(0xE0A1),
+            namespace: "default".into(),
+            job_id: job.into(),
+            status: "pending".into(),
+            ..Default::default()
+        };
+        rollout_engine::planner::plan_for(&self.state, &eval, self.now)
+    }
+
+    /// Submits only the placements selected by `keep` (and everything else of the plan).
+    pub fn apply_partial(
+        &mut self,
+        keep: impl Fn(&rollout_engine::reconcile::Placement) -> bool,
+    ) -> Vec<Uuid> {
+        let p = self.pending_plan();
+        let mut result = full_result(&p);
+        let kept: Vec<bool> = p.placements.iter().map(|q| keep(q)).collect();
+        let mut i = 0;
+        result.allocations.retain(|_| {
+            let k = kept[i];
+            i += 1;
+            k
+        });
+        // Destructive stops go with their placements.
+        let prevs: Vec<Uuid> = p
+            .placements
+            .iter()
+            .zip(&kept)
+            .filter(|(q, k)| {
+                !**k && q.kind == rollout_engine::reconcile::PlacementKind::Destructive
+            })
+            .filter_map(|(q, _)| q.previous_allocation)
+            .collect();
+        result.stops.retain(|s| !prevs.contains(&s.alloc_id));
+        let placed = self.apply(Command::ApplyPlanResult(result)).allocs_created;
+        self.apply(Command::UpdateEvalStatus(UpdateEvalStatus {
+            eval_id: p.eval_id,
+            status: "complete".into(),
+            status_description: String::new(),
+        }));
+        placed
+    }
+}
+
+pub fn ignore(p: &rollout_engine::Plan, group: &str) -> u64 {
+    p.desired_tg_updates.get(group).map_or(0, |u| u.ignore)
+}
