@@ -4,6 +4,8 @@
 
 mod canonicalize;
 mod diff;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 pub use canonicalize::canonicalize;
