@@ -363,9 +363,12 @@ mod tests {
         }
     }
 
+    /// (case name, how to break the job, the one expected message)
+    type Case = (&'static str, fn(&mut Job), &'static str);
+
     #[test]
     fn validation_job_level_messages() {
-        let cases: Vec<(&str, fn(&mut Job), &str)> = vec![
+        let cases: Vec<Case> = vec![
             ("no id", |j| j.id.clear(), "Missing job ID"),
             (
                 "space",
