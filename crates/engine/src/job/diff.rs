@@ -98,19 +98,18 @@ fn destructive_reason(old: &Job, new: &Job, group: &str) -> Option<&'static str>
     let (Some(old_group), Some(new_group)) = (old.group(group), new.group(group)) else {
         return Some("group missing");
     };
-    group_difference(old_group, new_group)
-        .or_else(|| task_set_difference(old_group, new_group))
-        .or_else(|| {
-            old_group.tasks.iter().find_map(|old_task| {
-                let new_task = find_task(new_group, &old_task.name)?;
-                let old_meta = combined_meta(old, old_group, old_task);
-                let new_meta = combined_meta(new, new_group, new_task);
-                if old_meta != new_meta {
-                    return Some("task Meta (combined)");
-                }
-                task_difference(old_task, new_task)
-            })
-        })
+    if let Some(reason) = group_difference(old_group, new_group) {
+        return Some(reason);
+    }
+    let Some(pairs) = pair_tasks(old_group, new_group) else {
+        return Some("tasks added, removed or renamed");
+    };
+    pairs.into_iter().find_map(|(old_task, new_task)| {
+        if combined_meta(old, old_group, old_task) != combined_meta(new, new_group, new_task) {
+            return Some("task Meta (combined)");
+        }
+        task_difference(old_task, new_task)
+    })
 }
 
 /// Group-level fields whose change needs a new allocation.
@@ -138,16 +137,29 @@ fn group_difference(old: &TaskGroup, new: &TaskGroup) -> Option<&'static str> {
     None
 }
 
-/// A task added, removed or renamed (tasks are matched by name; order does not matter).
-fn task_set_difference(old: &TaskGroup, new: &TaskGroup) -> Option<&'static str> {
-    let same_names = old.tasks.len() == new.tasks.len()
-        && old.tasks.iter().all(|t| find_task(new, &t.name).is_some())
-        && new.tasks.iter().all(|t| find_task(old, &t.name).is_some());
-    (!same_names).then_some("tasks added, removed or renamed")
-}
-
-fn find_task<'a>(group: &'a TaskGroup, name: &str) -> Option<&'a Task> {
-    group.tasks.iter().find(|t| t.name == name)
+/// Each old task with its counterpart in the new group, matched by name (order does not
+/// matter), or `None` when a task was added, removed or renamed. Duplicate names (which
+/// validation rejects) pair up by occurrence, so that a job never differs from itself.
+fn pair_tasks<'a>(old: &'a TaskGroup, new: &'a TaskGroup) -> Option<Vec<(&'a Task, &'a Task)>> {
+    if old.tasks.len() != new.tasks.len() {
+        return None;
+    }
+    old.tasks
+        .iter()
+        .enumerate()
+        .map(|(idx, old_task)| {
+            let occurrence = old.tasks[..idx]
+                .iter()
+                .filter(|t| t.name == old_task.name)
+                .count();
+            let new_task = new
+                .tasks
+                .iter()
+                .filter(|t| t.name == old_task.name)
+                .nth(occurrence)?;
+            Some((old_task, new_task))
+        })
+        .collect()
 }
 
 /// Task-level fields whose change needs a new allocation (the combined meta is checked by
@@ -776,6 +788,20 @@ mod tests {
         for (name, change) in cases {
             assert_eq!(reason_after(change), None, "{name}");
         }
+    }
+
+    #[test]
+    fn c16_duplicate_task_names_pair_by_occurrence() {
+        let mut old = base();
+        let mut twin = web(&mut old).tasks[0].clone();
+        twin.driver = "exec".into();
+        web(&mut old).tasks[1] = twin;
+        assert!(!needs_destructive_update(&old, &old, "web"));
+        let mut new = old.clone();
+        web(&mut new).tasks.reverse();
+        assert!(needs_destructive_update(&old, &new, "web"));
+        web(&mut new).tasks[0].name = "other".into();
+        assert!(needs_destructive_update(&old, &new, "web"));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 mod canonicalize;
 mod diff;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod test_support;
 mod validate;
 
