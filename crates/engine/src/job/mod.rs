@@ -4,6 +4,10 @@
 
 mod canonicalize;
 mod diff;
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 pub use canonicalize::canonicalize;
