@@ -70,9 +70,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when the plan asks for nothing.
+    /// True when the plan asks for nothing: no placement, update or stop, and no
+    /// reschedule to schedule for later (submitting the result creates its follow-up
+    /// evaluation).
     pub fn is_empty(&self) -> bool {
-        self.placements.is_empty() && self.in_place_updates.is_empty() && self.stops.is_empty()
+        self.placements.is_empty()
+            && self.in_place_updates.is_empty()
+            && self.stops.is_empty()
+            && self.reschedule_later.is_empty()
     }
 }
 

@@ -25,7 +25,10 @@ fn scenario_33_a7_first_placement_starts_the_clock() {
     assert_eq!(w.state.table_indexes().allocs, a.create_index);
     let g = w.deployment(d).task_groups["web"].clone();
     assert_eq!(g.placed_allocs, 1);
-    assert_eq!(g.require_progress_by, Timestamp(a.modify_time).add(5 * MINUTE_NS));
+    assert_eq!(
+        g.require_progress_by,
+        Timestamp(a.modify_time).add(5 * MINUTE_NS)
+    );
 }
 
 /// Scenario 34 [TestStateStore_UpdateAllocsFromClient_Deployment] and A7: health pushes
@@ -40,7 +43,10 @@ fn scenario_34_a7_health_pushes_the_clock() {
     w.advance(SECOND_NS);
     w.client(placed[0], "running", Some(true));
     let g = w.deployment(d).task_groups["web"].clone();
-    assert_eq!(g.require_progress_by, Timestamp(t + SECOND_NS).add(5 * MINUTE_NS));
+    assert_eq!(
+        g.require_progress_by,
+        Timestamp(t + SECOND_NS).add(5 * MINUTE_NS)
+    );
     assert_eq!(g.placed_allocs, 1);
     // A later placement does not move it.
     w.advance(SECOND_NS);
@@ -60,7 +66,10 @@ fn a7_unhealthy_does_not_move_deadline_but_a_flip_does() {
     let before = w.deployment(d).task_groups["web"].require_progress_by;
     w.advance(10 * SECOND_NS);
     w.client(placed[0], "running", Some(false));
-    assert_eq!(w.deployment(d).task_groups["web"].require_progress_by, before);
+    assert_eq!(
+        w.deployment(d).task_groups["web"].require_progress_by,
+        before
+    );
     w.advance(10 * SECOND_NS);
     w.client(placed[1], "running", Some(true));
     let after_healthy = w.deployment(d).task_groups["web"].require_progress_by;
@@ -83,7 +92,11 @@ fn a3_a5_a8_deployment_written_only_on_counter_change() {
     let before = w.deployment(d);
     w.advance(SECOND_NS);
     w.client(placed[0], "running", None);
-    assert_eq!(w.deployment(d), before, "A3: nothing counted, nothing written");
+    assert_eq!(
+        w.deployment(d),
+        before,
+        "A3: nothing counted, nothing written"
+    );
     w.advance(SECOND_NS);
     let out = w.client(placed[0], "running", Some(true));
     let dep = w.deployment(d);
@@ -152,21 +165,31 @@ fn a9_client_status_adopted_when_none_stored() {
     let a = w.schedule()[0];
     assert_eq!(w.alloc(a).deployment_status, None);
     let now = w.now;
-    let o = w.apply(rollout_engine::Command::UpdateAllocsFromClient(rollout_engine::command::ClientAllocUpdates {
-        allocations: vec![rollout_engine::command::ClientAllocUpdate {
-            id: a,
-            client_status: "running".into(),
-            deployment_status: Some(rollout_engine::command::ClientDeploymentStatus {
-                healthy: Some(false),
-                timestamp: Timestamp(now),
-                canary: true,
-            }),
-            modify_time: now,
-            ..Default::default()
-        }],
-    }));
+    let o = w.apply(rollout_engine::Command::UpdateAllocsFromClient(
+        rollout_engine::command::ClientAllocUpdates {
+            allocations: vec![rollout_engine::command::ClientAllocUpdate {
+                id: a,
+                client_status: "running".into(),
+                deployment_status: Some(rollout_engine::command::ClientDeploymentStatus {
+                    healthy: Some(false),
+                    timestamp: Timestamp(now),
+                    canary: true,
+                }),
+                modify_time: now,
+                ..Default::default()
+            }],
+        },
+    ));
     let ds = w.alloc(a).deployment_status.unwrap();
-    assert_eq!(ds, AllocDeploymentStatus { canary: true, healthy: Some(false), modify_index: o.index, timestamp: Timestamp(now) });
+    assert_eq!(
+        ds,
+        AllocDeploymentStatus {
+            canary: true,
+            healthy: Some(false),
+            modify_index: o.index,
+            timestamp: Timestamp(now)
+        }
+    );
 }
 
 /// Scenario 31 [TestStateStore_UpsertDeploymentAlloc_Canaries]: only canaries enter
@@ -177,18 +200,31 @@ fn scenario_31_placed_canaries_bookkeeping() {
     w.deploy(service_job("web", 3, update(1, 1)));
     let o1 = w.register(with_image(service_job("web", 3, update(1, 1)), "app:2"));
     let c1 = w.schedule();
-    assert_eq!(w.deployment(o1.deployments_created[0]).task_groups["web"].placed_canaries_slice(), &c1[..]);
+    assert_eq!(
+        w.deployment(o1.deployments_created[0]).task_groups["web"].placed_canaries_slice(),
+        &c1[..]
+    );
     let o2 = w.register(with_image(service_job("web", 3, update(1, 1)), "app:3"));
     let c2 = w.schedule();
     assert_eq!(c2.len(), 1);
-    assert_eq!(w.deployment(o2.deployments_created[0]).task_groups["web"].placed_canaries_slice(), &c2[..]);
-    assert_eq!(w.deployment(o1.deployments_created[0]).task_groups["web"].placed_canaries_slice().len(), 1);
+    assert_eq!(
+        w.deployment(o2.deployments_created[0]).task_groups["web"].placed_canaries_slice(),
+        &c2[..]
+    );
+    assert_eq!(
+        w.deployment(o1.deployments_created[0]).task_groups["web"]
+            .placed_canaries_slice()
+            .len(),
+        1
+    );
     // [TestStateStore_UpsertDeploymentAlloc_NoCanaries]: healthy non-canaries never enter.
     let mut w = World::new();
     let o = w.register(service_job("web", 2, pd(5)));
     let placed = w.schedule();
     w.healthy(&placed);
-    assert!(w.deployment(o.deployments_created[0]).task_groups["web"].placed_canaries_slice().is_empty());
+    assert!(w.deployment(o.deployments_created[0]).task_groups["web"]
+        .placed_canaries_slice()
+        .is_empty());
 }
 
 /// Scenario 36 [TestStateStore_UpsertPlanResults_Deployment]: a plan counts its
@@ -201,7 +237,10 @@ fn scenario_36_plan_placements_counted_and_moved() {
     let eval = w.pending_evals()[0];
     let p = w.pending_plan();
     let r = w.apply(rollout_engine::Command::ApplyPlanResult(full_result(&p)));
-    assert_eq!(w.deployment(o.deployments_created[0]).task_groups["web"].placed_allocs, 2);
+    assert_eq!(
+        w.deployment(o.deployments_created[0]).task_groups["web"].placed_allocs,
+        2
+    );
     assert_eq!(w.state.eval(&eval).unwrap().modify_index, r.index);
     let mut v1 = service_job("web", 2, pd(5));
     v1.priority = 10;
@@ -209,7 +248,10 @@ fn scenario_36_plan_placements_counted_and_moved() {
     let eval2 = w.pending_evals().last().copied().unwrap();
     let p = plan_pending(&w, eval2);
     let r = w.apply(rollout_engine::Command::ApplyPlanResult(full_result(&p)));
-    assert_eq!(w.deployment(o2.deployments_created[0]).task_groups["web"].placed_allocs, 2);
+    assert_eq!(
+        w.deployment(o2.deployments_created[0]).task_groups["web"].placed_allocs,
+        2
+    );
     assert_eq!(w.state.eval(&eval2).unwrap().modify_index, r.index);
 }
 

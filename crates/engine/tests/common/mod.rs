@@ -90,8 +90,14 @@ impl World {
         .clone()
     }
 
+    /// Pending evaluations that are due (`WaitUntil` passed).
     pub fn pending_evals(&self) -> Vec<Uuid> {
-        self.state.pending_evals().iter().map(|e| e.id).collect()
+        self.state
+            .pending_evals()
+            .iter()
+            .filter(|e| e.wait_until.nanos() <= self.now)
+            .map(|e| e.id)
+            .collect()
     }
 
     /// Plans every pending eval, places everything on node "n1", acks the eval.
@@ -219,6 +225,8 @@ pub fn group(name: &str, count: i64, update: UpdateStrategy) -> TaskGroup {
             name: "app".into(),
             driver: "docker".into(),
             config: Some(serde_json::json!({"image": "app:1"})),
+            // Short enough for the sub-second progress deadlines some scenarios use.
+            kill_timeout: Some(1_000_000),
             ..Task::default()
         }],
         ..TaskGroup::default()
