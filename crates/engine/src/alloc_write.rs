@@ -110,14 +110,14 @@ fn update_deployment_for(
     if g.progress_deadline != 0 {
         if deltas.placed == 1 && g.require_progress_by.is_zero() {
             g.require_progress_by =
-                crate::model::Timestamp(new.modify_time).add(g.progress_deadline);
+                crate::model::Timestamp(new.modify_time).plus(g.progress_deadline);
         } else if deltas.healthy != 0 {
             let stamp = new
                 .deployment_status
                 .as_ref()
                 .map(|s| s.timestamp)
                 .unwrap_or_default();
-            let candidate = stamp.add(g.progress_deadline);
+            let candidate = stamp.plus(g.progress_deadline);
             if candidate > g.require_progress_by {
                 g.require_progress_by = candidate;
             }

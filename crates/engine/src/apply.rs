@@ -37,6 +37,7 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
         Command::UpdateEvalStatus(c) => crate::eval::update_eval_status(&mut tx, c)?,
         Command::ReapDeployments(c) => crate::gc::reap(&mut tx, c)?,
         Command::GcDeployments(c) => crate::gc::gc(&mut tx, c)?,
+        Command::GcEvaluations(c) => crate::gc::gc_evals(&mut tx, c)?,
     }
     settle(&mut tx)?;
     Ok(tx.finish())

@@ -106,6 +106,9 @@ fn serde_bytes_vec<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>
     deserializer.deserialize_bytes(V)
 }
 
+// A registration carries a whole job and is far larger than the other commands; commands
+// are built once and moved into an envelope, so boxing it would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Register (create or update) a job: `PUT /v1/jobs`.
@@ -136,6 +139,8 @@ pub enum Command {
     ReapDeployments(ReapDeployments),
     /// Periodic deployment GC (G2).
     GcDeployments(GcDeployments),
+    /// Periodic evaluation GC.
+    GcEvaluations(GcEvaluations),
 }
 
 impl Command {
@@ -154,6 +159,7 @@ impl Command {
             }
             Command::UpdateEvalStatus(_) => "EvalUpdated",
             Command::ReapDeployments(_) | Command::GcDeployments(_) => "DeploymentDeleted",
+            Command::GcEvaluations(_) => "EvalDeleted",
         }
     }
 
@@ -174,6 +180,7 @@ impl Command {
             Command::UpdateEvalStatus(_) => "update_eval_status",
             Command::ReapDeployments(_) => "reap_deployments",
             Command::GcDeployments(_) => "gc_deployments",
+            Command::GcEvaluations(_) => "gc_evaluations",
         }
     }
 }
@@ -295,6 +302,15 @@ pub struct ReapDeployments {
 pub struct GcDeployments {
     /// Terminal deployments untouched for at least this long are removed (Nomad's
     /// `deployment_gc_threshold`, 1 h by default; force-GC uses 1 ms).
+    #[serde(rename = "ThresholdNs")]
+    pub threshold_ns: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GcEvaluations {
+    /// Finished evaluations untouched for at least this long are removed (Nomad's
+    /// `eval_gc_threshold`, 1 h by default). The newest evaluation of each job is kept.
     #[serde(rename = "ThresholdNs")]
     pub threshold_ns: i64,
 }

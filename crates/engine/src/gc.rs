@@ -1,8 +1,10 @@
 //! Deployment deletion and garbage collection (§3.15 G1, G2).
 
-use crate::command::{GcDeployments, ReapDeployments};
+use crate::command::{GcDeployments, GcEvaluations, ReapDeployments};
+use crate::model::eval_status;
 use crate::tx::Tx;
 use crate::Result;
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Nomad reaps at most this many deployments per write.
@@ -37,4 +39,39 @@ pub fn gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Vec<Uui
 pub(crate) fn gc(tx: &mut Tx, req: &GcDeployments) -> Result<()> {
     let ids = gc_eligible(&tx.state, tx.now, req.threshold_ns);
     reap(tx, &ReapDeployments { deployments: ids })
+}
+
+/// Finished evaluations last modified at least `threshold` ago, except the newest one of
+/// each job (W1 reads it: removing it would make old health look new).
+pub fn eval_gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Vec<Uuid> {
+    let cutoff = now.saturating_sub(threshold_ns);
+    let mut newest: BTreeMap<(&str, &str), (u64, Uuid)> = BTreeMap::new();
+    for e in state.evals.values() {
+        let slot = newest
+            .entry((e.namespace.as_str(), e.job_id.as_str()))
+            .or_insert((0, e.id));
+        if (e.create_index, e.id) > *slot {
+            *slot = (e.create_index, e.id);
+        }
+    }
+    state
+        .evals
+        .values()
+        .filter(|e| eval_status::is_final(&e.status) && e.modify_time <= cutoff)
+        .filter(|e| {
+            newest
+                .get(&(e.namespace.as_str(), e.job_id.as_str()))
+                .map(|n| n.1)
+                != Some(e.id)
+        })
+        .map(|e| e.id)
+        .take(MAX_REAP_BATCH)
+        .collect()
+}
+
+pub(crate) fn gc_evals(tx: &mut Tx, req: &GcEvaluations) -> Result<()> {
+    for id in eval_gc_eligible(&tx.state, tx.now, req.threshold_ns) {
+        tx.delete_eval(&id, "garbage collected");
+    }
+    Ok(())
 }

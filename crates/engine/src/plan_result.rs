@@ -173,12 +173,13 @@ fn place(
     let deployment_id = q
         .deployment_id
         .filter(|d| tx.deployment(d).is_some_and(|d| d.active()));
-    let deployment_status = (q.canary && deployment_id.is_some()).then(|| AllocDeploymentStatus {
-        canary: true,
-        healthy: None,
-        modify_index: tx.index,
-        timestamp: Timestamp::ZERO,
-    });
+    let deployment_status =
+        (q.canary && deployment_id.is_some()).then_some(AllocDeploymentStatus {
+            canary: true,
+            healthy: None,
+            modify_index: tx.index,
+            timestamp: Timestamp::ZERO,
+        });
     let previous = q.previous_allocation.and_then(|p| tx.alloc(&p));
     let reschedule_tracker = match (q.kind, previous.as_deref()) {
         (PlacementKind::Reschedule, Some(prev)) => Some(next_tracker(tx, prev, eval)),
@@ -220,7 +221,6 @@ fn place(
 fn next_tracker(tx: &Tx, prev: &Allocation, eval: &Evaluation) -> RescheduleTracker {
     let job = tx.state.job(&eval.namespace, &eval.job_id);
     let policy = job
-        .as_deref()
         .and_then(|j| j.group(&prev.task_group))
         .and_then(|g| g.reschedule_policy.clone())
         .unwrap_or_default();

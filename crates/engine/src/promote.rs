@@ -104,7 +104,7 @@ pub(crate) fn apply_promotion(tx: &mut Tx, d: &Deployment, selection: &Selection
             continue;
         }
         if g.progress_deadline > 0 && !g.require_progress_by.is_zero() {
-            g.require_progress_by = Timestamp(tx.now).add(g.progress_deadline);
+            g.require_progress_by = Timestamp(tx.now).plus(g.progress_deadline);
         }
         g.promoted = true;
     }

@@ -39,7 +39,7 @@ pub(crate) fn update_status(
             .values_mut()
             .filter(|g| g.progress_deadline != 0)
         {
-            g.require_progress_by = Timestamp(updated_at).add(g.progress_deadline);
+            g.require_progress_by = Timestamp(updated_at).plus(g.progress_deadline);
         }
     }
     let (ns, job_id, version) = (d.namespace.clone(), d.job_id.clone(), d.job_version);

@@ -27,7 +27,7 @@ fn scenario_33_a7_first_placement_starts_the_clock() {
     assert_eq!(g.placed_allocs, 1);
     assert_eq!(
         g.require_progress_by,
-        Timestamp(a.modify_time).add(5 * MINUTE_NS)
+        Timestamp(a.modify_time).plus(5 * MINUTE_NS)
     );
 }
 
@@ -45,7 +45,7 @@ fn scenario_34_a7_health_pushes_the_clock() {
     let g = w.deployment(d).task_groups["web"].clone();
     assert_eq!(
         g.require_progress_by,
-        Timestamp(t + SECOND_NS).add(5 * MINUTE_NS)
+        Timestamp(t + SECOND_NS).plus(5 * MINUTE_NS)
     );
     assert_eq!(g.placed_allocs, 1);
     // A later placement does not move it.
@@ -73,11 +73,11 @@ fn a7_unhealthy_does_not_move_deadline_but_a_flip_does() {
     w.advance(10 * SECOND_NS);
     w.client(placed[1], "running", Some(true));
     let after_healthy = w.deployment(d).task_groups["web"].require_progress_by;
-    assert_eq!(after_healthy, Timestamp(w.now).add(5 * MINUTE_NS));
+    assert_eq!(after_healthy, Timestamp(w.now).plus(5 * MINUTE_NS));
     w.advance(10 * SECOND_NS);
     w.client(placed[1], "running", Some(false));
     let g = w.deployment(d).task_groups["web"].clone();
-    assert_eq!(g.require_progress_by, Timestamp(w.now).add(5 * MINUTE_NS));
+    assert_eq!(g.require_progress_by, Timestamp(w.now).plus(5 * MINUTE_NS));
     assert_eq!((g.healthy_allocs, g.unhealthy_allocs), (0, 2));
 }
 

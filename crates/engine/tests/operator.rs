@@ -396,7 +396,7 @@ fn scenario_48_71_p6_p11_promote_healthy_canary() {
     assert!(g.promoted);
     assert_eq!(
         g.require_progress_by,
-        Timestamp(w.now).add(5 * MINUTE_NS),
+        Timestamp(w.now).plus(5 * MINUTE_NS),
         "P6"
     );
     assert_eq!(dep.status, "running");
@@ -702,7 +702,7 @@ fn scenario_52_s2_s5_pause() {
     assert_eq!(dep2.modify_index, o2.index);
     assert_eq!(
         dep2.task_groups["web"].require_progress_by,
-        Timestamp(w.now).add(5 * MINUTE_NS)
+        Timestamp(w.now).plus(5 * MINUTE_NS)
     );
 }
 
@@ -747,7 +747,7 @@ fn s4_status_change_resets_every_groups_deadline() {
     w.pause(d, true).unwrap();
     assert_eq!(
         w.deployment(d).task_groups["web"].require_progress_by,
-        Timestamp(w.now).add(5 * MINUTE_NS)
+        Timestamp(w.now).plus(5 * MINUTE_NS)
     );
     let d0 = v1_rollout(&mut World::new(), 2, strategy(0, 0, false));
     let _ = d0;

@@ -134,7 +134,7 @@ fn scenario_65_w3_allow_replacement() {
     assert_eq!(a.desired_transition.reschedule, Some(true));
     assert_eq!(a.alloc_modify_index, o.index, "E2.4: a server-driven write");
     assert_eq!(w.deployment(d).status, "running");
-    assert!(w.pending_evals().len() >= 1);
+    assert!(!w.pending_evals().is_empty());
     // T1/T2: now the replacement is planned.
     w.advance(10 * SECOND_NS);
     let p = w.plan_now("web");
@@ -297,7 +297,7 @@ fn scenario_54_paused_ignores_and_resets_the_deadline() {
     let dep = w.deployment(d);
     assert_eq!(
         dep.task_groups["web"].require_progress_by,
-        Timestamp(dep.modify_time).add(50 * 1_000_000)
+        Timestamp(dep.modify_time).plus(50 * 1_000_000)
     );
     assert_eq!(next_deadline(&w.state), None, "paused: no timer");
     w.advance(2 * SECOND_NS);

@@ -39,7 +39,7 @@ impl Timestamp {
     }
 
     /// `self + d`, saturating instead of overflowing on absurd inputs.
-    pub fn add(self, d: DurationNs) -> Timestamp {
+    pub fn plus(self, d: DurationNs) -> Timestamp {
         Timestamp(self.0.saturating_add(d))
     }
 

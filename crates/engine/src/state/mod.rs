@@ -305,15 +305,6 @@ impl State {
         self.evals.insert(e.id, e);
     }
 
-    pub(crate) fn update_eval<R>(
-        &mut self,
-        id: &Uuid,
-        f: impl FnOnce(&mut Evaluation) -> R,
-    ) -> Option<R> {
-        let slot = self.evals.get_mut(id)?;
-        Some(f(Arc::make_mut(slot)))
-    }
-
     pub(crate) fn remove_eval(&mut self, id: &Uuid) -> Option<Arc<Evaluation>> {
         let old = self.evals.remove(id)?;
         self.unindex_eval(&old);

@@ -388,7 +388,7 @@ impl World {
     ) -> Vec<Uuid> {
         let p = self.pending_plan();
         let mut result = full_result(&p);
-        let kept: Vec<bool> = p.placements.iter().map(|q| keep(q)).collect();
+        let kept: Vec<bool> = p.placements.iter().map(&keep).collect();
         let mut i = 0;
         result.allocations.retain(|_| {
             let k = kept[i];
