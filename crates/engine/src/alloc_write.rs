@@ -100,7 +100,7 @@ fn update_deployment_for(
         return Ok(());
     };
     g.placed_allocs += deltas.placed;
-    g.healthy_allocs = g.healthy_allocs.saturating_add_signed(deltas.healthy);
+    g.healthy_allocs += deltas.healthy;
     g.unhealthy_allocs += deltas.unhealthy;
     // A6.
     if new.is_canary() && !g.placed_canaries_slice().contains(&new.id) {

@@ -95,9 +95,9 @@ pub fn failing_groups(d: &Deployment) -> Vec<&str> {
         .iter()
         .filter(|(_, g)| {
             if g.canarying() {
-                g.healthy_allocs < g.desired_canaries
+                g.healthy() < g.desired_canaries
             } else {
-                g.healthy_allocs < g.desired_total
+                g.healthy() < g.desired_total
             }
         })
         .map(|(name, _)| name.as_str())

@@ -123,3 +123,88 @@ pub(crate) fn watcher_eval(state: &State, d: &Deployment) -> Evaluation {
         ..Evaluation::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Command, Entropy, Envelope};
+    use crate::model::{Deployment, DeploymentState};
+    use crate::tx::Tx;
+
+    fn tx_with(d: Option<Deployment>) -> Tx {
+        let mut state = State::new();
+        if let Some(d) = d {
+            state.insert_deployment(Arc::new(d));
+        }
+        Tx::new(
+            &state,
+            &Envelope::new(5, 1_000, Entropy::default(), Command::Tick),
+        )
+    }
+
+    fn deployment(status: &str) -> Deployment {
+        let mut groups = std::collections::BTreeMap::new();
+        groups.insert(
+            "web".to_string(),
+            DeploymentState {
+                promoted: true,
+                ..Default::default()
+            },
+        );
+        Deployment {
+            id: Uuid::from_u128(1),
+            namespace: "default".into(),
+            job_id: "web".into(),
+            status: status.into(),
+            task_groups: groups,
+            ..Default::default()
+        }
+    }
+
+    /// Scenario 22: store-level status update of an unknown deployment.
+    #[test]
+    fn scenario_22_status_update_of_unknown_deployment() {
+        let mut tx = tx_with(None);
+        let e = update_status(&mut tx, &Uuid::from_u128(1), status::FAILED, "foo", 1).unwrap_err();
+        assert_eq!(e.to_string(), "Deployment ID \"00000000-0000-0000-0000-000000000001\" couldn't be updated as it does not exist");
+    }
+
+    /// Scenario 23: store-level status update of a terminal deployment (trailing colon).
+    #[test]
+    fn scenario_23_status_update_of_terminal_deployment() {
+        let mut tx = tx_with(Some(deployment(status::FAILED)));
+        let e = update_status(&mut tx, &Uuid::from_u128(1), status::RUNNING, "x", 1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Deployment \"00000000-0000-0000-0000-000000000001\" has terminal status \"failed\":"
+        );
+    }
+
+    /// P12 / scenario 89: no write may set `Promoted` back to false.
+    #[test]
+    fn p12_scenario_89_promotion_cannot_be_undone() {
+        let mut tx = tx_with(Some(deployment(status::RUNNING)));
+        let mut d = deployment(status::RUNNING);
+        d.task_groups.get_mut("web").unwrap().promoted = false;
+        let e = tx.write_deployment(d, "plan").unwrap_err();
+        assert_eq!(e.to_string(), "deployment promotion cannot be undone");
+    }
+
+    /// Scenario 37 in rollout's terms: status strings are not validated by the store.
+    #[test]
+    fn scenario_37_status_strings_are_not_validated() {
+        let mut tx = tx_with(Some(deployment(status::RUNNING)));
+        update_status(&mut tx, &Uuid::from_u128(1), "foo", "bar", 7).unwrap();
+        let d = tx.deployment(&Uuid::from_u128(1)).unwrap();
+        assert_eq!(
+            (
+                d.status.as_str(),
+                d.status_description.as_str(),
+                d.modify_index,
+                d.modify_time
+            ),
+            ("foo", "bar", 5, 7)
+        );
+        assert!(!d.active() && !d.terminal(), "§7.1 item 26");
+    }
+}

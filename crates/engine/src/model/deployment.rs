@@ -152,8 +152,11 @@ pub struct DeploymentState {
     pub desired_canaries: u64,
     #[serde(rename = "DesiredTotal")]
     pub desired_total: u64,
+    /// Signed like Nomad's `int`: a flip back to healthy counts nothing, so a later
+    /// healthy→unhealthy flip can take it below zero (§7.1 item 13). Healthy plus
+    /// unhealthy never exceeds placed.
     #[serde(rename = "HealthyAllocs")]
-    pub healthy_allocs: u64,
+    pub healthy_allocs: i64,
     #[serde(rename = "PlacedAllocs")]
     pub placed_allocs: u64,
     #[serde(rename = "PlacedCanaries")]
@@ -172,6 +175,11 @@ impl DeploymentState {
     /// "Canarying" (C8): canaries wanted and not yet promoted.
     pub fn canarying(&self) -> bool {
         self.desired_canaries != 0 && !self.promoted
+    }
+
+    /// `HealthyAllocs` as a count (a negative counter means none).
+    pub fn healthy(&self) -> u64 {
+        self.healthy_allocs.max(0) as u64
     }
 
     pub fn placed_canaries_slice(&self) -> &[Uuid] {

@@ -177,7 +177,7 @@ impl Reconciliation {
 /// DesiredCanaries)` and is promoted if it had canaries.
 pub fn counters_complete(d: &Deployment) -> bool {
     d.task_groups.values().all(|g| {
-        g.healthy_allocs >= g.desired_total.max(g.desired_canaries)
+        g.healthy() >= g.desired_total.max(g.desired_canaries)
             && (g.desired_canaries == 0 || g.promoted)
     })
 }

@@ -1,0 +1,412 @@
+//! Properties of random command sequences, valid and invalid (proptest).
+//!
+//! Each generated action is interpreted against the current state (pick the n-th
+//! deployment, allocation, evaluation, …) so that most commands are meaningful, and a
+//! share of them are deliberately wrong (unknown IDs, terminal deployments, stale plans).
+mod common;
+use common::*;
+use proptest::prelude::*;
+use rollout_engine::command::*;
+use rollout_engine::model::*;
+use rollout_engine::{apply, plan, Command, Entropy, Envelope, State};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+enum Action {
+    Register {
+        job: u8,
+        image: u8,
+        count: u8,
+        canary: u8,
+        auto_revert: bool,
+        auto_promote: bool,
+        pd: u8,
+    },
+    Schedule {
+        pick: u8,
+        keep: u8,
+    },
+    Client {
+        pick: u8,
+        status: u8,
+        health: u8,
+    },
+    SetHealth {
+        dep: u8,
+        pick: u8,
+        healthy: bool,
+    },
+    Promote {
+        dep: u8,
+        all: bool,
+    },
+    Pause {
+        dep: u8,
+        pause: bool,
+    },
+    Fail {
+        dep: u8,
+    },
+    Tick {
+        advance_s: u16,
+    },
+    Ack {
+        pick: u8,
+        status: u8,
+    },
+    Revert {
+        job: u8,
+        version: u8,
+    },
+    Stable {
+        job: u8,
+        version: u8,
+        stable: bool,
+    },
+    Stop {
+        job: u8,
+        purge: bool,
+    },
+    Gc,
+    Garbage {
+        which: u8,
+    },
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        3 => (0..2u8, 0..4u8, 1..5u8, 0..3u8, any::<bool>(), any::<bool>(), 0..3u8).prop_map(
+            |(job, image, count, canary, auto_revert, auto_promote, pd)| Action::Register { job, image, count, canary, auto_revert, auto_promote, pd }
+        ),
+        6 => (any::<u8>(), any::<u8>()).prop_map(|(pick, keep)| Action::Schedule { pick, keep }),
+        6 => (any::<u8>(), 0..6u8, 0..3u8).prop_map(|(pick, status, health)| Action::Client { pick, status, health }),
+        2 => (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(dep, pick, healthy)| Action::SetHealth { dep, pick, healthy }),
+        2 => (any::<u8>(), any::<bool>()).prop_map(|(dep, all)| Action::Promote { dep, all }),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(dep, pause)| Action::Pause { dep, pause }),
+        1 => any::<u8>().prop_map(|dep| Action::Fail { dep }),
+        3 => (0..900u16).prop_map(|advance_s| Action::Tick { advance_s }),
+        3 => (any::<u8>(), 0..4u8).prop_map(|(pick, status)| Action::Ack { pick, status }),
+        1 => (0..2u8, 0..6u8).prop_map(|(job, version)| Action::Revert { job, version }),
+        1 => (0..2u8, 0..6u8, any::<bool>()).prop_map(|(job, version, stable)| Action::Stable { job, version, stable }),
+        1 => (0..2u8, any::<bool>()).prop_map(|(job, purge)| Action::Stop { job, purge }),
+        1 => Just(Action::Gc),
+        1 => any::<u8>().prop_map(|which| Action::Garbage { which }),
+    ]
+}
+
+fn nth<T: Clone>(items: &[T], pick: u8) -> Option<T> {
+    (!items.is_empty()).then(|| items[pick as usize % items.len()].clone())
+}
+
+fn job_name(j: u8) -> String {
+    format!("job{j}")
+}
+
+/// Turns an action into a command against the current state.
+fn command(state: &State, now: i64, a: &Action) -> Command {
+    let deployments: Vec<Uuid> = state
+        .deployments_in_namespace(None)
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    let allocs: Vec<Uuid> = state
+        .allocs_in_namespace(None)
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let evals: Vec<Uuid> = state.pending_evals().iter().map(|e| e.id).collect();
+    let some = |v: Option<Uuid>| v.unwrap_or(Uuid::from_u128(0xbad));
+    match a {
+        Action::Register {
+            job,
+            image,
+            count,
+            canary,
+            auto_revert,
+            auto_promote,
+            pd,
+        } => {
+            let u = UpdateStrategy {
+                max_parallel: Some(1 + (*count as i64 % 2)),
+                canary: Some(*canary as i64),
+                auto_revert: Some(*auto_revert),
+                auto_promote: Some(*auto_promote && *canary > 0),
+                progress_deadline: Some([0, 2 * MINUTE_NS, 10 * MINUTE_NS][*pd as usize]),
+                healthy_deadline: Some(MINUTE_NS),
+                min_healthy_time: Some(SECOND_NS),
+                ..Default::default()
+            };
+            let mut j = with_image(
+                service_job(&job_name(*job), *count as i64, u),
+                &format!("app:{image}"),
+            );
+            j.task_groups[0].name = "web".into();
+            Command::RegisterJob(RegisterJob {
+                job: j,
+                ..Default::default()
+            })
+        }
+        Action::Schedule { pick, keep } => {
+            let Some(eval) = nth(&evals, *pick) else {
+                return Command::Tick;
+            };
+            let Ok(p) = plan(state, &eval, now) else {
+                return Command::Tick;
+            };
+            let mut r = full_result(&p);
+            // Keep a subset of the placements, chosen by the bits of `keep`.
+            let mut i = 0;
+            r.allocations.retain(|_| {
+                i += 1;
+                keep & (1 << ((i - 1) % 8)) != 0 || *keep > 200
+            });
+            Command::ApplyPlanResult(r)
+        }
+        Action::Client {
+            pick,
+            status,
+            health,
+        } => {
+            let statuses = [
+                "pending", "running", "running", "failed", "lost", "complete",
+            ];
+            Command::UpdateAllocsFromClient(ClientAllocUpdates {
+                allocations: vec![ClientAllocUpdate {
+                    id: some(nth(&allocs, *pick)),
+                    client_status: statuses[*status as usize].into(),
+                    deployment_status: match health {
+                        0 => None,
+                        h => Some(ClientDeploymentStatus {
+                            healthy: Some(*h == 1),
+                            timestamp: Timestamp(now),
+                            canary: false,
+                        }),
+                    },
+                    modify_time: now,
+                    ..Default::default()
+                }],
+            })
+        }
+        Action::SetHealth { dep, pick, healthy } => {
+            let d = nth(&deployments, *dep);
+            let ids: Vec<Uuid> = d
+                .map(|d| state.deployment_allocs(&d).map(|a| a.id).collect())
+                .unwrap_or_default();
+            let chosen: Vec<Uuid> = nth(&ids, *pick).into_iter().collect();
+            Command::SetAllocHealth(SetAllocHealth {
+                deployment_id: d,
+                healthy_allocation_ids: if *healthy { chosen.clone() } else { vec![] },
+                unhealthy_allocation_ids: if *healthy { vec![] } else { chosen },
+            })
+        }
+        Action::Promote { dep, all } => Command::PromoteDeployment(PromoteDeployment {
+            deployment_id: nth(&deployments, *dep),
+            all: *all,
+            groups: Some(vec!["web".into()]),
+        }),
+        Action::Pause { dep, pause } => Command::PauseDeployment(PauseDeployment {
+            deployment_id: nth(&deployments, *dep),
+            pause: *pause,
+        }),
+        Action::Fail { dep } => Command::FailDeployment(FailDeployment {
+            deployment_id: nth(&deployments, *dep),
+        }),
+        Action::Tick { .. } => Command::Tick,
+        Action::Ack { pick, status } => Command::UpdateEvalStatus(UpdateEvalStatus {
+            eval_id: some(nth(&evals, *pick)),
+            status: ["complete", "complete", "failed", "canceled"][*status as usize].into(),
+            status_description: String::new(),
+        }),
+        Action::Revert { job, version } => Command::RevertJob(RevertJob {
+            job_id: job_name(*job),
+            namespace: "default".into(),
+            job_version: *version as u64,
+            enforce_prior_version: None,
+        }),
+        Action::Stable {
+            job,
+            version,
+            stable,
+        } => Command::SetJobStability(SetJobStability {
+            job_id: job_name(*job),
+            namespace: "default".into(),
+            job_version: *version as u64,
+            stable: *stable,
+        }),
+        Action::Stop { job, purge } => Command::DeregisterJob(DeregisterJob {
+            job_id: job_name(*job),
+            namespace: "default".into(),
+            purge: *purge,
+            eval_priority: 0,
+        }),
+        Action::Gc => Command::GcDeployments(GcDeployments {
+            threshold_ns: HOUR_NS,
+        }),
+        Action::Garbage { which } => match which % 4 {
+            0 => Command::PromoteDeployment(PromoteDeployment {
+                deployment_id: Some(Uuid::from_u128(*which as u128)),
+                all: true,
+                groups: None,
+            }),
+            1 => Command::SetAllocHealth(SetAllocHealth {
+                deployment_id: nth(&deployments, *which),
+                healthy_allocation_ids: vec![Uuid::from_u128(7)],
+                unhealthy_allocation_ids: vec![],
+            }),
+            2 => Command::ApplyPlanResult(PlanResult {
+                eval_id: some(nth(&evals, *which)),
+                allocations: vec![PlacedAllocation {
+                    name: "nope[9]".into(),
+                    task_group: "web".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            _ => Command::RegisterJob(RegisterJob {
+                job: Job {
+                    id: "bad job".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+        },
+    }
+}
+
+/// Checks every property that relates one state to the next.
+fn check_transition(before: &State, after: &State) -> Result<(), String> {
+    for (id, old) in before
+        .deployments_in_namespace(None)
+        .iter()
+        .map(|d| (d.id, d))
+    {
+        let Some(new) = after.deployment(&id) else {
+            continue;
+        };
+        if old.terminal() && new.status != old.status {
+            return Err(format!(
+                "terminal deployment {id} changed status {} → {}",
+                old.status, new.status
+            ));
+        }
+        for (g, s) in &old.task_groups {
+            if s.promoted && !new.task_groups.get(g).is_some_and(|n| n.promoted) {
+                return Err(format!("deployment {id} group {g} was un-promoted"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks every property of one state.
+fn check_state(state: &State) -> Result<(), String> {
+    state.check_indexes()?;
+    let mut active: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for d in state.deployments_in_namespace(None) {
+        if d.active() {
+            *active
+                .entry((d.namespace.clone(), d.job_id.clone()))
+                .or_default() += 1;
+        }
+        for (g, s) in &d.task_groups {
+            if s.healthy_allocs + s.unhealthy_allocs as i64 > s.placed_allocs as i64 {
+                return Err(format!(
+                    "deployment {} group {g}: healthy+unhealthy > placed: {s:?}",
+                    d.id
+                ));
+            }
+        }
+    }
+    if let Some(((_, job), n)) = active.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("{n} active deployments for {job}"));
+    }
+    Ok(())
+}
+
+fn run(actions: &[Action]) -> Result<(), TestCaseError> {
+    let mut state = State::new();
+    let mut now = T0;
+    let mut log: Vec<Envelope> = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        if let Action::Tick { advance_s } = a {
+            now += *advance_s as i64 * SECOND_NS;
+        } else {
+            now += 100_000_000;
+        }
+        let cmd = command(&state, now, a);
+        let env = Envelope::new(state.index() + 1, now, Entropy::from_u64(i as u64), cmd);
+        let name = env.command.name();
+        let result = apply(&state, &env);
+        if std::env::var("ROLLOUT_PROP_STATS").is_ok() {
+            eprintln!("STAT {name} {}", if result.is_ok() { "ok" } else { "err" });
+        }
+        match result {
+            Ok((next, outcome)) => {
+                prop_assert!(next.index() > state.index(), "indexes strictly increase");
+                prop_assert_eq!(outcome.index, next.index());
+                check_transition(&state, &next).map_err(TestCaseError::fail)?;
+                check_state(&next).map_err(TestCaseError::fail)?;
+                for r in &outcome.rollbacks {
+                    if let rollout_engine::RollbackOutcome::RolledBack { stable_version, .. } =
+                        r.outcome
+                    {
+                        let failing = state
+                            .deployment(&r.deployment_id)
+                            .expect("failing deployment");
+                        let src = state
+                            .job_version(&failing.namespace, &failing.job_id, stable_version)
+                            .expect("stable source");
+                        prop_assert!(src.stable, "rollback target is stable");
+                        if let Some(w) = state.job_version(
+                            &failing.namespace,
+                            &failing.job_id,
+                            failing.job_version,
+                        ) {
+                            prop_assert!(
+                                rollout_engine::job::spec_changed(w, src),
+                                "rollback target differs"
+                            );
+                        }
+                    }
+                }
+                log.push(env);
+                state = next;
+            }
+            Err(_) => {
+                // A rejected command changes nothing: `apply` took the state by reference,
+                // and the state we hold is the one we had.
+                prop_assert!(state.index() < env.index);
+            }
+        }
+    }
+    // Replay from an empty state gives byte-identical state.
+    let mut replay = State::new();
+    for env in &log {
+        replay = apply(&replay, env)
+            .map_err(|e| TestCaseError::fail(format!("replay failed: {e}")))?
+            .0;
+    }
+    prop_assert_eq!(
+        serde_json::to_vec(&replay).unwrap(),
+        serde_json::to_vec(&state).unwrap()
+    );
+    // A serialized snapshot loads back to an equal state with equal indexes.
+    let loaded: State = serde_json::from_slice(&serde_json::to_vec(&state).unwrap()).unwrap();
+    prop_assert!(loaded == state);
+    loaded.check_indexes().map_err(TestCaseError::fail)?;
+    prop_assert_eq!(
+        rollout_engine::next_deadline(&loaded),
+        rollout_engine::next_deadline(&state)
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, max_shrink_iters: 2000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_command_sequences_keep_every_invariant(actions in prop::collection::vec(action(), 1..120)) {
+        run(&actions)?;
+    }
+}
