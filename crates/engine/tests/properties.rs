@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use rollout_engine::command::*;
-use rollout_engine::model::*;
+use rollout_engine::model::{Job, Timestamp, UpdateStrategy, HOUR_NS, MINUTE_NS, SECOND_NS};
 use rollout_engine::{apply, plan, Command, Entropy, Envelope, State};
 use std::collections::BTreeMap;
 use uuid::Uuid;
