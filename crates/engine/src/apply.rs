@@ -73,7 +73,7 @@ fn tick(tx: &mut Tx) -> Result<()> {
         // Decision 7: rollback if a failing group's state auto-reverts.
         let wanted = failing
             .iter()
-            .any(|g| d.task_groups.get(*g).is_some_and(|s| s.auto_revert));
+            .any(|g| d.task_groups.get(g).is_some_and(|s| s.auto_revert));
         fail_deployment(tx, &d, description::PROGRESS_DEADLINE, wanted)?;
     }
     Ok(())

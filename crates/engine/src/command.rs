@@ -4,7 +4,7 @@
 //! reads like the API calls that produced it.
 
 use crate::model::id::empty_as_none;
-use crate::model::{DesiredTransition, Job, TaskState, Timestamp, UnixNanos};
+use crate::model::{DesiredTransition, Job, SmallMap, TaskState, Timestamp, UnixNanos};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -336,7 +336,7 @@ pub struct ClientAllocUpdate {
     #[serde(rename = "DeploymentStatus")]
     pub deployment_status: Option<ClientDeploymentStatus>,
     #[serde(rename = "TaskStates")]
-    pub task_states: Option<BTreeMap<String, TaskState>>,
+    pub task_states: Option<SmallMap<TaskState>>,
     /// Client-reported time of the change (becomes the allocation's `ModifyTime`).
     #[serde(rename = "ModifyTime")]
     pub modify_time: UnixNanos,

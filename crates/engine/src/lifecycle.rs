@@ -3,13 +3,12 @@
 //! it supersedes (K1–K2), and success plus job stability (X1–X3) in the write that
 //! completes the rollout.
 
-use crate::model::{description, status, Deployment, DeploymentState, Job};
+use crate::model::{description, status, Deployment, DeploymentState, Job, SmallMap};
 use crate::reconcile::{counters_complete, reconcile};
 use crate::state::JobKey;
 use crate::status::update_status;
 use crate::tx::Tx;
 use crate::Result;
-use std::collections::BTreeMap;
 
 /// Runs the lifecycle for every job this write touched.
 pub(crate) fn settle_jobs(tx: &mut Tx) -> Result<()> {
@@ -60,7 +59,7 @@ fn may_complete(tx: &Tx, key: &JobKey) -> bool {
 }
 
 /// C11 and C13: a new running deployment for the job's current version.
-fn create_deployment(tx: &mut Tx, job: &Job, groups: BTreeMap<String, DeploymentState>) {
+fn create_deployment(tx: &mut Tx, job: &Job, groups: SmallMap<DeploymentState>) {
     let key = JobKey::of_job(job);
     let priority = tx.cause_priority.get(&key).copied().unwrap_or(job.priority);
     let mut d = Deployment {

@@ -10,7 +10,7 @@ use crate::alloc_write::write_alloc;
 use crate::command::PlanResult;
 use crate::model::{
     client_status, desired_status, eval_status, triggered_by, AllocDeploymentStatus, Allocation,
-    Evaluation, RescheduleEvent, RescheduleTracker, Timestamp,
+    Evaluation, Opaque, RescheduleEvent, RescheduleTracker, Timestamp,
 };
 use crate::planner::{plan, Plan};
 use crate::reconcile::{reschedule::reschedule_delay, stop_reason, Placement, PlacementKind};
@@ -182,7 +182,7 @@ fn place(
         });
     let previous = q.previous_allocation.and_then(|p| tx.alloc(&p));
     let reschedule_tracker = match (q.kind, previous.as_deref()) {
-        (PlacementKind::Reschedule, Some(prev)) => Some(next_tracker(tx, prev, eval)),
+        (PlacementKind::Reschedule, Some(prev)) => Some(Box::new(next_tracker(tx, prev, eval))),
         (_, Some(prev)) => prev.reschedule_tracker.clone(),
         _ => None,
     };
@@ -196,8 +196,8 @@ fn place(
         job_id: eval.job_id.clone(),
         job_version: q.job_version,
         task_group: q.task_group.clone(),
-        allocated_resources: submitted.allocated_resources.clone(),
-        metrics: submitted.metrics.clone(),
+        allocated_resources: submitted.allocated_resources.as_ref().map(Opaque::new),
+        metrics: submitted.metrics.as_ref().map(Opaque::new),
         desired_status: desired_status::RUN.to_string(),
         client_status: client_status::PENDING.to_string(),
         deployment_id,
@@ -230,7 +230,7 @@ fn next_tracker(tx: &Tx, prev: &Allocation, eval: &Evaluation) -> RescheduleTrac
         .and_then(|t| t.events.clone())
         .unwrap_or_default();
     events.push(RescheduleEvent {
-        delay: reschedule_delay(&policy, prev.reschedule_tracker.as_ref()),
+        delay: reschedule_delay(&policy, prev.reschedule_tracker.as_deref()),
         prev_alloc_id: prev.id.to_string(),
         prev_node_id: prev.node_id.clone(),
         reschedule_time: tx.now,

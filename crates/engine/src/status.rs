@@ -156,7 +156,7 @@ mod tests {
             namespace: "default".into(),
             job_id: "web".into(),
             status: status.into(),
-            task_groups: groups,
+            task_groups: groups.into(),
             ..Default::default()
         }
     }

@@ -66,7 +66,7 @@ pub(crate) fn should_fail_early(
     let policy = job
         .and_then(|j| j.group(&a.task_group))
         .and_then(|tg| tg.reschedule_policy.as_ref());
-    d.active() && !reschedule_eligible(policy, a.reschedule_tracker.as_ref(), now)
+    d.active() && !reschedule_eligible(policy, a.reschedule_tracker.as_deref(), now)
 }
 
 /// W2–W4 and E2 for one deployment.

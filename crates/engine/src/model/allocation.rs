@@ -3,11 +3,10 @@
 //! The engine stores an allocation with the job *version* it runs instead of a copy of the
 //! job (Nomad denormalises the whole job into every allocation); readers join the two.
 
+use super::compact::{Opaque, SmallMap};
 use super::id::empty_as_none;
 use super::time::{DurationNs, Timestamp, UnixNanos};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 pub mod desired_status {
@@ -59,9 +58,9 @@ pub struct Allocation {
     #[serde(rename = "TaskGroup", skip_serializing_if = "String::is_empty")]
     pub task_group: String,
     #[serde(rename = "AllocatedResources", skip_serializing_if = "Option::is_none")]
-    pub allocated_resources: Option<Value>,
+    pub allocated_resources: Option<Opaque>,
     #[serde(rename = "Metrics", skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<Value>,
+    pub metrics: Option<Opaque>,
     #[serde(rename = "DesiredStatus", skip_serializing_if = "String::is_empty")]
     pub desired_status: String,
     #[serde(
@@ -76,7 +75,7 @@ pub struct Allocation {
     #[serde(rename = "ClientDescription", skip_serializing_if = "String::is_empty")]
     pub client_description: String,
     #[serde(rename = "TaskStates", skip_serializing_if = "Option::is_none")]
-    pub task_states: Option<BTreeMap<String, TaskState>>,
+    pub task_states: Option<SmallMap<TaskState>>,
     #[serde(
         rename = "DeploymentID",
         with = "empty_as_none",
@@ -85,8 +84,9 @@ pub struct Allocation {
     pub deployment_id: Option<Uuid>,
     #[serde(rename = "DeploymentStatus", skip_serializing_if = "Option::is_none")]
     pub deployment_status: Option<AllocDeploymentStatus>,
+    /// Boxed: most allocations were never rescheduled.
     #[serde(rename = "RescheduleTracker", skip_serializing_if = "Option::is_none")]
-    pub reschedule_tracker: Option<RescheduleTracker>,
+    pub reschedule_tracker: Option<Box<RescheduleTracker>>,
     #[serde(
         rename = "FollowupEvalID",
         with = "empty_as_none",
@@ -287,7 +287,7 @@ pub struct TaskState {
 #[serde(default)]
 pub struct TaskEvent {
     #[serde(rename = "Details")]
-    pub details: Option<BTreeMap<String, String>>,
+    pub details: Option<SmallMap<String>>,
     #[serde(rename = "DiskLimit")]
     pub disk_limit: i64,
     #[serde(rename = "DisplayMessage")]
@@ -391,7 +391,7 @@ pub struct AllocListStub {
     #[serde(rename = "TaskGroup")]
     pub task_group: String,
     #[serde(rename = "TaskStates")]
-    pub task_states: Option<BTreeMap<String, TaskState>>,
+    pub task_states: Option<SmallMap<TaskState>>,
 }
 
 impl AllocListStub {
@@ -420,7 +420,7 @@ impl AllocListStub {
             node_name: alloc.node_name.clone(),
             preempted_allocations: alloc.preempted_allocations.clone(),
             preempted_by_allocation: alloc.preempted_by_allocation.clone(),
-            reschedule_tracker: alloc.reschedule_tracker.clone(),
+            reschedule_tracker: alloc.reschedule_tracker.as_deref().cloned(),
             task_group: alloc.task_group.clone(),
             task_states: alloc.task_states.clone(),
         }

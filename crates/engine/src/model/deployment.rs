@@ -1,9 +1,9 @@
 //! Deployments and their per-group state (§1.1, §1.2) and the exact status strings of §2.
 
+use super::compact::SmallMap;
 use super::id::empty_as_none;
 use super::time::{DurationNs, Timestamp, UnixNanos};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Deployment status values (§2.1). The store does not validate them (§7.1 item 26).
@@ -90,7 +90,7 @@ pub struct Deployment {
     #[serde(rename = "StatusDescription")]
     pub status_description: String,
     #[serde(rename = "TaskGroups")]
-    pub task_groups: BTreeMap<String, DeploymentState>,
+    pub task_groups: SmallMap<DeploymentState>,
 }
 
 impl Deployment {

@@ -1,6 +1,7 @@
 //! The data model: Nomad's objects with Nomad's JSON field names and types.
 
 pub mod allocation;
+pub mod compact;
 pub mod deployment;
 pub mod evaluation;
 pub mod id;
@@ -12,6 +13,7 @@ pub use allocation::{
     AllocListStub, Allocation, DesiredTransition, RescheduleEvent, RescheduleTracker, TaskEvent,
     TaskState,
 };
+pub use compact::{Opaque, SmallMap};
 pub use deployment::{description, status, Deployment, DeploymentState, DeploymentUpdateResponse};
 pub use evaluation::{eval_status, triggered_by, Evaluation};
 pub use id::parse_id;

@@ -10,7 +10,7 @@ pub mod reschedule;
 use crate::job::needs_destructive_update;
 use crate::model::{
     alloc_name, client_status, description, status, Allocation, Deployment, DeploymentState, Job,
-    Strategy, TaskGroup, UnixNanos,
+    SmallMap, Strategy, TaskGroup, UnixNanos,
 };
 use crate::state::{JobKey, State};
 use reschedule::{next_reschedule_time, reschedule_eligible, RESCHEDULE_WINDOW_NS};
@@ -149,11 +149,11 @@ pub struct Reconciliation {
 
 impl Reconciliation {
     /// C11: the group states of a deployment to create, or `None` if none is needed.
-    pub fn new_deployment_groups(&self) -> Option<BTreeMap<String, DeploymentState>> {
+    pub fn new_deployment_groups(&self) -> Option<SmallMap<DeploymentState>> {
         if self.current.is_some() {
             return None;
         }
-        let groups: BTreeMap<String, DeploymentState> = self
+        let groups: SmallMap<DeploymentState> = self
             .groups
             .iter()
             .filter(|(_, g)| g.wants_deployment())
@@ -652,7 +652,7 @@ impl<'a> Ctx<'a> {
         if !job.is_service() && policy.is_none() {
             return FailedFate::Held;
         }
-        if !reschedule_eligible(policy, a.reschedule_tracker.as_ref(), self.now) {
+        if !reschedule_eligible(policy, a.reschedule_tracker.as_deref(), self.now) {
             return FailedFate::Held;
         }
         let Some(policy) = policy else {

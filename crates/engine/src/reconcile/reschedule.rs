@@ -60,9 +60,10 @@ pub fn reschedule_delay(policy: &ReschedulePolicy, tracker: Option<&RescheduleTr
 
 /// When a failed allocation may be replaced: its failure time plus the policy's delay.
 pub fn next_reschedule_time(policy: &ReschedulePolicy, alloc: &Allocation) -> UnixNanos {
-    alloc
-        .modify_time
-        .saturating_add(reschedule_delay(policy, alloc.reschedule_tracker.as_ref()))
+    alloc.modify_time.saturating_add(reschedule_delay(
+        policy,
+        alloc.reschedule_tracker.as_deref(),
+    ))
 }
 
 #[cfg(test)]

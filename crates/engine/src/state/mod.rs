@@ -11,7 +11,8 @@
 mod reads;
 mod snapshot;
 
-pub use reads::{DeploymentPage, ListOrder, Prefix};
+pub use reads::Prefix;
+pub use snapshot::Tables;
 
 use crate::model::{Allocation, Deployment, Evaluation, Job, Timestamp};
 use imbl::{OrdMap, OrdSet};
@@ -73,31 +74,60 @@ impl Default for EngineConfig {
     }
 }
 
+/// The engine's state: one immutable value.
+///
+/// All tables sit behind one `Arc`, so a clone (a snapshot) is a single reference-count
+/// increment; the first write of a transaction copies the table handles (each an O(1)
+/// persistent-map clone) and then shares every untouched node with the original.
 #[derive(Clone, Debug, Default)]
 pub struct State {
-    pub(crate) index: u64,
-    pub(crate) config: EngineConfig,
-    pub(crate) tables: TableIndexes,
-    pub(crate) jobs: OrdMap<JobKey, Arc<Job>>,
-    pub(crate) job_versions: OrdMap<(JobKey, Reverse<u64>), Arc<Job>>,
-    pub(crate) deployments: OrdMap<Uuid, Arc<Deployment>>,
-    pub(crate) deployments_by_job: OrdSet<(JobKey, u64, Uuid)>,
-    pub(crate) deployments_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
-    pub(crate) allocs: OrdMap<Uuid, Arc<Allocation>>,
-    pub(crate) allocs_by_deployment: OrdSet<(Uuid, Uuid)>,
-    pub(crate) allocs_by_job: OrdSet<(JobKey, Uuid)>,
-    pub(crate) allocs_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
-    pub(crate) evals: OrdMap<Uuid, Arc<Evaluation>>,
-    pub(crate) evals_by_job: OrdSet<(JobKey, Uuid)>,
-    pub(crate) evals_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
-    /// Live (non-terminal) healthy allocations per deployment and group (derived).
-    pub(crate) live_healthy: OrdMap<(Uuid, Arc<str>), u64>,
-    /// Armed progress-deadline cutoffs of active deployments, soonest first (derived).
-    pub(crate) deadline_queue: OrdSet<(Timestamp, Uuid)>,
-    pub(crate) deadline_of: OrdMap<Uuid, Timestamp>,
-    /// Progress-deadline cutoffs that already expired without failing the deployment
-    /// (§3.10 D6): the timer is not re-armed until the cutoff changes.
-    pub(crate) deadlines_passed: OrdMap<Uuid, Timestamp>,
+    inner: Arc<inner::Inner>,
+}
+
+impl std::ops::Deref for State {
+    type Target = inner::Inner;
+    fn deref(&self) -> &inner::Inner {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for State {
+    fn deref_mut(&mut self) -> &mut inner::Inner {
+        Arc::make_mut(&mut self.inner)
+    }
+}
+
+mod inner {
+    use super::*;
+
+    /// The tables of a [`State`]. Public only as the target of `State`'s `Deref`; its
+    /// fields are private to the engine.
+    #[derive(Clone, Debug, Default)]
+    pub struct Inner {
+        pub(crate) index: u64,
+        pub(crate) config: EngineConfig,
+        pub(crate) tables: TableIndexes,
+        pub(crate) jobs: OrdMap<JobKey, Arc<Job>>,
+        pub(crate) job_versions: OrdMap<(JobKey, Reverse<u64>), Arc<Job>>,
+        pub(crate) deployments: OrdMap<Uuid, Arc<Deployment>>,
+        pub(crate) deployments_by_job: OrdSet<(JobKey, u64, Uuid)>,
+        pub(crate) deployments_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
+        pub(crate) allocs: OrdMap<Uuid, Arc<Allocation>>,
+        pub(crate) allocs_by_deployment: OrdSet<(Uuid, Uuid)>,
+        pub(crate) allocs_by_job: OrdSet<(JobKey, Uuid)>,
+        pub(crate) allocs_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
+        pub(crate) evals: OrdMap<Uuid, Arc<Evaluation>>,
+        pub(crate) evals_by_job: OrdSet<(JobKey, Uuid)>,
+        pub(crate) evals_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
+        /// Live (non-terminal) healthy allocations per deployment and group (derived).
+        pub(crate) live_healthy: OrdMap<(Uuid, Arc<str>), u64>,
+        /// Armed progress-deadline cutoffs of active deployments, soonest first (derived).
+        pub(crate) deadline_queue: OrdSet<(Timestamp, Uuid)>,
+        pub(crate) deadline_of: OrdMap<Uuid, Timestamp>,
+        /// Progress-deadline cutoffs that already expired without failing the deployment
+        /// (§3.10 D6): the timer is not re-armed until the cutoff changes.
+        pub(crate) deadlines_passed: OrdMap<Uuid, Timestamp>,
+    }
 }
 
 impl PartialEq for State {
@@ -122,8 +152,10 @@ impl State {
 
     pub fn with_config(config: EngineConfig) -> State {
         State {
-            config,
-            ..State::default()
+            inner: Arc::new(inner::Inner {
+                config,
+                ..Default::default()
+            }),
         }
     }
 
@@ -320,13 +352,10 @@ impl State {
 
     /// Checks that every secondary index agrees with its table. For tests and debug builds.
     pub fn check_indexes(&self) -> Result<(), String> {
-        let mut rebuilt = State {
-            index: self.index,
-            config: self.config.clone(),
-            tables: self.tables,
-            deadlines_passed: self.deadlines_passed.clone(),
-            ..State::default()
-        };
+        let mut rebuilt = State::with_config(self.config.clone());
+        rebuilt.index = self.index;
+        rebuilt.tables = self.tables;
+        rebuilt.deadlines_passed = self.deadlines_passed.clone();
         for j in self.jobs.values() {
             rebuilt.put_job(j.clone());
         }

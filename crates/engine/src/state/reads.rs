@@ -302,18 +302,3 @@ fn ordered_by_create<'a, T: 'a>(
         }
     }
 }
-
-/// Which way a list is read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ListOrder {
-    #[default]
-    Forward,
-    Reverse,
-}
-
-/// One page of a paginated list and the token of the first item of the next page.
-#[derive(Clone, Debug)]
-pub struct DeploymentPage<'a> {
-    pub items: Vec<&'a Arc<Deployment>>,
-    pub next_token: Option<String>,
-}

@@ -102,29 +102,65 @@ struct StateData {
 impl<'de> Deserialize<'de> for State {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let data = StateData::deserialize(deserializer)?;
-        let mut state = State {
-            index: data.index,
-            config: data.config,
-            tables: data.tables,
-            ..State::default()
-        };
-        for j in data.jobs {
-            state.put_job(j);
-        }
-        for j in data.job_versions {
-            state.put_job_version(j);
-        }
-        for d in data.deployments {
-            state.insert_deployment(d);
-        }
-        for a in data.allocs {
-            state.insert_alloc(a);
-        }
-        for e in data.evals {
-            state.insert_eval(e);
-        }
+        let mut state = State::from_tables(
+            data.index,
+            data.config,
+            data.tables,
+            Tables {
+                jobs: data.jobs,
+                job_versions: data.job_versions,
+                deployments: data.deployments,
+                allocations: data.allocs,
+                evaluations: data.evals,
+            },
+        );
         state.deadlines_passed = data.deadlines_passed.into_iter().collect();
         state.rebuild_deadlines();
         Ok(state)
+    }
+}
+
+/// The rows of every table, for building a state in bulk (imports, fixtures).
+#[derive(Clone, Debug, Default)]
+pub struct Tables {
+    /// Current job rows.
+    pub jobs: Vec<Arc<Job>>,
+    /// Version history rows (the current version included).
+    pub job_versions: Vec<Arc<Job>>,
+    pub deployments: Vec<Arc<Deployment>>,
+    pub allocations: Vec<Arc<Allocation>>,
+    pub evaluations: Vec<Arc<Evaluation>>,
+}
+
+impl State {
+    /// Builds a state from table rows, deriving every secondary index. The rows are taken
+    /// as they are (indexes, statuses, counters): this is a loader, not a command, and the
+    /// caller is responsible for their consistency — as a snapshot is.
+    pub fn from_tables(
+        index: u64,
+        config: EngineConfig,
+        tables: TableIndexes,
+        rows: Tables,
+    ) -> State {
+        let mut state = State::with_config(config);
+        state.index = index;
+        state.tables = tables;
+        for j in rows.jobs {
+            state.put_job(j);
+        }
+        for j in rows.job_versions {
+            state.put_job_version(j);
+        }
+        for d in rows.deployments {
+            state.insert_deployment(d);
+        }
+        for a in rows.allocations {
+            state.insert_alloc(a);
+        }
+        for e in rows.evaluations {
+            state.insert_eval(e);
+        }
+        state.rebuild_deadlines();
+        state
     }
 }

@@ -1,0 +1,144 @@
+//! Per-command apply cost, reads and snapshots on the anchor workloads
+//! (`../shared/anchors/gomemdb.md`). Every write starts from the same prepared state, as
+//! the anchor does: `apply` takes the state by reference and builds the next one.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rollout_benches::baseline::MutableStore;
+use rollout_benches::fixture::*;
+use rollout_engine::state::Prefix;
+use rollout_engine::{apply, State};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn writes(c: &mut Criterion) {
+    let store = bench_store(1_000);
+    let state = store.state.clone();
+
+    let mut g = c.benchmark_group("a_set_health");
+    for n in HEALTH_N {
+        for k in [1usize, 10] {
+            let target = &store.health[&n];
+            let mut i = 0usize;
+            g.bench_function(BenchmarkId::new(format!("k{k}"), n), |b| {
+                b.iter(|| {
+                    i += 1;
+                    let env = envelope(&state, set_health_command(target, i, k));
+                    black_box(apply(&state, &env).expect("set health"))
+                })
+            });
+        }
+    }
+    // The same step on mutable HashMaps (the floor).
+    for n in HEALTH_N {
+        for k in [1usize, 10] {
+            let target = &store.health[&n];
+            let mut m = MutableStore::default();
+            for id in &target.allocs {
+                m.allocs
+                    .insert(*id, (**state.alloc(id).expect("alloc")).clone());
+            }
+            m.deployments.insert(
+                target.deployment,
+                (**state.deployment(&target.deployment).expect("d")).clone(),
+            );
+            let mut i = 0usize;
+            g.bench_function(BenchmarkId::new(format!("baseline_hashmap_k{k}"), n), |b| {
+                b.iter(|| {
+                    i += 1;
+                    let s = (i * k) % (n - k + 1);
+                    black_box(m.set_health(
+                        target.deployment,
+                        &target.allocs[s..s + k],
+                        OP_TIME_NS,
+                        uuid::Uuid::from_u128(i as u128),
+                    ))
+                })
+            });
+        }
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("b_promote");
+    for cnt in CANARY_C {
+        let d = store.canary[&cnt];
+        g.bench_function(BenchmarkId::from_parameter(cnt), |b| {
+            b.iter(|| {
+                let env = envelope(&state, promote_command(d));
+                black_box(apply(&state, &env).expect("promote"))
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("c_fail_rollback");
+    for v in REVERT_V {
+        let d = store.revert[&v];
+        g.bench_function(BenchmarkId::from_parameter(v), |b| {
+            b.iter(|| {
+                let env = envelope(&state, fail_command(d));
+                black_box(apply(&state, &env).expect("fail"))
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("e_snapshot");
+    g.bench_function("clone_background_store", |b| {
+        b.iter(|| black_box(state.clone()))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("d_reads");
+    let target = &store.health[&1_000];
+    g.bench_function("allocs_of_deployment_n1000", |b| {
+        b.iter(|| {
+            black_box(
+                state
+                    .deployment_allocs(&target.deployment)
+                    .collect::<Vec<_>>(),
+            )
+        })
+    });
+    g.finish();
+}
+
+fn reads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("d_reads");
+    for d in [1_000usize, 100_000] {
+        let (state, ids) = deployments_only(d);
+        let state: State = state;
+        let mut i = 0usize;
+        g.bench_function(BenchmarkId::new("deployment_by_id", d), |b| {
+            b.iter(|| {
+                i += 1;
+                black_box(state.deployment(&ids[(i * 7919) % d]))
+            })
+        });
+        for len in [8usize, 2] {
+            let mut i = 0usize;
+            g.bench_function(BenchmarkId::new(format!("prefix_{len}"), d), |b| {
+                b.iter(|| {
+                    i += 1;
+                    let hex = ids[(i * 7919) % d].simple().to_string();
+                    let p = Prefix::parse(&hex[..len]).expect("prefix");
+                    black_box(
+                        state
+                            .deployments_by_prefix(Some("default"), &p)
+                            .collect::<Vec<_>>(),
+                    )
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = writes, reads
+}
+criterion_main!(benches);
