@@ -264,7 +264,7 @@ impl Tx {
     pub fn write_eval(&mut self, mut e: Evaluation, reason: &str) {
         e.modify_index = self.index;
         let (id, ns, job) = (e.id, e.namespace.clone(), e.job_id.clone());
-        self.state.insert_eval(Arc::new(e));
+        self.state.replace_eval(Arc::new(e));
         self.state.tables.evals = self.index;
         self.job_status_dirty.insert(JobKey::new(&ns, &job));
         self.event(

@@ -14,11 +14,11 @@ use std::fmt;
 /// A JSON value the engine stores but never reads (`AllocatedResources`, `Metrics`),
 /// held as its compact JSON text (keys sorted, so equal values have equal text).
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Opaque(Box<str>);
+pub struct Opaque(std::sync::Arc<str>);
 
 impl Opaque {
     pub fn new(value: &Value) -> Opaque {
-        Opaque(value.to_string().into_boxed_str())
+        Opaque(std::sync::Arc::from(value.to_string()))
     }
 
     /// The value as a `serde_json::Value`.
@@ -62,23 +62,32 @@ impl<'de> Deserialize<'de> for Opaque {
             let text = String::deserialize(deserializer)?;
             // Re-validate: a snapshot from elsewhere must not smuggle in broken JSON.
             serde_json::from_str::<Value>(&text).map_err(serde::de::Error::custom)?;
-            Ok(Opaque(text.into_boxed_str()))
+            Ok(Opaque(std::sync::Arc::from(text)))
         }
     }
 }
 
-/// A small string-keyed map stored as a sorted vector: the same JSON object on the wire,
-/// a few bytes per entry in memory. Lookups are binary searches; these maps hold a
-/// handful of entries (task groups of a deployment, tasks of an allocation).
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// A small string-keyed map stored as a shared, sorted vector: the same JSON object on the
+/// wire, a few bytes per entry in memory, and an O(1) clone (the vector is copied on the
+/// first write after a clone). Lookups are binary searches; these maps hold a handful of
+/// entries (task groups of a deployment, tasks of an allocation).
+#[derive(PartialEq, Eq, Hash)]
 pub struct SmallMap<V> {
-    entries: Vec<(String, V)>,
+    entries: std::sync::Arc<Vec<(String, V)>>,
+}
+
+impl<V> Clone for SmallMap<V> {
+    fn clone(&self) -> Self {
+        SmallMap {
+            entries: self.entries.clone(),
+        }
+    }
 }
 
 impl<V> Default for SmallMap<V> {
     fn default() -> Self {
         SmallMap {
-            entries: Vec::new(),
+            entries: std::sync::Arc::new(Vec::new()),
         }
     }
 }
@@ -104,8 +113,12 @@ impl<V> SmallMap<V> {
         self.position(key).ok().map(|i| &self.entries[i].1)
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
-        self.position(key).ok().map(move |i| &mut self.entries[i].1)
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V>
+    where
+        V: Clone,
+    {
+        let i = self.position(key).ok()?;
+        Some(&mut std::sync::Arc::make_mut(&mut self.entries)[i].1)
     }
 
     pub fn get_key_value(&self, key: &str) -> Option<(&String, &V)> {
@@ -119,18 +132,27 @@ impl<V> SmallMap<V> {
     }
 
     /// Inserts or replaces; returns the previous value.
-    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
-        match self.position(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+    pub fn insert(&mut self, key: String, value: V) -> Option<V>
+    where
+        V: Clone,
+    {
+        let pos = self.position(&key);
+        let entries = std::sync::Arc::make_mut(&mut self.entries);
+        match pos {
+            Ok(i) => Some(std::mem::replace(&mut entries[i].1, value)),
             Err(i) => {
-                self.entries.insert(i, (key, value));
+                entries.insert(i, (key, value));
                 None
             }
         }
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<V> {
-        self.position(key).ok().map(|i| self.entries.remove(i).1)
+    pub fn remove(&mut self, key: &str) -> Option<V>
+    where
+        V: Clone,
+    {
+        let i = self.position(key).ok()?;
+        Some(std::sync::Arc::make_mut(&mut self.entries).remove(i).1)
     }
 
     pub fn len(&self) -> usize {
@@ -148,8 +170,13 @@ impl<V> SmallMap<V> {
 
     pub fn iter_mut(
         &mut self,
-    ) -> impl DoubleEndedIterator<Item = (&String, &mut V)> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(k, v)| (&*k, v))
+    ) -> impl DoubleEndedIterator<Item = (&String, &mut V)> + ExactSizeIterator
+    where
+        V: Clone,
+    {
+        std::sync::Arc::make_mut(&mut self.entries)
+            .iter_mut()
+            .map(|(k, v)| (&*k, v))
     }
 
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
@@ -160,8 +187,13 @@ impl<V> SmallMap<V> {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(_, v)| v)
+    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator
+    where
+        V: Clone,
+    {
+        std::sync::Arc::make_mut(&mut self.entries)
+            .iter_mut()
+            .map(|(_, v)| v)
     }
 }
 
@@ -186,11 +218,17 @@ impl<V> std::ops::Index<&String> for SmallMap<V> {
 
 impl<V> FromIterator<(String, V)> for SmallMap<V> {
     fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
-        let mut m = SmallMap::new();
+        let mut entries: Vec<(String, V)> = Vec::new();
         for (k, v) in iter {
-            m.insert(k, v);
+            match entries.binary_search_by(|(e, _)| e.as_str().cmp(&k)) {
+                Ok(i) => entries[i].1 = v,
+                Err(i) => entries.insert(i, (k, v)),
+            }
         }
-        m
+        entries.shrink_to_fit();
+        SmallMap {
+            entries: std::sync::Arc::new(entries),
+        }
     }
 }
 
@@ -203,16 +241,16 @@ impl<V, const N: usize> From<[(String, V); N]> for SmallMap<V> {
 impl<V> From<std::collections::BTreeMap<String, V>> for SmallMap<V> {
     fn from(m: std::collections::BTreeMap<String, V>) -> Self {
         SmallMap {
-            entries: m.into_iter().collect(),
+            entries: std::sync::Arc::new(m.into_iter().collect()),
         }
     }
 }
 
-impl<V> IntoIterator for SmallMap<V> {
+impl<V: Clone> IntoIterator for SmallMap<V> {
     type Item = (String, V);
     type IntoIter = std::vec::IntoIter<(String, V)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        std::sync::Arc::unwrap_or_clone(self.entries).into_iter()
     }
 }
 
@@ -230,29 +268,28 @@ impl<'a, V> IntoIterator for &'a SmallMap<V> {
 impl<V: Serialize> Serialize for SmallMap<V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut m = serializer.serialize_map(Some(self.entries.len()))?;
-        for (k, v) in &self.entries {
+        for (k, v) in self.entries.iter() {
             m.serialize_entry(k, v)?;
         }
         m.end()
     }
 }
 
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for SmallMap<V> {
+impl<'de, V: Deserialize<'de> + Clone> Deserialize<'de> for SmallMap<V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct V2<V>(std::marker::PhantomData<V>);
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for V2<V> {
+        impl<'de, V: Deserialize<'de> + Clone> Visitor<'de> for V2<V> {
             type Value = SmallMap<V>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a map")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<SmallMap<V>, A::Error> {
-                let mut m = SmallMap::new();
-                while let Some((k, v)) = access.next_entry::<String, V>()? {
-                    // Later duplicates win, as with any map.
-                    m.insert(k, v);
+                let mut entries = Vec::new();
+                while let Some(entry) = access.next_entry::<String, V>()? {
+                    entries.push(entry);
                 }
-                m.entries.shrink_to_fit();
-                Ok(m)
+                // Later duplicates win, as with any map.
+                Ok(entries.into_iter().collect())
             }
         }
         deserializer.deserialize_map(V2(std::marker::PhantomData))

@@ -110,17 +110,23 @@ mod inner {
         pub(crate) jobs: OrdMap<JobKey, Arc<Job>>,
         pub(crate) job_versions: OrdMap<(JobKey, Reverse<u64>), Arc<Job>>,
         pub(crate) deployments: OrdMap<Uuid, Arc<Deployment>>,
-        pub(crate) deployments_by_job: OrdSet<(JobKey, u64, Uuid)>,
-        pub(crate) deployments_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
+        /// Interned names: index keys carry these small numbers instead of strings, so
+        /// they are `Copy` (copying an index node touches no reference counts) and
+        /// compare in one instruction. Numbers are never reused.
+        pub(crate) name_ids: OrdMap<Arc<str>, u32>,
+        pub(crate) job_ids: OrdMap<JobKey, u32>,
+        pub(crate) next_name_id: u32,
+        pub(crate) deployments_by_job: OrdSet<(u32, u64, Uuid)>,
+        pub(crate) deployments_by_namespace: OrdSet<(u32, u64, Uuid)>,
         pub(crate) allocs: OrdMap<Uuid, Arc<Allocation>>,
         pub(crate) allocs_by_deployment: OrdSet<(Uuid, Uuid)>,
-        pub(crate) allocs_by_job: OrdSet<(JobKey, Uuid)>,
-        pub(crate) allocs_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
+        pub(crate) allocs_by_job: OrdSet<(u32, Uuid)>,
+        pub(crate) allocs_by_namespace: OrdSet<(u32, u64, Uuid)>,
         pub(crate) evals: OrdMap<Uuid, Arc<Evaluation>>,
-        pub(crate) evals_by_job: OrdSet<(JobKey, Uuid)>,
-        pub(crate) evals_by_namespace: OrdSet<(Arc<str>, u64, Uuid)>,
-        /// Live (non-terminal) healthy allocations per deployment and group (derived).
-        pub(crate) live_healthy: OrdMap<(Uuid, Arc<str>), u64>,
+        pub(crate) evals_by_job: OrdSet<(u32, Uuid)>,
+        pub(crate) evals_by_namespace: OrdSet<(u32, u64, Uuid)>,
+        /// Live (non-terminal) healthy allocations per deployment and (interned) group.
+        pub(crate) live_healthy: OrdMap<(Uuid, u32), u64>,
         /// Armed progress-deadline cutoffs of active deployments, soonest first (derived).
         pub(crate) deadline_queue: OrdSet<(Timestamp, Uuid)>,
         pub(crate) deadline_of: OrdMap<Uuid, Timestamp>,
@@ -191,17 +197,50 @@ impl State {
         self.job_versions.remove(&(key.clone(), Reverse(version)))
     }
 
+    // --- interned names ---------------------------------------------------------------
+
+    /// The number of a namespace or group name, assigning one if it is new.
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.name_ids.get(name) {
+            return *id;
+        }
+        let id = self.next_name_id;
+        self.next_name_id += 1;
+        self.name_ids.insert(Arc::from(name), id);
+        id
+    }
+
+    /// The number of a job, assigning one if it is new.
+    fn intern_job(&mut self, namespace: &str, job: &str) -> u32 {
+        let key = JobKey::new(namespace, job);
+        if let Some(id) = self.job_ids.get(&key) {
+            return *id;
+        }
+        let id = self.next_name_id;
+        self.next_name_id += 1;
+        self.job_ids.insert(key, id);
+        id
+    }
+
+    pub(crate) fn name_id(&self, name: &str) -> Option<u32> {
+        self.name_ids.get(name).copied()
+    }
+
+    pub(crate) fn job_id(&self, namespace: &str, job: &str) -> Option<u32> {
+        self.job_ids.get(&JobKey::new(namespace, job)).copied()
+    }
+
+    // --- deployments ----------------------------------------------------------------------
+
     pub(crate) fn insert_deployment(&mut self, d: Arc<Deployment>) {
         if let Some(old) = self.deployments.get(&d.id).cloned() {
             self.unindex_deployment(&old);
         }
-        let job = JobKey::new(&d.namespace, &d.job_id);
+        let job = self.intern_job(&d.namespace, &d.job_id);
+        let ns = self.intern(&d.namespace);
         self.deployments_by_job.insert((job, d.create_index, d.id));
-        self.deployments_by_namespace.insert((
-            Arc::from(d.namespace.as_str()),
-            d.create_index,
-            d.id,
-        ));
+        self.deployments_by_namespace
+            .insert((ns, d.create_index, d.id));
         self.deployments.insert(d.id, d);
     }
 
@@ -213,14 +252,26 @@ impl State {
     }
 
     fn unindex_deployment(&mut self, d: &Deployment) {
-        let job = JobKey::new(&d.namespace, &d.job_id);
-        self.deployments_by_job.remove(&(job, d.create_index, d.id));
-        self.deployments_by_namespace.remove(&(
-            Arc::from(d.namespace.as_str()),
-            d.create_index,
-            d.id,
-        ));
+        if let Some(job) = self.job_id(&d.namespace, &d.job_id) {
+            self.deployments_by_job.remove(&(job, d.create_index, d.id));
+        }
+        if let Some(ns) = self.name_id(&d.namespace) {
+            self.deployments_by_namespace
+                .remove(&(ns, d.create_index, d.id));
+        }
     }
+
+    /// Replaces a stored deployment whose identity fields are unchanged.
+    pub(crate) fn replace_deployment(&mut self, new: Arc<Deployment>) {
+        match self.deployments.get(&new.id) {
+            Some(old) if old.create_index == new.create_index => {
+                self.deployments.insert(new.id, new);
+            }
+            _ => self.insert_deployment(new),
+        }
+    }
+
+    // --- allocations ----------------------------------------------------------------------
 
     pub(crate) fn insert_alloc(&mut self, a: Arc<Allocation>) {
         if let Some(old) = self.allocs.get(&a.id).cloned() {
@@ -249,7 +300,7 @@ impl State {
                 self.allocs_by_deployment.insert((d, new.id));
             }
         }
-        let (old_live, new_live) = (live_healthy_key(&old), live_healthy_key(&new));
+        let (old_live, new_live) = (self.live_healthy_key(&old), self.live_healthy_key(&new));
         if old_live != new_live {
             if let Some(k) = old_live {
                 self.adjust_live_healthy(k, false);
@@ -259,16 +310,6 @@ impl State {
             }
         }
         self.allocs.insert(new.id, new);
-    }
-
-    /// Replaces a stored deployment whose identity fields are unchanged.
-    pub(crate) fn replace_deployment(&mut self, new: Arc<Deployment>) {
-        match self.deployments.get(&new.id) {
-            Some(old) if old.create_index == new.create_index => {
-                self.deployments.insert(new.id, new);
-            }
-            _ => self.insert_deployment(new),
-        }
     }
 
     pub(crate) fn remove_alloc(&mut self, id: &Uuid) -> Option<Arc<Allocation>> {
@@ -281,11 +322,12 @@ impl State {
         if let Some(d) = a.deployment_id {
             self.allocs_by_deployment.insert((d, a.id));
         }
-        self.allocs_by_job
-            .insert((JobKey::new(&a.namespace, &a.job_id), a.id));
-        self.allocs_by_namespace
-            .insert((Arc::from(a.namespace.as_str()), a.create_index, a.id));
-        if let Some(k) = live_healthy_key(a) {
+        let job = self.intern_job(&a.namespace, &a.job_id);
+        let ns = self.intern(&a.namespace);
+        self.intern(&a.task_group);
+        self.allocs_by_job.insert((job, a.id));
+        self.allocs_by_namespace.insert((ns, a.create_index, a.id));
+        if let Some(k) = self.live_healthy_key(a) {
             self.adjust_live_healthy(k, true);
         }
     }
@@ -294,16 +336,28 @@ impl State {
         if let Some(d) = a.deployment_id {
             self.allocs_by_deployment.remove(&(d, a.id));
         }
-        self.allocs_by_job
-            .remove(&(JobKey::new(&a.namespace, &a.job_id), a.id));
-        self.allocs_by_namespace
-            .remove(&(Arc::from(a.namespace.as_str()), a.create_index, a.id));
-        if let Some(k) = live_healthy_key(a) {
+        if let Some(job) = self.job_id(&a.namespace, &a.job_id) {
+            self.allocs_by_job.remove(&(job, a.id));
+        }
+        if let Some(ns) = self.name_id(&a.namespace) {
+            self.allocs_by_namespace.remove(&(ns, a.create_index, a.id));
+        }
+        if let Some(k) = self.live_healthy_key(a) {
             self.adjust_live_healthy(k, false);
         }
     }
 
-    fn adjust_live_healthy(&mut self, key: (Uuid, Arc<str>), up: bool) {
+    /// The live-healthy bucket an allocation counts in, if any. Its group name was
+    /// interned when the allocation was first indexed.
+    fn live_healthy_key(&self, a: &Allocation) -> Option<(Uuid, u32)> {
+        let d = a.deployment_id?;
+        if !a.is_healthy() || a.terminal() {
+            return None;
+        }
+        Some((d, self.name_id(&a.task_group)?))
+    }
+
+    fn adjust_live_healthy(&mut self, key: (Uuid, u32), up: bool) {
         let count = self.live_healthy.get(&key).copied().unwrap_or(0);
         let next = if up {
             count + 1
@@ -320,21 +374,32 @@ impl State {
     /// How many of a deployment's allocations in `group` are non-terminal and healthy
     /// (what §3.10 D3 counts), kept incrementally so deadline checks are O(1).
     pub fn live_healthy_allocs(&self, deployment: &Uuid, group: &str) -> u64 {
-        self.live_healthy
-            .get(&(*deployment, Arc::from(group)))
-            .copied()
+        self.name_id(group)
+            .and_then(|g| self.live_healthy.get(&(*deployment, g)).copied())
             .unwrap_or(0)
     }
+
+    // --- evaluations ----------------------------------------------------------------------
 
     pub(crate) fn insert_eval(&mut self, e: Arc<Evaluation>) {
         if let Some(old) = self.evals.get(&e.id).cloned() {
             self.unindex_eval(&old);
         }
-        self.evals_by_job
-            .insert((JobKey::new(&e.namespace, &e.job_id), e.id));
-        self.evals_by_namespace
-            .insert((Arc::from(e.namespace.as_str()), e.create_index, e.id));
+        let job = self.intern_job(&e.namespace, &e.job_id);
+        let ns = self.intern(&e.namespace);
+        self.evals_by_job.insert((job, e.id));
+        self.evals_by_namespace.insert((ns, e.create_index, e.id));
         self.evals.insert(e.id, e);
+    }
+
+    /// Replaces a stored evaluation whose namespace, job and `CreateIndex` are unchanged.
+    pub(crate) fn replace_eval(&mut self, e: Arc<Evaluation>) {
+        match self.evals.get(&e.id) {
+            Some(old) if old.create_index == e.create_index => {
+                self.evals.insert(e.id, e);
+            }
+            _ => self.insert_eval(e),
+        }
     }
 
     pub(crate) fn remove_eval(&mut self, id: &Uuid) -> Option<Arc<Evaluation>> {
@@ -344,10 +409,12 @@ impl State {
     }
 
     fn unindex_eval(&mut self, e: &Evaluation) {
-        self.evals_by_job
-            .remove(&(JobKey::new(&e.namespace, &e.job_id), e.id));
-        self.evals_by_namespace
-            .remove(&(Arc::from(e.namespace.as_str()), e.create_index, e.id));
+        if let Some(job) = self.job_id(&e.namespace, &e.job_id) {
+            self.evals_by_job.remove(&(job, e.id));
+        }
+        if let Some(ns) = self.name_id(&e.namespace) {
+            self.evals_by_namespace.remove(&(ns, e.create_index, e.id));
+        }
     }
 
     /// Checks that every secondary index agrees with its table. For tests and debug builds.
@@ -356,6 +423,9 @@ impl State {
         rebuilt.index = self.index;
         rebuilt.tables = self.tables;
         rebuilt.deadlines_passed = self.deadlines_passed.clone();
+        rebuilt.name_ids = self.name_ids.clone();
+        rebuilt.job_ids = self.job_ids.clone();
+        rebuilt.next_name_id = self.next_name_id;
         for j in self.jobs.values() {
             rebuilt.put_job(j.clone());
         }
@@ -407,10 +477,4 @@ impl State {
             None => Ok(()),
         }
     }
-}
-
-/// The live-healthy bucket an allocation counts in, if any.
-fn live_healthy_key(a: &Allocation) -> Option<(Uuid, Arc<str>)> {
-    let d = a.deployment_id?;
-    (a.is_healthy() && !a.terminal()).then(|| (d, Arc::from(a.task_group.as_str())))
 }

@@ -85,11 +85,11 @@ impl State {
     pub fn deployments_in_namespace(&self, namespace: Option<&str>) -> Vec<&Arc<Deployment>> {
         match namespace {
             Some(ns) if ns != "*" => {
-                let key: Arc<str> = Arc::from(ns);
-                let lo = (key.clone(), 0u64, Uuid::nil());
-                let hi = (key, u64::MAX, Uuid::max());
+                let Some(key) = self.name_id(ns) else {
+                    return Vec::new();
+                };
                 self.deployments_by_namespace
-                    .range(lo..=hi)
+                    .range((key, 0u64, Uuid::nil())..=(key, u64::MAX, Uuid::max()))
                     .filter_map(|(_, _, id)| self.deployments.get(id))
                     .collect()
             }
@@ -107,11 +107,10 @@ impl State {
         namespace: &str,
         job_id: &str,
     ) -> impl DoubleEndedIterator<Item = &Arc<Deployment>> + '_ {
-        let key = JobKey::new(namespace, job_id);
-        let lo = (key.clone(), 0u64, Uuid::nil());
-        let hi = (key, u64::MAX, Uuid::max());
+        // An unknown job gets an empty range (no interned number is u32::MAX).
+        let key = self.job_id(namespace, job_id).unwrap_or(u32::MAX);
         self.deployments_by_job
-            .range(lo..=hi)
+            .range((key, 0u64, Uuid::nil())..=(key, u64::MAX, Uuid::max()))
             .filter_map(|(_, _, id)| self.deployments.get(id))
     }
 
@@ -193,9 +192,9 @@ impl State {
         namespace: &str,
         id: &str,
     ) -> impl Iterator<Item = &Arc<Allocation>> + '_ {
-        let key = JobKey::new(namespace, id);
+        let key = self.job_id(namespace, id).unwrap_or(u32::MAX);
         self.allocs_by_job
-            .range((key.clone(), Uuid::nil())..=(key, Uuid::max()))
+            .range((key, Uuid::nil())..=(key, Uuid::max()))
             .filter_map(|(_, a)| self.allocs.get(a))
     }
 
@@ -204,9 +203,9 @@ impl State {
         namespace: &str,
         id: &str,
     ) -> impl Iterator<Item = &Arc<Evaluation>> + '_ {
-        let key = JobKey::new(namespace, id);
+        let key = self.job_id(namespace, id).unwrap_or(u32::MAX);
         self.evals_by_job
-            .range((key.clone(), Uuid::nil())..=(key, Uuid::max()))
+            .range((key, Uuid::nil())..=(key, Uuid::max()))
             .filter_map(|(_, e)| self.evals.get(e))
     }
 
@@ -235,7 +234,7 @@ impl State {
     /// Allocations of a namespace (or all), in `(CreateIndex, ID)` order.
     pub fn allocs_in_namespace(&self, namespace: Option<&str>) -> Vec<&Arc<Allocation>> {
         ordered_by_create(
-            namespace,
+            self.namespace_selector(namespace),
             &self.allocs_by_namespace,
             |id| self.allocs.get(id),
             |a| (a.create_index, a.id),
@@ -246,12 +245,20 @@ impl State {
     /// Evaluations of a namespace (or all), in `(CreateIndex, ID)` order.
     pub fn evals_in_namespace(&self, namespace: Option<&str>) -> Vec<&Arc<Evaluation>> {
         ordered_by_create(
-            namespace,
+            self.namespace_selector(namespace),
             &self.evals_by_namespace,
             |id| self.evals.get(id),
             |e| (e.create_index, e.id),
             self.evals.values(),
         )
+    }
+
+    /// `None` for all namespaces; an unknown namespace selects nothing.
+    fn namespace_selector(&self, namespace: Option<&str>) -> Option<u32> {
+        match namespace {
+            Some(ns) if ns != "*" => Some(self.name_id(ns).unwrap_or(u32::MAX)),
+            _ => None,
+        }
     }
 
     /// Evaluations that are `pending`, oldest first: the scheduler's queue.
@@ -281,21 +288,18 @@ impl State {
 }
 
 fn ordered_by_create<'a, T: 'a>(
-    namespace: Option<&str>,
-    index: &'a imbl::OrdSet<(Arc<str>, u64, Uuid)>,
+    namespace: Option<u32>,
+    index: &'a imbl::OrdSet<(u32, u64, Uuid)>,
     get: impl Fn(&Uuid) -> Option<&'a Arc<T>>,
     key: impl Fn(&T) -> (u64, Uuid),
     all: impl Iterator<Item = &'a Arc<T>>,
 ) -> Vec<&'a Arc<T>> {
     match namespace {
-        Some(ns) if ns != "*" => {
-            let ns: Arc<str> = Arc::from(ns);
-            index
-                .range((ns.clone(), 0u64, Uuid::nil())..=(ns, u64::MAX, Uuid::max()))
-                .filter_map(|(_, _, id)| get(id))
-                .collect()
-        }
-        _ => {
+        Some(ns) => index
+            .range((ns, 0u64, Uuid::nil())..=(ns, u64::MAX, Uuid::max()))
+            .filter_map(|(_, _, id)| get(id))
+            .collect(),
+        None => {
             let mut v: Vec<&Arc<T>> = all.collect();
             v.sort_by_key(|t| key(t));
             v
