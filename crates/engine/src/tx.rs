@@ -294,7 +294,7 @@ impl Tx {
     // --- jobs ----------------------------------------------------------------------------
 
     pub fn job(&self, key: &JobKey) -> Option<Arc<Job>> {
-        self.state.jobs.get(key).cloned()
+        self.state.job(&key.namespace, &key.id).cloned()
     }
 
     /// Writes the current job row at this index.

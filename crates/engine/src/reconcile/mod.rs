@@ -185,7 +185,7 @@ pub fn counters_complete(d: &Deployment) -> bool {
 /// Reconciles one job against the state at `now`. `eval_priority` would be the priority
 /// of a deployment created from the result.
 pub fn reconcile(state: &State, key: &JobKey, now: UnixNanos) -> Reconciliation {
-    let job = state.jobs.get(key).cloned();
+    let job = state.job(&key.namespace, &key.id).cloned();
     let latest = state
         .latest_deployment_any(&key.namespace, &key.id)
         .cloned();
@@ -195,7 +195,6 @@ pub fn reconcile(state: &State, key: &JobKey, now: UnixNanos) -> Reconciliation 
         job: job.as_deref(),
         current: current.as_deref(),
         now,
-        versions: Default::default(),
     };
     let mut by_group: BTreeMap<&str, Vec<&Arc<Allocation>>> = BTreeMap::new();
     for a in state.job_allocs(&key.namespace, &key.id) {
@@ -248,7 +247,6 @@ struct Ctx<'a> {
     job: Option<&'a Job>,
     current: Option<&'a Deployment>,
     now: UnixNanos,
-    versions: std::cell::RefCell<BTreeMap<(u64, String), bool>>,
 }
 
 /// How a live allocation relates to the job's current version.
@@ -271,30 +269,26 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn fit(&self, job: &Job, a: &Allocation) -> Fit {
-        let version_job = self
+    /// How an allocation of the group relates to the job's version. `cache` holds the
+    /// answer per job version (the comparison is a deep one).
+    fn fit(&self, job: &Job, a: &Allocation, cache: &mut BTreeMap<u64, Fit>) -> Fit {
+        if let Some(fit) = cache.get(&a.job_version) {
+            return *fit;
+        }
+        let fit = match self
             .state
-            .job_version(&job.namespace, &job.id, a.job_version);
-        match version_job {
+            .job_version(&job.namespace, &job.id, a.job_version)
+        {
             Some(v) if v.version == job.version && v.create_index == job.create_index => {
                 Fit::Current
             }
-            Some(v) => {
-                let key = (v.version, a.task_group.clone());
-                let destructive = *self
-                    .versions
-                    .borrow_mut()
-                    .entry(key)
-                    .or_insert_with(|| needs_destructive_update(v, job, &a.task_group));
-                if destructive {
-                    Fit::Destructive
-                } else {
-                    Fit::InPlace
-                }
-            }
+            Some(v) if needs_destructive_update(v, job, &a.task_group) => Fit::Destructive,
+            Some(_) => Fit::InPlace,
             // The version it ran is no longer kept: replace it to be safe.
             None => Fit::Destructive,
-        }
+        };
+        cache.insert(a.job_version, fit);
+        fit
     }
 
     /// C5: a live canary of a deployment that is no longer current, or of the current
@@ -345,6 +339,7 @@ impl<'a> Ctx<'a> {
         let in_current = |a: &Allocation| current.is_some_and(|d| a.deployment_id == Some(d.id));
 
         // --- classify ------------------------------------------------------------------
+        let mut fits: BTreeMap<u64, Fit> = BTreeMap::new();
         let mut live: Vec<(&Arc<Allocation>, Fit)> = Vec::new();
         let mut live_canaries: Vec<&Arc<Allocation>> = Vec::new();
         let mut held: Vec<&Arc<Allocation>> = Vec::new();
@@ -386,7 +381,7 @@ impl<'a> Ctx<'a> {
                     if a.is_canary() && in_current(a) {
                         live_canaries.push(a);
                     } else {
-                        live.push((a, self.fit(job, a)));
+                        live.push((a, self.fit(job, a, &mut fits)));
                     }
                 }
             }
@@ -399,7 +394,7 @@ impl<'a> Ctx<'a> {
         // --- name slots: who holds job.group[0..count) ----------------------------------
         let mut slots: BTreeSet<u64> = BTreeSet::new();
         let index_of = |a: &Allocation| a.name_index().unwrap_or(u64::MAX);
-        live.sort_by_key(|(a, _)| (index_of(a), a.create_index, a.id));
+        live.sort_by_cached_key(|(a, _)| (index_of(a), a.create_index, a.id));
         let mut old: Vec<(&Arc<Allocation>, Fit)> = Vec::new();
         for (a, _) in live.iter().filter(|(_, f)| *f == Fit::Current) {
             let idx = index_of(a);
@@ -580,7 +575,9 @@ impl<'a> Ctx<'a> {
                 plan.destructive_total + plan.in_place.len() as u64 + plan.placements_total;
         }
         plan.version_already_running = live.iter().any(|(_, fit)| *fit == Fit::Current)
-            || held.iter().any(|a| self.fit(job, a) == Fit::Current);
+            || held
+                .iter()
+                .any(|a| self.fit(job, a, &mut fits) == Fit::Current);
         plan.fresh_state = fresh;
         plan.state = strategy.is_some().then_some(ds);
         plan

@@ -107,14 +107,17 @@ mod inner {
         pub(crate) index: u64,
         pub(crate) config: EngineConfig,
         pub(crate) tables: TableIndexes,
-        pub(crate) jobs: OrdMap<JobKey, Arc<Job>>,
-        pub(crate) job_versions: OrdMap<(JobKey, Reverse<u64>), Arc<Job>>,
+        /// Current job rows, by interned job number (see `job_ids`).
+        pub(crate) jobs: OrdMap<u32, Arc<Job>>,
+        /// The version history, newest first within a job.
+        pub(crate) job_versions: OrdMap<(u32, Reverse<u64>), Arc<Job>>,
         pub(crate) deployments: OrdMap<Uuid, Arc<Deployment>>,
         /// Interned names: index keys carry these small numbers instead of strings, so
         /// they are `Copy` (copying an index node touches no reference counts) and
         /// compare in one instruction. Numbers are never reused.
         pub(crate) name_ids: OrdMap<Arc<str>, u32>,
-        pub(crate) job_ids: OrdMap<JobKey, u32>,
+        /// namespace → job ID → number; looked up with borrowed strings, no allocation.
+        pub(crate) job_ids: OrdMap<Arc<str>, OrdMap<Arc<str>, u32>>,
         pub(crate) next_name_id: u32,
         pub(crate) deployments_by_job: OrdSet<(u32, u64, Uuid)>,
         pub(crate) deployments_by_namespace: OrdSet<(u32, u64, Uuid)>,
@@ -139,11 +142,14 @@ mod inner {
 impl PartialEq for State {
     fn eq(&self, other: &Self) -> bool {
         // Secondary indexes are derived from the tables, so comparing tables is enough.
+        // Job tables are compared in key order: interned numbers are private to a state.
         self.index == other.index
             && self.config == other.config
             && self.tables == other.tables
-            && self.jobs == other.jobs
-            && self.job_versions == other.job_versions
+            && self.jobs_in_key_order().eq(other.jobs_in_key_order())
+            && self
+                .job_versions_in_key_order()
+                .eq(other.job_versions_in_key_order())
             && self.deployments == other.deployments
             && self.allocs == other.allocs
             && self.evals == other.evals
@@ -181,20 +187,43 @@ impl State {
     // --- crate-private mutation primitives; they keep secondary indexes in step ----------
 
     pub(crate) fn put_job(&mut self, job: Arc<Job>) {
-        self.jobs.insert(JobKey::of_job(&job), job);
+        let num = self.intern_job(&job.namespace, &job.id);
+        self.jobs.insert(num, job);
     }
 
     pub(crate) fn remove_job(&mut self, key: &JobKey) -> Option<Arc<Job>> {
-        self.jobs.remove(key)
+        let num = self.job_id(&key.namespace, &key.id)?;
+        self.jobs.remove(&num)
     }
 
     pub(crate) fn put_job_version(&mut self, job: Arc<Job>) {
-        let key = (JobKey::of_job(&job), Reverse(job.version));
-        self.job_versions.insert(key, job);
+        let num = self.intern_job(&job.namespace, &job.id);
+        self.job_versions.insert((num, Reverse(job.version)), job);
     }
 
     pub(crate) fn remove_job_version(&mut self, key: &JobKey, version: u64) -> Option<Arc<Job>> {
-        self.job_versions.remove(&(key.clone(), Reverse(version)))
+        let num = self.job_id(&key.namespace, &key.id)?;
+        self.job_versions.remove(&(num, Reverse(version)))
+    }
+
+    /// Current job rows ordered by namespace, then job ID.
+    pub(crate) fn jobs_in_key_order(&self) -> impl Iterator<Item = &Arc<Job>> + '_ {
+        self.job_ids
+            .values()
+            .flat_map(|jobs| jobs.values())
+            .filter_map(|num| self.jobs.get(num))
+    }
+
+    /// Version rows ordered by namespace, job ID, then version (newest first).
+    pub(crate) fn job_versions_in_key_order(&self) -> impl Iterator<Item = &Arc<Job>> + '_ {
+        self.job_ids
+            .values()
+            .flat_map(|jobs| jobs.values())
+            .flat_map(|num| {
+                self.job_versions
+                    .range((*num, Reverse(u64::MAX))..=(*num, Reverse(0)))
+                    .map(|(_, j)| j)
+            })
     }
 
     // --- interned names ---------------------------------------------------------------
@@ -212,13 +241,14 @@ impl State {
 
     /// The number of a job, assigning one if it is new.
     fn intern_job(&mut self, namespace: &str, job: &str) -> u32 {
-        let key = JobKey::new(namespace, job);
-        if let Some(id) = self.job_ids.get(&key) {
-            return *id;
+        if let Some(id) = self.job_id(namespace, job) {
+            return id;
         }
         let id = self.next_name_id;
         self.next_name_id += 1;
-        self.job_ids.insert(key, id);
+        let mut jobs = self.job_ids.get(namespace).cloned().unwrap_or_default();
+        jobs.insert(Arc::from(job), id);
+        self.job_ids.insert(Arc::from(namespace), jobs);
         id
     }
 
@@ -227,7 +257,7 @@ impl State {
     }
 
     pub(crate) fn job_id(&self, namespace: &str, job: &str) -> Option<u32> {
-        self.job_ids.get(&JobKey::new(namespace, job)).copied()
+        self.job_ids.get(namespace)?.get(job).copied()
     }
 
     // --- deployments ----------------------------------------------------------------------
@@ -426,10 +456,10 @@ impl State {
         rebuilt.name_ids = self.name_ids.clone();
         rebuilt.job_ids = self.job_ids.clone();
         rebuilt.next_name_id = self.next_name_id;
-        for j in self.jobs.values() {
+        for j in self.jobs_in_key_order() {
             rebuilt.put_job(j.clone());
         }
-        for j in self.job_versions.values() {
+        for j in self.job_versions_in_key_order() {
             rebuilt.put_job_version(j.clone());
         }
         for d in self.deployments.values() {

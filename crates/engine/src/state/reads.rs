@@ -1,6 +1,6 @@
 //! Reads: every query the HTTP API needs, answered from one `State` value.
 
-use super::{JobKey, State};
+use super::State;
 use crate::error::{Error, Result};
 use crate::model::{Allocation, Deployment, Evaluation, Job};
 use std::cmp::Reverse;
@@ -158,28 +158,27 @@ impl State {
     // --- jobs ----------------------------------------------------------------------------
 
     pub fn job(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
-        self.jobs.get(&JobKey::new(namespace, id))
+        self.jobs.get(&self.job_id(namespace, id)?)
     }
 
     /// Jobs of a namespace (or all), ordered by namespace then ID.
     pub fn jobs(&self, namespace: Option<&str>) -> impl Iterator<Item = &Arc<Job>> + '_ {
         let ns = namespace.map(str::to_owned);
-        self.jobs
-            .values()
+        self.jobs_in_key_order()
             .filter(move |j| namespace_matches(ns.as_deref(), &j.namespace))
     }
 
     /// A job's stored versions, newest first.
     pub fn job_versions(&self, namespace: &str, id: &str) -> impl Iterator<Item = &Arc<Job>> + '_ {
-        let key = JobKey::new(namespace, id);
+        let num = self.job_id(namespace, id).unwrap_or(u32::MAX);
         self.job_versions
-            .range((key.clone(), Reverse(u64::MAX))..=(key, Reverse(0)))
+            .range((num, Reverse(u64::MAX))..=(num, Reverse(0)))
             .map(|(_, j)| j)
     }
 
     pub fn job_version(&self, namespace: &str, id: &str, version: u64) -> Option<&Arc<Job>> {
         self.job_versions
-            .get(&(JobKey::new(namespace, id), Reverse(version)))
+            .get(&(self.job_id(namespace, id)?, Reverse(version)))
     }
 
     /// §3.8 R1: the highest stored version flagged stable (the current one included).

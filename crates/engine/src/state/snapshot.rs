@@ -52,10 +52,10 @@ impl Serialize for State {
         s.serialize_field("Index", &self.index)?;
         s.serialize_field("Config", &self.config)?;
         s.serialize_field("Tables", &self.tables)?;
-        s.serialize_field("Jobs", &Seq::new(self.jobs.len(), self.jobs.values()))?;
+        s.serialize_field("Jobs", &Seq::new(self.jobs.len(), self.jobs_in_key_order()))?;
         s.serialize_field(
             "JobVersions",
-            &Seq::new(self.job_versions.len(), self.job_versions.values()),
+            &Seq::new(self.job_versions.len(), self.job_versions_in_key_order()),
         )?;
         s.serialize_field(
             "Deployments",
