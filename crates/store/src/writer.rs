@@ -163,6 +163,7 @@ impl Writer {
         let truncating = self.truncate_target > self.truncated_through;
         if records.is_empty() && !truncating {
             // Nothing to write: every command was rejected.
+            self.count(&records, &results);
             reply_all(results);
             return;
         }
