@@ -123,6 +123,8 @@ pub fn full_result(p: &Plan) -> PlanResult {
 /// Plays scheduler and clients through the store until no evaluation is pending (at most
 /// `rounds` rounds): plans each pending evaluation, places everything, completes the
 /// evaluation and reports the new allocations healthy. Returns the allocations placed.
+/// Commands the engine rejects (a plan gone stale under concurrent writers) are skipped,
+/// as a real scheduler would re-plan.
 pub fn schedule(store: &Store, now_ns: i64, rounds: usize) -> Result<Vec<Uuid>, SubmitError> {
     let mut placed = Vec::new();
     for _ in 0..rounds {
@@ -137,18 +139,32 @@ pub fn schedule(store: &Store, now_ns: i64, rounds: usize) -> Result<Vec<Uuid>, 
                 continue;
             };
             if !p.is_empty() {
-                let c = store.submit(Command::ApplyPlanResult(full_result(&p)))?;
+                let Some(c) = accepted(store.submit(Command::ApplyPlanResult(full_result(&p))))?
+                else {
+                    continue;
+                };
                 for alloc in &c.outcome.allocs_created {
-                    store.submit(client_running(*alloc, now_ns, true))?;
+                    accepted(store.submit(client_running(*alloc, now_ns, true)))?;
                 }
                 placed.extend(c.outcome.allocs_created);
             }
-            store.submit(Command::UpdateEvalStatus(UpdateEvalStatus {
+            accepted(store.submit(Command::UpdateEvalStatus(UpdateEvalStatus {
                 eval_id,
                 status: "complete".into(),
                 status_description: String::new(),
-            }))?;
+            })))?;
         }
     }
     Ok(placed)
+}
+
+/// `None` for a command the engine rejected; storage failures stay errors.
+fn accepted(
+    result: Result<crate::Committed, SubmitError>,
+) -> Result<Option<crate::Committed>, SubmitError> {
+    match result {
+        Ok(c) => Ok(Some(c)),
+        Err(SubmitError::Rejected(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
