@@ -21,7 +21,9 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
 
     let floor = fsync_floor(tmp.path(), run_for);
-    println!("| case | commands/s | fsyncs (batches)/s | mean batch | vs 1 submitter | vs fsync floor |");
+    println!(
+        "| case | commands/s | fsyncs (batches)/s | mean batch | vs 1 submitter | vs fsync floor |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     println!("| fsync floor (append 64 B + fdatasync) | {floor:.0} | {floor:.0} | 1 | | 1.0× |");
     let mut single = None;
@@ -110,6 +112,10 @@ fn bootstrap(store: &Store, allocs: usize) -> Vec<Uuid> {
             .unwrap();
     }
     let placed = workload::schedule(store, 1_700_000_000_000_000_000, 20).unwrap();
-    assert!(placed.len() >= allocs, "placed {} allocations", placed.len());
+    assert!(
+        placed.len() >= allocs,
+        "placed {} allocations",
+        placed.len()
+    );
     placed
 }

@@ -6,6 +6,7 @@
 //! opens it in fresh child processes (so each peak RSS is its own):
 //! - with the snapshot (replays ~1,000 entries),
 //! - without it (the snapshot moved aside: replays the whole log),
+//!
 //! each with and without redb's whole-file verification. Results go to stdout; see
 //! BENCHMARKS.md. Set `ROLLOUT_BENCH_DIR` to keep the built store between runs.
 
@@ -39,7 +40,9 @@ fn main() {
     if !dir.join(rollout_store::DB_FILE).exists() {
         build(&dir, entries);
     }
-    let db_bytes = std::fs::metadata(dir.join(rollout_store::DB_FILE)).unwrap().len();
+    let db_bytes = std::fs::metadata(dir.join(rollout_store::DB_FILE))
+        .unwrap()
+        .len();
     let snapshot = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -71,7 +74,11 @@ fn child(dir: &Path, mode: &str, label: &str) {
         .env("ROLLOUT_BENCH_STORE", dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let verify = if mode == "open-verify" {
         ", verify_file_on_open"
     } else {
@@ -139,7 +146,9 @@ fn build(dir: &Path, entries: u64) {
             .unwrap();
     }
     let allocs = workload::schedule(&store, T0, 20).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut i = 0u64;
     while store.state().index() < entries {
         let target = entries.min(store.state().index() + 4096);

@@ -172,7 +172,12 @@ mod tests {
     use rollout_engine::{Command, Entropy};
 
     fn envelope() -> Envelope {
-        Envelope::new(7, 1_700_000_000_000_000_000, Entropy::from_u64(3), Command::Tick)
+        Envelope::new(
+            7,
+            1_700_000_000_000_000_000,
+            Entropy::from_u64(3),
+            Command::Tick,
+        )
     }
 
     #[test]

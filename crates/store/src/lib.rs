@@ -34,9 +34,9 @@ mod snapshot;
 mod snapshotter;
 mod stamp;
 mod store;
-pub mod writer;
 #[doc(hidden)]
 pub mod workload;
+pub mod writer;
 
 pub use error::{Corruption, OpenError, Problem, ReadError, SnapshotError, SubmitError};
 pub use recovery::{RecoveryReport, Repair, DB_FILE};

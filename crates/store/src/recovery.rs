@@ -111,7 +111,12 @@ fn storage(path: &Path) -> impl FnOnce(redb::Error) -> OpenError {
     move |source| OpenError::Storage { path, source }
 }
 
-fn corrupt(file: &Path, index: Option<u64>, problem: Problem, last_good: Option<u64>) -> Corruption {
+fn corrupt(
+    file: &Path,
+    index: Option<u64>,
+    problem: Problem,
+    last_good: Option<u64>,
+) -> Corruption {
     Corruption {
         file: file.to_path_buf(),
         index,
@@ -130,7 +135,11 @@ fn builder(options: &Options, verify: bool) -> Builder {
 /// Opens (or creates) the database. A file that fails redb's integrity check is reported
 /// with the first damaged log index a read-only scan can find; with
 /// `recover_to_last_good`, its readable prefix is copied into a fresh file.
-fn open_db(path: &Path, options: &Options, repairs: &mut Vec<Repair>) -> Result<Database, OpenError> {
+fn open_db(
+    path: &Path,
+    options: &Options,
+    repairs: &mut Vec<Repair>,
+) -> Result<Database, OpenError> {
     let message = match builder(options, options.verify_file_on_open).create(path) {
         Ok(db) => return Ok(db),
         Err(DatabaseError::Storage(StorageError::Corrupted(message))) => message,
@@ -148,7 +157,9 @@ fn open_db(path: &Path, options: &Options, repairs: &mut Vec<Repair>) -> Result<
     };
     let action = salvage(path, options, &scan)?;
     repairs.push(Repair { corruption, action });
-    builder(options, true).create(path).map_err(|e| storage(path)(e.into()))
+    builder(options, true)
+        .create(path)
+        .map_err(|e| storage(path)(e.into()))
 }
 
 /// The readable part of a damaged database: its metadata and log records up to the first
@@ -285,7 +296,10 @@ fn read_or_init_meta(db: &Database, path: &Path, options: &Options) -> Result<Me
     };
     let Some(format) = format else {
         if !log_empty {
-            return Err(bad_meta(meta_key::FORMAT, "missing, but the log has entries"));
+            return Err(bad_meta(
+                meta_key::FORMAT,
+                "missing, but the log has entries",
+            ));
         }
         let config = codec::encode_meta(&options.engine_config)
             .map_err(|e| bad_meta(meta_key::ENGINE_CONFIG, &e.to_string()))?;
@@ -417,7 +431,9 @@ fn replay(
             // The time floor for new envelopes, even when nothing needs replaying.
             last_now = decode_log_record(v.value()).map_or(0, |env| env.now);
         }
-        let iter = table.range(expected..).map_err(|e| storage(path)(e.into()))?;
+        let iter = table
+            .range(expected..)
+            .map_err(|e| storage(path)(e.into()))?;
         for item in iter {
             let (k, v) = match item {
                 Ok(kv) => kv,

@@ -41,7 +41,7 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
             found.push((index, entry.path()));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(index, _)| std::cmp::Reverse(*index));
     Ok(found)
 }
 

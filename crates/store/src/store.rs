@@ -148,7 +148,9 @@ impl Store {
         let snapshots = if options.snapshot_every_entries > 0 || options.snapshot_every_bytes > 0 {
             let (snap_tx, snap_rx) = sync_channel(1);
             let s = snapshotter.clone();
-            threads.push(spawn("rollout-store-snapshot", &dir, move || s.run(snap_rx))?);
+            threads.push(spawn("rollout-store-snapshot", &dir, move || {
+                s.run(snap_rx)
+            })?);
             Some(SnapshotTrigger {
                 every_entries: options.snapshot_every_entries,
                 every_bytes: options.snapshot_every_bytes,
@@ -175,7 +177,10 @@ impl Store {
         };
         // The writer goes first in the list: it is joined first on drop, and its exit is
         // what stops the snapshot thread.
-        threads.insert(0, spawn("rollout-store-writer", &dir, move || writer.run())?);
+        threads.insert(
+            0,
+            spawn("rollout-store-writer", &dir, move || writer.run())?,
+        );
         Ok(Store {
             dir,
             db,
@@ -319,9 +324,8 @@ impl Drop for Store {
     fn drop(&mut self) {
         // Queued commands are committed and answered before the writer stops.
         let _ = self.tx.send(Msg::Shutdown);
-        let threads = std::mem::take(
-            &mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner),
-        );
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         for t in threads {
             let _ = t.join();
         }

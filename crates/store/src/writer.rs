@@ -54,10 +54,18 @@ impl Reply {
     }
 }
 
+// Nearly every message is a `Submit`, so boxing the command would add an allocation per
+// command to shrink messages that are almost never sent.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Msg {
-    Submit { command: Command, reply: Reply },
+    Submit {
+        command: Command,
+        reply: Reply,
+    },
     /// A snapshot at or above `through` is durable: log entries up to it may go.
-    Truncate { through: u64 },
+    Truncate {
+        through: u64,
+    },
     Shutdown,
 }
 

@@ -29,7 +29,10 @@ fn concurrent_submitters_each_get_their_own_outcome_in_log_order() {
                     // Every fifth command is one the engine rejects, interleaved with the
                     // accepted ones of other threads in the same batches.
                     let (job, command) = if k % 5 == 4 {
-                        (None, workload::fail_unknown_deployment((t * 1000 + k) as u64))
+                        (
+                            None,
+                            workload::fail_unknown_deployment((t * 1000 + k) as u64),
+                        )
                     } else {
                         let job = format!("t{t}-job{}", k % 3);
                         let cmd = workload::register(&job, 1, &format!("app:{k}"));
@@ -84,7 +87,11 @@ fn concurrent_submitters_each_get_their_own_outcome_in_log_order() {
         let (next, outcome) = apply(&state, env).unwrap();
         let (job, committed) = &by_index[&env.index];
         assert_eq!(outcome, committed.outcome, "index {}", env.index);
-        assert!(next == *committed.state, "state differs at index {}", env.index);
+        assert!(
+            next == *committed.state,
+            "state differs at index {}",
+            env.index
+        );
         let rollout_engine::Command::RegisterJob(r) = &env.command else {
             panic!("only registrations are accepted here")
         };

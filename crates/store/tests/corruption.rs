@@ -97,8 +97,14 @@ fn flipped_record_byte_is_reported_with_its_index_by_the_record_checksum() {
     assert_eq!(c.last_good, Some(16));
     assert!(matches!(c.problem, Problem::Record(_)), "{:?}", c.problem);
     let text = c.to_string();
-    assert!(text.contains("rollout.redb") && text.contains("17"), "{text}");
-    assert!(text.contains("checksum") && text.contains("recover_to_last_good"), "{text}");
+    assert!(
+        text.contains("rollout.redb") && text.contains("17"),
+        "{text}"
+    );
+    assert!(
+        text.contains("checksum") && text.contains("recover_to_last_good"),
+        "{text}"
+    );
 
     let store = open(
         dir.path(),
@@ -110,7 +116,10 @@ fn flipped_record_byte_is_reported_with_its_index_by_the_record_checksum() {
     assert_eq!(store.state().index(), 16);
     let repairs = &store.recovery_report().repairs;
     assert_eq!(repairs.len(), 1);
-    assert!(repairs[0].action.contains("discarded 14 log entries"), "{repairs:?}");
+    assert!(
+        repairs[0].action.contains("discarded 14 log entries"),
+        "{repairs:?}"
+    );
     assert_eq!(files_ending(dir.path(), ".corrupt"), 1);
     // The store carries on at the next index, and reopens cleanly.
     assert_eq!(store.submit(Command::Tick).unwrap().outcome.index, 17);
@@ -231,10 +240,7 @@ fn newer_store_format_is_a_clear_error() {
             .unwrap();
     });
     let e = open_err(dir.path(), options(21));
-    assert!(
-        matches!(e, OpenError::NewerFormat { found: 9, .. }),
-        "{e}"
-    );
+    assert!(matches!(e, OpenError::NewerFormat { found: 9, .. }), "{e}");
     assert!(e.to_string().contains("upgrade rollout"), "{e}");
 }
 
@@ -252,7 +258,11 @@ fn fill_with_snapshots(dir: &Path) -> Vec<u8> {
     let store = open(dir, snapshot_options());
     for i in 1..=30u64 {
         store
-            .submit(workload::register(&format!("j{}", i % 4), 1, &format!("app:{i}")))
+            .submit(workload::register(
+                &format!("j{}", i % 4),
+                1,
+                &format!("app:{i}"),
+            ))
             .unwrap();
         if i == 10 || i == 20 {
             assert_eq!(store.snapshot_now().unwrap().unwrap().index, i);
@@ -278,7 +288,9 @@ fn corrupt_snapshot_is_reported_and_recovery_falls_back_to_an_older_one() {
     assert_eq!(c.file, newest);
     assert_eq!(c.index, Some(20));
     assert!(matches!(c.problem, Problem::Snapshot(_)), "{:?}", c.problem);
-    assert!(c.to_string().contains("snapshot-00000000000000000020.rsnap"));
+    assert!(c
+        .to_string()
+        .contains("snapshot-00000000000000000020.rsnap"));
 
     let store = open(
         dir.path(),

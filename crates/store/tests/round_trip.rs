@@ -162,7 +162,8 @@ fn log_time_never_goes_backwards() {
     struct BackwardsClock(std::sync::atomic::AtomicI64);
     impl rollout_store::Stamper for BackwardsClock {
         fn now_ns(&self) -> i64 {
-            self.0.fetch_sub(1_000, std::sync::atomic::Ordering::Relaxed)
+            self.0
+                .fetch_sub(1_000, std::sync::atomic::Ordering::Relaxed)
         }
         fn entropy(&self) -> std::io::Result<rollout_engine::Entropy> {
             Ok(rollout_engine::Entropy::from_u64(1))
@@ -185,6 +186,8 @@ fn log_time_never_goes_backwards() {
 fn a_second_open_of_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _store = open(dir.path(), options(7));
-    let err = Store::open(dir.path(), options(7)).err().expect("second open fails");
+    let err = Store::open(dir.path(), options(7))
+        .err()
+        .expect("second open fails");
     assert!(err.to_string().contains("rollout.redb"), "{err}");
 }

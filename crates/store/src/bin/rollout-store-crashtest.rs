@@ -59,7 +59,7 @@ fn submit_forever(store: &Store, seed: u64, thread: u64) {
     let mut n = seed.wrapping_mul(1_000_003).wrapping_add(thread * 7919);
     loop {
         n = n.wrapping_add(1);
-        if thread == 0 && n % 25 == 0 {
+        if thread == 0 && n.is_multiple_of(25) {
             // Scheduler and clients: plan results, eval updates, allocation health.
             if let Err(e) = workload::schedule(store, now_ns(), 2) {
                 fail(&e.to_string());
