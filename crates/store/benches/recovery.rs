@@ -7,8 +7,10 @@
 //! - with the snapshot (replays ~1,000 entries),
 //! - without it (the snapshot moved aside: replays the whole log),
 //!
-//! each with and without redb's whole-file verification. Results go to stdout; see
-//! BENCHMARKS.md. Set `ROLLOUT_BENCH_DIR` to keep the built store between runs.
+//! each with and without redb's whole-file verification. A second store of the same
+//! length is built with the production defaults (snapshot every 10,000 entries, log
+//! truncated to a 10,000-entry tail) and opened the same two ways. Results go to stdout;
+//! see BENCHMARKS.md. Set `ROLLOUT_BENCH_DIR` to keep the built stores between runs.
 
 use rollout_store::{workload, Options, Store};
 use std::path::{Path, PathBuf};
@@ -38,7 +40,13 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|_| tmp.path().join("store"));
     if !dir.join(rollout_store::DB_FILE).exists() {
-        build(&dir, entries);
+        let whole_log = Options {
+            snapshot_every_entries: 0,
+            snapshot_every_bytes: 0,
+            log_tail_entries: u64::MAX,
+            ..Options::default()
+        };
+        build(&dir, entries, whole_log, Some(entries - 1000));
     }
     let db_bytes = std::fs::metadata(dir.join(rollout_store::DB_FILE))
         .unwrap()
@@ -66,6 +74,21 @@ fn main() {
         child(&dir, mode, "no snapshot");
     }
     std::fs::rename(&aside, &snapshot).unwrap();
+
+    let defaults = dir.with_extension("defaults");
+    if !defaults.join(rollout_store::DB_FILE).exists() {
+        build(&defaults, entries, Options::default(), None);
+    }
+    let db_bytes = std::fs::metadata(defaults.join(rollout_store::DB_FILE))
+        .unwrap()
+        .len();
+    println!(
+        "| production defaults ({:.1} MiB database file) | | | | | |",
+        db_bytes as f64 / 1048576.0
+    );
+    for mode in ["open", "open-verify"] {
+        child(&defaults, mode, "defaults");
+    }
 }
 
 fn child(dir: &Path, mode: &str, label: &str) {
@@ -124,22 +147,11 @@ fn peak_rss_kib() -> u64 {
 }
 
 /// Bootstraps 100 jobs of 3 allocations, then pipelines client updates through
-/// `submit_async` so batches are large and building a million entries takes seconds,
-/// not hours. A snapshot is taken 1,000 entries before the end; the log is kept whole.
-fn build(dir: &Path, entries: u64) {
+/// `submit_async` so batches are large and building a million entries takes a minute or
+/// two, not hours. With `snapshot_at`, a snapshot is taken at that index.
+fn build(dir: &Path, entries: u64, options: Options, snapshot_at: Option<u64>) {
     let started = Instant::now();
-    let store = Arc::new(
-        Store::open(
-            dir,
-            Options {
-                snapshot_every_entries: 0,
-                snapshot_every_bytes: 0,
-                log_tail_entries: u64::MAX,
-                ..Options::default()
-            },
-        )
-        .unwrap(),
-    );
+    let store = Arc::new(Store::open(dir, options).unwrap());
     for j in 0..100 {
         store
             .submit(workload::register(&format!("job-{j}"), 3, "app:1"))
@@ -152,8 +164,8 @@ fn build(dir: &Path, entries: u64) {
     let mut i = 0u64;
     while store.state().index() < entries {
         let target = entries.min(store.state().index() + 4096);
-        if store.state().index() < entries - 1000 && target >= entries - 1000 {
-            rt.block_on(drain(&store, entries - 1000, &mut i, &allocs));
+        if let Some(at) = snapshot_at.filter(|at| (store.state().index()..=target).contains(at)) {
+            rt.block_on(drain(&store, at, &mut i, &allocs));
             store.snapshot_now().unwrap();
         }
         rt.block_on(drain(&store, target, &mut i, &allocs));
