@@ -2,9 +2,14 @@
 //! floor measured in the same run (a loop that appends one small record to a file and
 //! fsyncs it).
 //!
+//! Also measures the record format: MessagePack (named fields) against JSON for a typical
+//! log record and a snapshot.
+//!
 //! `cargo bench -p rollout-store --bench commit` (`ROLLOUT_BENCH_SECONDS`, default 3 per
-//! case). Results go to stdout as a Markdown table; see BENCHMARKS.md.
+//! case). Results go to stdout as Markdown tables; see BENCHMARKS.md.
 
+use rollout_engine::{Entropy, Envelope, State};
+use rollout_store::codec;
 use rollout_store::{workload, Options, Store};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +24,7 @@ fn main() {
         .unwrap_or(3);
     let run_for = Duration::from_secs(seconds);
     let tmp = tempfile::tempdir().unwrap();
+    codec_speed(&tmp.path().join("codec"));
 
     let floor = fsync_floor(tmp.path(), run_for);
     println!(
@@ -118,4 +124,72 @@ fn bootstrap(store: &Store, allocs: usize) -> Vec<Uuid> {
         placed.len()
     );
     placed
+}
+
+/// Encode and decode times of a registration envelope and of a state with 100 jobs,
+/// MessagePack (what the store writes) against JSON.
+fn codec_speed(dir: &std::path::Path) {
+    let env = Envelope::new(
+        1,
+        1_700_000_000_000_000_000,
+        Entropy::from_u64(1),
+        workload::register("web", 3, "app:1"),
+    );
+    let store = Store::open(dir, Options::default()).unwrap();
+    for j in 0..100 {
+        store
+            .submit(workload::register(&format!("job-{j}"), 3, "app:1"))
+            .unwrap();
+    }
+    workload::schedule(&store, 1_700_000_000_000_000_000, 20).unwrap();
+    let state = store.state();
+    println!("| payload | format | bytes | encode | decode |");
+    println!("|---|---|---:|---:|---:|");
+    row(
+        "RegisterJob envelope",
+        "MessagePack",
+        20_000,
+        || codec::encode_log_record(&env).unwrap(),
+        |b| drop(codec::decode_log_record(b).unwrap()),
+    );
+    row(
+        "RegisterJob envelope",
+        "JSON",
+        20_000,
+        || serde_json::to_vec(&env).unwrap(),
+        |b| drop(serde_json::from_slice::<Envelope>(b).unwrap()),
+    );
+    let title = format!("State, {} allocations", state.alloc_count());
+    row(
+        &title,
+        "MessagePack",
+        50,
+        || codec::encode_snapshot(&state).unwrap(),
+        |b| drop(codec::decode_snapshot(b).unwrap()),
+    );
+    row(
+        &title,
+        "JSON",
+        50,
+        || serde_json::to_vec(&*state).unwrap(),
+        |b| drop(serde_json::from_slice::<State>(b).unwrap()),
+    );
+}
+
+fn row(what: &str, format: &str, n: u32, encode: impl Fn() -> Vec<u8>, decode: impl Fn(&[u8])) {
+    let bytes = encode();
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(encode());
+    }
+    let enc = started.elapsed() / n;
+    let started = Instant::now();
+    for _ in 0..n {
+        decode(std::hint::black_box(&bytes));
+    }
+    let dec = started.elapsed() / n;
+    println!(
+        "| {what} | {format} | {} | {enc:.1?} | {dec:.1?} |",
+        bytes.len()
+    );
 }
