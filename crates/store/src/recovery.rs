@@ -313,7 +313,8 @@ fn read_or_init_meta(db: &Database, path: &Path, options: &Options) -> Result<Me
             truncated_through: 0,
         });
     };
-    // Read-only from here: dropping the transaction aborts it.
+    // Nothing to write for an existing store.
+    txn.abort().map_err(|e| storage(path)(e.into()))?;
     let format = <[u8; 4]>::try_from(format.as_slice())
         .map(u32::from_le_bytes)
         .map_err(|_| bad_meta(meta_key::FORMAT, "not a 4-byte number"))?;

@@ -162,6 +162,8 @@ impl Writer {
 
     fn commit_batch(&mut self, batch: Vec<Pending>) {
         if let Some(err) = self.failed.get() {
+            // No more writes of any kind, truncation included (or `run` would spin on it).
+            self.truncate_target = self.truncated_through;
             for p in batch {
                 p.reply.send(Err(SubmitError::Failed(err.clone())));
             }
@@ -190,6 +192,7 @@ impl Writer {
             Err(e) => {
                 let e = Arc::new(e);
                 let _ = self.failed.set(e.clone());
+                self.truncate_target = self.truncated_through;
                 for (reply, _) in results {
                     reply.send(Err(SubmitError::Storage(e.clone())));
                 }
