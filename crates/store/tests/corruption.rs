@@ -348,3 +348,24 @@ fn deleting_the_newest_snapshot_falls_back_without_loss() {
     assert_eq!(store.recovery_report().snapshot_index, Some(10));
     assert_eq!(bytes(&store.state()), before);
 }
+
+#[test]
+fn snapshot_whose_contents_disagree_with_its_name_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    fill_with_snapshots(dir.path());
+    // A snapshot claiming a later index than it holds: the index would go backwards.
+    std::fs::rename(
+        dir.path().join(rollout_store::snapshot_file_name(20)),
+        dir.path().join(rollout_store::snapshot_file_name(25)),
+    )
+    .unwrap();
+    let c = corruption(open_err(dir.path(), snapshot_options()));
+    assert_eq!(
+        c.problem,
+        Problem::SnapshotIndexMismatch {
+            named: 25,
+            found: 20
+        }
+    );
+    assert_eq!(c.index, Some(25));
+}
