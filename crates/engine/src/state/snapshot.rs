@@ -48,7 +48,7 @@ where
 
 impl Serialize for State {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("State", 10)?;
+        let mut s = serializer.serialize_struct("State", 9)?;
         s.serialize_field("Index", &self.index)?;
         s.serialize_field("Config", &self.config)?;
         s.serialize_field("Tables", &self.tables)?;

@@ -1,0 +1,137 @@
+//! Snapshot files: the whole `State` at an index, so recovery replays only the log tail.
+//!
+//! Snapshots live in files beside the database (`snapshot-<index>.rsnap`), not in redb:
+//! a state can be hundreds of megabytes, and writing it inside a redb transaction would
+//! hold redb's single write lock — and so every submitter — for the whole write, and
+//! leave freed pages in the database file after pruning. A file is written off the
+//! writer's path (temp file, fsync, rename, fsync of the directory), and pruning is an
+//! unlink that returns the space at once.
+
+use crate::codec::{self, DecodeError};
+use crate::error::{Problem, SnapshotError};
+use rollout_engine::State;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const PREFIX: &str = "snapshot-";
+const SUFFIX: &str = ".rsnap";
+const TMP_SUFFIX: &str = ".rsnap.tmp";
+
+/// The file name of the snapshot at `index`. Zero-padded so names sort like indexes.
+pub fn file_name(index: u64) -> String {
+    format!("{PREFIX}{index:020}{SUFFIX}")
+}
+
+/// Snapshot files in `dir`, newest first. Files that do not look like snapshots are
+/// ignored (a `.corrupt` file set aside by recovery, for instance).
+pub fn list(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(digits) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.strip_suffix(SUFFIX))
+        else {
+            continue;
+        };
+        if let Ok(index) = digits.parse::<u64>() {
+            found.push((index, entry.path()));
+        }
+    }
+    found.sort_by_key(|(index, _)| std::cmp::Reverse(*index));
+    Ok(found)
+}
+
+/// Removes temp files left by a snapshot write that a crash interrupted.
+pub fn remove_stale_temp_files(dir: &Path) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(PREFIX) && n.ends_with(TMP_SUFFIX))
+        {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `state` durably as a snapshot and returns its path and size. When this returns,
+/// the file is complete and its directory entry is on disk: the log below may go.
+pub fn write(dir: &Path, state: &State) -> Result<(PathBuf, u64), SnapshotError> {
+    let index = state.index();
+    let bytes = codec::encode_snapshot(state).map_err(|e| SnapshotError::Encode {
+        index,
+        message: e.to_string(),
+    })?;
+    let path = dir.join(file_name(index));
+    let tmp = dir.join(format!("{PREFIX}{index:020}{TMP_SUFFIX}"));
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SnapshotError::Io { path, source }
+    };
+    let mut file = fs::File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(&bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    drop(file);
+    fs::rename(&tmp, &path).map_err(io(&path))?;
+    sync_dir(dir).map_err(io(dir))?;
+    Ok((path, bytes.len() as u64))
+}
+
+/// Makes renames and unlinks in `dir` durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Loads the snapshot at `path`, whose name says `named_index`.
+pub fn load(path: &Path, named_index: u64) -> Result<State, LoadError> {
+    let bytes = fs::read(path).map_err(LoadError::Io)?;
+    let (header, state) =
+        codec::decode_snapshot(&bytes).map_err(|e| LoadError::Bad(Problem::Snapshot(e)))?;
+    for found in [header.index, state.index()] {
+        if found != named_index {
+            return Err(LoadError::Bad(Problem::SnapshotIndexMismatch {
+                named: named_index,
+                found,
+            }));
+        }
+    }
+    Ok(state)
+}
+
+/// Why a snapshot could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// Reading failed (permissions, I/O): not evidence of damage.
+    Io(std::io::Error),
+    /// The file is damaged or inconsistent.
+    Bad(Problem),
+}
+
+/// Deletes all but the newest `keep` snapshots (at least one is always kept).
+pub fn prune(dir: &Path, keep: usize) -> std::io::Result<()> {
+    for (_, path) in list(dir)?.into_iter().skip(keep.max(1)) {
+        fs::remove_file(path)?;
+    }
+    Ok(())
+}
+
+/// Renames a damaged file aside so that it is kept as evidence but never loaded again.
+pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".corrupt");
+    let aside = PathBuf::from(aside);
+    fs::rename(path, &aside)?;
+    Ok(aside)
+}
+
+impl From<DecodeError> for LoadError {
+    fn from(e: DecodeError) -> Self {
+        LoadError::Bad(Problem::Snapshot(e))
+    }
+}

@@ -1,0 +1,347 @@
+//! `Store`: the public face. Opens (recovers), accepts commands, serves reads.
+
+use crate::codec::decode_log_record;
+use crate::error::{OpenError, ReadError, SnapshotError, SubmitError};
+use crate::log::LOG;
+use crate::publish::Published;
+use crate::recovery::{self, RecoveryReport, DB_FILE};
+use crate::snapshotter::{SnapshotInfo, Snapshotter};
+use crate::stamp::{Stamper, SystemStamper};
+use crate::writer::{Committed, Counters, Msg, Reply, SnapshotTrigger, Writer};
+use redb::{Database, ReadableDatabase};
+use rollout_engine::{Command, EngineConfig, Envelope, State};
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How a store behaves. `Options::default()` suits a production agent.
+#[derive(Clone)]
+pub struct Options {
+    /// Snapshot after this many log entries (0: never by count).
+    pub snapshot_every_entries: u64,
+    /// Snapshot after this many bytes of log records (0: never by size).
+    pub snapshot_every_bytes: u64,
+    /// Snapshot files kept; older ones are deleted after a new one is durable.
+    pub snapshots_retained: usize,
+    /// Log entries kept below the newest snapshot (for time travel and audit). The log is
+    /// never truncated past the oldest retained snapshot, so each stays usable.
+    pub log_tail_entries: u64,
+    /// At most this many commands share one transaction and fsync.
+    pub max_batch_commands: usize,
+    /// Commands queued for the writer before `submit` blocks (and `submit_async` fails
+    /// with [`SubmitError::Overloaded`]).
+    pub queue_capacity: usize,
+    /// Verify every page checksum of the database at open (redb's integrity check). Costs
+    /// a read of the whole file; without it, damage in redb's own pages may go unnoticed
+    /// (record damage is still caught by the record checksums).
+    pub verify_file_on_open: bool,
+    /// On damage, set the damaged part aside and open at the last good entry instead of
+    /// failing. What was dropped is listed in [`RecoveryReport::repairs`].
+    pub recover_to_last_good: bool,
+    /// redb's page cache.
+    pub cache_bytes: usize,
+    /// The configuration of a new store's initial state (ignored when reopening: the
+    /// store keeps the one it was created with, so replay is exact).
+    pub engine_config: EngineConfig,
+    /// Time and entropy for envelopes.
+    pub stamper: Arc<dyn Stamper>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            snapshot_every_entries: 10_000,
+            snapshot_every_bytes: 64 << 20,
+            snapshots_retained: 2,
+            log_tail_entries: 10_000,
+            max_batch_commands: 1024,
+            queue_capacity: 8192,
+            verify_file_on_open: true,
+            recover_to_last_good: false,
+            cache_bytes: 64 << 20,
+            engine_config: EngineConfig::default(),
+            stamper: Arc::new(SystemStamper),
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("snapshot_every_entries", &self.snapshot_every_entries)
+            .field("snapshot_every_bytes", &self.snapshot_every_bytes)
+            .field("snapshots_retained", &self.snapshots_retained)
+            .field("log_tail_entries", &self.log_tail_entries)
+            .field("max_batch_commands", &self.max_batch_commands)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("verify_file_on_open", &self.verify_file_on_open)
+            .field("recover_to_last_good", &self.recover_to_last_good)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("engine_config", &self.engine_config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counters for monitoring and benchmarks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Commands committed since open.
+    pub committed: u64,
+    /// Commands the engine rejected since open.
+    pub rejected: u64,
+    /// Write transactions (each one fsync) that carried commands.
+    pub batches: u64,
+    pub largest_batch: u64,
+    /// Every log entry at or below this index has been deleted.
+    pub truncated_through: u64,
+    pub snapshots_written: u64,
+    pub last_snapshot: Option<SnapshotInfo>,
+    /// The last background snapshot failure, until a snapshot succeeds.
+    pub last_snapshot_error: Option<String>,
+}
+
+/// A durable engine: a command log and snapshots in a directory.
+///
+/// `Store` is `Send + Sync`; share it with an `Arc`. Dropping it stops the writer after
+/// the commands already queued, and waits for a snapshot in progress.
+pub struct Store {
+    dir: PathBuf,
+    db: Arc<Database>,
+    tx: SyncSender<Msg>,
+    queue_capacity: usize,
+    published: Arc<Published>,
+    failed: Arc<OnceLock<Arc<redb::Error>>>,
+    counters: Arc<Counters>,
+    snapshotter: Arc<Snapshotter>,
+    report: RecoveryReport,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens the store in `dir` (created if missing), recovering the state from the newest
+    /// valid snapshot and the log. See [`Store::recovery_report`] for what it did.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Store, OpenError> {
+        let dir = dir.as_ref().to_path_buf();
+        let recovered = recovery::recover(&dir, &options)?;
+        let db = Arc::new(recovered.db);
+        let state = Arc::new(recovered.state);
+        let published = Arc::new(Published::new(state.clone()));
+        let failed = Arc::new(OnceLock::new());
+        let counters = Arc::new(Counters::default());
+        counters
+            .truncated_through
+            .store(recovered.truncated_through, Ordering::Relaxed);
+        let (tx, rx) = sync_channel(options.queue_capacity.max(1));
+        let snapshotter = Arc::new(Snapshotter::new(
+            &dir,
+            options.snapshots_retained,
+            options.log_tail_entries,
+            tx.clone(),
+        ));
+        let mut threads = Vec::new();
+        let snapshots = if options.snapshot_every_entries > 0 || options.snapshot_every_bytes > 0 {
+            let (snap_tx, snap_rx) = sync_channel(1);
+            let s = snapshotter.clone();
+            threads.push(spawn("rollout-store-snapshot", &dir, move || {
+                s.run(snap_rx)
+            })?);
+            Some(SnapshotTrigger {
+                every_entries: options.snapshot_every_entries,
+                every_bytes: options.snapshot_every_bytes,
+                entries_since: recovered.report.entries_replayed,
+                bytes_since: 0,
+                tx: snap_tx,
+            })
+        } else {
+            None
+        };
+        let writer = Writer {
+            db: db.clone(),
+            rx,
+            published: published.clone(),
+            stamper: options.stamper.clone(),
+            failed: failed.clone(),
+            counters: counters.clone(),
+            max_batch: options.max_batch_commands.max(1),
+            state,
+            last_now: recovered.last_now,
+            truncated_through: recovered.truncated_through,
+            truncate_target: recovered.truncated_through,
+            snapshots,
+        };
+        // The writer goes first in the list: it is joined first on drop, and its exit is
+        // what stops the snapshot thread.
+        threads.insert(
+            0,
+            spawn("rollout-store-writer", &dir, move || writer.run())?,
+        );
+        Ok(Store {
+            dir,
+            db,
+            tx,
+            queue_capacity: options.queue_capacity.max(1),
+            published,
+            failed,
+            counters,
+            snapshotter,
+            report: recovered.report,
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// Applies `command` at the next index and returns once it is durable. A command the
+    /// engine rejects writes nothing and returns [`SubmitError::Rejected`]. Blocks the
+    /// calling thread for the group's fsync: from async code use [`Store::submit_async`].
+    pub fn submit(&self, command: Command) -> Result<Committed, SubmitError> {
+        if let Some(e) = self.failed.get() {
+            return Err(SubmitError::Failed(e.clone()));
+        }
+        let (reply_tx, reply_rx) = sync_channel(1);
+        self.tx
+            .send(Msg::Submit {
+                command,
+                reply: Reply::Blocking(reply_tx),
+            })
+            .map_err(|_| SubmitError::Closed)?;
+        reply_rx.recv().map_err(|_| SubmitError::Closed)?
+    }
+
+    /// Like [`Store::submit`] without blocking a thread. The command is queued when this
+    /// is called (so calls are ordered as made); the future resolves once it is durable.
+    /// A full queue fails at once with [`SubmitError::Overloaded`] rather than blocking.
+    pub fn submit_async(
+        &self,
+        command: Command,
+    ) -> impl Future<Output = Result<Committed, SubmitError>> + Send + 'static {
+        let queued = self.enqueue_async(command);
+        async move { queued?.await.map_err(|_| SubmitError::Closed)? }
+    }
+
+    fn enqueue_async(
+        &self,
+        command: Command,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Committed, SubmitError>>, SubmitError> {
+        if let Some(e) = self.failed.get() {
+            return Err(SubmitError::Failed(e.clone()));
+        }
+        let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
+        let msg = Msg::Submit {
+            command,
+            reply: Reply::Async(reply_tx),
+        };
+        match self.tx.try_send(msg) {
+            Ok(()) => Ok(reply_rx),
+            Err(TrySendError::Full(_)) => Err(SubmitError::Overloaded {
+                capacity: self.queue_capacity,
+            }),
+            Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
+        }
+    }
+
+    /// The latest committed state: an O(1) clone that never waits for the writer.
+    pub fn state(&self) -> Arc<State> {
+        self.published.load()
+    }
+
+    /// Waits until the state's index is at least `min_index` or `timeout` passed, then
+    /// returns the latest state; compare its index to tell which (a blocking query
+    /// answers with whatever it has when the wait ends).
+    pub fn wait_for_index(&self, min_index: u64, timeout: Duration) -> Arc<State> {
+        self.published.wait_for_index(min_index, timeout)
+    }
+
+    /// The committed index, for async waiters: `changed()` / `wait_for(|i| *i >= n)`,
+    /// then [`Store::state`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// Up to `max_entries` logged envelopes from index `from` on, in log order. Reads a
+    /// consistent redb snapshot and never blocks the writer.
+    pub fn read_log(&self, from: u64, max_entries: usize) -> Result<Vec<Envelope>, ReadError> {
+        let path = self.dir.join(DB_FILE);
+        let st = |e: redb::Error| ReadError::Storage {
+            path: path.clone(),
+            source: e,
+        };
+        let txn = self.db.begin_read().map_err(|e| st(e.into()))?;
+        let table = txn.open_table(LOG).map_err(|e| st(e.into()))?;
+        let mut out = Vec::new();
+        for item in table.range(from..).map_err(|e| st(e.into()))? {
+            if out.len() >= max_entries {
+                break;
+            }
+            let (k, v) = item.map_err(|e| st(e.into()))?;
+            let envelope = decode_log_record(v.value()).map_err(|source| ReadError::Decode {
+                path: path.clone(),
+                index: k.value(),
+                source,
+            })?;
+            out.push(envelope);
+        }
+        Ok(out)
+    }
+
+    /// Writes a snapshot of the current state now, in the calling thread (then the log it
+    /// covers is truncated in the background). `None` if one at this index exists.
+    pub fn snapshot_now(&self) -> Result<Option<SnapshotInfo>, SnapshotError> {
+        self.snapshotter.take(&self.state())
+    }
+
+    /// What the open found and did.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.counters;
+        let snapshots = self.snapshotter.status();
+        StoreStats {
+            committed: c.committed.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
+            largest_batch: c.largest_batch.load(Ordering::Relaxed),
+            truncated_through: c.truncated_through.load(Ordering::Relaxed),
+            snapshots_written: snapshots.written,
+            last_snapshot: snapshots.last,
+            last_snapshot_error: snapshots.last_error,
+        }
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Queued commands are committed and answered before the writer stops.
+        let _ = self.tx.send(Msg::Shutdown);
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn spawn(
+    name: &str,
+    dir: &Path,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, OpenError> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(|source| OpenError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}

@@ -1,0 +1,47 @@
+//! Shared helpers for the store's integration tests.
+#![allow(dead_code)]
+
+use rollout_engine::{apply, State};
+use rollout_store::codec::encode_state;
+use rollout_store::{Options, SeededStamper, Store};
+use std::path::Path;
+use std::sync::Arc;
+
+pub const T0: i64 = 1_700_000_000_000_000_000;
+
+/// Deterministic options: seeded stamps, no automatic snapshots.
+pub fn options(seed: u64) -> Options {
+    Options {
+        stamper: Arc::new(SeededStamper::new(seed, T0, 1_000_000)),
+        snapshot_every_entries: 0,
+        snapshot_every_bytes: 0,
+        ..Options::default()
+    }
+}
+
+pub fn open(dir: &Path, options: Options) -> Store {
+    match Store::open(dir, options) {
+        Ok(s) => s,
+        Err(e) => panic!("open failed: {e}"),
+    }
+}
+
+pub fn bytes(state: &State) -> Vec<u8> {
+    encode_state(state).unwrap()
+}
+
+/// The state obtained by applying the whole log from index 1 to a fresh state.
+pub fn replay_log(store: &Store) -> State {
+    let mut state = State::new();
+    for env in store.read_log(1, usize::MAX).unwrap() {
+        state = apply(&state, &env).expect("logged command replays").0;
+    }
+    state
+}
+
+/// Asserts the log holds exactly the indexes 1..=last, in order.
+pub fn assert_log_contiguous(store: &Store, last: u64) {
+    let log = store.read_log(1, usize::MAX).unwrap();
+    let indexes: Vec<u64> = log.iter().map(|e| e.index).collect();
+    assert_eq!(indexes, (1..=last).collect::<Vec<_>>());
+}

@@ -1,0 +1,193 @@
+mod common;
+
+use common::*;
+use rollout_engine::Command;
+use rollout_store::workload::{self, mixed};
+use rollout_store::{Options, Store, SubmitError};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[test]
+fn reopen_gives_identical_state_bytes_and_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (before, indexes) = {
+        let store = open(dir.path(), options(1));
+        for n in 0..60 {
+            let _ = store.submit(mixed(n, 4));
+        }
+        workload::schedule(&store, T0, 10).unwrap();
+        let s = store.state();
+        (bytes(&s), s.table_indexes())
+    };
+    let store = open(dir.path(), options(1));
+    let after = store.state();
+    assert_eq!(bytes(&after), before);
+    assert_eq!(after.table_indexes(), indexes);
+    let report = store.recovery_report();
+    assert_eq!(report.snapshot_index, None);
+    assert_eq!(report.entries_replayed, after.index());
+    assert!(report.repairs.is_empty());
+    // And a fresh replay of the log agrees with both.
+    assert_eq!(bytes(&replay_log(&store)), before);
+}
+
+#[test]
+fn reopen_from_snapshot_and_truncated_log_gives_identical_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || Options {
+        snapshot_every_entries: 25,
+        log_tail_entries: 10,
+        snapshots_retained: 2,
+        ..options(2)
+    };
+    let before = {
+        let store = open(dir.path(), opts());
+        for n in 0..200 {
+            let _ = store.submit(mixed(n, 5));
+        }
+        let info = store.snapshot_now().unwrap();
+        assert!(info.is_some() || store.stats().last_snapshot.is_some());
+        // Let the writer process the truncation request.
+        let _ = store.submit(Command::Tick).unwrap();
+        let stats = store.stats();
+        assert!(stats.snapshots_written >= 1, "{stats:?}");
+        assert!(stats.truncated_through > 0, "{stats:?}");
+        (bytes(&store.state()), store.state().table_indexes())
+    };
+    let store = open(dir.path(), opts());
+    let report = store.recovery_report().clone();
+    assert!(report.snapshot_index.is_some(), "{report:?}");
+    assert!(report.entries_replayed < 30, "{report:?}");
+    assert_eq!(bytes(&store.state()), before.0);
+    assert_eq!(store.state().table_indexes(), before.1);
+    // At most `snapshots_retained` snapshot files remain.
+    let snaps = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".rsnap")
+        })
+        .count();
+    assert!((1..=2).contains(&snaps), "{snaps} snapshots");
+}
+
+#[test]
+fn rejected_commands_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), options(3));
+    store.submit(workload::register("web", 2, "app:1")).unwrap();
+    let before = store.state();
+    let err = store
+        .submit(workload::fail_unknown_deployment(7))
+        .unwrap_err();
+    assert!(
+        matches!(err, SubmitError::Rejected(_)),
+        "expected a rejection, got {err}"
+    );
+    assert_eq!(err.rejection().unwrap().to_string(), "deployment not found");
+    assert!(Arc::ptr_eq(&before, &store.state()));
+    assert_log_contiguous(&store, 1);
+    // The next accepted command takes the next index: no hole was left.
+    let c = store.submit(Command::Tick).unwrap();
+    assert_eq!(c.outcome.index, 2);
+    assert_eq!(store.stats().rejected, 1);
+    drop(store);
+    let store = open(dir.path(), options(3));
+    assert_log_contiguous(&store, 2);
+}
+
+#[test]
+fn engine_config_of_a_new_store_is_kept_across_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(4);
+    opts.engine_config.job_tracked_versions = 2;
+    let store = open(dir.path(), opts);
+    store.submit(Command::Tick).unwrap();
+    drop(store);
+    // A different config on reopen is ignored: replay must start where the log did.
+    let store = open(dir.path(), options(4));
+    assert_eq!(store.state().config().job_tracked_versions, 2);
+}
+
+#[test]
+fn readers_wait_for_an_index_without_polling() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path(), options(5)));
+    let waiter = {
+        let store = store.clone();
+        std::thread::spawn(move || store.wait_for_index(3, Duration::from_secs(30)).index())
+    };
+    let mut rx = store.subscribe();
+    for _ in 0..3 {
+        store.submit(Command::Tick).unwrap();
+    }
+    assert!(waiter.join().unwrap() >= 3);
+    assert_eq!(*rx.borrow_and_update(), 3);
+    // A wait that cannot be satisfied returns the current state at the timeout.
+    let s = store.wait_for_index(100, Duration::from_millis(20));
+    assert_eq!(s.index(), 3);
+}
+
+#[test]
+fn async_submit_and_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path(), options(6)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut rx = store.subscribe();
+        let pending: Vec<_> = (0..5).map(|_| store.submit_async(Command::Tick)).collect();
+        let mut indexes = Vec::new();
+        for p in pending {
+            indexes.push(p.await.unwrap().outcome.index);
+        }
+        // Queued in call order, so committed in call order.
+        assert_eq!(indexes, vec![1, 2, 3, 4, 5]);
+        rx.wait_for(|i| *i >= 5).await.unwrap();
+        let err = store
+            .submit_async(workload::fail_unknown_deployment(1))
+            .await
+            .unwrap_err();
+        assert!(err.rejection().is_some());
+    });
+}
+
+#[test]
+fn log_time_never_goes_backwards() {
+    struct BackwardsClock(std::sync::atomic::AtomicI64);
+    impl rollout_store::Stamper for BackwardsClock {
+        fn now_ns(&self) -> i64 {
+            self.0
+                .fetch_sub(1_000, std::sync::atomic::Ordering::Relaxed)
+        }
+        fn entropy(&self) -> std::io::Result<rollout_engine::Entropy> {
+            Ok(rollout_engine::Entropy::from_u64(1))
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        stamper: Arc::new(BackwardsClock(T0.into())),
+        ..options(0)
+    };
+    let store = Store::open(dir.path(), opts).unwrap();
+    for _ in 0..3 {
+        store.submit(Command::Tick).unwrap();
+    }
+    let log = store.read_log(1, 10).unwrap();
+    assert!(log.windows(2).all(|w| w[0].now <= w[1].now));
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = open(dir.path(), options(7));
+    let err = Store::open(dir.path(), options(7))
+        .err()
+        .expect("second open fails");
+    assert!(err.to_string().contains("rollout.redb"), "{err}");
+}
