@@ -8,7 +8,7 @@
 
 use crate::client::{health_policy, HealthPolicy};
 use rollout_engine::job::spec_changed;
-use rollout_engine::model::{status, Deployment};
+use rollout_engine::model::{client_status, status, Deployment};
 use rollout_engine::outcome::Topic;
 use rollout_engine::reconcile::PlacementKind;
 use rollout_engine::{apply, Command, Envelope, Outcome, RollbackOutcome, State};
@@ -19,6 +19,13 @@ use uuid::Uuid;
 /// Evaluations a deployment may get beyond one per cause: the registration's follow-ups
 /// and the last rolling-update evaluation.
 pub const EVAL_SLACK: u64 = 3;
+
+/// How and into which deployment an allocation was placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placed {
+    pub kind: PlacementKind,
+    pub deployment: Option<Uuid>,
+}
 
 /// A broken property.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,7 +92,7 @@ impl Checker {
         after: &State,
         env: &Envelope,
         outcome: &Outcome,
-        kinds: &BTreeMap<Uuid, PlacementKind>,
+        kinds: &BTreeMap<Uuid, Placed>,
     ) {
         let i = env.index;
         let mut deployments: BTreeSet<Uuid> = BTreeSet::new();
@@ -142,7 +149,7 @@ impl Checker {
         after: &State,
         id: &Uuid,
         outcome: &Outcome,
-        kinds: &BTreeMap<Uuid, PlacementKind>,
+        kinds: &BTreeMap<Uuid, Placed>,
     ) {
         let Some(d) = after.deployment(id) else {
             return;
@@ -208,7 +215,7 @@ impl Checker {
         i: u64,
         after: &State,
         d: &Deployment,
-        kinds: &BTreeMap<Uuid, PlacementKind>,
+        kinds: &BTreeMap<Uuid, Placed>,
     ) {
         let mut canaries: BTreeMap<&str, u64> = BTreeMap::new();
         let mut replacing: BTreeMap<&str, u64> = BTreeMap::new();
@@ -219,7 +226,14 @@ impl Checker {
             if a.is_canary() {
                 *canaries.entry(a.task_group.as_str()).or_default() += 1;
             }
-            if kinds.get(&a.id) == Some(&PlacementKind::Destructive) && !a.is_healthy() {
+            // Only replacements placed into this deployment: an allocation that an
+            // in-place update carried over from an older deployment is not one of its
+            // destructive updates.
+            let placed = kinds.get(&a.id);
+            let destructive = placed.is_some_and(|p| {
+                p.kind == PlacementKind::Destructive && p.deployment == Some(d.id)
+            });
+            if destructive && !a.is_healthy() {
                 *replacing.entry(a.task_group.as_str()).or_default() += 1;
             }
         }
@@ -439,8 +453,11 @@ pub fn waiting_on_operator(
     if d.task_groups.values().any(|g| g.canarying()) {
         return Some("promotion");
     }
+    // A failed allocation of a manual group waits for its health as much as a running
+    // one: the client never reports health for such groups (§3.3).
     let manual_pending = state.deployment_allocs(&d.id).any(|a| {
-        !a.terminal()
+        !a.server_terminal()
+            && !matches!(a.client_status.as_str(), client_status::COMPLETE | client_status::LOST)
             && !a.has_health()
             && matches!(health_policy(state, a), HealthPolicy::Manual { .. })
     });

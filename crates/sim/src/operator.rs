@@ -185,7 +185,8 @@ pub fn ready_to_promote(state: &State, d: &Deployment) -> bool {
 }
 
 /// Manual health for one deployment: allocations of manual groups that are running,
-/// have no health yet, and ran for `min_healthy_time` are judged by their fate.
+/// have no health yet, and ran for `min_healthy_time` are judged by their fate; failed
+/// ones are marked unhealthy.
 fn manual_health(
     state: &State,
     clients: &Clients,
@@ -195,12 +196,20 @@ fn manual_health(
     let mut healthy = Vec::new();
     let mut unhealthy = Vec::new();
     for a in state.deployment_allocs(&d.id) {
-        if a.terminal() || a.has_health() || a.client_status != client_status::RUNNING {
+        if a.server_terminal() || a.has_health() {
             continue;
         }
         let HealthPolicy::Manual { min_healthy_ns } = health_policy(state, a) else {
             continue;
         };
+        // A failed allocation is plainly unhealthy; nobody else will say so (§3.3).
+        if a.client_status == client_status::FAILED {
+            unhealthy.push(a.id);
+            continue;
+        }
+        if a.client_status != client_status::RUNNING {
+            continue;
+        }
         let Some(c) = clients.get(&a.id) else {
             continue;
         };

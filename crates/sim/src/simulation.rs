@@ -17,7 +17,7 @@ use crate::client::{ClientConfig, ClientEvent, Clients};
 use crate::clock::Clock;
 use crate::faults::FaultModel;
 use crate::fleet::Fleet;
-use crate::invariants::{Checker, Violation};
+use crate::invariants::{Checker, Placed, Violation};
 use crate::jobs::{release_of, revision_of, JobChange, JobSpec, NAMESPACE};
 use crate::operator::{self, Decision, OperatorPolicy};
 use crate::rng::SimRng;
@@ -214,7 +214,7 @@ pub struct Simulation {
     fleet: Fleet,
     clients: Clients,
     scheduler: Scheduler,
-    kinds: BTreeMap<Uuid, PlacementKind>,
+    kinds: BTreeMap<Uuid, Placed>,
     pending_kinds: Vec<PlacementKind>,
     rng_entropy: SimRng,
     rng_faults: SimRng,
@@ -317,7 +317,7 @@ impl Simulation {
         &self.stats
     }
     /// How each allocation was placed (canary, destructive, …).
-    pub fn placement_kind(&self, alloc: &Uuid) -> Option<PlacementKind> {
+    pub fn placement(&self, alloc: &Uuid) -> Option<Placed> {
         self.kinds.get(alloc).copied()
     }
 
@@ -361,7 +361,8 @@ impl Simulation {
             .iter()
             .zip(self.pending_kinds.drain(..))
         {
-            self.kinds.insert(*id, kind);
+            let deployment = self.state.alloc(id).and_then(|a| a.deployment_id);
+            self.kinds.insert(*id, Placed { kind, deployment });
         }
         *self.stats.commands.entry(env.command.name()).or_default() += 1;
         self.rollbacks += outcome
