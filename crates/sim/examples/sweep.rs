@@ -39,7 +39,11 @@ fn main() {
     for (rule, seeds) in &broken {
         let mut s = seeds.clone();
         s.dedup();
-        println!("broken {rule}: {} runs, e.g. {}", s.len(), replay_command(s[0]));
+        println!(
+            "broken {rule}: {} runs, e.g. {}",
+            s.len(),
+            replay_command(s[0])
+        );
     }
     for (a, seeds) in &anomalies {
         println!("anomaly {a}…: {} runs, e.g. seed {}", seeds.len(), seeds[0]);

@@ -457,7 +457,10 @@ pub fn waiting_on_operator(
     // one: the client never reports health for such groups (§3.3).
     let manual_pending = state.deployment_allocs(&d.id).any(|a| {
         !a.server_terminal()
-            && !matches!(a.client_status.as_str(), client_status::COMPLETE | client_status::LOST)
+            && !matches!(
+                a.client_status.as_str(),
+                client_status::COMPLETE | client_status::LOST
+            )
             && !a.has_health()
             && matches!(health_policy(state, a), HealthPolicy::Manual { .. })
     });

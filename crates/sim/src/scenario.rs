@@ -94,15 +94,31 @@ pub fn random_within(seed: u64, bounds: &Bounds) -> SimConfig {
         tick_ns: rng.range_i64(2 * SECOND_NS, 20 * SECOND_NS),
         promote: rng.chance(0.85),
         manual_health: rng.chance(0.9),
-        pause_chance: if chaos { rng.range_u64(0, 5) as f64 / 100.0 } else { 0.0 },
+        pause_chance: if chaos {
+            rng.range_u64(0, 5) as f64 / 100.0
+        } else {
+            0.0
+        },
         resume_chance: rng.range_u64(10, 60) as f64 / 100.0,
-        fail_chance: if chaos { rng.range_u64(0, 10) as f64 / 1000.0 } else { 0.0 },
-        new_version_chance: if chaos { rng.range_u64(0, 3) as f64 / 100.0 } else { 0.0 },
+        fail_chance: if chaos {
+            rng.range_u64(0, 10) as f64 / 1000.0
+        } else {
+            0.0
+        },
+        new_version_chance: if chaos {
+            rng.range_u64(0, 3) as f64 / 100.0
+        } else {
+            0.0
+        },
         in_place_chance: 0.2,
         releases,
         chaos_until_ns,
     };
-    let latency_max = if rng.chance(0.4) { rng.range_i64(0, 3 * SECOND_NS) } else { 0 };
+    let latency_max = if rng.chance(0.4) {
+        rng.range_i64(0, 3 * SECOND_NS)
+    } else {
+        0
+    };
     SimConfig {
         seed,
         start_ns: DEFAULT_START_NS,
@@ -110,7 +126,10 @@ pub fn random_within(seed: u64, bounds: &Bounds) -> SimConfig {
         jobs,
         script,
         client: ClientConfig {
-            start_delay_ns: (rng.range_i64(0, SECOND_NS), rng.range_i64(SECOND_NS, 20 * SECOND_NS)),
+            start_delay_ns: (
+                rng.range_i64(0, SECOND_NS),
+                rng.range_i64(SECOND_NS, 20 * SECOND_NS),
+            ),
             stop_delay_ns: (0, rng.range_i64(0, 5 * SECOND_NS)),
         },
         scheduler: SchedulerConfig {
@@ -119,10 +138,7 @@ pub fn random_within(seed: u64, bounds: &Bounds) -> SimConfig {
             partial_plan_chance: if rng.chance(0.3) { 0.3 } else { 0.0 },
             ..SchedulerConfig::default()
         },
-        faults: FaultModel {
-            rules,
-            node_loss,
-        },
+        faults: FaultModel { rules, node_loss },
         operator,
         limits: Limits {
             max_steps: 20_000,
@@ -146,7 +162,11 @@ fn job(rng: &mut SimRng, id: &str, bounds: &Bounds) -> JobSpec {
 
 fn group(rng: &mut SimRng, name: &str, bounds: &Bounds) -> GroupSpec {
     let count = rng.range_u64(1, bounds.max_count);
-    let canary = if rng.chance(0.5) { rng.range_u64(1, 3) as i64 } else { 0 };
+    let canary = if rng.chance(0.5) {
+        rng.range_u64(1, 3) as i64
+    } else {
+        0
+    };
     let min_healthy: DurationNs = rng.range_i64(0, 15) * SECOND_NS;
     let healthy_deadline = min_healthy + rng.range_i64(5, 120) * SECOND_NS;
     let progress_deadline = if rng.chance(0.15) {

@@ -32,7 +32,7 @@ use rollout_engine::outcome::Topic;
 use rollout_engine::reconcile::PlacementKind;
 use rollout_engine::{apply, next_deadline, plan, Command, Envelope, Error, Outcome, Plan, State};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// 2023-11-14T22:13:20Z: where virtual time starts unless a config says otherwise.
@@ -133,18 +133,13 @@ enum Event {
     NodeRepair {
         node: String,
     },
-    /// Background: the operator looks around.
+    /// The operator looks around (recurs for the whole run).
     OperatorTick,
-    /// Background: maybe lose a node.
+    /// Maybe lose a node (recurs until `chaos_until_ns`).
     NodeLossTick,
 }
 
-impl Event {
-    /// Background events recur forever; a run is settled when only they are left.
-    fn is_background(&self) -> bool {
-        matches!(self, Event::OperatorTick | Event::NodeLossTick)
-    }
-}
+impl Event {}
 
 /// A command the engine refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,7 +204,7 @@ pub struct Simulation {
     log: Vec<Envelope>,
     queue: BTreeMap<(UnixNanos, u64), Event>,
     seq: u64,
-    foreground: usize,
+    scripts_pending: usize,
     wake_at: Option<UnixNanos>,
     fleet: Fleet,
     clients: Clients,
@@ -241,7 +236,7 @@ impl Simulation {
             log: Vec::new(),
             queue: BTreeMap::new(),
             seq: 0,
-            foreground: 0,
+            scripts_pending: 0,
             wake_at: None,
             fleet: Fleet::new(config.nodes),
             clients: Clients::default(),
@@ -445,7 +440,7 @@ impl Simulation {
         self.steps += 1;
         let deadline = next_deadline(&self.state);
         let head = self.queue.keys().next().map(|(t, _)| *t);
-        if self.foreground == 0 && deadline.is_none() && !self.keep_ticking() {
+        if deadline.is_none() && self.quiet() {
             return self.settle();
         }
         match (deadline, head) {
@@ -454,8 +449,8 @@ impl Simulation {
                 let Some(((at, _), event)) = self.queue.pop_first() else {
                     return Step::Settled;
                 };
-                if !event.is_background() {
-                    self.foreground -= 1;
+                if matches!(event, Event::Script(_)) {
+                    self.scripts_pending -= 1;
                 }
                 self.clock.advance_to(at);
                 self.handle(event);
@@ -538,6 +533,49 @@ impl Simulation {
         Step::Halted(why)
     }
 
+    /// Nothing left can move a rollout: no scripted step is pending, no evaluation or
+    /// queued client or plan event concerns a job with an active deployment, and no
+    /// background tick matters ([`Self::keep_ticking`]). Work on jobs without an active
+    /// deployment (say, an allocation crash-looping through reschedules forever) does
+    /// not keep a run alive.
+    fn quiet(&self) -> bool {
+        if self.scripts_pending > 0 {
+            return false;
+        }
+        let active: BTreeSet<(String, String)> = self
+            .state
+            .active_deployments()
+            .map(|d| (d.namespace.clone(), d.job_id.clone()))
+            .collect();
+        if active.is_empty() {
+            return true;
+        }
+        let concerns_active =
+            |ns: &str, job: &str| active.contains(&(ns.to_string(), job.to_string()));
+        let evals_pending = active
+            .iter()
+            .any(|(ns, job)| self.state.job_evals(ns, job).any(|e| e.is_pending()));
+        if evals_pending {
+            return false;
+        }
+        let busy = self.queue.values().any(|e| match e {
+            Event::Client { alloc, .. } => self
+                .state
+                .alloc(alloc)
+                .is_some_and(|a| concerns_active(&a.namespace, &a.job_id)),
+            Event::SubmitPlan { eval } => self
+                .state
+                .eval(eval)
+                .is_some_and(|e| concerns_active(&e.namespace, &e.job_id)),
+            Event::Script(_) => true,
+            Event::SchedulerWake
+            | Event::NodeRepair { .. }
+            | Event::OperatorTick
+            | Event::NodeLossTick => false,
+        });
+        !busy && !self.keep_ticking()
+    }
+
     /// With no foreground work and no deadline, background ticks still matter while
     /// chaos may strike an active deployment or an operator duty ripens later.
     fn keep_ticking(&self) -> bool {
@@ -584,8 +622,8 @@ impl Simulation {
     }
 
     fn push(&mut self, at: UnixNanos, event: Event) {
-        if !event.is_background() {
-            self.foreground += 1;
+        if matches!(event, Event::Script(_)) {
+            self.scripts_pending += 1;
         }
         self.seq += 1;
         self.queue.insert((at, self.seq), event);
@@ -682,7 +720,10 @@ impl Simulation {
     /// evaluation.
     fn submit(&mut self, p: Plan, attempts: u32) {
         let eval = p.eval_id;
-        if !p.is_empty() {
+        // A plan whose only content is a delayed reschedule still has to be submitted:
+        // applying it is what creates the follow-up evaluation (§3.13 T2), and
+        // `Plan::is_empty` does not count `reschedule_later`.
+        if !p.is_empty() || !p.reschedule_later.is_empty() {
             let partial = self
                 .rng_scheduler
                 .chance(self.config.scheduler.partial_plan_chance);
@@ -695,8 +736,10 @@ impl Simulation {
                 }
             }
             let r = &binding.result;
-            let empty =
-                r.allocations.is_empty() && r.stops.is_empty() && r.in_place_updates.is_empty();
+            let empty = r.allocations.is_empty()
+                && r.stops.is_empty()
+                && r.in_place_updates.is_empty()
+                && p.reschedule_later.is_empty();
             if !empty {
                 self.pending_kinds = binding.kinds;
                 match self.apply(Actor::Scheduler, Command::ApplyPlanResult(binding.result)) {
