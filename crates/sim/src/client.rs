@@ -113,6 +113,7 @@ pub struct ClientAlloc {
 /// Every allocation's client, keyed by allocation ID.
 #[derive(Clone, Debug, Default)]
 pub struct Clients {
+    config: ClientConfig,
     allocs: BTreeMap<Uuid, ClientAlloc>,
 }
 
@@ -124,6 +125,13 @@ pub struct Reaction {
 }
 
 impl Clients {
+    pub fn new(config: ClientConfig) -> Clients {
+        Clients {
+            config,
+            allocs: BTreeMap::new(),
+        }
+    }
+
     pub fn get(&self, id: &Uuid) -> Option<&ClientAlloc> {
         self.allocs.get(id)
     }
@@ -145,7 +153,6 @@ impl Clients {
         state: &State,
         id: &Uuid,
         now: UnixNanos,
-        config: &ClientConfig,
         fleet: &mut Fleet,
         rng: &mut SimRng,
         fate: impl FnOnce(&str, &str) -> Fate,
@@ -181,7 +188,7 @@ impl Clients {
                     generation: 0,
                 },
             );
-            let (lo, hi) = config.start_delay_ns;
+            let (lo, hi) = self.config.start_delay_ns;
             return vec![(now + rng.range_i64(lo, hi), ClientEvent::Start)];
         };
         let mut timers = Vec::new();
@@ -190,7 +197,7 @@ impl Clients {
         }
         if a.server_terminal() && !c.stopping {
             c.stopping = true;
-            let (lo, hi) = config.stop_delay_ns;
+            let (lo, hi) = self.config.stop_delay_ns;
             timers.push((now + rng.range_i64(lo, hi), ClientEvent::Stopped));
             return timers;
         }

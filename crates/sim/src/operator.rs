@@ -68,7 +68,10 @@ impl Default for OperatorPolicy {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
     /// A command about one deployment.
-    Deployment { deployment: Uuid, command: Command },
+    Deployment {
+        deployment: Uuid,
+        command: Box<Command>,
+    },
     /// Register a new version of a job.
     NewVersion { job: String, change: JobChange },
 }
@@ -85,18 +88,18 @@ pub fn duties(
         if policy.promote && ready_to_promote(state, d) {
             out.push(Decision::Deployment {
                 deployment: d.id,
-                command: Command::PromoteDeployment(PromoteDeployment {
+                command: Box::new(Command::PromoteDeployment(PromoteDeployment {
                     deployment_id: Some(d.id),
                     all: true,
                     groups: None,
-                }),
+                })),
             });
         }
         if policy.manual_health {
             if let Some(cmd) = manual_health(state, clients, d, now) {
                 out.push(Decision::Deployment {
                     deployment: d.id,
-                    command: cmd,
+                    command: Box::new(cmd),
                 });
             }
         }
@@ -120,9 +123,9 @@ pub fn chaos(policy: &OperatorPolicy, state: &State, rng: &mut SimRng) -> Vec<De
         if rng.chance(policy.fail_chance) {
             out.push(Decision::Deployment {
                 deployment: id,
-                command: Command::FailDeployment(FailDeployment {
+                command: Box::new(Command::FailDeployment(FailDeployment {
                     deployment_id: Some(id),
-                }),
+                })),
             });
         }
         if rng.chance(policy.new_version_chance) {
@@ -140,10 +143,10 @@ pub fn chaos(policy: &OperatorPolicy, state: &State, rng: &mut SimRng) -> Vec<De
 fn pause(id: Uuid, pause: bool) -> Decision {
     Decision::Deployment {
         deployment: id,
-        command: Command::PauseDeployment(PauseDeployment {
+        command: Box::new(Command::PauseDeployment(PauseDeployment {
             deployment_id: Some(id),
             pause,
-        }),
+        })),
     }
 }
 

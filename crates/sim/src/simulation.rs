@@ -239,7 +239,7 @@ impl Simulation {
             scripts_pending: 0,
             wake_at: None,
             fleet: Fleet::new(config.nodes),
-            clients: Clients::default(),
+            clients: Clients::new(config.client.clone()),
             scheduler: Scheduler::new(config.scheduler.clone()),
             kinds: BTreeMap::new(),
             pending_kinds: Vec::new(),
@@ -407,7 +407,6 @@ impl Simulation {
                 &self.state,
                 &id,
                 now,
-                &self.config.client,
                 &mut self.fleet,
                 &mut self.rng_clients,
                 |release, group| faults.fate(release, group, rng_faults),
@@ -804,7 +803,7 @@ impl Simulation {
         for d in decisions {
             let ok = match d {
                 Decision::Deployment { command, .. } => {
-                    self.apply(Actor::Operator, command).is_ok()
+                    self.apply(Actor::Operator, *command).is_ok()
                 }
                 Decision::NewVersion { job, change } => {
                     self.change_job(Actor::Operator, &job, &change)

@@ -66,6 +66,9 @@ pub fn short(id: &Uuid) -> String {
 
 /// Describes what one applied command changed.
 pub fn narrate(before: &State, after: &State, env: &Envelope, outcome: &Outcome) -> Vec<String> {
+    // Allocation changes first: within one index they are usually the cause (a health
+    // report) of the deployment and job changes that follow.
+    let mut alloc_changes = Vec::new();
     let mut lines = Vec::new();
     for e in &outcome.events {
         match e.topic {
@@ -77,12 +80,14 @@ pub fn narrate(before: &State, after: &State, env: &Envelope, outcome: &Outcome)
             }
             Topic::Allocation => {
                 if let Ok(id) = e.key.parse::<Uuid>() {
-                    alloc_lines(before, after, &id, &mut lines);
+                    alloc_lines(before, after, &id, &mut alloc_changes);
                 }
             }
             Topic::Evaluation => {}
         }
     }
+    alloc_changes.append(&mut lines);
+    let mut lines = alloc_changes;
     for r in &outcome.rollbacks {
         if let RollbackOutcome::RolledBack {
             stable_version,

@@ -272,7 +272,10 @@ fn deployment_completes_after_a_delayed_reschedule_turns_out_moot() {
     assert!(d.state.pending_evals().is_empty());
     let key = rollout_engine::JobKey::new("default", "web");
     let rec = rollout_engine::reconcile::reconcile(&d.state, &key, d.now);
-    assert!(rec.current.is_none() || rec.complete(), "the reconciler itself still sees work");
+    assert!(
+        rec.current.is_none() || rec.complete(),
+        "the reconciler itself still sees work"
+    );
     assert_eq!(
         dep.status,
         status::SUCCESSFUL,
