@@ -51,8 +51,8 @@ impl fmt::Display for Violation {
 #[derive(Clone, Debug, Default)]
 pub struct Checker {
     pub violations: Vec<Violation>,
-    /// Health transitions, operator commands and failures per deployment: each may
-    /// legitimately cause an evaluation (§3.14 E1, E2).
+    /// Health transitions, operator commands, failures and placing plan results per
+    /// deployment: each may legitimately cause an evaluation (§3.14 E1, E2, decision 11).
     causes: BTreeMap<Uuid, u64>,
     /// Evaluations created with `DeploymentID` = the deployment.
     evals: BTreeMap<Uuid, u64>,
@@ -124,6 +124,20 @@ impl Checker {
         }
         if let Some(d) = operator_target(&env.command) {
             *self.causes.entry(d).or_default() += 1;
+        }
+        // A plan result that placed allocations may leave the rollout to continue: the
+        // engine's convergence guard then creates one "rolling-update" evaluation when
+        // the scheduler acknowledges (decision 11). An evaluation per placing plan is
+        // progress, not a storm; a storm is evaluations that place nothing.
+        if let Command::ApplyPlanResult(_) = env.command {
+            let placed_into: BTreeSet<Uuid> = outcome
+                .allocs_created
+                .iter()
+                .filter_map(|id| after.alloc(id).and_then(|a| a.deployment_id))
+                .collect();
+            for d in placed_into {
+                *self.causes.entry(d).or_default() += 1;
+            }
         }
         for id in &deployments {
             self.check_deployment(i, before, after, id, outcome, kinds);

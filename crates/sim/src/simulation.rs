@@ -17,7 +17,7 @@ use crate::client::{ClientConfig, ClientEvent, Clients};
 use crate::clock::Clock;
 use crate::faults::FaultModel;
 use crate::fleet::Fleet;
-use crate::invariants::{Checker, Placed, Violation};
+use crate::invariants::{waiting_on_operator, Checker, Placed, Violation};
 use crate::jobs::{release_of, revision_of, JobChange, JobSpec, NAMESPACE};
 use crate::operator::{self, Decision, OperatorPolicy};
 use crate::rng::SimRng;
@@ -430,6 +430,12 @@ impl Simulation {
         if self.steps >= self.config.limits.max_steps
             || self.clock.elapsed() > self.config.limits.max_elapsed_ns
         {
+            // What still runs concerns no rollout that could move without an operator
+            // (say, an old allocation crash-looping through reschedules next to a
+            // deployment that waits for a promotion nobody will make).
+            if self.rollouts_wait_on_operator() {
+                return Step::Settled;
+            }
             return self.halt(format!(
                 "limits reached: {} steps, {} ns elapsed",
                 self.steps,
@@ -530,6 +536,13 @@ impl Simulation {
     fn halt(&mut self, why: String) -> Step {
         self.halted = Some(why.clone());
         Step::Halted(why)
+    }
+
+    fn rollouts_wait_on_operator(&self) -> bool {
+        let manual = self.config.operator.manual_health;
+        self.state
+            .active_deployments()
+            .all(|d| waiting_on_operator(&self.state, d, manual).is_some())
     }
 
     /// Nothing left can move a rollout: no scripted step is pending, no evaluation or
