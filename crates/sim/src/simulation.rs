@@ -545,47 +545,34 @@ impl Simulation {
             .all(|d| waiting_on_operator(&self.state, d, manual).is_some())
     }
 
-    /// Nothing left can move a rollout: no scripted step is pending, no evaluation or
-    /// queued client or plan event concerns a job with an active deployment, and no
-    /// background tick matters ([`Self::keep_ticking`]). Work on jobs without an active
-    /// deployment (say, an allocation crash-looping through reschedules forever) does
-    /// not keep a run alive.
+    /// Nothing left to do but wait for operators or for timers of jobs that no rollout
+    /// depends on: no scripted step is pending; no client or plan event is queued; no
+    /// evaluation is pending for a job with an active deployment, nor due now for any
+    /// other job; and no background tick matters ([`Self::keep_ticking`]). A delayed
+    /// reschedule of a job without an active deployment (an allocation crash-looping
+    /// through reschedules for ever) does not keep a run alive.
     fn quiet(&self) -> bool {
         if self.scripts_pending > 0 {
             return false;
         }
-        let active: BTreeSet<(String, String)> = self
+        let active: BTreeSet<(&str, &str)> = self
             .state
             .active_deployments()
-            .map(|d| (d.namespace.clone(), d.job_id.clone()))
+            .map(|d| (d.namespace.as_str(), d.job_id.as_str()))
             .collect();
-        if active.is_empty() {
-            return true;
-        }
-        let concerns_active =
-            |ns: &str, job: &str| active.contains(&(ns.to_string(), job.to_string()));
-        let evals_pending = active
-            .iter()
-            .any(|(ns, job)| self.state.job_evals(ns, job).any(|e| e.is_pending()));
-        if evals_pending {
-            return false;
-        }
-        let busy = self.queue.values().any(|e| match e {
-            Event::Client { alloc, .. } => self
-                .state
-                .alloc(alloc)
-                .is_some_and(|a| concerns_active(&a.namespace, &a.job_id)),
-            Event::SubmitPlan { eval } => self
-                .state
-                .eval(eval)
-                .is_some_and(|e| concerns_active(&e.namespace, &e.job_id)),
-            Event::Script(_) => true,
+        let now = self.clock.now();
+        let evals_busy = self.state.pending_evals().iter().any(|e| {
+            active.contains(&(e.namespace.as_str(), e.job_id.as_str()))
+                || e.wait_until.nanos() <= now
+        });
+        let queue_busy = self.queue.values().any(|e| match e {
+            Event::Client { .. } | Event::SubmitPlan { .. } | Event::Script(_) => true,
             Event::SchedulerWake
             | Event::NodeRepair { .. }
             | Event::OperatorTick
             | Event::NodeLossTick => false,
         });
-        !busy && !self.keep_ticking()
+        !evals_busy && !queue_busy && !self.keep_ticking()
     }
 
     /// With no foreground work and no deadline, background ticks still matter while
