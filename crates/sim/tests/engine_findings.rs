@@ -283,3 +283,44 @@ fn deployment_completes_after_a_delayed_reschedule_turns_out_moot() {
         dep.status_description
     );
 }
+
+/// Failed allocations of an older version that may not be rescheduled (attempts used
+/// up) are held as they are instead of being replaced by the new version. A deployment
+/// created while one old allocation still ran has `DesiredTotal = 1`; when that
+/// allocation fails too, the plan has nothing left to do, nothing was ever placed (so
+/// `RequireProgressBy` stays zero and there is no deadline) and no evaluation is
+/// pending: the deployment is active for ever. Nomad's reconciler treats such failed
+/// allocations as untainted and gives them destructive updates to the new version.
+/// Found by the "never-stuck" property (proptest seed 2553677981778717053).
+#[test]
+#[ignore = "engine: failed, non-reschedulable allocations of an old version are never updated"]
+fn deployment_is_not_stuck_when_old_failed_allocations_cannot_reschedule() {
+    let mut d = Driver::new();
+    let mut v0 = job("app:1", 2, update(0, 10 * MINUTE_NS));
+    v0.task_groups[0].reschedule_policy = Some(ReschedulePolicy {
+        attempts: Some(0),
+        unlimited: Some(false),
+        ..ReschedulePolicy::default()
+    });
+    d.register(v0.clone());
+    let placed = d.schedule();
+    for id in &placed {
+        d.client(*id, "running", Some(true));
+    }
+    d.now += MINUTE_NS;
+    d.client(placed[0], "failed", None);
+    d.schedule();
+    let mut v1 = v0.clone();
+    v1.task_groups[0].tasks[0].config = Some(serde_json::json!({ "image": "app:2" }));
+    d.register(v1);
+    d.client(placed[1], "failed", None);
+    d.schedule();
+    let dep = d.latest();
+    let stuck =
+        dep.active() && d.state.pending_evals().is_empty() && next_deadline(&d.state).is_none();
+    assert!(
+        !stuck,
+        "deployment {} is {} with {:?}, no pending evaluation and no deadline",
+        dep.id, dep.status, dep.task_groups
+    );
+}

@@ -160,8 +160,7 @@ fn manual_health_rollout_completes_through_the_operator() {
     assert!(report
         .stats
         .commands
-        .get("update_allocs_from_client")
-        .is_some());
+        .contains_key("update_allocs_from_client"));
 }
 
 /// A lost node's allocations are reported lost and replaced on the nodes left.
