@@ -24,6 +24,7 @@ fn main() {
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
     let mut broken: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
     let mut anomalies: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut known: BTreeMap<&'static str, Vec<u64>> = BTreeMap::new();
     let (mut steps, mut rollbacks, mut stale, mut commands) = (0u64, 0u64, 0u64, 0u64);
     let started = std::time::Instant::now();
     for seed in first..first + count {
@@ -40,6 +41,9 @@ fn main() {
         }
         for v in &report.violations {
             broken.entry(v.rule).or_default().push(seed);
+        }
+        for v in &report.known {
+            known.entry(v.rule).or_default().push(seed);
         }
         for a in &report.anomalies {
             let key: String = a.chars().take(40).collect();
@@ -63,6 +67,9 @@ fn main() {
             s.len(),
             replay_command(s[0])
         );
+    }
+    for (rule, seeds) in &known {
+        println!("{rule}: {} runs, e.g. seed {}", seeds.len(), seeds[0]);
     }
     for (a, seeds) in &anomalies {
         println!("anomaly {a}…: {} runs, e.g. seed {}", seeds.len(), seeds[0]);

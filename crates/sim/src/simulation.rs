@@ -184,6 +184,9 @@ pub struct RunReport {
     pub rollbacks: u64,
     pub stats: Stats,
     pub violations: Vec<Violation>,
+    /// Stuck deployments explained by a known engine finding
+    /// ([`crate::invariants::known_stuck`]).
+    pub known: Vec<Violation>,
     /// Driver-level surprises (a plan result the engine refused for a reason other than
     /// staleness, a tick that did not consume its deadline, …).
     pub anomalies: Vec<String>,
@@ -509,6 +512,7 @@ impl Simulation {
                 &self.log,
                 end == Step::Settled,
                 self.config.operator.manual_health,
+                self.clock.now(),
             );
         }
         self.report(end)
@@ -529,6 +533,7 @@ impl Simulation {
             rollbacks: self.rollbacks,
             stats: self.stats.clone(),
             violations: self.checker.violations.clone(),
+            known: self.checker.known.clone(),
             anomalies: self.anomalies.clone(),
         }
     }

@@ -291,7 +291,8 @@ fn deployment_completes_after_a_delayed_reschedule_turns_out_moot() {
 /// `RequireProgressBy` stays zero and there is no deadline) and no evaluation is
 /// pending: the deployment is active for ever. Nomad's reconciler treats such failed
 /// allocations as untainted and gives them destructive updates to the new version.
-/// Found by the "never-stuck" property (proptest seed 2553677981778717053).
+/// Found by the "never-stuck" property (seeds 2553677981778717053 and
+/// 8875739268633391650).
 #[test]
 #[ignore = "engine: failed, non-reschedulable allocations of an old version are never updated"]
 fn deployment_is_not_stuck_when_old_failed_allocations_cannot_reschedule() {

@@ -110,6 +110,12 @@ proptest! {
 
 fn check(seed: u64) -> Result<(), TestCaseError> {
     let (report, _) = run_seed(seed, false);
+    for k in &report.known {
+        eprintln!(
+            "seed {seed}: {} (tracked in tests/engine_findings.rs)",
+            k.rule
+        );
+    }
     if !report.is_clean() {
         let text = explain(&report);
         eprintln!("{text}");
