@@ -203,7 +203,7 @@ impl Checker {
             }
         }
         for (name, g) in &d.task_groups {
-            if g.healthy_allocs + g.unhealthy_allocs > g.placed_allocs {
+            if g.healthy_allocs + g.unhealthy_allocs as i64 > g.placed_allocs as i64 {
                 self.fail(
                     i,
                     "health-le-placed",
@@ -298,7 +298,7 @@ impl Checker {
         }
         for (name, g) in &d.task_groups {
             let canaries_ok = g.desired_canaries == 0 || g.promoted;
-            if g.healthy_allocs < g.desired_total || !canaries_ok {
+            if g.healthy() < g.desired_total || !canaries_ok {
                 self.fail(i, "success-is-healthy", format!(
                     "deployment {} succeeded with group {name}: healthy {} < desired {} or unpromoted canaries",
                     d.id, g.healthy_allocs, g.desired_total
