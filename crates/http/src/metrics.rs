@@ -41,11 +41,18 @@ impl Histogram {
     }
 }
 
+/// What is known about one (method, route): answers by status, and their latency.
+#[derive(Clone, Debug, Default)]
+struct RouteStats {
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
 /// The agent's metrics; shared by every request.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// (method, route) → status → count.
-    requests: Mutex<BTreeMap<(String, String), (BTreeMap<u16, u64>, Histogram)>>,
+    /// By (method, route template).
+    requests: Mutex<BTreeMap<(String, String), RouteStats>>,
     /// (command, result) → count; result is `ok`, `rejected` or `error`.
     commands: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     blocking_in_flight: AtomicI64,
@@ -81,11 +88,11 @@ impl Metrics {
 
     fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut requests = lock(&self.requests);
-        let (statuses, latency) = requests
+        let stats = requests
             .entry((method.to_owned(), route.to_owned()))
             .or_default();
-        *statuses.entry(status).or_default() += 1;
-        latency.observe(seconds);
+        *stats.statuses.entry(status).or_default() += 1;
+        stats.latency.observe(seconds);
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -96,8 +103,8 @@ impl Metrics {
             "# HELP rollout_http_requests_total HTTP requests answered, by route and status.\n",
         );
         out.push_str("# TYPE rollout_http_requests_total counter\n");
-        for ((method, route), (statuses, _)) in &requests {
-            for (status, count) in statuses {
+        for ((method, route), stats) in &requests {
+            for (status, count) in &stats.statuses {
                 let _ = writeln!(
                     out,
                     "rollout_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {count}",
@@ -108,7 +115,8 @@ impl Metrics {
         }
         out.push_str("# HELP rollout_http_request_duration_seconds Time to answer HTTP requests (blocking queries included).\n");
         out.push_str("# TYPE rollout_http_request_duration_seconds histogram\n");
-        for ((method, route), (_, h)) in &requests {
+        for ((method, route), stats) in &requests {
+            let h = &stats.latency;
             let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
             let mut cumulative = 0;
             for (i, bound) in LATENCY_BUCKETS_S.iter().enumerate() {
