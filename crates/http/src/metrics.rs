@@ -8,6 +8,7 @@
 
 use crate::server::Api;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use std::collections::BTreeMap;
@@ -168,6 +169,21 @@ impl Metrics {
     }
 }
 
+/// The method as a label: the standard ones by name, anything else lumped together, so
+/// that arbitrary request methods cannot grow the metrics without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
 fn escape(label: &str) -> String {
     label
         .replace('\\', "\\\\")
@@ -179,7 +195,7 @@ fn escape(label: &str) -> String {
 /// path, which would make one series per ID), and logs it.
 pub async fn track(State(api): State<Api>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -190,7 +206,7 @@ pub async fn track(State(api): State<Api>, request: Request, next: Next) -> Resp
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     api.metrics()
-        .request(method.as_str(), &route, status, elapsed.as_secs_f64());
+        .request(method, &route, status, elapsed.as_secs_f64());
     tracing::debug!(
         method = %method,
         path = %path,

@@ -42,9 +42,10 @@ fn json_response(bytes: Vec<u8>) -> Response {
     response
 }
 
-fn query_meta(headers: &mut HeaderMap, index: u64, next_token: Option<&str>) {
+fn query_meta(headers: &mut HeaderMap, index: u64, known_leader: bool, next_token: Option<&str>) {
     headers.insert(X_NOMAD_INDEX, HeaderValue::from(index));
-    headers.insert(X_NOMAD_KNOWN_LEADER, HeaderValue::from_static("true"));
+    let known_leader = if known_leader { "true" } else { "false" };
+    headers.insert(X_NOMAD_KNOWN_LEADER, HeaderValue::from_static(known_leader));
     headers.insert(X_NOMAD_LAST_CONTACT, HeaderValue::from_static("0"));
     if let Some(token) = next_token {
         if let Ok(value) = HeaderValue::from_str(token) {
@@ -75,6 +76,7 @@ impl<T: Serialize> IntoResponse for Read<T> {
         query_meta(
             response.headers_mut(),
             index,
+            true,
             self.reply.next_token.as_deref(),
         );
         response
@@ -86,7 +88,8 @@ pub struct Write<T> {
     index: u64,
     body: T,
     pretty: bool,
-    /// `/v1/job/:id/revert` also sends the read headers (Nomad calls `setMeta` there).
+    /// `/v1/job/:id/revert` also sends the read headers, from the write's zero query
+    /// meta (Nomad calls `setMeta` there).
     query_meta: bool,
 }
 
@@ -113,7 +116,8 @@ impl<T: Serialize> IntoResponse for Write<T> {
             Err(e) => return e.into_response(),
         };
         if self.query_meta {
-            query_meta(response.headers_mut(), self.index, None);
+            // The zero query meta of a write response: Nomad sends `KnownLeader: false`.
+            query_meta(response.headers_mut(), self.index, false, None);
         } else {
             response
                 .headers_mut()

@@ -39,10 +39,11 @@ async fn read_plan(
     q: QueryOptions,
 ) -> Result<Read<Plan>, ApiError> {
     let eval_id = ids::parse("eval", &eval_id)?;
-    let now = api.backend().now_ns();
-    let reply = blocking::query(&api, &q, |state| match plan(state, &eval_id, now) {
-        Ok(p) => Reply::ok(state.index(), p),
-        Err(e) => Reply::err(state.index(), e.into()),
+    let reply = blocking::query(&api, &q, |state| {
+        match plan(state, &eval_id, api.backend().now_ns()) {
+            Ok(p) => Reply::ok(state.index(), p),
+            Err(e) => Reply::err(state.index(), e.into()),
+        }
     })
     .await;
     Ok(Read::new(reply, q.pretty))

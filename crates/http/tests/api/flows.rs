@@ -208,7 +208,8 @@ async fn job_revert_stable_and_deregister() {
     let body = r.ok();
     assert_eq!(body["JobModifyIndex"], r.index());
     assert_eq!(body["KnownLeader"], false);
-    assert_eq!(r.header("X-Nomad-KnownLeader").as_deref(), Some("true"));
+    assert_eq!(r.header("X-Nomad-KnownLeader").as_deref(), Some("false"));
+    assert_eq!(r.header("X-Nomad-LastContact").as_deref(), Some("0"));
     let job = s.job("web").await;
     assert_eq!(job["Version"], 2);
     assert_eq!(job["TaskGroups"][0]["Tasks"][0]["Config"]["image"], "app:1");
