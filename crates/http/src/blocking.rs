@@ -9,7 +9,7 @@
 use crate::error::ApiError;
 use crate::query::QueryOptions;
 use crate::server::Api;
-use rollout_engine::State;
+use rollout_engine::{State, TableIndexes};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -104,6 +104,25 @@ pub async fn query<T>(
         reply = read(&api.state());
     }
     reply
+}
+
+/// A blocking read of one object: its own index when found; when not, a 404 with
+/// `not_found` at `table_index` (Nomad blocks on the table until the object appears).
+pub async fn query_one<T>(
+    api: &Api,
+    options: &QueryOptions,
+    not_found: &'static str,
+    table_index: impl Fn(&TableIndexes) -> u64,
+    find: impl Fn(&State) -> Option<(u64, T)>,
+) -> Reply<T> {
+    query(api, options, |state| match find(state) {
+        Some((index, object)) => Reply::ok(index, object),
+        None => Reply::err(
+            table_index(&state.table_indexes()),
+            ApiError::not_found(not_found),
+        ),
+    })
+    .await
 }
 
 #[cfg(test)]

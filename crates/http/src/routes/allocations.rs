@@ -76,13 +76,16 @@ async fn read(
     q: QueryOptions,
 ) -> Result<Read<AllocationView>, ApiError> {
     let id = ids::parse("alloc", &id)?;
-    let reply = blocking::query(&api, &q, |state| match state.alloc(&id) {
-        Some(a) => Reply::ok(a.modify_index, AllocationView::new(state, a)),
-        None => Reply::err(
-            state.table_indexes().allocs,
-            ApiError::not_found("alloc not found"),
-        ),
-    })
+    let reply = blocking::query_one(
+        &api,
+        &q,
+        "alloc not found",
+        |t| t.allocs,
+        |state| {
+            let alloc = state.alloc(&id)?;
+            Some((alloc.modify_index, AllocationView::new(state, alloc)))
+        },
+    )
     .await;
     Ok(Read::new(reply, q.pretty))
 }

@@ -69,13 +69,13 @@ async fn read(
     q: QueryOptions,
 ) -> Result<Read<Arc<Deployment>>, ApiError> {
     let id = ids::parse("deployment", &id)?;
-    let reply = blocking::query(&api, &q, |state| match state.deployment(&id) {
-        Some(d) => Reply::ok(d.modify_index, d.clone()),
-        None => Reply::err(
-            state.table_indexes().deployment,
-            ApiError::not_found("deployment not found"),
-        ),
-    })
+    let reply = blocking::query_one(
+        &api,
+        &q,
+        "deployment not found",
+        |t| t.deployment,
+        |state| state.deployment(&id).map(|d| (d.modify_index, d.clone())),
+    )
     .await;
     Ok(Read::new(reply, q.pretty))
 }

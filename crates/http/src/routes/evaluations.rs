@@ -71,13 +71,13 @@ async fn read(
     q: QueryOptions,
 ) -> Result<Read<Arc<Evaluation>>, ApiError> {
     let id = ids::parse("eval", &id)?;
-    let reply = blocking::query(&api, &q, |state| match state.eval(&id) {
-        Some(e) => Reply::ok(e.modify_index, e.clone()),
-        None => Reply::err(
-            state.table_indexes().evals,
-            ApiError::not_found("eval not found"),
-        ),
-    })
+    let reply = blocking::query_one(
+        &api,
+        &q,
+        "eval not found",
+        |t| t.evals,
+        |state| state.eval(&id).map(|e| (e.modify_index, e.clone())),
+    )
     .await;
     Ok(Read::new(reply, q.pretty))
 }

@@ -155,13 +155,17 @@ async fn register_job(
 
 /// `GET /v1/job/:id`.
 async fn read(State(api): State<Api>, Path(id): Path<String>, q: QueryOptions) -> Read<Arc<Job>> {
-    let reply = blocking::query(&api, &q, |state| match state.job(&q.namespace, &id) {
-        Some(job) => Reply::ok(job.modify_index, job.clone()),
-        None => Reply::err(
-            state.table_indexes().jobs,
-            ApiError::not_found("job not found"),
-        ),
-    })
+    let reply = blocking::query_one(
+        &api,
+        &q,
+        "job not found",
+        |t| t.jobs,
+        |state| {
+            state
+                .job(&q.namespace, &id)
+                .map(|j| (j.modify_index, j.clone()))
+        },
+    )
     .await;
     Read::new(reply, q.pretty)
 }
