@@ -1,0 +1,68 @@
+//! What the HTTP layer needs from whatever holds the engine state.
+//!
+//! The API never applies commands itself: it hands them to a [`Backend`] and answers only
+//! after the backend says the command is applied (and, for the durable store, on disk:
+//! R5). Reads take a [`State`] value — an O(1) clone — and never hold a lock while they
+//! serialise. Blocking queries wait on [`Backend::subscribe`], so a change wakes them at
+//! once and nothing polls.
+//!
+//! The trait is deliberately small so that the durable store (`rollout-store`) can
+//! implement it with a thin adapter; [`MemoryBackend`] is the in-process implementation
+//! used by tests and the dev agent.
+
+mod memory;
+
+pub use memory::{Clock, EntropySource, ManualClock, MemoryBackend, SystemClock};
+
+use rollout_engine::model::UnixNanos;
+use rollout_engine::{Command, Outcome, State};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// A boxed future, so that `Backend` stays object-safe (`Arc<dyn Backend>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The engine as a service: apply commands one at a time, publish states.
+pub trait Backend: Send + Sync + 'static {
+    /// Applies one command at the next index, with the backend's clock and entropy.
+    /// Resolves once the command is applied (and durable, for a durable backend); a
+    /// rejected command changes nothing.
+    fn submit(&self, command: Command) -> BoxFuture<'_, Result<Outcome, BackendError>>;
+
+    /// The latest applied state.
+    fn state(&self) -> State;
+
+    /// A receiver of the last applied index; it changes after every applied command,
+    /// once [`Backend::state`] already returns that command's state.
+    fn subscribe(&self) -> watch::Receiver<u64>;
+
+    /// The clock commands are stamped with. Reads that depend on time (the planner)
+    /// use the same clock, so that they agree with what the next command will see.
+    fn now_ns(&self) -> UnixNanos {
+        system_now_ns()
+    }
+}
+
+/// Why a command was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The engine refused the command; its text is Nomad's (spec §5).
+    #[error(transparent)]
+    Rejected(#[from] rollout_engine::Error),
+    /// The backend is shutting down or otherwise not accepting commands right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A real fault (storage I/O, no entropy): logged and answered with 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Wall-clock time as Unix nanoseconds (0 if the clock is before 1970).
+pub fn system_now_ns() -> UnixNanos {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

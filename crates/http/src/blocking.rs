@@ -1,0 +1,149 @@
+//! Blocking queries (`http-api.md` §3 and R4).
+//!
+//! A read with `index` > 0 runs, and while its result's index is not greater than
+//! `index` it sleeps until the backend applies a command (a `watch` channel: no polling,
+//! no CPU while waiting, thousands of waiters are cheap), then runs again. It returns
+//! the last result when the wait expires or the server shuts down. The index a reply
+//! reports is never 0 (R4), so a client that echoes it back always blocks.
+
+use crate::error::ApiError;
+use crate::query::QueryOptions;
+use crate::server::Api;
+use rollout_engine::{State, TableIndexes};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The default `wait` (Nomad's 5 minutes).
+pub const WAIT_DEFAULT: Duration = Duration::from_secs(5 * 60);
+/// The longest `wait` honoured (R4: the documented 10 minutes).
+pub const WAIT_MAX: Duration = Duration::from_secs(10 * 60);
+/// Jitter is up to `1/JITTER_FRACTION` of the wait, so that clients that all started
+/// together do not all come back together.
+const JITTER_FRACTION: u32 = 16;
+
+/// One run of a read: the index it reports, the body (or the error to answer with,
+/// such as a 404 — which still blocks, as in Nomad), and the pagination token.
+#[derive(Debug)]
+pub struct Reply<T> {
+    pub index: u64,
+    pub body: Result<T, ApiError>,
+    pub next_token: Option<String>,
+}
+
+impl<T> Reply<T> {
+    pub fn ok(index: u64, body: T) -> Reply<T> {
+        Reply {
+            index,
+            body: Ok(body),
+            next_token: None,
+        }
+    }
+
+    pub fn err(index: u64, error: ApiError) -> Reply<T> {
+        Reply {
+            index,
+            body: Err(error),
+            next_token: None,
+        }
+    }
+
+    pub fn with_next_token(mut self, token: Option<String>) -> Reply<T> {
+        self.next_token = token;
+        self
+    }
+
+    /// R4: a reported index is at least 1.
+    pub fn reported_index(&self) -> u64 {
+        self.index.max(1)
+    }
+}
+
+/// How long a blocking query may wait: `wait` (default 5 min) clamped to 10 min, plus a
+/// random jitter of up to 1/16.
+pub fn time_to_block(wait: Option<Duration>) -> Duration {
+    let base = wait.unwrap_or(WAIT_DEFAULT).min(WAIT_MAX);
+    let jitter_max_ns = (base / JITTER_FRACTION).as_nanos() as u64;
+    let mut bytes = [0u8; 8];
+    // Jitter is a nicety: without entropy the query simply gets none.
+    let jitter_ns = match getrandom::fill(&mut bytes) {
+        Ok(()) if jitter_max_ns > 0 => u64::from_le_bytes(bytes) % jitter_max_ns,
+        _ => 0,
+    };
+    base + Duration::from_nanos(jitter_ns)
+}
+
+/// Runs `read` against the latest state, blocking as the query options ask.
+pub async fn query<T>(
+    api: &Api,
+    options: &QueryOptions,
+    read: impl Fn(&State) -> Reply<T>,
+) -> Reply<T> {
+    // Subscribe before the first read, so that a change between the read and the wait
+    // is not missed.
+    let mut changes = api.backend().subscribe();
+    let mut reply = read(&api.state());
+    if options.min_index == 0 || reply.index > options.min_index {
+        return reply;
+    }
+    let deadline = Instant::now() + time_to_block(options.wait);
+    let _in_flight = api.metrics().blocking_query();
+    let mut shutdown = api.shutdown_signal();
+    while reply.index <= options.min_index {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    break; // the backend is gone; answer with what we have
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = shutdown.changed() => break,
+        }
+        reply = read(&api.state());
+    }
+    reply
+}
+
+/// A blocking read of one object: its own index when found; when not, a 404 with
+/// `not_found` at `table_index` (Nomad blocks on the table until the object appears).
+pub async fn query_one<T>(
+    api: &Api,
+    options: &QueryOptions,
+    not_found: &'static str,
+    table_index: impl Fn(&TableIndexes) -> u64,
+    find: impl Fn(&State) -> Option<(u64, T)>,
+) -> Reply<T> {
+    query(api, options, |state| match find(state) {
+        Some((index, object)) => Reply::ok(index, object),
+        None => Reply::err(
+            table_index(&state.table_indexes()),
+            ApiError::not_found(not_found),
+        ),
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_is_defaulted_clamped_and_jittered() {
+        for _ in 0..100 {
+            let d = time_to_block(None);
+            assert!(d >= WAIT_DEFAULT && d < WAIT_DEFAULT + WAIT_DEFAULT / 16);
+            let d = time_to_block(Some(Duration::from_secs(3600)));
+            assert!(d >= WAIT_MAX && d < WAIT_MAX + WAIT_MAX / 16);
+            let d = time_to_block(Some(Duration::from_secs(1)));
+            assert!(d >= Duration::from_secs(1) && d < Duration::from_millis(1063));
+        }
+    }
+
+    #[test]
+    fn reported_index_is_never_zero() {
+        assert_eq!(Reply::ok(0, ()).reported_index(), 1);
+        assert_eq!(Reply::ok(7, ()).reported_index(), 7);
+    }
+}

@@ -1,0 +1,50 @@
+//! The agent itself: health and metrics.
+
+use crate::response::to_json;
+use crate::server::Api;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/v1/agent/health", get(health))
+        .route("/v1/metrics", get(metrics))
+}
+
+/// `GET /v1/agent/health`: Nomad's server shape. While shutting down the agent answers
+/// 500 so that load balancers stop sending it work.
+async fn health(State(api): State<Api>) -> Response {
+    let (status, ok, message) = if api.is_shutting_down() {
+        (StatusCode::INTERNAL_SERVER_ERROR, false, "shutting down")
+    } else {
+        (StatusCode::OK, true, "ok")
+    };
+    let body = json!({"server": {"message": message, "ok": ok}});
+    match to_json(&body, false) {
+        Ok(bytes) => {
+            let mut response = (status, bytes).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /v1/metrics`: Prometheus text, whatever `format` says (Nomad's JSON format is
+/// not implemented; `?format=prometheus` is what scrapers send).
+async fn metrics(State(api): State<Api>) -> Response {
+    let text = api.metrics().render(api.state().index());
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}

@@ -1,0 +1,91 @@
+//! Allocations (`http-api.md` §7.4, §7.6): list and read.
+
+use crate::blocking::{self, Reply};
+use crate::error::ApiError;
+use crate::ids;
+use crate::pagination::{paginate, Token};
+use crate::query::QueryOptions;
+use crate::response::Read;
+use crate::server::Api;
+use crate::views::{alloc_stub, AllocListItem, AllocationView};
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::Router;
+use rollout_engine::model::Allocation;
+use rollout_engine::State as EngineState;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/v1/allocations", get(list))
+        .route("/v1/allocation/{id}", get(read))
+}
+
+/// `GET /v1/allocations[?resources=true][&task_states=false]`.
+async fn list(
+    State(api): State<Api>,
+    q: QueryOptions,
+) -> Result<Read<Vec<AllocListItem>>, ApiError> {
+    let prefix = q.uuid_prefix()?;
+    let resources = q.params.bool("resources")?;
+    // Task states are included unless explicitly turned off.
+    let task_states =
+        q.params.non_empty("task_states").is_none() || q.params.bool("task_states")?;
+    let item = |state: &EngineState, a: &Arc<Allocation>| {
+        let mut stub = alloc_stub(state, a);
+        if !task_states {
+            stub.task_states = None;
+        }
+        AllocListItem {
+            stub,
+            allocated_resources: if resources {
+                a.allocated_resources.clone()
+            } else {
+                None
+            },
+        }
+    };
+    let reply = blocking::query(&api, &q, |state| {
+        let page = match &prefix {
+            Some(p) => {
+                let allocs: Vec<&Arc<Allocation>> = state
+                    .allocs_by_prefix(p)
+                    .filter(|a| q.namespace == "*" || a.namespace == q.namespace)
+                    .collect();
+                paginate(allocs.into_iter(), &q.page, |a| Token::id(a.id))
+            }
+            None => paginate(
+                state
+                    .allocs_in_namespace(q.namespace_selector())
+                    .into_iter(),
+                &q.page,
+                |a| Token::created(a.create_index, a.id),
+            ),
+        };
+        let items = page.items.into_iter().map(|a| item(state, a)).collect();
+        Reply::ok(state.table_indexes().allocs, items).with_next_token(page.next_token)
+    })
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}
+
+/// `GET /v1/allocation/:id`: the allocation with its job embedded.
+async fn read(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Result<Read<AllocationView>, ApiError> {
+    let id = ids::parse("alloc", &id)?;
+    let reply = blocking::query_one(
+        &api,
+        &q,
+        "alloc not found",
+        |t| t.allocs,
+        |state| {
+            let alloc = state.alloc(&id)?;
+            Some((alloc.modify_index, AllocationView::new(state, alloc)))
+        },
+    )
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}

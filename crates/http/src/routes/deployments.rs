@@ -1,0 +1,250 @@
+//! The deployment API (`http-api.md` §1, §7.1–§7.4; semantics §1.10): list, read,
+//! allocations, and the operator writes fail, pause/resume, promote, allocation health
+//! and (unsupported) unblock.
+
+use crate::blocking::{self, Reply};
+use crate::decode::Body;
+use crate::error::ApiError;
+use crate::ids;
+use crate::pagination::{paginate, Token};
+use crate::query::{QueryOptions, WriteOptions};
+use crate::response::{Read, Write};
+use crate::server::Api;
+use crate::views::alloc_stub;
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use axum::Router;
+use rollout_engine::command::{FailDeployment, PauseDeployment, PromoteDeployment, SetAllocHealth};
+use rollout_engine::model::{AllocListStub, Deployment, DeploymentUpdateResponse};
+use rollout_engine::{Command, Error};
+use serde::Deserialize;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/v1/deployments", get(list))
+        .route("/v1/deployment/allocations/{id}", get(allocations))
+        .route("/v1/deployment/fail/{id}", put(fail).post(fail))
+        .route("/v1/deployment/pause/{id}", put(pause).post(pause))
+        .route("/v1/deployment/promote/{id}", put(promote).post(promote))
+        .route(
+            "/v1/deployment/allocation-health/{id}",
+            put(allocation_health).post(allocation_health),
+        )
+        .route("/v1/deployment/unblock/{id}", put(unblock).post(unblock))
+        // Anything else under /v1/deployment/ is an ID, as in Nomad's prefix routing.
+        .route("/v1/deployment/{*id}", get(read))
+}
+
+/// `GET /v1/deployments`: by ID when `prefix` is given, else in creation order;
+/// `namespace=*` for all; paginated.
+async fn list(
+    State(api): State<Api>,
+    q: QueryOptions,
+) -> Result<Read<Vec<Arc<Deployment>>>, ApiError> {
+    let prefix = q.uuid_prefix()?;
+    let reply = blocking::query(&api, &q, |state| {
+        let ns = q.namespace_selector();
+        let page = match &prefix {
+            Some(p) => paginate(state.deployments_by_prefix(ns, p).cloned(), &q.page, |d| {
+                Token::id(d.id)
+            }),
+            None => paginate(
+                state.deployments_in_namespace(ns).into_iter().cloned(),
+                &q.page,
+                |d| Token::created(d.create_index, d.id),
+            ),
+        };
+        Reply::ok(state.table_indexes().deployment, page.items).with_next_token(page.next_token)
+    })
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}
+
+/// `GET /v1/deployment/:id`: looked up by ID in every namespace.
+async fn read(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Result<Read<Arc<Deployment>>, ApiError> {
+    let id = ids::parse("deployment", &id)?;
+    let reply = blocking::query_one(
+        &api,
+        &q,
+        "deployment not found",
+        |t| t.deployment,
+        |state| state.deployment(&id).map(|d| (d.modify_index, d.clone())),
+    )
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}
+
+/// `GET /v1/deployment/allocations/:id`: `[]` for an unknown deployment, as in Nomad.
+async fn allocations(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Result<Read<Vec<AllocListStub>>, ApiError> {
+    let id = ids::parse("deployment", &id)?;
+    let reply = blocking::query(&api, &q, |state| {
+        let stubs = state
+            .deployment_allocs(&id)
+            .map(|a| alloc_stub(state, a))
+            .collect();
+        Reply::ok(state.table_indexes().allocs, stubs)
+    })
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}
+
+/// The `DeploymentID` of a write body must be present and name the path's deployment.
+fn body_deployment_id(body_id: &str, path_id: &str) -> Result<Uuid, ApiError> {
+    if body_id.is_empty() {
+        return Err(ApiError::bad_request("DeploymentID must be specified"));
+    }
+    if body_id != path_id {
+        return Err(ApiError::bad_request("Deployment ID does not match"));
+    }
+    ids::parse("deployment", path_id)
+}
+
+async fn submit(
+    api: &Api,
+    command: Command,
+    w: &WriteOptions,
+) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+    let outcome = api.submit(command).await?;
+    Ok(Write::new(
+        outcome.index,
+        outcome.deployment_update_response(),
+        w.pretty,
+    ))
+}
+
+/// `PUT /v1/deployment/fail/:id`: the body is not read (Nomad ignores it).
+async fn fail(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+    let id = ids::parse("deployment", &id)?;
+    let command = Command::FailDeployment(FailDeployment {
+        deployment_id: Some(id),
+    });
+    submit(&api, command, &w).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PauseRequest {
+    #[serde(rename = "DeploymentID")]
+    deployment_id: String,
+    #[serde(rename = "Pause")]
+    pause: bool,
+}
+
+/// `PUT /v1/deployment/pause/:id` with `{"Pause": true|false}` (false resumes).
+async fn pause(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+    Body(req): Body<PauseRequest>,
+) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+    let id = body_deployment_id(&req.deployment_id, &id)?;
+    let command = Command::PauseDeployment(PauseDeployment {
+        deployment_id: Some(id),
+        pause: req.pause,
+    });
+    submit(&api, command, &w).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PromoteRequest {
+    #[serde(rename = "DeploymentID")]
+    deployment_id: String,
+    #[serde(rename = "All")]
+    all: bool,
+    #[serde(rename = "Groups")]
+    groups: Option<Vec<String>>,
+    /// Accepted for compatibility and ignored: rollout stamps promotions with the
+    /// server's time (semantics §8 decision 2).
+    #[serde(rename = "PromotedAt")]
+    _promoted_at: i64,
+}
+
+/// `PUT /v1/deployment/promote/:id` with `{"All": true}` or `{"Groups": [...]}`.
+async fn promote(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+    Body(req): Body<PromoteRequest>,
+) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+    let id = body_deployment_id(&req.deployment_id, &id)?;
+    let command = Command::PromoteDeployment(PromoteDeployment {
+        deployment_id: Some(id),
+        all: req.all,
+        groups: req.groups,
+    });
+    submit(&api, command, &w).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AllocHealthRequest {
+    #[serde(rename = "DeploymentID")]
+    deployment_id: String,
+    #[serde(rename = "HealthyAllocationIDs")]
+    healthy: Vec<String>,
+    #[serde(rename = "UnhealthyAllocationIDs")]
+    unhealthy: Vec<String>,
+}
+
+/// Allocation IDs of a health request. A malformed one can name no allocation: it is
+/// refused with Nomad's `unknown alloc` text, as 400 (R1: non-UUID IDs).
+fn alloc_ids(ids: &[String]) -> Result<Vec<Uuid>, ApiError> {
+    ids.iter()
+        .map(|s| {
+            Uuid::try_parse(s).map_err(|_| {
+                let e: ApiError = Error::UnknownAlloc(s.clone()).into();
+                ApiError::bad_request(e.message)
+            })
+        })
+        .collect()
+}
+
+/// `PUT /v1/deployment/allocation-health/:id`: manual health (M1–M5).
+async fn allocation_health(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+    Body(req): Body<AllocHealthRequest>,
+) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+    let id = body_deployment_id(&req.deployment_id, &id)?;
+    let command = Command::SetAllocHealth(SetAllocHealth {
+        deployment_id: Some(id),
+        healthy_allocation_ids: alloc_ids(&req.healthy)?,
+        unhealthy_allocation_ids: alloc_ids(&req.unhealthy)?,
+    });
+    submit(&api, command, &w).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UnblockRequest {
+    #[serde(rename = "DeploymentID")]
+    deployment_id: String,
+}
+
+/// `PUT /v1/deployment/unblock/:id`: multiregion only, which rollout does not do (R8).
+/// The body is still checked, so a malformed request gets the more specific answer.
+async fn unblock(
+    Path(id): Path<String>,
+    Body(req): Body<UnblockRequest>,
+) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+    body_deployment_id(&req.deployment_id, &id)?;
+    Err(ApiError::bad_request(
+        "multiregion deployments are not supported",
+    ))
+}

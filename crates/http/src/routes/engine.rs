@@ -1,0 +1,138 @@
+//! Scheduler and client ingest (R6, not in Nomad): what an external scheduler and node
+//! agents use to drive the engine over HTTP. The loop is: for each pending evaluation
+//! `GET /v1/engine/plan/:eval_id`, bind the placements to nodes, `POST /v1/engine/plan`,
+//! then `POST /v1/evaluation/:id/ack`; nodes report status and health with
+//! `POST /v1/engine/allocations/update`. The README documents the bodies.
+
+use crate::blocking::{self, Reply};
+use crate::decode::Body;
+use crate::error::ApiError;
+use crate::ids;
+use crate::query::{QueryOptions, WriteOptions};
+use crate::response::{Read, Write};
+use crate::server::Api;
+use crate::views::IndexResponse;
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use axum::Router;
+use rollout_engine::command::{ClientAllocUpdates, PlanResult, UpdateEvalStatus};
+use rollout_engine::{plan, Command, Plan};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/v1/engine/plan/{eval_id}", get(read_plan))
+        .route("/v1/engine/plan", put(submit_plan).post(submit_plan))
+        .route(
+            "/v1/engine/allocations/update",
+            put(update_allocations).post(update_allocations),
+        )
+        .route("/v1/evaluation/{id}/ack", put(ack).post(ack))
+}
+
+/// `GET /v1/engine/plan/:eval_id`: what the scheduler must do for a pending evaluation,
+/// computed from the current state (read-only; blocks like any read, on the state index).
+async fn read_plan(
+    State(api): State<Api>,
+    Path(eval_id): Path<String>,
+    q: QueryOptions,
+) -> Result<Read<Plan>, ApiError> {
+    let eval_id = ids::parse("eval", &eval_id)?;
+    let reply = blocking::query(&api, &q, |state| {
+        match plan(state, &eval_id, api.backend().now_ns()) {
+            Ok(p) => Reply::ok(state.index(), p),
+            Err(e) => Reply::err(state.index(), e.into()),
+        }
+    })
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}
+
+/// What a plan or client write created.
+#[derive(Debug, Serialize)]
+struct IngestResponse {
+    /// Allocations created, in the order they were submitted.
+    #[serde(rename = "AllocIDs")]
+    alloc_ids: Vec<Uuid>,
+    /// Evaluations created (follow-ups, watcher evaluations).
+    #[serde(rename = "EvalIDs")]
+    eval_ids: Vec<Uuid>,
+    #[serde(rename = "Index")]
+    index: u64,
+}
+
+/// `POST /v1/engine/plan`: a plan result, applied atomically or refused whole
+/// (409 for a stale plan, 404 for an unknown evaluation).
+async fn submit_plan(
+    State(api): State<Api>,
+    w: WriteOptions,
+    Body(result): Body<PlanResult>,
+) -> Result<Write<IngestResponse>, ApiError> {
+    if result.eval_id.is_nil() {
+        return Err(ApiError::bad_request("EvalID must be specified"));
+    }
+    let outcome = api.submit(Command::ApplyPlanResult(result)).await?;
+    let body = IngestResponse {
+        alloc_ids: outcome.allocs_created,
+        eval_ids: outcome.evals_created,
+        index: outcome.index,
+    };
+    Ok(Write::new(outcome.index, body, w.pretty))
+}
+
+/// `POST /v1/engine/allocations/update`: client status and health reports.
+async fn update_allocations(
+    State(api): State<Api>,
+    w: WriteOptions,
+    Body(updates): Body<ClientAllocUpdates>,
+) -> Result<Write<IngestResponse>, ApiError> {
+    if updates.allocations.is_empty() {
+        return Err(ApiError::bad_request(
+            "must specify at least one allocation update",
+        ));
+    }
+    if updates.allocations.iter().any(|u| u.id.is_nil()) {
+        return Err(ApiError::bad_request("allocation ID must be specified"));
+    }
+    let outcome = api.submit(Command::UpdateAllocsFromClient(updates)).await?;
+    let body = IngestResponse {
+        alloc_ids: Vec::new(),
+        eval_ids: outcome.evals_created,
+        index: outcome.index,
+    };
+    Ok(Write::new(outcome.index, body, w.pretty))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AckRequest {
+    #[serde(rename = "Status")]
+    status: String,
+    #[serde(rename = "StatusDescription")]
+    status_description: String,
+}
+
+/// `POST /v1/evaluation/:id/ack`: the scheduler is done with a pending evaluation.
+async fn ack(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+    Body(req): Body<AckRequest>,
+) -> Result<Write<IndexResponse>, ApiError> {
+    let eval_id = ids::parse("eval", &id)?;
+    let outcome = api
+        .submit(Command::UpdateEvalStatus(UpdateEvalStatus {
+            eval_id,
+            status: req.status,
+            status_description: req.status_description,
+        }))
+        .await?;
+    Ok(Write::new(
+        outcome.index,
+        IndexResponse {
+            index: outcome.index,
+        },
+        w.pretty,
+    ))
+}

@@ -1,0 +1,105 @@
+//! Evaluations (`http-api.md` §7.5): list (with `job` and `status` filters), read, and
+//! the allocations an evaluation placed. Acknowledging one is a scheduler write and
+//! lives with the other ingest endpoints (`engine`).
+
+use crate::blocking::{self, Reply};
+use crate::error::ApiError;
+use crate::ids;
+use crate::pagination::{paginate, Token};
+use crate::query::QueryOptions;
+use crate::response::Read;
+use crate::server::Api;
+use crate::views::alloc_stub;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::Router;
+use rollout_engine::model::{AllocListStub, Evaluation};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/v1/evaluations", get(list))
+        .route("/v1/evaluation/{id}", get(read))
+        .route("/v1/evaluation/{id}/allocations", get(allocations))
+}
+
+fn in_namespace(selector: &str, namespace: &str) -> bool {
+    selector == "*" || selector == namespace
+}
+
+/// `GET /v1/evaluations[?job=…&status=…]`.
+async fn list(
+    State(api): State<Api>,
+    q: QueryOptions,
+) -> Result<Read<Vec<Arc<Evaluation>>>, ApiError> {
+    let prefix = q.uuid_prefix()?;
+    let job = q.params.non_empty("job");
+    let status = q.params.non_empty("status");
+    let wanted = |e: &&Arc<Evaluation>| {
+        in_namespace(&q.namespace, &e.namespace)
+            && job.is_none_or(|j| e.job_id == j)
+            && status.is_none_or(|s| e.status == s)
+    };
+    let reply = blocking::query(&api, &q, |state| {
+        let page = match &prefix {
+            Some(p) => {
+                let evals: Vec<&Arc<Evaluation>> =
+                    state.evals_by_prefix(p).filter(wanted).collect();
+                paginate(evals.into_iter().cloned(), &q.page, |e| Token::id(e.id))
+            }
+            None => {
+                let evals: Vec<&Arc<Evaluation>> = state
+                    .evals_in_namespace(q.namespace_selector())
+                    .into_iter()
+                    .filter(wanted)
+                    .collect();
+                paginate(evals.into_iter().cloned(), &q.page, |e| {
+                    Token::created(e.create_index, e.id)
+                })
+            }
+        };
+        Reply::ok(state.table_indexes().evals, page.items).with_next_token(page.next_token)
+    })
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}
+
+/// `GET /v1/evaluation/:id`.
+async fn read(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Result<Read<Arc<Evaluation>>, ApiError> {
+    let id = ids::parse("eval", &id)?;
+    let reply = blocking::query_one(
+        &api,
+        &q,
+        "eval not found",
+        |t| t.evals,
+        |state| state.eval(&id).map(|e| (e.modify_index, e.clone())),
+    )
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}
+
+/// `GET /v1/evaluation/:id/allocations`: `[]` for an unknown evaluation.
+async fn allocations(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Result<Read<Vec<AllocListStub>>, ApiError> {
+    let id = ids::parse("eval", &id)?;
+    let reply = blocking::query(&api, &q, |state| {
+        let stubs = match state.eval(&id) {
+            Some(e) => state
+                .job_allocs(&e.namespace, &e.job_id)
+                .filter(|a| a.eval_id == Some(id))
+                .map(|a| alloc_stub(state, a))
+                .collect(),
+            None => Vec::new(),
+        };
+        Reply::ok(state.table_indexes().allocs, stubs)
+    })
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}

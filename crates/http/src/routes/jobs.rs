@@ -1,0 +1,380 @@
+//! The job API (`http-api.md` §7.7–§7.10): list, register, read, deregister, versions,
+//! revert, stable, and the job's deployments, evaluations and allocations.
+//!
+//! Jobs are keyed by (namespace, ID), so the `namespace` parameter selects the job. The
+//! engine canonicalises and validates a registered job itself; this layer only does the
+//! checks Nomad's HTTP layer does before the RPC.
+
+use crate::blocking::{self, Reply};
+use crate::decode::Body;
+use crate::error::ApiError;
+use crate::pagination::{paginate, Token};
+use crate::query::{Params, QueryOptions, WriteOptions};
+use crate::response::{Read, Write};
+use crate::server::Api;
+use crate::views::{
+    alloc_stub, IndexResponse, JobDeregisterResponse, JobListStub, JobRegisterResponse,
+    JobVersionsResponse,
+};
+use axum::extract::{Path, State};
+use axum::routing::{any, get, put};
+use axum::Router;
+use rollout_engine::command::{DeregisterJob, RegisterJob, RevertJob, SetJobStability};
+use rollout_engine::model::{AllocListStub, Deployment, Evaluation, Job};
+use rollout_engine::{Command, EVAL_PRIORITY_RANGE};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/v1/jobs", get(list).put(register).post(register))
+        .route(
+            "/v1/job/{id}",
+            get(read)
+                .put(register_at)
+                .post(register_at)
+                .delete(deregister),
+        )
+        // Nomad does no method check on versions.
+        .route("/v1/job/{id}/versions", any(versions))
+        .route("/v1/job/{id}/revert", put(revert).post(revert))
+        .route("/v1/job/{id}/stable", put(stable).post(stable))
+        .route("/v1/job/{id}/deployments", get(deployments))
+        .route("/v1/job/{id}/deployment", get(deployment))
+        .route("/v1/job/{id}/evaluations", get(evaluations))
+        .route("/v1/job/{id}/allocations", get(allocations))
+}
+
+/// `GET /v1/jobs`: job stubs by ID (`prefix` is a plain ID prefix), `namespace=*` for
+/// all namespaces; paginated.
+async fn list(State(api): State<Api>, q: QueryOptions) -> Read<Vec<JobListStub>> {
+    let reply = blocking::query(&api, &q, |state| {
+        let all_namespaces = q.namespace == "*";
+        let jobs: Vec<&Arc<Job>> = state
+            .jobs(q.namespace_selector())
+            .filter(|j| j.id.starts_with(&q.prefix))
+            .collect();
+        let page = paginate(jobs.into_iter(), &q.page, |j| {
+            if all_namespaces {
+                Token::id(format!("{}.{}", j.namespace, j.id))
+            } else {
+                Token::id(&j.id)
+            }
+        });
+        let stubs = page
+            .items
+            .iter()
+            .map(|j| JobListStub::new(state, j))
+            .collect();
+        Reply::ok(state.table_indexes().jobs, stubs).with_next_token(page.next_token)
+    })
+    .await;
+    Read::new(reply, q.pretty)
+}
+
+/// The register body (`api.JobRegisterRequest`). `PolicyOverride`, `PreserveCounts`,
+/// `Submission` and the like are accepted and ignored (unknown keys are).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct JobRegisterRequest {
+    #[serde(rename = "Job")]
+    job: Option<Job>,
+    #[serde(rename = "EnforceIndex")]
+    enforce_index: bool,
+    #[serde(rename = "JobModifyIndex")]
+    job_modify_index: u64,
+    #[serde(rename = "EvalPriority")]
+    eval_priority: i64,
+    #[serde(rename = "Namespace")]
+    namespace: String,
+}
+
+/// `PUT /v1/jobs`.
+async fn register(
+    State(api): State<Api>,
+    w: WriteOptions,
+    Body(req): Body<JobRegisterRequest>,
+) -> Result<Write<JobRegisterResponse>, ApiError> {
+    register_job(&api, &w, None, req).await
+}
+
+/// `PUT /v1/job/:id`: the same, and the body's job must be the path's.
+async fn register_at(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+    Body(req): Body<JobRegisterRequest>,
+) -> Result<Write<JobRegisterResponse>, ApiError> {
+    register_job(&api, &w, Some(&id), req).await
+}
+
+fn check_eval_priority(priority: i64) -> Result<(), ApiError> {
+    if priority != 0 && !(1..=100).contains(&priority) {
+        return Err(ApiError::bad_request(EVAL_PRIORITY_RANGE));
+    }
+    Ok(())
+}
+
+async fn register_job(
+    api: &Api,
+    w: &WriteOptions,
+    path_id: Option<&str>,
+    req: JobRegisterRequest,
+) -> Result<Write<JobRegisterResponse>, ApiError> {
+    let Some(mut job) = req.job else {
+        return Err(ApiError::bad_request("Job must be specified"));
+    };
+    if job.id.is_empty() {
+        return Err(ApiError::bad_request("Job ID hasn't been provided"));
+    }
+    if path_id.is_some_and(|id| id != job.id) {
+        return Err(ApiError::bad_request("Job ID does not match name"));
+    }
+    check_eval_priority(req.eval_priority)?;
+    // The query's namespace wins over the request's, which wins over the job's.
+    let body_namespace = if req.namespace.is_empty() {
+        job.namespace.clone()
+    } else {
+        req.namespace
+    };
+    job.namespace = w.namespace_or(&body_namespace);
+    let outcome = api
+        .submit(Command::RegisterJob(RegisterJob {
+            job,
+            enforce_index: req.enforce_index,
+            job_modify_index: req.job_modify_index,
+            eval_priority: req.eval_priority,
+        }))
+        .await?;
+    Ok(Write::new(
+        outcome.index,
+        JobRegisterResponse::new(&outcome),
+        w.pretty,
+    ))
+}
+
+/// `GET /v1/job/:id`.
+async fn read(State(api): State<Api>, Path(id): Path<String>, q: QueryOptions) -> Read<Arc<Job>> {
+    let reply = blocking::query_one(
+        &api,
+        &q,
+        "job not found",
+        |t| t.jobs,
+        |state| {
+            state
+                .job(&q.namespace, &id)
+                .map(|j| (j.modify_index, j.clone()))
+        },
+    )
+    .await;
+    Read::new(reply, q.pretty)
+}
+
+fn eval_priority_param(params: &Params) -> Result<i64, ApiError> {
+    let Some(v) = params.non_empty("eval_priority") else {
+        return Ok(0);
+    };
+    let priority = v.parse::<i64>().map_err(|_| {
+        ApiError::bad_request(format!(
+            "Failed to parse value of \"eval_priority\" ({v}) as an int: strconv.Atoi: parsing {v:?}: invalid syntax"
+        ))
+    })?;
+    check_eval_priority(priority)?;
+    Ok(priority)
+}
+
+/// `DELETE /v1/job/:id[?purge=true]`. An unknown job is 404 (R1), not Nomad's all-zero 200.
+async fn deregister(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+) -> Result<Write<JobDeregisterResponse>, ApiError> {
+    let purge = w.params.bool("purge")?;
+    let eval_priority = eval_priority_param(&w.params)?;
+    let outcome = api
+        .submit(Command::DeregisterJob(DeregisterJob {
+            job_id: id,
+            namespace: w.namespace_or(""),
+            purge,
+            eval_priority,
+        }))
+        .await?;
+    Ok(Write::new(
+        outcome.index,
+        JobDeregisterResponse::new(&outcome),
+        w.pretty,
+    ))
+}
+
+/// `GET /v1/job/:id/versions`: newest first; the index is the highest `ModifyIndex`.
+async fn versions(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Read<JobVersionsResponse> {
+    let reply = blocking::query(&api, &q, |state| {
+        let versions: Vec<Arc<Job>> = state.job_versions(&q.namespace, &id).cloned().collect();
+        let Some(index) = versions.iter().map(|j| j.modify_index).max() else {
+            return Reply::err(
+                state.table_indexes().job_version,
+                ApiError::not_found("job versions not found"),
+            );
+        };
+        let body = JobVersionsResponse {
+            diffs: None,
+            index: index.max(1),
+            known_leader: true,
+            last_contact: 0,
+            next_token: String::new(),
+            versions,
+        };
+        Reply::ok(index, body)
+    })
+    .await;
+    Read::new(reply, q.pretty)
+}
+
+/// The body `JobID` of revert and stable must be present and be the path's job.
+fn check_body_job_id(body_id: &str, path_id: &str) -> Result<(), ApiError> {
+    if body_id.is_empty() {
+        return Err(ApiError::bad_request("JobID must be specified"));
+    }
+    if body_id != path_id {
+        return Err(ApiError::bad_request("Job ID does not match"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RevertRequest {
+    #[serde(rename = "JobID")]
+    job_id: String,
+    #[serde(rename = "JobVersion")]
+    job_version: u64,
+    #[serde(rename = "EnforcePriorVersion")]
+    enforce_prior_version: Option<u64>,
+    #[serde(rename = "Namespace")]
+    namespace: String,
+}
+
+/// `PUT /v1/job/:id/revert`: re-registers an older version as a new one.
+async fn revert(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+    Body(req): Body<RevertRequest>,
+) -> Result<Write<JobRegisterResponse>, ApiError> {
+    check_body_job_id(&req.job_id, &id)?;
+    let outcome = api
+        .submit(Command::RevertJob(RevertJob {
+            job_id: req.job_id,
+            namespace: w.namespace_or(&req.namespace),
+            job_version: req.job_version,
+            enforce_prior_version: req.enforce_prior_version,
+        }))
+        .await?;
+    Ok(Write::new(outcome.index, JobRegisterResponse::new(&outcome), w.pretty).with_query_meta())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StableRequest {
+    #[serde(rename = "JobID")]
+    job_id: String,
+    #[serde(rename = "JobVersion")]
+    job_version: u64,
+    #[serde(rename = "Stable")]
+    stable: bool,
+    #[serde(rename = "Namespace")]
+    namespace: String,
+}
+
+/// `PUT /v1/job/:id/stable`: answers `{"Index": n}` only (§7.8).
+async fn stable(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+    Body(req): Body<StableRequest>,
+) -> Result<Write<IndexResponse>, ApiError> {
+    check_body_job_id(&req.job_id, &id)?;
+    let outcome = api
+        .submit(Command::SetJobStability(SetJobStability {
+            job_id: req.job_id,
+            namespace: w.namespace_or(&req.namespace),
+            job_version: req.job_version,
+            stable: req.stable,
+        }))
+        .await?;
+    Ok(Write::new(
+        outcome.index,
+        IndexResponse {
+            index: outcome.index,
+        },
+        w.pretty,
+    ))
+}
+
+/// `GET /v1/job/:id/deployments[?all=true]`: `[]` when none.
+async fn deployments(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Result<Read<Vec<Arc<Deployment>>>, ApiError> {
+    let all = q.params.bool("all")?;
+    let reply = blocking::query(&api, &q, |state| {
+        let list = state
+            .job_deployments(&q.namespace, &id, all)
+            .into_iter()
+            .cloned()
+            .collect();
+        Reply::ok(state.table_indexes().deployment, list)
+    })
+    .await;
+    Ok(Read::new(reply, q.pretty))
+}
+
+/// `GET /v1/job/:id/deployment`: the newest deployment, or `null` (200), never 404.
+async fn deployment(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Read<Option<Arc<Deployment>>> {
+    let reply = blocking::query(&api, &q, |state| {
+        let latest = state.latest_job_deployment(&q.namespace, &id).cloned();
+        Reply::ok(state.table_indexes().deployment, latest)
+    })
+    .await;
+    Read::new(reply, q.pretty)
+}
+
+/// `GET /v1/job/:id/evaluations`.
+async fn evaluations(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Read<Vec<Arc<Evaluation>>> {
+    let reply = blocking::query(&api, &q, |state| {
+        let evals = state.job_evals(&q.namespace, &id).cloned().collect();
+        Reply::ok(state.table_indexes().evals, evals)
+    })
+    .await;
+    Read::new(reply, q.pretty)
+}
+
+/// `GET /v1/job/:id/allocations`.
+async fn allocations(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+) -> Read<Vec<AllocListStub>> {
+    let reply = blocking::query(&api, &q, |state| {
+        let stubs = state
+            .job_allocs(&q.namespace, &id)
+            .map(|a| alloc_stub(state, a))
+            .collect();
+        Reply::ok(state.table_indexes().allocs, stubs)
+    })
+    .await;
+    Read::new(reply, q.pretty)
+}

@@ -1,0 +1,35 @@
+//! The HTTP routes, one module per API concept. Handlers are thin: typed extractors
+//! parse and validate the request, one engine read or command does the work, and the
+//! answer goes out through `response` (success) or `error` (everything else).
+//!
+//! Paths and methods follow `http-api.md` §1: PUT and POST are interchangeable wherever a
+//! write is accepted; a wrong method is 405 `Invalid method`; an unknown path is a bare
+//! 404.
+
+mod agent;
+mod allocations;
+mod deployments;
+mod engine;
+mod evaluations;
+mod jobs;
+
+use crate::error;
+use crate::metrics;
+use crate::server::Api;
+use axum::extract::DefaultBodyLimit;
+use axum::{middleware, Router};
+
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .merge(deployments::routes())
+        .merge(jobs::routes())
+        .merge(evaluations::routes())
+        .merge(allocations::routes())
+        .merge(engine::routes())
+        .merge(agent::routes())
+        .method_not_allowed_fallback(error::invalid_method)
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(api.config().max_body_bytes))
+        .layer(middleware::from_fn_with_state(api.clone(), metrics::track))
+        .with_state(api)
+}

@@ -1,0 +1,83 @@
+//! In-process servers on real loopback sockets.
+#![allow(dead_code)]
+
+pub mod client;
+
+use client::Client;
+use rollout_http::{serve, Api, Clock, Config, EntropySource, ManualClock, MemoryBackend};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// 2023-11-14T22:13:20Z: the clock of deterministic servers.
+pub const T0: i64 = 1_700_000_000_000_000_000;
+
+pub struct Server {
+    pub client: Client,
+    pub api: Api,
+    /// Set for deterministic servers.
+    pub clock: Option<Arc<ManualClock>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Real clock, OS entropy.
+    pub async fn start() -> Server {
+        Server::with_backend(Arc::new(MemoryBackend::new()), None).await
+    }
+
+    /// A manual clock at [`T0`] and seeded IDs: the same requests give the same bytes.
+    pub async fn deterministic(seed: u64) -> Server {
+        let clock = Arc::new(ManualClock::new(T0));
+        let backend = MemoryBackend::with_sources(clock.clone(), EntropySource::seeded(seed));
+        Server::with_backend(Arc::new(backend), Some(clock)).await
+    }
+
+    async fn with_backend(backend: Arc<MemoryBackend>, clock: Option<Arc<ManualClock>>) -> Server {
+        let api = Api::new(backend, Config::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, api.clone(), async {
+            let _ = stopped.await;
+        }));
+        let mut client = Client::new(format!("http://{addr}"));
+        if let Some(clock) = &clock {
+            let clock = clock.clone();
+            client = client.with_clock(Arc::new(move || clock.now_ns()));
+        }
+        Server {
+            client,
+            api,
+            clock,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Graceful shutdown; returns when the server has stopped.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server");
+        }
+    }
+
+    pub fn advance(&self, ns: i64) {
+        if let Some(clock) = &self.clock {
+            clock.advance(ns);
+        }
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}

@@ -1,0 +1,11 @@
+//! The HTTP API end to end: a real server on a loopback socket (in-process, with the
+//! in-memory backend) and a real HTTP client.
+
+mod common;
+
+mod blocking;
+mod decoding;
+mod errors;
+mod flows;
+mod load;
+mod shapes;
