@@ -25,13 +25,9 @@ pub(crate) fn update_allocs(tx: &mut Tx, req: &ClientAllocUpdates) -> Result<()>
             return Err(Error::UnknownAlloc(u.id.to_string()));
         };
         let mut a = (*stored).clone();
-        let newly_down = !matches!(
-            stored.client_status.as_str(),
-            client_status::FAILED | client_status::LOST
-        ) && matches!(
-            u.client_status.as_str(),
-            client_status::FAILED | client_status::LOST
-        );
+        let was_down = matches!(stored.client_status.as_str(), client_status::FAILED | client_status::LOST);
+        let newly_failed = !was_down && u.client_status == client_status::FAILED;
+        let newly_lost = !was_down && u.client_status == client_status::LOST;
         a.client_status = u.client_status.clone();
         a.client_description = u.client_description.clone();
         if u.task_states.is_some() {
@@ -62,14 +58,15 @@ pub(crate) fn update_allocs(tx: &mut Tx, req: &ClientAllocUpdates) -> Result<()>
             .deployment_id
             .and_then(|d| tx.deployment(&d))
             .is_some_and(|d| d.active());
-        if newly_down && !in_active_deployment {
+        // A lost allocation is always replaced (C10), so it always needs an evaluation. A
+        // failed one inside an active deployment is the watcher's to judge (W3.1 allows
+        // its replacement, or the deployment fails).
+        if newly_lost || (newly_failed && !in_active_deployment) {
             needs_eval.insert(JobKey::new(&a.namespace, &a.job_id));
         }
         write_alloc(tx, a, false, "client update")?;
     }
-    // A failed or lost allocation outside a running deployment is replaced by the
-    // scheduler; one evaluation per job. Inside an active deployment the watcher decides
-    // (W3.1 allows the replacement or the deployment fails).
+    // One evaluation per job with newly failed or lost allocations.
     for key in needs_eval {
         let Some(job) = tx.job(&key) else { continue };
         if job.stop {

@@ -368,12 +368,24 @@ impl<'a> Ctx<'a> {
                     if a.next_allocation.is_some() {
                         continue;
                     }
-                    match self.failed_alloc_fate(job, tg, a, failed) {
+                    let canary = a.is_canary() && in_current(a);
+                    let fate = self.failed_alloc_fate(job, tg, a, failed);
+                    let fit = self.fit(job, a, &mut fits);
+                    match fate {
+                        // A canary is extra to the count: it never holds a name slot.
+                        FailedFate::Held | FailedFate::Later(_) if canary => plan.ignore += 1,
+                        // A failed allocation of an older version that is not (yet)
+                        // replaced is updated like a live one (Nomad keeps it "untainted").
+                        FailedFate::Held | FailedFate::Later(_) if fit != Fit::Current => {
+                            live.push((a, fit))
+                        }
                         FailedFate::Held => held.push(a),
                         FailedFate::Now => replace.push((a, PlacementKind::Reschedule)),
-                        FailedFate::Later(at) => {
+                        FailedFate::Later(_) => held.push(a),
+                    }
+                    if let FailedFate::Later(at) = fate {
+                        if fit == Fit::Current || canary {
                             plan.reschedule_later.push((a.id, at));
-                            held.push(a);
                         }
                     }
                 }
@@ -413,17 +425,14 @@ impl<'a> Ctx<'a> {
         }
         let mut replacements: Vec<(&Arc<Allocation>, PlacementKind)> = Vec::new();
         for (a, kind) in replace {
+            // A canary's replacement is a canary too (T2), extra to the count.
+            let canary = a.is_canary() && in_current(a);
             let idx = index_of(a);
-            let reason = if kind == PlacementKind::Lost {
-                stop_reason::LOST
-            } else {
-                stop_reason::RESCHEDULED
-            };
-            if idx < count && slots.insert(idx) {
+            if canary || (idx < count && slots.insert(idx)) {
                 replacements.push((a, kind));
             }
             if kind == PlacementKind::Lost {
-                plan.stops.push(stop(a, reason));
+                plan.stops.push(stop(a, stop_reason::LOST));
             }
         }
         for (a, fit) in live.iter().filter(|(_, f)| *f != Fit::Current) {
@@ -689,6 +698,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
+#[derive(Clone, Copy)]
 enum FailedFate {
     Held,
     Now,
