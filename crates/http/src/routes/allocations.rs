@@ -39,7 +39,7 @@ async fn list(
         AllocListItem {
             stub,
             allocated_resources: if resources {
-                a.allocated_resources.clone()
+                a.allocated_resources.as_ref().map(|r| r.value())
             } else {
                 None
             },
