@@ -25,7 +25,10 @@ pub(crate) fn update_allocs(tx: &mut Tx, req: &ClientAllocUpdates) -> Result<()>
             return Err(Error::UnknownAlloc(u.id.to_string()));
         };
         let mut a = (*stored).clone();
-        let was_down = matches!(stored.client_status.as_str(), client_status::FAILED | client_status::LOST);
+        let was_down = matches!(
+            stored.client_status.as_str(),
+            client_status::FAILED | client_status::LOST
+        );
         let newly_failed = !was_down && u.client_status == client_status::FAILED;
         let newly_lost = !was_down && u.client_status == client_status::LOST;
         a.client_status = u.client_status.clone();

@@ -517,28 +517,7 @@ fn manual_groups(state: &State, d: &Deployment) -> bool {
 /// `tests/engine_findings.rs`. A stuck deployment that matches one is counted as known
 /// rather than failing the run, so CI stays green and deterministic while the engine is
 /// fixed; delete the entry with the fix, and the property guards the fix from then on.
-pub fn known_stuck(state: &State, d: &Deployment, now: i64) -> Option<&'static str> {
-    let held =
-        |a: &rollout_engine::model::Allocation| !a.server_terminal() && a.next_allocation.is_none();
-    // `lost_alloc_in_active_deployment_gets_an_evaluation`.
-    if state
-        .deployment_allocs(&d.id)
-        .any(|a| held(a) && a.client_status == client_status::LOST)
-    {
-        return Some("known: lost allocation gets no evaluation");
-    }
-    // `deployment_is_not_stuck_when_old_failed_allocations_cannot_reschedule`.
-    if state.job_allocs(&d.namespace, &d.job_id).any(|a| {
-        held(a) && a.client_status == client_status::FAILED && a.job_version != d.job_version
-    }) {
-        return Some("known: old failed allocations never updated");
-    }
-    // `deployment_completes_after_a_delayed_reschedule_turns_out_moot`.
-    let key = rollout_engine::JobKey::new(&d.namespace, &d.job_id);
-    let rec = rollout_engine::reconcile::reconcile(state, &key, now);
-    if rec.complete() {
-        return Some("known: success not re-checked");
-    }
+pub fn known_stuck(_state: &State, d: &Deployment, _now: i64) -> Option<&'static str> {
     // No reduced test yet (seed 6647987421901184532): the cumulative `HealthyAllocs`
     // (which keeps counting stopped and failed allocations that were once healthy)
     // reaches `DesiredTotal`, so the progress deadline expires without effect (D5/D6),

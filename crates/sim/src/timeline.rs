@@ -181,7 +181,7 @@ fn deployment_lines(
     let promoted: Vec<&str> = d
         .task_groups
         .iter()
-        .filter(|(n, g)| g.promoted && !old.task_groups.get(*n).is_some_and(|o| o.promoted))
+        .filter(|(n, g)| g.promoted && !old.task_groups.get(n).is_some_and(|o| o.promoted))
         .map(|(n, _)| n.as_str())
         .collect();
     if !promoted.is_empty() {

@@ -1,9 +1,8 @@
 //! Engine behaviours the simulator found, each reduced to a minimal command sequence
 //! driven straight through `rollout_engine::apply` (no simulator in between).
 //!
-//! Tests that fail against the current engine are `#[ignore]`d so CI stays green; each
-//! says which spec rule it pins. Run them with
-//! `cargo test -p rollout-sim --test engine_findings -- --ignored`.
+//! Each was fixed in the engine and stays here as a regression test; each says which
+//! spec rule it pins.
 
 use rollout_engine::command::*;
 use rollout_engine::model::*;
@@ -171,7 +170,6 @@ fn deployed(d: &mut Driver, count: i64, u: UpdateStrategy) -> Vec<Uuid> {
 /// evaluation for every job with allocations on the node. Found by the "never-stuck"
 /// property (a lost node during a rollout).
 #[test]
-#[ignore = "engine: a lost allocation in an active deployment creates no evaluation"]
 fn lost_alloc_in_active_deployment_gets_an_evaluation() {
     let mut d = Driver::new();
     d.register(job("app:1", 1, update(0, 0)));
@@ -197,7 +195,6 @@ fn lost_alloc_in_active_deployment_gets_an_evaluation() {
 /// before promotion, against C8 ("while canarying, no destructive updates and no
 /// ordinary placements") — Nomad keeps canaries out of the name-slot accounting.
 #[test]
-#[ignore = "engine: a held failed canary displaces the old allocation of its slot"]
 fn failed_canary_does_not_stop_old_allocations_while_canarying() {
     let mut d = Driver::new();
     let old = deployed(&mut d, 2, update(1, 10 * MINUTE_NS));
@@ -230,7 +227,6 @@ fn failed_canary_does_not_stop_old_allocations_while_canarying() {
 /// `job::spec_changed` compares whole jobs, so every registration bumps the version and
 /// starts a deployment. Seen in runs whose operator re-registered the running release.
 #[test]
-#[ignore = "engine: spec_changed compares bookkeeping fields (job/diff.rs is a stub)"]
 fn identical_registration_creates_no_version() {
     let mut d = Driver::new();
     deployed(&mut d, 1, update(0, 10 * MINUTE_NS));
@@ -245,7 +241,6 @@ fn identical_registration_creates_no_version() {
 /// nothing re-checks X1: success is only decided in writes that touch the job's
 /// allocations or deployments (decision 14), and acknowledging the evaluation does not.
 #[test]
-#[ignore = "engine: completing the follow-up evaluation does not re-check success (X1)"]
 fn deployment_completes_after_a_delayed_reschedule_turns_out_moot() {
     let mut d = Driver::new();
     let old = deployed(&mut d, 1, update(1, 0));
@@ -294,7 +289,6 @@ fn deployment_completes_after_a_delayed_reschedule_turns_out_moot() {
 /// Found by the "never-stuck" property (seeds 2553677981778717053 and
 /// 8875739268633391650).
 #[test]
-#[ignore = "engine: failed, non-reschedulable allocations of an old version are never updated"]
 fn deployment_is_not_stuck_when_old_failed_allocations_cannot_reschedule() {
     let mut d = Driver::new();
     let mut v0 = job("app:1", 2, update(0, 10 * MINUTE_NS));

@@ -375,9 +375,11 @@ impl<'a> Ctx<'a> {
                         // A canary is extra to the count: it never holds a name slot.
                         FailedFate::Held | FailedFate::Later(_) if canary => plan.ignore += 1,
                         // A failed allocation of an older version that is not (yet)
-                        // replaced is updated like a live one (Nomad keeps it "untainted").
+                        // rescheduled still needs the new version: it is replaced like a
+                        // live one, always destructively (updating a dead allocation in
+                        // place would leave its slot dead).
                         FailedFate::Held | FailedFate::Later(_) if fit != Fit::Current => {
-                            live.push((a, fit))
+                            live.push((a, Fit::Destructive))
                         }
                         FailedFate::Held => held.push(a),
                         FailedFate::Now => replace.push((a, PlacementKind::Reschedule)),
