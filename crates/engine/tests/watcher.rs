@@ -495,3 +495,37 @@ fn e1_immediate_evaluations() {
     assert_eq!(w.promote(d).unwrap().evals_created.len(), 1);
     assert_eq!(w.fail(d).unwrap().evals_created.len(), 1);
 }
+
+/// E4: evaluations the scheduler side creates (a registration) count for W1, so a
+/// healthy allocation whose health predates them triggers nothing when it is observed
+/// again.
+#[test]
+fn e4_scheduler_evals_count_for_the_latest_eval_index() {
+    let mut w = World::new();
+    let d = w
+        .register(service_job("web", 2, strategy(0, false)))
+        .deployments_created[0];
+    let placed = w.apply_partial(|q| q.name == "web.web[0]");
+    w.healthy(&placed);
+    for e in w.pending_evals() {
+        w.apply(Command::UpdateEvalStatus(
+            rollout_engine::command::UpdateEvalStatus {
+                eval_id: e,
+                status: "complete".into(),
+                status_description: String::new(),
+            },
+        ));
+    }
+    // A registration eval newer than the health stamp is the latest eval (W1)...
+    let reg = w.register(service_job("web", 2, strategy(0, false)));
+    assert_eq!(
+        rollout_engine::watcher::latest_eval_index(&w.state, "default", "web"),
+        reg.eval_create_index
+    );
+    assert!(w.alloc(placed[0]).deployment_status.unwrap().modify_index < reg.eval_create_index);
+    let before = watcher_evals(&w);
+    // ...so re-observing the healthy allocation (a task-state report) triggers nothing.
+    w.client(placed[0], "running", None);
+    assert_eq!(watcher_evals(&w), before);
+    assert_eq!(w.deployment(d).status, "running");
+}
