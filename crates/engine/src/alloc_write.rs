@@ -4,7 +4,7 @@
 //! [`write_alloc`], so the counters `PlacedAllocs`, `HealthyAllocs`, `UnhealthyAllocs`,
 //! `PlacedCanaries` and the progress deadline can only move by these rules.
 
-use crate::model::Allocation;
+use crate::model::{Allocation, Timestamp};
 use crate::tx::Tx;
 use crate::Result;
 
@@ -57,11 +57,11 @@ pub(crate) fn write_alloc(
     tx: &mut Tx,
     mut new: Allocation,
     server_driven: bool,
-    reason: &str,
+    reason: &'static str,
 ) -> Result<()> {
     let old = tx.alloc(&new.id);
     update_deployment_for(tx, old.as_deref(), &mut new)?;
-    tx.put_alloc(new, server_driven, reason);
+    tx.put_alloc_over(old.as_deref(), new, server_driven, reason);
     Ok(())
 }
 
@@ -76,10 +76,11 @@ fn update_deployment_for(
     let Some(dep_id) = new.deployment_id else {
         return Ok(());
     };
-    let Some(stored) = tx.deployment(&dep_id) else {
-        return Ok(());
-    };
-    if !stored.task_groups.contains_key(&new.task_group) {
+    let counted = tx
+        .state
+        .deployment(&dep_id)
+        .is_some_and(|d| d.task_groups.contains_key(&new.task_group));
+    if !counted {
         return Ok(());
     }
     let deltas = deltas(old, new);
@@ -93,38 +94,39 @@ fn update_deployment_for(
             ds.modify_index = tx.index;
         }
     }
-    let mut d = (*stored).clone();
-    // A5.
-    d.modify_time = new.modify_time;
-    let Some(g) = d.task_groups.get_mut(&new.task_group) else {
-        return Ok(());
-    };
-    g.placed_allocs += deltas.placed;
-    g.healthy_allocs += deltas.healthy;
-    g.unhealthy_allocs += deltas.unhealthy;
-    // A6.
-    if new.is_canary() && !g.placed_canaries_slice().contains(&new.id) {
-        g.placed_canaries.get_or_insert_with(Vec::new).push(new.id);
-    }
-    // A7: the progress deadline starts at the first placement and moves with health.
-    if g.progress_deadline != 0 {
-        if deltas.placed == 1 && g.require_progress_by.is_zero() {
-            g.require_progress_by =
-                crate::model::Timestamp(new.modify_time).plus(g.progress_deadline);
-        } else if deltas.healthy != 0 {
-            let stamp = new
-                .deployment_status
-                .as_ref()
-                .map(|s| s.timestamp)
-                .unwrap_or_default();
-            let candidate = stamp.plus(g.progress_deadline);
-            if candidate > g.require_progress_by {
-                g.require_progress_by = candidate;
+    let alloc: &Allocation = new;
+    // A5–A8 on the stored deployment (`CreateIndex` kept).
+    tx.modify_deployment(&dep_id, "allocation update", |d| {
+        d.modify_time = alloc.modify_time;
+        let Some(g) = d.task_groups.get_mut(&alloc.task_group) else {
+            return;
+        };
+        g.placed_allocs += deltas.placed;
+        g.healthy_allocs += deltas.healthy;
+        g.unhealthy_allocs += deltas.unhealthy;
+        // A6.
+        if alloc.is_canary() && !g.placed_canaries_slice().contains(&alloc.id) {
+            g.placed_canaries
+                .get_or_insert_with(Vec::new)
+                .push(alloc.id);
+        }
+        // A7: the progress deadline starts at the first placement and moves with health.
+        if g.progress_deadline != 0 {
+            if deltas.placed == 1 && g.require_progress_by.is_zero() {
+                g.require_progress_by = Timestamp(alloc.modify_time).plus(g.progress_deadline);
+            } else if deltas.healthy != 0 {
+                let stamp = alloc
+                    .deployment_status
+                    .as_ref()
+                    .map(|s| s.timestamp)
+                    .unwrap_or_default();
+                let candidate = stamp.plus(g.progress_deadline);
+                if candidate > g.require_progress_by {
+                    g.require_progress_by = candidate;
+                }
             }
         }
-    }
-    // A8.
-    tx.write_deployment(d, "allocation update")
+    })
 }
 
 #[cfg(test)]

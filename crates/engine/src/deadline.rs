@@ -46,17 +46,22 @@ fn armed_cutoff(state: &State, d: &Deployment) -> Option<Timestamp> {
 impl State {
     /// Re-arms (or disarms) one deployment's deadline after it or its allocations changed.
     pub(crate) fn refresh_deadline(&mut self, id: &Uuid) {
-        if let Some(old) = self.deadline_of.remove(id) {
+        let (armed, active) = match self.deployments.get(id) {
+            Some(d) => (armed_cutoff(self, d), d.active()),
+            None => (None, false),
+        };
+        if !active && self.deadlines_passed.contains_key(id) {
+            self.deadlines_passed.remove(id);
+        }
+        let current = self.deadline_of.get(id).copied();
+        if current == armed {
+            return;
+        }
+        if let Some(old) = current {
+            self.deadline_of.remove(id);
             self.deadline_queue.remove(&(old, *id));
         }
-        let Some(d) = self.deployments.get(id).cloned() else {
-            self.deadlines_passed.remove(id);
-            return;
-        };
-        if !d.active() {
-            self.deadlines_passed.remove(id);
-        }
-        if let Some(c) = armed_cutoff(self, &d) {
+        if let Some(c) = armed {
             self.deadline_of.insert(*id, c);
             self.deadline_queue.insert((c, *id));
         }

@@ -30,7 +30,7 @@ pub(crate) fn update_eval_status(tx: &mut Tx, req: &UpdateEvalStatus) -> Result<
     e.status = req.status.clone();
     e.status_description = req.status_description.clone();
     e.modify_time = tx.now;
-    tx.write_eval(e.clone(), &format!("evaluation {}", req.status));
+    tx.write_eval(e.clone(), format!("evaluation {}", req.status));
     // What the scheduler did (or found it need not do) may complete the rollout (X1).
     tx.touched_jobs.insert(JobKey::new(&e.namespace, &e.job_id));
     if req.status == eval_status::COMPLETE {

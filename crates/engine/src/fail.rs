@@ -40,7 +40,7 @@ pub(crate) fn fail_deployment(
             );
         }
     }
-    Ok(tx.create_eval(eval, &plan.description))
+    Ok(tx.create_eval(eval, plan.description))
 }
 
 /// F1–F5: the operator fails a deployment.

@@ -89,6 +89,6 @@ fn create_deployment(tx: &mut Tx, job: &Job, groups: SmallMap<DeploymentState>) 
     }
     let id = d.id;
     let why = d.status_description.clone();
-    tx.insert_deployment(d, &why);
+    tx.insert_deployment(d, why);
     tx.out.deployments_created.push(id);
 }

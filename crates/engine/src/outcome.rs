@@ -4,9 +4,11 @@
 use crate::model::id::empty_as_none;
 use crate::model::DeploymentUpdateResponse;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::sync::Arc;
 use uuid::Uuid;
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Outcome {
     /// The index the command was applied at.
     pub index: u64,
@@ -91,17 +93,17 @@ pub enum Change {
 
 /// One object changed at an index. The payload is not copied: it can be read from the
 /// state at `index` (or from the previous state for deletions).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub topic: Topic,
     /// The Nomad raft message type of the command (`DeploymentStatusUpdate`, …).
-    pub event_type: String,
+    pub event_type: &'static str,
     /// The object's key: an ID, or the job ID for jobs.
     pub key: String,
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// The job the object belongs to (event stream `FilterKeys`).
-    pub job_id: String,
+    pub job_id: Arc<str>,
     pub change: Change,
     /// Why, in words (a status description, a rule, …).
-    pub reason: String,
+    pub reason: Cow<'static, str>,
 }

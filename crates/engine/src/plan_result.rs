@@ -141,7 +141,7 @@ fn stop_alloc(tx: &mut Tx, id: &Uuid, why: &str) -> Result<()> {
     a.desired_status = desired_status::STOP.to_string();
     a.desired_description = why.to_string();
     a.modify_time = tx.now;
-    write_alloc(tx, a, true, why)
+    write_alloc(tx, a, true, "stopped")
 }
 
 /// C14: an allocation updated in place moves to the plan's version; if that takes it

@@ -77,7 +77,7 @@ fn write_registration(
     existing: Option<Arc<Job>>,
     eval_priority: i64,
     trigger: &str,
-    reason: &str,
+    reason: &'static str,
 ) -> Result<()> {
     let key = JobKey::of_job(&job);
     let changed = existing.as_deref().is_none_or(|e| spec_changed(e, &job));
@@ -107,7 +107,7 @@ fn write_registration(
             Change::Created
         };
         let version = job.version;
-        tx.put_current_job(job.clone(), change, &format!("{reason}: version {version}"));
+        tx.put_current_job(job.clone(), change, format!("{reason}: version {version}"));
         tx.cause_priority.insert(key.clone(), eval_priority);
         tx.index
     } else {
@@ -241,12 +241,12 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
     tx.state.remove_job(key);
     tx.state.tables.jobs = tx.index;
     tx.touched_jobs.insert(key.clone());
+    let job_key = tx.job_key(&existing.namespace, &existing.id);
     tx.event(
         crate::outcome::Topic::Job,
         Change::Deleted,
-        existing.id.clone(),
-        &existing.namespace,
-        &existing.id,
+        crate::tx::EventKey::Job(job_key.id.clone()),
+        &job_key,
         "job purged",
     );
 }

@@ -79,7 +79,7 @@ pub(crate) fn register_rollback(tx: &mut Tx, stable: &Job) -> Option<u64> {
     tx.put_current_job(
         j,
         Change::Updated,
-        &format!("rolled back to job version {}", stable.version),
+        format!("rolled back to job version {}", stable.version),
     );
     Some(version)
 }

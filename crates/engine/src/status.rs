@@ -43,7 +43,7 @@ pub(crate) fn update_status(
         }
     }
     let (ns, job_id, version) = (d.namespace.clone(), d.job_id.clone(), d.job_version);
-    tx.write_deployment(d, description)?;
+    tx.write_deployment(d, description.to_string())?;
     if new_status == status::SUCCESSFUL {
         mark_version_stable(tx, &JobKey::new(&ns, &job_id), version);
     }

@@ -10,9 +10,17 @@ use crate::outcome::{Change, Event, Outcome, Topic};
 use crate::state::{JobKey, State};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// What an event is about: an object ID, or a job.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum EventKey {
+    Id(Uuid),
+    Job(Arc<str>),
+}
 
 pub(crate) struct Tx {
     pub state: State,
@@ -21,7 +29,7 @@ pub(crate) struct Tx {
     rng: ChaCha8Rng,
     pub out: Outcome,
     event_type: &'static str,
-    event_slots: BTreeMap<(Topic, String), usize>,
+    event_slots: BTreeMap<(Topic, EventKey), usize>,
     /// Allocations written in this command, by deployment: what the watcher observes.
     pub changed_allocs: BTreeMap<Uuid, BTreeSet<Uuid>>,
     /// Deployments whose object or allocations changed: their deadlines are re-armed.
@@ -77,36 +85,40 @@ impl Tx {
         &mut self,
         topic: Topic,
         change: Change,
-        key: String,
-        namespace: &str,
-        job_id: &str,
-        reason: impl Into<String>,
+        key: EventKey,
+        job: &JobKey,
+        reason: impl Into<Cow<'static, str>>,
     ) {
         let reason = reason.into();
-        match self.event_slots.get(&(topic, key.clone())) {
-            Some(&slot) => {
-                let e = &mut self.out.events[slot];
-                if change == Change::Deleted {
-                    e.change = Change::Deleted;
-                }
-                if !reason.is_empty() {
-                    e.reason = reason;
-                }
+        if let Some(&slot) = self.event_slots.get(&(topic, key.clone())) {
+            let e = &mut self.out.events[slot];
+            if change == Change::Deleted {
+                e.change = Change::Deleted;
             }
-            None => {
-                self.event_slots
-                    .insert((topic, key.clone()), self.out.events.len());
-                self.out.events.push(Event {
-                    topic,
-                    event_type: self.event_type.to_string(),
-                    key,
-                    namespace: namespace.to_string(),
-                    job_id: job_id.to_string(),
-                    change,
-                    reason,
-                });
+            if !reason.is_empty() {
+                e.reason = reason;
             }
+            return;
         }
+        let text = match &key {
+            EventKey::Id(id) => id.to_string(),
+            EventKey::Job(id) => id.to_string(),
+        };
+        self.event_slots.insert((topic, key), self.out.events.len());
+        self.out.events.push(Event {
+            topic,
+            event_type: self.event_type,
+            key: text,
+            namespace: job.namespace.clone(),
+            job_id: job.id.clone(),
+            change,
+            reason,
+        });
+    }
+
+    /// The key of a job, sharing interned strings.
+    pub fn job_key(&self, namespace: &str, job: &str) -> JobKey {
+        self.state.job_key(namespace, job)
     }
 
     // --- deployments ---------------------------------------------------------------------
@@ -116,28 +128,33 @@ impl Tx {
     }
 
     /// Inserts a new deployment at this index (`CreateIndex = ModifyIndex = i`).
-    pub fn insert_deployment(&mut self, mut d: Deployment, reason: &str) {
+    pub fn insert_deployment(&mut self, mut d: Deployment, reason: impl Into<Cow<'static, str>>) {
         d.create_index = self.index;
         d.modify_index = self.index;
-        let (id, ns, job) = (d.id, d.namespace.clone(), d.job_id.clone());
+        let id = d.id;
+        let (ns, job) = (d.namespace.clone(), d.job_id.clone());
         self.state.insert_deployment(Arc::new(d));
+        let key = self.job_key(&ns, &job);
         self.state.tables.deployment = self.index;
         self.touched_deployments.insert(id);
-        self.touched_jobs.insert(JobKey::new(&ns, &job));
-        self.job_status_dirty.insert(JobKey::new(&ns, &job));
+        self.touched_jobs.insert(key.clone());
+        self.job_status_dirty.insert(key.clone());
         self.event(
             Topic::Deployment,
             Change::Created,
-            id.to_string(),
-            &ns,
-            &job,
+            EventKey::Id(id),
+            &key,
             reason,
         );
     }
 
     /// Rewrites a deployment at this index: `CreateIndex` kept, `ModifyIndex = i`, and a
     /// group may never go from promoted back to unpromoted (P12).
-    pub fn write_deployment(&mut self, mut d: Deployment, reason: &str) -> crate::Result<()> {
+    pub fn write_deployment(
+        &mut self,
+        mut d: Deployment,
+        reason: impl Into<Cow<'static, str>>,
+    ) -> crate::Result<()> {
         let Some(stored) = self.state.deployments.get(&d.id).cloned() else {
             return Err(crate::Error::DeploymentDoesNotExist(d.id));
         };
@@ -151,37 +168,91 @@ impl Tx {
         d.create_index = stored.create_index;
         d.modify_index = self.index;
         let became_inactive = stored.active() && !d.active();
-        let (id, ns, job) = (d.id, d.namespace.clone(), d.job_id.clone());
+        let id = d.id;
+        let key = self.job_key(&d.namespace, &d.job_id);
         self.state.replace_deployment(Arc::new(d));
         self.state.tables.deployment = self.index;
         self.touched_deployments.insert(id);
-        self.touched_jobs.insert(JobKey::new(&ns, &job));
+        self.touched_jobs.insert(key.clone());
         if became_inactive {
-            self.job_status_dirty.insert(JobKey::new(&ns, &job));
+            self.job_status_dirty.insert(key.clone());
         }
         self.event(
             Topic::Deployment,
             Change::Updated,
-            id.to_string(),
-            &ns,
-            &job,
+            EventKey::Id(id),
+            &key,
             reason,
         );
         Ok(())
     }
 
-    pub fn delete_deployment(&mut self, id: &Uuid, reason: &str) {
+    /// Changes a stored deployment in place at this index (the first change of a
+    /// command copies it; later ones mutate the copy): `ModifyIndex = i`, and no group
+    /// may go from promoted back to unpromoted (P12). On error the whole command fails,
+    /// so the partial change is discarded with the transaction.
+    pub fn modify_deployment(
+        &mut self,
+        id: &Uuid,
+        reason: impl Into<Cow<'static, str>>,
+        f: impl FnOnce(&mut Deployment),
+    ) -> crate::Result<()> {
+        let Some(stored) = self.state.deployments.get(id) else {
+            return Err(crate::Error::DeploymentDoesNotExist(*id));
+        };
+        let promoted_before: Vec<bool> = if stored.task_groups.values().any(|g| g.promoted) {
+            stored.task_groups.values().map(|g| g.promoted).collect()
+        } else {
+            Vec::new()
+        };
+        let (active_before, key) = (
+            stored.active(),
+            self.job_key(&stored.namespace, &stored.job_id),
+        );
+        let index = self.index;
+        let Some(slot) = self.state.deployments.get_mut(id) else {
+            return Err(crate::Error::DeploymentDoesNotExist(*id));
+        };
+        let d = Arc::make_mut(slot);
+        f(d);
+        d.modify_index = index;
+        let undone = !promoted_before.is_empty()
+            && (d.task_groups.len() != promoted_before.len()
+                || d.task_groups
+                    .values()
+                    .zip(&promoted_before)
+                    .any(|(g, was)| *was && !g.promoted));
+        if undone {
+            return Err(crate::Error::PromotionCannotBeUndone);
+        }
+        let became_inactive = active_before && !d.active();
+        self.state.tables.deployment = self.index;
+        self.touched_deployments.insert(*id);
+        self.touched_jobs.insert(key.clone());
+        if became_inactive {
+            self.job_status_dirty.insert(key.clone());
+        }
+        self.event(
+            Topic::Deployment,
+            Change::Updated,
+            EventKey::Id(*id),
+            &key,
+            reason,
+        );
+        Ok(())
+    }
+
+    pub fn delete_deployment(&mut self, id: &Uuid, reason: impl Into<Cow<'static, str>>) {
         if let Some(old) = self.state.remove_deployment(id) {
-            self.state
-                .deadline_of
-                .remove(id)
-                .map(|t| self.state.deadline_queue.remove(&(t, *id)));
+            if let Some(t) = self.state.deadline_of.remove(id) {
+                self.state.deadline_queue.remove(&(t, *id));
+            }
+            let key = self.job_key(&old.namespace, &old.job_id);
             self.event(
                 Topic::Deployment,
                 Change::Deleted,
-                id.to_string(),
-                &old.namespace,
-                &old.job_id,
+                EventKey::Id(*id),
+                &key,
                 reason,
             );
         }
@@ -195,8 +266,25 @@ impl Tx {
 
     /// Stores an allocation stamped with this index. `server_driven` writes (plans,
     /// promotion, desired transitions) also set `AllocModifyIndex` (§4.1).
-    pub fn put_alloc(&mut self, mut a: Allocation, server_driven: bool, reason: &str) {
-        let change = if self.state.allocs.contains_key(&a.id) {
+    pub fn put_alloc(
+        &mut self,
+        a: Allocation,
+        server_driven: bool,
+        reason: impl Into<Cow<'static, str>>,
+    ) {
+        let stored = self.state.allocs.get(&a.id).cloned();
+        self.put_alloc_over(stored.as_deref(), a, server_driven, reason);
+    }
+
+    /// [`Self::put_alloc`] when the caller already holds the stored version.
+    pub fn put_alloc_over(
+        &mut self,
+        stored: Option<&Allocation>,
+        mut a: Allocation,
+        server_driven: bool,
+        reason: impl Into<Cow<'static, str>>,
+    ) {
+        let change = if stored.is_some() {
             Change::Updated
         } else {
             a.create_index = self.index;
@@ -206,31 +294,32 @@ impl Tx {
         if server_driven {
             a.alloc_modify_index = self.index;
         }
-        let key = JobKey::new(&a.namespace, &a.job_id);
         if let Some(d) = a.deployment_id {
             self.changed_allocs.entry(d).or_default().insert(a.id);
             self.touched_deployments.insert(d);
         }
-        let was_terminal = self.state.allocs.get(&a.id).map(|o| o.terminal());
-        if was_terminal != Some(a.terminal()) {
+        let terminality_changed = stored.map(|o| o.terminal()) != Some(a.terminal());
+        let id = a.id;
+        let (ns, job) = (a.namespace.clone(), a.job_id.clone());
+        self.state.replace_alloc_from(stored, Arc::new(a));
+        let key = self.job_key(&ns, &job);
+        if terminality_changed {
             self.job_status_dirty.insert(key.clone());
         }
-        self.touched_jobs.insert(key);
-        let (id, ns, job) = (a.id, a.namespace.clone(), a.job_id.clone());
-        self.state.replace_alloc(Arc::new(a));
+        self.touched_jobs.insert(key.clone());
         self.state.tables.allocs = self.index;
-        self.event(Topic::Allocation, change, id.to_string(), &ns, &job, reason);
+        self.event(Topic::Allocation, change, EventKey::Id(id), &key, reason);
     }
 
-    pub fn delete_alloc(&mut self, id: &Uuid, reason: &str) {
+    pub fn delete_alloc(&mut self, id: &Uuid, reason: impl Into<Cow<'static, str>>) {
         if let Some(old) = self.state.remove_alloc(id) {
             self.state.tables.allocs = self.index;
+            let key = self.job_key(&old.namespace, &old.job_id);
             self.event(
                 Topic::Allocation,
                 Change::Deleted,
-                id.to_string(),
-                &old.namespace,
-                &old.job_id,
+                EventKey::Id(*id),
+                &key,
                 reason,
             );
         }
@@ -239,53 +328,54 @@ impl Tx {
     // --- evaluations ---------------------------------------------------------------------
 
     /// Inserts a new evaluation at this index with a fresh ID; returns the ID.
-    pub fn create_eval(&mut self, mut e: Evaluation, reason: &str) -> Uuid {
+    pub fn create_eval(&mut self, mut e: Evaluation, reason: impl Into<Cow<'static, str>>) -> Uuid {
         e.id = self.new_id();
         e.create_index = self.index;
         e.modify_index = self.index;
         e.create_time = self.now;
         e.modify_time = self.now;
-        let (id, ns, job) = (e.id, e.namespace.clone(), e.job_id.clone());
+        let id = e.id;
+        let (ns, job) = (e.namespace.clone(), e.job_id.clone());
         self.state.insert_eval(Arc::new(e));
+        let key = self.job_key(&ns, &job);
         self.state.tables.evals = self.index;
         self.out.evals_created.push(id);
-        self.job_status_dirty.insert(JobKey::new(&ns, &job));
+        self.job_status_dirty.insert(key.clone());
         self.event(
             Topic::Evaluation,
             Change::Created,
-            id.to_string(),
-            &ns,
-            &job,
+            EventKey::Id(id),
+            &key,
             reason,
         );
         id
     }
 
-    pub fn write_eval(&mut self, mut e: Evaluation, reason: &str) {
+    pub fn write_eval(&mut self, mut e: Evaluation, reason: impl Into<Cow<'static, str>>) {
         e.modify_index = self.index;
-        let (id, ns, job) = (e.id, e.namespace.clone(), e.job_id.clone());
+        let id = e.id;
+        let key = self.job_key(&e.namespace, &e.job_id);
         self.state.replace_eval(Arc::new(e));
         self.state.tables.evals = self.index;
-        self.job_status_dirty.insert(JobKey::new(&ns, &job));
+        self.job_status_dirty.insert(key.clone());
         self.event(
             Topic::Evaluation,
             Change::Updated,
-            id.to_string(),
-            &ns,
-            &job,
+            EventKey::Id(id),
+            &key,
             reason,
         );
     }
 
-    pub fn delete_eval(&mut self, id: &Uuid, reason: &str) {
+    pub fn delete_eval(&mut self, id: &Uuid, reason: impl Into<Cow<'static, str>>) {
         if let Some(old) = self.state.remove_eval(id) {
             self.state.tables.evals = self.index;
+            let key = self.job_key(&old.namespace, &old.job_id);
             self.event(
                 Topic::Evaluation,
                 Change::Deleted,
-                id.to_string(),
-                &old.namespace,
-                &old.job_id,
+                EventKey::Id(*id),
+                &key,
                 reason,
             );
         }
@@ -298,9 +388,15 @@ impl Tx {
     }
 
     /// Writes the current job row at this index.
-    pub fn put_current_job(&mut self, job: Arc<Job>, change: Change, reason: &str) {
-        let key = JobKey::of_job(&job);
+    pub fn put_current_job(
+        &mut self,
+        job: Arc<Job>,
+        change: Change,
+        reason: impl Into<Cow<'static, str>>,
+    ) {
+        let (ns, id) = (job.namespace.clone(), job.id.clone());
         self.state.put_job(job);
+        let key = self.job_key(&ns, &id);
         self.state.tables.jobs = self.index;
         self.jobs_changed.insert(key.clone());
         self.touched_jobs.insert(key.clone());
@@ -308,9 +404,8 @@ impl Tx {
         self.event(
             Topic::Job,
             change,
-            key.id.to_string(),
-            &key.namespace,
-            &key.id,
+            EventKey::Job(key.id.clone()),
+            &key,
             reason,
         );
     }

@@ -101,7 +101,7 @@ impl Checker {
         let mut deployments: BTreeSet<Uuid> = BTreeSet::new();
         let mut jobs: BTreeSet<(String, String)> = BTreeSet::new();
         for e in &outcome.events {
-            jobs.insert((e.namespace.clone(), e.job_id.clone()));
+            jobs.insert((e.namespace.to_string(), e.job_id.to_string()));
             let Ok(id) = e.key.parse::<Uuid>() else {
                 continue;
             };

@@ -256,6 +256,21 @@ impl State {
         self.name_ids.get(name).copied()
     }
 
+    /// The key of a job, sharing the interned strings when the job is known (no
+    /// allocation); a fresh key otherwise.
+    pub fn job_key(&self, namespace: &str, job: &str) -> JobKey {
+        let found = self
+            .job_ids
+            .get_key_value(namespace)
+            .and_then(|(ns, jobs)| {
+                jobs.get_key_value(job).map(|(id, _)| JobKey {
+                    namespace: ns.clone(),
+                    id: id.clone(),
+                })
+            });
+        found.unwrap_or_else(|| JobKey::new(namespace, job))
+    }
+
     pub(crate) fn job_id(&self, namespace: &str, job: &str) -> Option<u32> {
         self.job_ids.get(namespace)?.get(job).copied()
     }
@@ -311,10 +326,10 @@ impl State {
         self.allocs.insert(a.id, a);
     }
 
-    /// Replaces a stored allocation, updating only the index entries whose keys changed.
-    /// Namespace, job and `CreateIndex` of an allocation never change.
-    pub(crate) fn replace_alloc(&mut self, new: Arc<Allocation>) {
-        let Some(old) = self.allocs.get(&new.id).cloned() else {
+    /// Replaces a stored allocation (`old`, as the caller read it), updating only the index
+    /// entries whose keys changed. Namespace, job and `CreateIndex` never change.
+    pub(crate) fn replace_alloc_from(&mut self, old: Option<&Allocation>, new: Arc<Allocation>) {
+        let Some(old) = old else {
             self.insert_alloc(new);
             return;
         };
@@ -330,7 +345,7 @@ impl State {
                 self.allocs_by_deployment.insert((d, new.id));
             }
         }
-        let (old_live, new_live) = (self.live_healthy_key(&old), self.live_healthy_key(&new));
+        let (old_live, new_live) = (self.live_healthy_key(old), self.live_healthy_key(&new));
         if old_live != new_live {
             if let Some(k) = old_live {
                 self.adjust_live_healthy(k, false);
