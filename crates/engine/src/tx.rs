@@ -340,7 +340,7 @@ impl Tx {
         let key = self.job_key(&ns, &job);
         self.state.tables.evals = self.index;
         self.out.evals_created.push(id);
-        self.job_status_dirty.insert(key.clone());
+        self.eval_changed(&key);
         self.event(
             Topic::Evaluation,
             Change::Created,
@@ -357,7 +357,7 @@ impl Tx {
         let key = self.job_key(&e.namespace, &e.job_id);
         self.state.replace_eval(Arc::new(e));
         self.state.tables.evals = self.index;
-        self.job_status_dirty.insert(key.clone());
+        self.eval_changed(&key);
         self.event(
             Topic::Evaluation,
             Change::Updated,
@@ -365,6 +365,18 @@ impl Tx {
             &key,
             reason,
         );
+    }
+
+    /// Evaluations only decide between `pending` and `dead` (§1.7): a running job's status
+    /// cannot change because of one, so it is not re-derived.
+    fn eval_changed(&mut self, key: &JobKey) {
+        let running = self
+            .state
+            .job(&key.namespace, &key.id)
+            .is_some_and(|j| j.status == crate::model::job_status::RUNNING);
+        if !running {
+            self.job_status_dirty.insert(key.clone());
+        }
     }
 
     pub fn delete_eval(&mut self, id: &Uuid, reason: impl Into<Cow<'static, str>>) {

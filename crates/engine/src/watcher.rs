@@ -36,8 +36,27 @@ pub(crate) fn observe_changes(tx: &mut Tx) -> Result<()> {
 
 /// W1: the newest index any non-cancelled evaluation of the job has seen.
 pub fn latest_eval_index(state: &State, namespace: &str, job_id: &str) -> u64 {
+    scan_evals(state, namespace, job_id, None).0
+}
+
+/// One pass over the job's evaluations: W1's latest index, and whether `deployment`
+/// already has a pending watcher evaluation (decision 11).
+fn scan_evals(
+    state: &State,
+    namespace: &str,
+    job_id: &str,
+    deployment: Option<Uuid>,
+) -> (u64, bool) {
     let mut max = 0;
+    let mut pending_watcher = false;
     for e in state.job_evals(namespace, job_id) {
+        if deployment.is_some()
+            && e.deployment_id == deployment
+            && e.is_pending()
+            && e.triggered_by == triggered_by::DEPLOYMENT_WATCHER
+        {
+            pending_watcher = true;
+        }
         if e.status == eval_status::CANCELED {
             continue;
         }
@@ -47,7 +66,7 @@ pub fn latest_eval_index(state: &State, namespace: &str, job_id: &str) -> u64 {
             max = e.create_index;
         }
     }
-    max
+    (max, pending_watcher)
 }
 
 /// W2 (`shouldFailEarly`) for an unhealthy allocation: always without a progress
@@ -71,7 +90,8 @@ pub(crate) fn should_fail_early(
 
 /// W2–W4 and E2 for one deployment.
 fn observe(tx: &mut Tx, d: &Deployment, changed: &BTreeSet<Uuid>) -> Result<()> {
-    let latest_eval = latest_eval_index(&tx.state, &d.namespace, &d.job_id);
+    let (latest_eval, mut pending_watcher) =
+        scan_evals(&tx.state, &d.namespace, &d.job_id, Some(d.id));
     let job = watcher_job(&tx.state, d);
     let mut allow: Vec<Uuid> = Vec::new();
     let mut eval_needed = false;
@@ -111,11 +131,12 @@ fn observe(tx: &mut Tx, d: &Deployment, changed: &BTreeSet<Uuid>) -> Result<()> 
     // §3.5: auto-promotion. A refused promotion (AP4) writes nothing — every check of
     // `apply_promotion` precedes its first write — and waits for the next change.
     if should_auto_promote(tx, d) {
-        let _refused = apply_promotion(tx, d, &Selection::All).is_err();
+        // A promotion creates a (pending) watcher evaluation.
+        pending_watcher |= apply_promotion(tx, d, &Selection::All).is_ok();
     }
     if eval_needed || !allow.is_empty() {
         allow_replacements(tx, &allow);
-        if !has_pending_watcher_eval(&tx.state, d) {
+        if !pending_watcher {
             let current = tx
                 .deployment(&d.id)
                 .unwrap_or_else(|| std::sync::Arc::new(d.clone()));
@@ -136,13 +157,4 @@ fn allow_replacements(tx: &mut Tx, allocs: &[Uuid]) {
         tx.put_alloc(a, true, "replacement allowed");
     }
     tx.state.tables.allocs = tx.index;
-}
-
-/// Decision 11: a pending watcher evaluation of the deployment absorbs new triggers.
-fn has_pending_watcher_eval(state: &State, d: &Deployment) -> bool {
-    state.job_evals(&d.namespace, &d.job_id).any(|e| {
-        e.is_pending()
-            && e.triggered_by == triggered_by::DEPLOYMENT_WATCHER
-            && e.deployment_id == Some(d.id)
-    })
 }
