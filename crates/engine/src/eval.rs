@@ -2,7 +2,7 @@
 
 use crate::command::UpdateEvalStatus;
 use crate::model::{eval_status, Evaluation};
-use crate::reconcile::reconcile;
+use crate::reconcile::reconcile_counts;
 use crate::state::{JobKey, State};
 use crate::tx::Tx;
 use crate::{Error, Result};
@@ -61,7 +61,7 @@ fn continue_rollout(tx: &mut Tx, done: &Evaluation) {
     {
         return;
     }
-    let rec = reconcile(&tx.state, &key, tx.now);
+    let rec = reconcile_counts(&tx.state, &key, tx.now);
     let work = rec.groups.values().any(|g| {
         !g.canaries.is_empty()
             || !g.placements.is_empty()

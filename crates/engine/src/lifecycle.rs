@@ -4,7 +4,7 @@
 //! completes the rollout.
 
 use crate::model::{description, status, Deployment, DeploymentState, Job, SmallMap};
-use crate::reconcile::{counters_complete, reconcile};
+use crate::reconcile::{counters_complete, reconcile_counts};
 use crate::state::JobKey;
 use crate::status::update_status;
 use crate::tx::Tx;
@@ -26,7 +26,7 @@ fn settle_job(tx: &mut Tx, key: &JobKey) -> Result<()> {
         // the counters first: skip the full reconciliation (it scans every allocation).
         return Ok(());
     }
-    let rec = reconcile(&tx.state, key, tx.now);
+    let rec = reconcile_counts(&tx.state, key, tx.now);
     if let Some((id, why)) = rec.cancel {
         update_status(tx, &id, status::CANCELLED, why, tx.now)?;
     }

@@ -182,9 +182,19 @@ pub fn counters_complete(d: &Deployment) -> bool {
     })
 }
 
-/// Reconciles one job against the state at `now`. `eval_priority` would be the priority
-/// of a deployment created from the result.
+/// Reconciles one job against the state at `now`, with every placement named and every
+/// stop described (what the planner hands a scheduler).
 pub fn reconcile(state: &State, key: &JobKey, now: UnixNanos) -> Reconciliation {
+    reconcile_with(state, key, now, true)
+}
+
+/// The same decisions without naming placements or describing stops: enough for the
+/// deployment lifecycle (C11 creation, X1 completion), which only counts.
+pub(crate) fn reconcile_counts(state: &State, key: &JobKey, now: UnixNanos) -> Reconciliation {
+    reconcile_with(state, key, now, false)
+}
+
+fn reconcile_with(state: &State, key: &JobKey, now: UnixNanos, detail: bool) -> Reconciliation {
     let job = state.job(&key.namespace, &key.id).cloned();
     let latest = state
         .latest_deployment_any(&key.namespace, &key.id)
@@ -195,6 +205,7 @@ pub fn reconcile(state: &State, key: &JobKey, now: UnixNanos) -> Reconciliation 
         job: job.as_deref(),
         current: current.as_deref(),
         now,
+        detail,
     };
     let mut by_group: BTreeMap<&str, Vec<&Arc<Allocation>>> = BTreeMap::new();
     for a in state.job_allocs(&key.namespace, &key.id) {
@@ -247,6 +258,8 @@ struct Ctx<'a> {
     job: Option<&'a Job>,
     current: Option<&'a Deployment>,
     now: UnixNanos,
+    /// Name placements and describe stops (off when only counts matter).
+    detail: bool,
 }
 
 /// How a live allocation relates to the job's current version.
@@ -266,6 +279,25 @@ impl<'a> Ctx<'a> {
         match job.group(name) {
             Some(tg) if tg.count() > 0 => self.active_group(job, tg, allocs),
             _ => stop_all(allocs, stop_reason::NOT_NEEDED),
+        }
+    }
+
+    fn name(&self, job: &str, group: &str, index: u64) -> String {
+        if self.detail {
+            alloc_name(job, group, index)
+        } else {
+            String::new()
+        }
+    }
+
+    fn stop(&self, a: &Allocation, why: &str) -> Stop {
+        Stop {
+            alloc_id: a.id,
+            description: if self.detail {
+                why.to_string()
+            } else {
+                String::new()
+            },
         }
     }
 
@@ -351,7 +383,7 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             if self.stale_canary(a) {
-                plan.stops.push(stop(a, stop_reason::STALE_CANARY));
+                plan.stops.push(self.stop(a, stop_reason::STALE_CANARY));
                 continue;
             }
             let counts_as_canary = a.is_canary() && in_current(a) && a.next_allocation.is_none();
@@ -413,7 +445,7 @@ impl<'a> Ctx<'a> {
         for (a, _) in live.iter().filter(|(_, f)| *f == Fit::Current) {
             let idx = index_of(a);
             if idx >= count || !slots.insert(idx) {
-                plan.stops.push(stop(a, stop_reason::NOT_NEEDED));
+                plan.stops.push(self.stop(a, stop_reason::NOT_NEEDED));
             } else {
                 plan.ignore += 1;
             }
@@ -434,13 +466,13 @@ impl<'a> Ctx<'a> {
                 replacements.push((a, kind));
             }
             if kind == PlacementKind::Lost {
-                plan.stops.push(stop(a, stop_reason::LOST));
+                plan.stops.push(self.stop(a, stop_reason::LOST));
             }
         }
         for (a, fit) in live.iter().filter(|(_, f)| *f != Fit::Current) {
             let idx = index_of(a);
             if idx >= count || !slots.insert(idx) {
-                plan.stops.push(stop(a, stop_reason::NOT_NEEDED));
+                plan.stops.push(self.stop(a, stop_reason::NOT_NEEDED));
             } else {
                 old.push((a, *fit));
             }
@@ -479,8 +511,8 @@ impl<'a> Ctx<'a> {
             let wanted = desired_canary.saturating_sub(existing_canaries).min(count);
             let mut idx = 0u64;
             while (plan.canaries.len() as u64) < wanted {
-                let n = alloc_name(&job.id, name, idx);
-                if !used_canary_names.contains(&n) {
+                let n = self.name(&job.id, name, idx);
+                if !self.detail || !used_canary_names.contains(&n) {
                     plan.canaries.push(Placement {
                         name: n,
                         task_group: name.to_string(),
@@ -535,7 +567,7 @@ impl<'a> Ctx<'a> {
             }
             budget = budget.saturating_sub(1);
             plan.placements.push(Placement {
-                name: alloc_name(&job.id, name, idx),
+                name: self.name(&job.id, name, idx),
                 task_group: name.to_string(),
                 job_version: job.version,
                 canary: false,
@@ -553,7 +585,7 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             budget -= 1;
-            plan.stops.push(stop(a, stop_reason::UPDATING));
+            plan.stops.push(self.stop(a, stop_reason::UPDATING));
             plan.destructive.push(Placement {
                 name: a.name.clone(),
                 task_group: name.to_string(),
@@ -707,19 +739,15 @@ enum FailedFate {
     Later(UnixNanos),
 }
 
-fn stop(a: &Allocation, why: &str) -> Stop {
-    Stop {
-        alloc_id: a.id,
-        description: why.to_string(),
-    }
-}
-
 /// C3: a group that is gone (or scaled to zero, or whose job stopped) stops everything.
 fn stop_all(allocs: Vec<&Arc<Allocation>>, why: &str) -> GroupPlan {
     let mut plan = GroupPlan::default();
     for a in allocs {
         if !a.server_terminal() && !a.client_terminal() {
-            plan.stops.push(stop(a, why));
+            plan.stops.push(Stop {
+                alloc_id: a.id,
+                description: why.to_string(),
+            });
         }
     }
     plan

@@ -9,48 +9,60 @@ use uuid::Uuid;
 
 /// A validated ID prefix: an even number of hex digits (hyphens ignored), as Nomad's UUID
 /// index requires. It selects a contiguous range of UUID keys.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prefix {
-    bytes: Vec<u8>,
+    bytes: [u8; 16],
+    len: usize,
 }
 
 impl Prefix {
     /// Parses a query prefix. Errors carry Nomad's texts (`index error: …`).
     pub fn parse(input: &str) -> Result<Prefix> {
-        let hex: String = input.chars().filter(|c| *c != '-').collect();
-        if hex.len() % 2 != 0 {
+        let digits = input.bytes().filter(|c| *c != b'-');
+        if digits.clone().count() % 2 != 0 {
             return Err(Error::OddLengthPrefix);
         }
-        if let Some(bad) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
+        if let Some(bad) = input.chars().find(|c| *c != '-' && !c.is_ascii_hexdigit()) {
             return Err(Error::InvalidPrefix(format!(
                 "encoding/hex: invalid byte: U+{:04X} {:?}",
                 bad as u32, bad
             )));
         }
-        if hex.len() > 32 {
-            return Err(Error::InvalidPrefix(format!(
-                "{input} is longer than a UUID"
-            )));
+        let mut p = Prefix {
+            bytes: [0; 16],
+            len: 0,
+        };
+        let mut high: Option<u8> = None;
+        for c in digits {
+            // Only ASCII hex digits remain (checked above).
+            let nibble = (c as char).to_digit(16).unwrap_or(0) as u8;
+            match high.take() {
+                None => high = Some(nibble),
+                Some(h) => {
+                    if p.len == 16 {
+                        return Err(Error::InvalidPrefix(format!(
+                            "{input} is longer than a UUID"
+                        )));
+                    }
+                    p.bytes[p.len] = h << 4 | nibble;
+                    p.len += 1;
+                }
+            }
         }
-        let bytes = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-            .collect::<Result<Vec<u8>, _>>()
-            .map_err(|e| Error::InvalidPrefix(e.to_string()))?;
-        Ok(Prefix { bytes })
+        Ok(p)
     }
 
     /// The smallest and largest UUID that start with this prefix.
     pub fn bounds(&self) -> (Uuid, Uuid) {
         let mut lo = [0u8; 16];
         let mut hi = [0xffu8; 16];
-        lo[..self.bytes.len()].copy_from_slice(&self.bytes);
-        hi[..self.bytes.len()].copy_from_slice(&self.bytes);
+        lo[..self.len].copy_from_slice(&self.bytes[..self.len]);
+        hi[..self.len].copy_from_slice(&self.bytes[..self.len]);
         (Uuid::from_bytes(lo), Uuid::from_bytes(hi))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.len == 0
     }
 }
 
@@ -68,17 +80,16 @@ impl State {
 
     /// Deployments whose ID starts with `prefix`, in ID order, optionally limited to one
     /// namespace (`None` or `Some("*")` = all).
-    pub fn deployments_by_prefix(
-        &self,
-        namespace: Option<&str>,
+    pub fn deployments_by_prefix<'a>(
+        &'a self,
+        namespace: Option<&'a str>,
         prefix: &Prefix,
-    ) -> impl DoubleEndedIterator<Item = &Arc<Deployment>> + '_ {
+    ) -> impl DoubleEndedIterator<Item = &'a Arc<Deployment>> + 'a {
         let (lo, hi) = prefix.bounds();
-        let ns = namespace.map(str::to_owned);
         self.deployments
             .range(lo..=hi)
             .map(|(_, d)| d)
-            .filter(move |d| namespace_matches(ns.as_deref(), &d.namespace))
+            .filter(move |d| namespace_matches(namespace, &d.namespace))
     }
 
     /// Deployments of one namespace (or all for `None`/`*`), in `(CreateIndex, ID)` order.
