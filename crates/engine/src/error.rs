@@ -14,6 +14,9 @@ pub enum ErrorKind {
     NotFound,
     /// The current state refuses the request (HTTP 409).
     Conflict,
+    /// The caller broke the engine's contract (say, an index that does not increase): a
+    /// bug in the embedder, not in the request (HTTP 500).
+    Internal,
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -139,9 +142,9 @@ impl Error {
             | EnforceIndexConflict { .. }
             | EnforceIndexJobExists
             | EnforceIndexJobMissing(_)
-            | IndexNotIncreasing { .. }
             | EvalNotPending { .. }
             | StalePlan { .. } => ErrorKind::Conflict,
+            IndexNotIncreasing { .. } => ErrorKind::Internal,
         }
     }
 }

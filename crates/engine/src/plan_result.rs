@@ -243,7 +243,8 @@ fn next_tracker(tx: &Tx, prev: &Allocation, eval: &Evaluation) -> RescheduleTrac
 
 /// T2: failed allocations due later get a follow-up evaluation that waits until then.
 fn follow_up_reschedules(tx: &mut Tx, plan: &Plan, eval: &Evaluation) {
-    for (alloc_id, at) in &plan.reschedule_later {
+    for later in &plan.reschedule_later {
+        let (alloc_id, at) = (&later.alloc_id, &later.reschedule_time);
         let Some(a) = tx.alloc(alloc_id) else {
             continue;
         };

@@ -36,6 +36,16 @@ pub struct InPlaceUpdate {
     pub job_version: u64,
 }
 
+/// A failed allocation that will be replaced later, and when (§3.13 T2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RescheduleLater {
+    #[serde(rename = "AllocID")]
+    pub alloc_id: Uuid,
+    /// Unix nanoseconds.
+    #[serde(rename = "RescheduleTime")]
+    pub reschedule_time: i64,
+}
+
 /// What the scheduler must do for one evaluation, computed from one state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -62,9 +72,10 @@ pub struct Plan {
     pub in_place_updates: Vec<InPlaceUpdate>,
     #[serde(rename = "Stops")]
     pub stops: Vec<Stop>,
-    /// Failed allocations to reschedule later, with the time (Unix ns).
+    /// Failed allocations to reschedule later; submitting the result creates their
+    /// follow-up evaluations.
     #[serde(rename = "RescheduleLater")]
-    pub reschedule_later: Vec<(Uuid, i64)>,
+    pub reschedule_later: Vec<RescheduleLater>,
     #[serde(rename = "DesiredTGUpdates")]
     pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
 }
@@ -130,7 +141,15 @@ pub fn plan_for(state: &State, eval: &Evaluation, now: i64) -> Plan {
                 }));
         }
         plan.stops.extend(g.stops);
-        plan.reschedule_later.extend(g.reschedule_later);
+        plan.reschedule_later
+            .extend(
+                g.reschedule_later
+                    .into_iter()
+                    .map(|(alloc_id, reschedule_time)| RescheduleLater {
+                        alloc_id,
+                        reschedule_time,
+                    }),
+            );
         plan.desired_tg_updates.insert(name, counts);
     }
     plan

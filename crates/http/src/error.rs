@@ -55,6 +55,8 @@ impl From<rollout_engine::Error> for ApiError {
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            // A broken contract between the service and its engine: log it, answer 500.
+            ErrorKind::Internal => return ApiError::internal(e.to_string()),
         };
         ApiError::new(status, e.to_string())
     }

@@ -123,6 +123,8 @@ mod inner {
         pub(crate) deployments_by_namespace: OrdSet<(u32, u64, Uuid)>,
         pub(crate) allocs: OrdMap<Uuid, Arc<Allocation>>,
         pub(crate) allocs_by_deployment: OrdSet<(Uuid, Uuid)>,
+        /// Allocations by the evaluation that placed them.
+        pub(crate) allocs_by_eval: OrdSet<(Uuid, Uuid)>,
         pub(crate) allocs_by_job: OrdSet<(u32, Uuid)>,
         pub(crate) allocs_by_namespace: OrdSet<(u32, u64, Uuid)>,
         pub(crate) evals: OrdMap<Uuid, Arc<Evaluation>>,
@@ -334,8 +336,8 @@ impl State {
             return;
         };
         debug_assert_eq!(
-            (&old.namespace, &old.job_id, old.create_index),
-            (&new.namespace, &new.job_id, new.create_index)
+            (&old.namespace, &old.job_id, old.create_index, old.eval_id),
+            (&new.namespace, &new.job_id, new.create_index, new.eval_id)
         );
         if old.deployment_id != new.deployment_id {
             if let Some(d) = old.deployment_id {
@@ -367,6 +369,9 @@ impl State {
         if let Some(d) = a.deployment_id {
             self.allocs_by_deployment.insert((d, a.id));
         }
+        if let Some(e) = a.eval_id {
+            self.allocs_by_eval.insert((e, a.id));
+        }
         let job = self.intern_job(&a.namespace, &a.job_id);
         let ns = self.intern(&a.namespace);
         self.intern(&a.task_group);
@@ -380,6 +385,9 @@ impl State {
     fn unindex_alloc(&mut self, a: &Allocation) {
         if let Some(d) = a.deployment_id {
             self.allocs_by_deployment.remove(&(d, a.id));
+        }
+        if let Some(e) = a.eval_id {
+            self.allocs_by_eval.remove(&(e, a.id));
         }
         if let Some(job) = self.job_id(&a.namespace, &a.job_id) {
             self.allocs_by_job.remove(&(job, a.id));
@@ -499,6 +507,10 @@ impl State {
             (
                 "allocs_by_deployment",
                 self.allocs_by_deployment == rebuilt.allocs_by_deployment,
+            ),
+            (
+                "allocs_by_eval",
+                self.allocs_by_eval == rebuilt.allocs_by_eval,
             ),
             ("allocs_by_job", self.allocs_by_job == rebuilt.allocs_by_job),
             (

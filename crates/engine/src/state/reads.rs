@@ -166,6 +166,16 @@ impl State {
             .filter_map(|(_, a)| self.allocs.get(a))
     }
 
+    /// Allocations placed by an evaluation, in ID order.
+    pub fn eval_allocs(
+        &self,
+        eval: &Uuid,
+    ) -> impl DoubleEndedIterator<Item = &Arc<Allocation>> + '_ {
+        self.allocs_by_eval
+            .range((*eval, Uuid::nil())..=(*eval, Uuid::max()))
+            .filter_map(|(_, a)| self.allocs.get(a))
+    }
+
     // --- jobs ----------------------------------------------------------------------------
 
     pub fn job(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {

@@ -90,14 +90,10 @@ async fn allocations(
 ) -> Result<Read<Vec<AllocListStub>>, ApiError> {
     let id = ids::parse("eval", &id)?;
     let reply = blocking::query(&api, &q, |state| {
-        let stubs = match state.eval(&id) {
-            Some(e) => state
-                .job_allocs(&e.namespace, &e.job_id)
-                .filter(|a| a.eval_id == Some(id))
-                .map(|a| alloc_stub(state, a))
-                .collect(),
-            None => Vec::new(),
-        };
+        let stubs: Vec<AllocListStub> = state
+            .eval_allocs(&id)
+            .map(|a| alloc_stub(state, a))
+            .collect();
         Reply::ok(state.table_indexes().allocs, stubs)
     })
     .await;
