@@ -76,9 +76,9 @@ async fn list(
     Ok(Read::new(reply, q.pretty))
 }
 
-/// `GET /v1/allocation/:id`: the allocation with its job embedded. Allocations are
-/// looked up by ID alone (as in Nomad, the request's namespace is not checked); one in a
-/// namespace the token may not read is hidden (404).
+/// `GET /v1/allocation/:id`: the allocation with its job embedded, looked up by ID in
+/// every namespace. The token must read jobs in the request's namespace (403); an
+/// allocation in a namespace it may not read is hidden (404).
 async fn read(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -87,6 +87,7 @@ async fn read(
 ) -> Result<Read<AllocationView>, ApiError> {
     let id = ids::parse("alloc", &id)?;
     let who = access.identity()?;
+    who.require_read(&q.namespace)?;
     let reply = blocking::query_one(
         &api,
         &q,
