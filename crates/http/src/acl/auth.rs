@@ -19,23 +19,23 @@ pub const X_NOMAD_TOKEN: &str = "x-nomad-token";
 
 /// The secret a request presents: `X-Nomad-Token` (trimmed) when non-empty, else the
 /// first word after `Authorization: Bearer` (scheme case-insensitive); `""` for none.
-pub fn request_secret(headers: &HeaderMap) -> Result<String, ()> {
+/// `None` when a header is not even text: no token can match it.
+pub fn request_secret(headers: &HeaderMap) -> Option<String> {
     if let Some(v) = headers.get(X_NOMAD_TOKEN) {
-        let v = v.to_str().map_err(|_| ())?.trim();
+        let v = v.to_str().ok()?.trim();
         if !v.is_empty() {
-            return Ok(v.to_string());
+            return Some(v.to_string());
         }
     }
     if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
-        let v = v.to_str().map_err(|_| ())?;
-        let mut words = v.split_whitespace();
+        let mut words = v.to_str().ok()?.split_whitespace();
         if let (Some(scheme), Some(token)) = (words.next(), words.next()) {
             if scheme.eq_ignore_ascii_case("bearer") {
-                return Ok(token.to_string());
+                return Some(token.to_string());
             }
         }
     }
-    Ok(String::new())
+    Some(String::new())
 }
 
 /// The requester, resolved once per request (a blocking query keeps the identity it
@@ -141,7 +141,7 @@ impl FromRequestParts<Api> for Access {
         if !api.config().acl_enabled {
             return Ok(Access(Ok(Identity::disabled())));
         }
-        let Ok(secret) = request_secret(&parts.headers) else {
+        let Some(secret) = request_secret(&parts.headers) else {
             return Ok(Access(Err(ApiError::permission_denied())));
         };
         let state = api.state();
