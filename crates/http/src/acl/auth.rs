@@ -11,7 +11,7 @@ use crate::server::Api;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use rollout_engine::acl::{resolve, Acl, AclToken, Capability, ALL_NAMESPACES};
+use rollout_engine::acl::{resolve, Acl, AclToken, Capability};
 use std::sync::Arc;
 
 /// The token header Nomad clients send.
@@ -111,15 +111,6 @@ impl Identity {
     pub fn own_secret_of(&self, token: &AclToken) -> Option<&str> {
         (!self.secret.is_empty() && token.secret_hash.matches(&self.secret))
             .then_some(self.secret.as_str())
-    }
-
-    /// Whether the requester presented a token at all.
-    pub fn presented_token(&self) -> bool {
-        !self.secret.is_empty()
-    }
-
-    pub fn all_namespaces(&self) -> bool {
-        self.can_read(ALL_NAMESPACES)
     }
 }
 

@@ -3,7 +3,8 @@
 //! Nomad's rules are HCL (v1) or HCL's JSON form (text starting with `{`). HCL is read
 //! with `hcl-rs`, a maintained HCL parser: every Nomad policy construct (`namespace "x"
 //! { policy = "read" }`, `agent { … }`, `agent = { … }`, lists, comments) is valid HCL2
-//! too. Both syntaxes become one small tree of blocks and attributes, which a
+//! too — except that HCL2 wants one attribute per line, so a one-line block with two
+//! attributes must be split (there is no maintained HCL1 parser in Rust). Both syntaxes become one small tree of blocks and attributes, which a
 //! schema-driven pass turns into the document. Parsing is strict, as Nomad's is on
 //! create and update: an unknown or repeated key is an error (Nomad only catches
 //! top-level ones; rollout checks every level, so a typo never silently grants less).
@@ -517,8 +518,14 @@ mod tests {
             "Invalid or duplicate policy keys: extra"
         );
         assert_eq!(
-            parse_rules(r#"agent { policy = "read" capabilities = ["x"] }"#).unwrap_err(),
+            parse_rules("agent {\n  policy = \"read\"\n  capabilities = [\"x\"]\n}").unwrap_err(),
             "Invalid or duplicate policy keys: capabilities"
+        );
+        // HCL2's one rule HCL1 did not have: a one-line block holds one attribute.
+        assert!(
+            parse_rules(r#"agent { policy = "read" capabilities = ["x"] }"#)
+                .unwrap_err()
+                .starts_with("Failed to parse ACL Policy: ")
         );
     }
 
