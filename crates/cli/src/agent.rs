@@ -30,6 +30,10 @@ pub struct AgentArgs {
     /// Log verbosity.
     #[arg(long, value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
+    /// Enforce ACLs: tokens and policies (`rollout acl bootstrap` to start). Off by
+    /// default, in dev mode too.
+    #[arg(long)]
+    acl_enabled: bool,
     /// Who plays scheduler and clients in dev mode.
     #[arg(long, value_enum, default_value_t = DevScheduler::External, requires = "dev")]
     dev_scheduler: DevScheduler,
@@ -98,7 +102,7 @@ fn init_logging(level: LogLevel) {
 
 async fn run(args: AgentArgs) -> Result<(), String> {
     let backend = open_backend(&args)?;
-    let api = Api::new(backend.clone(), Config::default());
+    let api = Api::new(backend.clone(), http_config(&args));
     let listener = rollout_http::bind(args.http_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
@@ -110,12 +114,24 @@ async fn run(args: AgentArgs) -> Result<(), String> {
     } else {
         None
     };
-    tracing::info!(addr = %addr, dev = args.dev, "listening");
+    tracing::info!(addr = %addr, dev = args.dev, acl = args.acl_enabled, "listening");
     let served = serve(listener, api, shutdown_signal()).await;
     if let Some(driver) = driver {
         driver.abort();
     }
     served.map_err(|e| format!("HTTP server failed: {e}"))
+}
+
+/// The HTTP layer's settings: ACLs, and Nomad's bootstrap reset file in the data dir.
+fn http_config(args: &AgentArgs) -> Config {
+    Config {
+        acl_enabled: args.acl_enabled,
+        acl_bootstrap_reset_file: args
+            .data_dir
+            .as_ref()
+            .map(|dir| dir.join("acl-bootstrap-reset")),
+        ..Config::default()
+    }
 }
 
 /// The engine's home for this run.

@@ -38,6 +38,11 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
         Command::ReapDeployments(c) => crate::gc::reap(&mut tx, c)?,
         Command::GcDeployments(c) => crate::gc::gc(&mut tx, c)?,
         Command::GcEvaluations(c) => crate::gc::gc_evals(&mut tx, c)?,
+        Command::BootstrapAcl(c) => crate::acl::write::bootstrap(&mut tx, c)?,
+        Command::UpsertAclPolicies(c) => crate::acl::write::upsert_policies(&mut tx, c)?,
+        Command::DeleteAclPolicies(c) => crate::acl::write::delete_policies(&mut tx, c)?,
+        Command::UpsertAclTokens(c) => crate::acl::write::upsert_tokens(&mut tx, c)?,
+        Command::DeleteAclTokens(c) => crate::acl::write::delete_tokens(&mut tx, c)?,
     }
     settle(&mut tx)?;
     Ok(tx.finish())

@@ -141,6 +141,18 @@ pub enum Command {
     GcDeployments(GcDeployments),
     /// Periodic evaluation GC.
     GcEvaluations(GcEvaluations),
+
+    // --- ACLs (http-api §8): the payloads live in `crate::acl::command` ---------------
+    /// `POST /v1/acl/bootstrap`.
+    BootstrapAcl(crate::acl::BootstrapAcl),
+    /// `PUT /v1/acl/policy/:name`.
+    UpsertAclPolicies(crate::acl::UpsertAclPolicies),
+    /// `DELETE /v1/acl/policy/:name`.
+    DeleteAclPolicies(crate::acl::DeleteAclPolicies),
+    /// `PUT /v1/acl/token[/:accessor]`.
+    UpsertAclTokens(crate::acl::UpsertAclTokens),
+    /// `DELETE /v1/acl/token/:accessor`.
+    DeleteAclTokens(crate::acl::DeleteAclTokens),
 }
 
 impl Command {
@@ -160,6 +172,11 @@ impl Command {
             Command::UpdateEvalStatus(_) => "EvalUpdated",
             Command::ReapDeployments(_) | Command::GcDeployments(_) => "DeploymentDeleted",
             Command::GcEvaluations(_) => "EvalDeleted",
+            Command::BootstrapAcl(_) => "ACLTokenBootstrap",
+            Command::UpsertAclPolicies(_) => "ACLPolicyUpserted",
+            Command::DeleteAclPolicies(_) => "ACLPolicyDeleted",
+            Command::UpsertAclTokens(_) => "ACLTokenUpserted",
+            Command::DeleteAclTokens(_) => "ACLTokenDeleted",
         }
     }
 
@@ -181,6 +198,11 @@ impl Command {
             Command::ReapDeployments(_) => "reap_deployments",
             Command::GcDeployments(_) => "gc_deployments",
             Command::GcEvaluations(_) => "gc_evaluations",
+            Command::BootstrapAcl(_) => "acl_bootstrap",
+            Command::UpsertAclPolicies(_) => "acl_upsert_policies",
+            Command::DeleteAclPolicies(_) => "acl_delete_policies",
+            Command::UpsertAclTokens(_) => "acl_upsert_tokens",
+            Command::DeleteAclTokens(_) => "acl_delete_tokens",
         }
     }
 }

@@ -102,6 +102,37 @@ pub enum Error {
     StalePlan { eval: Uuid, reason: String },
     #[error("invalid allocation update for {}: {reason}", quote_id(.alloc))]
     InvalidClientUpdate { alloc: Uuid, reason: String },
+
+    // --- ACLs (§8) -------------------------------------------------------------------------
+    #[error("ACL bootstrap already done (reset index: {0})")]
+    AclBootstrapDone(u64),
+    #[error("Invalid bootstrap reset index (specified {specified}, reset index: {reset})")]
+    AclBootstrapResetIndex { specified: u64, reset: u64 },
+    #[error("must specify as least one policy")]
+    MissingAclPolicies,
+    #[error("must specify as least one token")]
+    MissingAclTokens,
+    #[error("policy {index} invalid: {}", multierror(.errors))]
+    InvalidAclPolicy { index: usize, errors: Vec<String> },
+    #[error("token {index} invalid: {}", multierror(.errors))]
+    InvalidAclToken { index: usize, errors: Vec<String> },
+    #[error("ACL policy not found")]
+    AclPolicyNotFound,
+    #[error("cannot find token {0}")]
+    AclTokenNotFound(Uuid),
+    #[error("Cannot delete nonexistent tokens: {}", join_ids(.0))]
+    AclTokensNonexistent(Vec<Uuid>),
+    #[error("ACL token accessor {0} already exists")]
+    AclAccessorExists(Uuid),
+    #[error("ACL token secret is already in use")]
+    AclSecretInUse,
+}
+
+fn join_ids(ids: &[Uuid]) -> String {
+    ids.iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn quote_id(id: &Uuid) -> String {
@@ -121,14 +152,24 @@ impl Error {
             | InvalidPrefix(_)
             | AllocNotInDeployment { .. }
             | InvalidEvalStatus(_)
-            | InvalidClientUpdate { .. } => ErrorKind::BadRequest,
+            | InvalidClientUpdate { .. }
+            | AclBootstrapDone(_)
+            | AclBootstrapResetIndex { .. }
+            | MissingAclPolicies
+            | MissingAclTokens
+            | InvalidAclPolicy { .. }
+            | InvalidAclToken { .. }
+            | AclTokensNonexistent(_)
+            | AclSecretInUse => ErrorKind::BadRequest,
             DeploymentNotFound
             | DeploymentDoesNotExist(_)
             | UnknownAlloc(_)
             | JobNotFound(_)
             | JobVersionNotFound { .. }
             | EvalNotFound
-            | AllocNotFound => ErrorKind::NotFound,
+            | AllocNotFound
+            | AclPolicyNotFound
+            | AclTokenNotFound(_) => ErrorKind::NotFound,
             CantFailTerminal
             | CantPauseTerminal
             | CantResumeTerminal
@@ -143,7 +184,8 @@ impl Error {
             | EnforceIndexJobExists
             | EnforceIndexJobMissing(_)
             | EvalNotPending { .. }
-            | StalePlan { .. } => ErrorKind::Conflict,
+            | StalePlan { .. }
+            | AclAccessorExists(_) => ErrorKind::Conflict,
             IndexNotIncreasing { .. } => ErrorKind::Internal,
         }
     }

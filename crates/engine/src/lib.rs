@@ -32,6 +32,7 @@
 //! assert_eq!(deployment.task_groups["web"].desired_total, 3);
 //! ```
 
+pub mod acl;
 mod alloc_write;
 mod apply;
 mod client;

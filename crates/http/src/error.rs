@@ -44,6 +44,12 @@ impl ApiError {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Invalid method")
     }
 
+    /// Every ACL refusal (§8.2): unknown, expired or garbage tokens and missing
+    /// capabilities alike.
+    pub fn permission_denied() -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "Permission denied")
+    }
+
     pub fn body_empty() -> ApiError {
         ApiError::bad_request("Request body is empty")
     }

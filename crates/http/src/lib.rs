@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+pub mod acl;
 pub mod backend;
 mod blocking;
 mod decode;

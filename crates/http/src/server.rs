@@ -22,12 +22,21 @@ pub struct Config {
     /// Largest request body accepted (413 beyond). Job specs are the big ones; 8 MiB
     /// is far beyond any real job and still bounds what one request can make us hold.
     pub max_body_bytes: usize,
+    /// Enforce ACLs (`rollout agent --acl-enabled`): tokens, policies, 403s. Off, every
+    /// request may do everything and the ACL endpoints answer 400 `ACL support
+    /// disabled`, as Nomad without `acl { enabled = true }`.
+    pub acl_enabled: bool,
+    /// Nomad's `acl-bootstrap-reset` file (in the data directory): when it holds the
+    /// index of the last bootstrap, bootstrapping is allowed once more.
+    pub acl_bootstrap_reset_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             max_body_bytes: 8 * 1024 * 1024,
+            acl_enabled: false,
+            acl_bootstrap_reset_file: None,
         }
     }
 }
@@ -69,6 +78,27 @@ impl Api {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The reset index in the bootstrap reset file, 0 when there is none (or it does not
+    /// start with a number, as Go's `Sscanf("%d")` reads it).
+    pub(crate) fn bootstrap_reset_index(&self) -> u64 {
+        let Some(path) = &self.inner.config.acl_bootstrap_reset_file else {
+            return 0;
+        };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return 0;
+        };
+        let digits: String = text
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let index = digits.parse().unwrap_or(0);
+        if index != 0 {
+            tracing::warn!(path = %path.display(), reset_index = index, "ACL bootstrap reset file read");
+        }
+        index
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

@@ -138,6 +138,8 @@ mod inner {
         /// Progress-deadline cutoffs that already expired without failing the deployment
         /// (§3.10 D6): the timer is not re-armed until the cutoff changes.
         pub(crate) deadlines_passed: OrdMap<Uuid, Timestamp>,
+        /// ACL policies and tokens (`crate::acl`).
+        pub(crate) acl: crate::acl::AclTables,
     }
 }
 
@@ -156,6 +158,7 @@ impl PartialEq for State {
             && self.allocs == other.allocs
             && self.evals == other.evals
             && self.deadlines_passed == other.deadlines_passed
+            && self.acl == other.acl
     }
 }
 
@@ -531,7 +534,7 @@ impl State {
         ];
         match checks.iter().find(|(_, ok)| !ok) {
             Some((name, _)) => Err(format!("secondary index {name} disagrees with its table")),
-            None => Ok(()),
+            None => self.acl.check_indexes(),
         }
     }
 }

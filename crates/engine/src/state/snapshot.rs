@@ -48,7 +48,7 @@ where
 
 impl Serialize for State {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("State", 9)?;
+        let mut s = serializer.serialize_struct("State", 10)?;
         s.serialize_field("Index", &self.index)?;
         s.serialize_field("Config", &self.config)?;
         s.serialize_field("Tables", &self.tables)?;
@@ -73,6 +73,7 @@ impl Serialize for State {
             "DeadlinesPassed",
             &Seq::new(self.deadlines_passed.len(), self.deadlines_passed.iter()),
         )?;
+        s.serialize_field("Acl", &self.acl.to_data())?;
         s.end()
     }
 }
@@ -97,6 +98,9 @@ struct StateData {
     evals: Vec<Arc<Evaluation>>,
     #[serde(rename = "DeadlinesPassed", default)]
     deadlines_passed: Vec<(Uuid, Timestamp)>,
+    /// Absent in snapshots written before ACLs existed.
+    #[serde(rename = "Acl", default)]
+    acl: crate::acl::tables::AclTablesData,
 }
 
 impl<'de> Deserialize<'de> for State {
@@ -115,6 +119,7 @@ impl<'de> Deserialize<'de> for State {
             },
         );
         state.deadlines_passed = data.deadlines_passed.into_iter().collect();
+        state.acl = crate::acl::AclTables::from_data(data.acl);
         state.rebuild_deadlines();
         Ok(state)
     }

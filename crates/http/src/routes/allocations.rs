@@ -1,5 +1,6 @@
 //! Allocations (`http-api.md` §7.4, §7.6): list and read.
 
+use crate::acl::Access;
 use crate::blocking::{self, Reply};
 use crate::error::ApiError;
 use crate::ids;
@@ -25,8 +26,12 @@ pub fn routes() -> Router<Api> {
 async fn list(
     State(api): State<Api>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Vec<AllocListItem>>, ApiError> {
     let prefix = q.uuid_prefix()?;
+    let who = access.identity()?;
+    who.require_read(&q.namespace)?;
+    let readable = |a: &&Arc<Allocation>| who.can_read(&a.namespace);
     let resources = q.params.bool("resources")?;
     // Task states are included unless explicitly turned off.
     let task_states =
@@ -51,13 +56,15 @@ async fn list(
                 let allocs: Vec<&Arc<Allocation>> = state
                     .allocs_by_prefix(p)
                     .filter(|a| q.namespace == "*" || a.namespace == q.namespace)
+                    .filter(readable)
                     .collect();
                 paginate(allocs.into_iter(), &q.page, |a| Token::id(a.id))
             }
             None => paginate(
                 state
                     .allocs_in_namespace(q.namespace_selector())
-                    .into_iter(),
+                    .into_iter()
+                    .filter(readable),
                 &q.page,
                 |a| Token::created(a.create_index, a.id),
             ),
@@ -69,20 +76,25 @@ async fn list(
     Ok(Read::new(reply, q.pretty))
 }
 
-/// `GET /v1/allocation/:id`: the allocation with its job embedded.
+/// `GET /v1/allocation/:id`: the allocation with its job embedded, looked up by ID in
+/// every namespace. The token must read jobs in the request's namespace (403); an
+/// allocation in a namespace it may not read is hidden (404).
 async fn read(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<AllocationView>, ApiError> {
     let id = ids::parse("alloc", &id)?;
+    let who = access.identity()?;
+    who.require_read(&q.namespace)?;
     let reply = blocking::query_one(
         &api,
         &q,
         "alloc not found",
         |t| t.allocs,
         |state| {
-            let alloc = state.alloc(&id)?;
+            let alloc = state.alloc(&id).filter(|a| who.can_read(&a.namespace))?;
             Some((alloc.modify_index, AllocationView::new(state, alloc)))
         },
     )

@@ -2,6 +2,7 @@
 //! allocations, and the operator writes fail, pause/resume, promote, allocation health
 //! and (unsupported) unblock.
 
+use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
 use crate::decode::Body;
 use crate::error::ApiError;
@@ -14,6 +15,7 @@ use crate::views::alloc_stub;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::Router;
+use rollout_engine::acl::Capability;
 use rollout_engine::command::{FailDeployment, PauseDeployment, PromoteDeployment, SetAllocHealth};
 use rollout_engine::model::{AllocListStub, Deployment, DeploymentUpdateResponse};
 use rollout_engine::{Command, Error};
@@ -42,16 +44,26 @@ pub fn routes() -> Router<Api> {
 async fn list(
     State(api): State<Api>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Vec<Arc<Deployment>>>, ApiError> {
     let prefix = q.uuid_prefix()?;
+    let who = access.identity()?;
+    who.require_read(&q.namespace)?;
     let reply = blocking::query(&api, &q, |state| {
         let ns = q.namespace_selector();
+        let readable = |d: &&Arc<Deployment>| who.can_read(&d.namespace);
         let page = match &prefix {
-            Some(p) => paginate(state.deployments_by_prefix(ns, p).cloned(), &q.page, |d| {
-                Token::id(d.id)
-            }),
+            Some(p) => paginate(
+                state.deployments_by_prefix(ns, p).filter(readable).cloned(),
+                &q.page,
+                |d| Token::id(d.id),
+            ),
             None => paginate(
-                state.deployments_in_namespace(ns).into_iter().cloned(),
+                state
+                    .deployments_in_namespace(ns)
+                    .into_iter()
+                    .filter(readable)
+                    .cloned(),
                 &q.page,
                 |d| Token::created(d.create_index, d.id),
             ),
@@ -62,31 +74,49 @@ async fn list(
     Ok(Read::new(reply, q.pretty))
 }
 
-/// `GET /v1/deployment/:id`: looked up by ID in every namespace.
+/// `GET /v1/deployment/:id`: looked up by ID in every namespace. The token must read
+/// jobs in the request's namespace (403), and a deployment in a namespace it may not
+/// read is hidden (404).
 async fn read(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Arc<Deployment>>, ApiError> {
     let id = ids::parse("deployment", &id)?;
+    let who = access.identity()?;
+    who.require_read(&q.namespace)?;
     let reply = blocking::query_one(
         &api,
         &q,
         "deployment not found",
         |t| t.deployment,
-        |state| state.deployment(&id).map(|d| (d.modify_index, d.clone())),
+        |state| {
+            state
+                .deployment(&id)
+                .filter(|d| who.can_read(&d.namespace))
+                .map(|d| (d.modify_index, d.clone()))
+        },
     )
     .await;
     Ok(Read::new(reply, q.pretty))
 }
 
 /// `GET /v1/deployment/allocations/:id`: `[]` for an unknown deployment, as in Nomad.
+/// The token must read jobs in the request's namespace and in the deployment's.
 async fn allocations(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Vec<AllocListStub>>, ApiError> {
     let id = ids::parse("deployment", &id)?;
+    let who = access.identity()?;
+    who.require_read(&q.namespace)?;
+    // A deployment never changes namespace: checking once, before blocking, is exact.
+    if let Some(d) = api.state().deployment(&id) {
+        who.require_read(&d.namespace)?;
+    }
     let reply = blocking::query(&api, &q, |state| {
         let stubs = state
             .deployment_allocs(&id)
@@ -109,6 +139,22 @@ fn body_deployment_id(body_id: &str, path_id: &str) -> Result<Uuid, ApiError> {
     ids::parse("deployment", path_id)
 }
 
+/// A deployment write is checked in the deployment's own namespace (the request's is
+/// irrelevant): `submit-job` or the write's fine-grained capability. An unknown
+/// deployment is 404 before any capability check, as in Nomad.
+fn authorize_write(
+    api: &Api,
+    who: &Identity,
+    id: &Uuid,
+    fine_grained: Capability,
+) -> Result<(), ApiError> {
+    let state = api.state();
+    let Some(d) = state.deployment(id) else {
+        return Err(Error::DeploymentNotFound.into());
+    };
+    who.require(&d.namespace, &[Capability::SubmitJob, fine_grained])
+}
+
 async fn submit(
     api: &Api,
     command: Command,
@@ -127,8 +173,10 @@ async fn fail(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
 ) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
     let id = ids::parse("deployment", &id)?;
+    authorize_write(&api, &access.identity()?, &id, Capability::FailDeployment)?;
     let command = Command::FailDeployment(FailDeployment {
         deployment_id: Some(id),
     });
@@ -149,9 +197,11 @@ async fn pause(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
     Body(req): Body<PauseRequest>,
 ) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
+    authorize_write(&api, &access.identity()?, &id, Capability::PauseDeployment)?;
     let command = Command::PauseDeployment(PauseDeployment {
         deployment_id: Some(id),
         pause: req.pause,
@@ -179,9 +229,16 @@ async fn promote(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
     Body(req): Body<PromoteRequest>,
 ) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
+    authorize_write(
+        &api,
+        &access.identity()?,
+        &id,
+        Capability::PromoteDeployment,
+    )?;
     let command = Command::PromoteDeployment(PromoteDeployment {
         deployment_id: Some(id),
         all: req.all,
@@ -219,9 +276,12 @@ async fn allocation_health(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
     Body(req): Body<AllocHealthRequest>,
 ) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
+    let who = access.identity()?;
+    authorize_write(&api, &who, &id, Capability::SetAllocHealthDeployment)?;
     let command = Command::SetAllocHealth(SetAllocHealth {
         deployment_id: Some(id),
         healthy_allocation_ids: alloc_ids(&req.healthy)?,
@@ -240,10 +300,18 @@ struct UnblockRequest {
 /// `PUT /v1/deployment/unblock/:id`: multiregion only, which rollout does not do (R8).
 /// The body is still checked, so a malformed request gets the more specific answer.
 async fn unblock(
+    State(api): State<Api>,
     Path(id): Path<String>,
+    access: Access,
     Body(req): Body<UnblockRequest>,
 ) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
-    body_deployment_id(&req.deployment_id, &id)?;
+    let id = body_deployment_id(&req.deployment_id, &id)?;
+    authorize_write(
+        &api,
+        &access.identity()?,
+        &id,
+        Capability::UnblockDeployment,
+    )?;
     Err(ApiError::bad_request(
         "multiregion deployments are not supported",
     ))

@@ -4,6 +4,7 @@
 //! then `POST /v1/evaluation/:id/ack`; nodes report status and health with
 //! `POST /v1/engine/allocations/update`. The README documents the bodies.
 
+use crate::acl::Access;
 use crate::blocking::{self, Reply};
 use crate::decode::Body;
 use crate::error::ApiError;
@@ -37,8 +38,10 @@ async fn read_plan(
     State(api): State<Api>,
     Path(eval_id): Path<String>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Plan>, ApiError> {
     let eval_id = ids::parse("eval", &eval_id)?;
+    access.identity()?.require_management()?;
     let reply = blocking::query(&api, &q, |state| {
         match plan(state, &eval_id, api.backend().now_ns()) {
             Ok(p) => Reply::ok(state.index(), p),
@@ -67,8 +70,10 @@ struct IngestResponse {
 async fn submit_plan(
     State(api): State<Api>,
     w: WriteOptions,
+    access: Access,
     Body(result): Body<PlanResult>,
 ) -> Result<Write<IngestResponse>, ApiError> {
+    access.identity()?.require_management()?;
     if result.eval_id.is_nil() {
         return Err(ApiError::bad_request("EvalID must be specified"));
     }
@@ -85,8 +90,10 @@ async fn submit_plan(
 async fn update_allocations(
     State(api): State<Api>,
     w: WriteOptions,
+    access: Access,
     Body(updates): Body<ClientAllocUpdates>,
 ) -> Result<Write<IngestResponse>, ApiError> {
+    access.identity()?.require_management()?;
     if updates.allocations.is_empty() {
         return Err(ApiError::bad_request(
             "must specify at least one allocation update",
@@ -118,9 +125,11 @@ async fn ack(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
     Body(req): Body<AckRequest>,
 ) -> Result<Write<IndexResponse>, ApiError> {
     let eval_id = ids::parse("eval", &id)?;
+    access.identity()?.require_management()?;
     let outcome = api
         .submit(Command::UpdateEvalStatus(UpdateEvalStatus {
             eval_id,

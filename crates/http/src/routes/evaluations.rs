@@ -2,6 +2,7 @@
 //! the allocations an evaluation placed. Acknowledging one is a scheduler write and
 //! lives with the other ingest endpoints (`engine`).
 
+use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
 use crate::error::ApiError;
 use crate::ids;
@@ -31,12 +32,16 @@ fn in_namespace(selector: &str, namespace: &str) -> bool {
 async fn list(
     State(api): State<Api>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Vec<Arc<Evaluation>>>, ApiError> {
     let prefix = q.uuid_prefix()?;
     let job = q.params.non_empty("job");
     let status = q.params.non_empty("status");
+    let who = access.identity()?;
+    who.require_read(&q.namespace)?;
     let wanted = |e: &&Arc<Evaluation>| {
         in_namespace(&q.namespace, &e.namespace)
+            && who.can_read(&e.namespace)
             && job.is_none_or(|j| e.job_id == j)
             && status.is_none_or(|s| e.status == s)
     };
@@ -64,19 +69,34 @@ async fn list(
     Ok(Read::new(reply, q.pretty))
 }
 
+/// The token must read jobs in the request's namespace (403); an evaluation in a
+/// namespace it may not read is hidden (404), like a deployment.
+fn require_read(access: Access, q: &QueryOptions) -> Result<Identity, ApiError> {
+    let who = access.identity()?;
+    who.require_read(&q.namespace)?;
+    Ok(who)
+}
+
 /// `GET /v1/evaluation/:id`.
 async fn read(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Arc<Evaluation>>, ApiError> {
     let id = ids::parse("eval", &id)?;
+    let who = require_read(access, &q)?;
     let reply = blocking::query_one(
         &api,
         &q,
         "eval not found",
         |t| t.evals,
-        |state| state.eval(&id).map(|e| (e.modify_index, e.clone())),
+        |state| {
+            state
+                .eval(&id)
+                .filter(|e| who.can_read(&e.namespace))
+                .map(|e| (e.modify_index, e.clone()))
+        },
     )
     .await;
     Ok(Read::new(reply, q.pretty))
@@ -87,13 +107,19 @@ async fn allocations(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Vec<AllocListStub>>, ApiError> {
     let id = ids::parse("eval", &id)?;
+    let who = require_read(access, &q)?;
     let reply = blocking::query(&api, &q, |state| {
-        let stubs: Vec<AllocListStub> = state
-            .eval_allocs(&id)
-            .map(|a| alloc_stub(state, a))
-            .collect();
+        let stubs: Vec<AllocListStub> = match state.eval(&id).filter(|e| who.can_read(&e.namespace))
+        {
+            Some(_) => state
+                .eval_allocs(&id)
+                .map(|a| alloc_stub(state, a))
+                .collect(),
+            None => Vec::new(),
+        };
         Reply::ok(state.table_indexes().allocs, stubs)
     })
     .await;

@@ -5,6 +5,7 @@
 //! engine canonicalises and validates a registered job itself; this layer only does the
 //! checks Nomad's HTTP layer does before the RPC.
 
+use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
 use crate::decode::Body;
 use crate::error::ApiError;
@@ -19,6 +20,7 @@ use crate::views::{
 use axum::extract::{Path, State};
 use axum::routing::{any, get, put};
 use axum::Router;
+use rollout_engine::acl::Capability;
 use rollout_engine::command::{DeregisterJob, RegisterJob, RevertJob, SetJobStability};
 use rollout_engine::model::{AllocListStub, Deployment, Evaluation, Job};
 use rollout_engine::{Command, EVAL_PRIORITY_RANGE};
@@ -46,13 +48,20 @@ pub fn routes() -> Router<Api> {
 }
 
 /// `GET /v1/jobs`: job stubs by ID (`prefix` is a plain ID prefix), `namespace=*` for
-/// all namespaces; paginated.
-async fn list(State(api): State<Api>, q: QueryOptions) -> Read<Vec<JobListStub>> {
+/// all namespaces (those the token may list jobs in); paginated. Needs `list-jobs`.
+async fn list(
+    State(api): State<Api>,
+    q: QueryOptions,
+    access: Access,
+) -> Result<Read<Vec<JobListStub>>, ApiError> {
+    let who = access.identity()?;
+    who.require(&q.namespace, &[Capability::ListJobs])?;
     let reply = blocking::query(&api, &q, |state| {
         let all_namespaces = q.namespace == "*";
         let jobs: Vec<&Arc<Job>> = state
             .jobs(q.namespace_selector())
             .filter(|j| j.id.starts_with(&q.prefix))
+            .filter(|j| who.allows(&j.namespace, &[Capability::ListJobs]))
             .collect();
         let page = paginate(jobs.into_iter(), &q.page, |j| {
             if all_namespaces {
@@ -69,7 +78,7 @@ async fn list(State(api): State<Api>, q: QueryOptions) -> Read<Vec<JobListStub>>
         Reply::ok(state.table_indexes().jobs, stubs).with_next_token(page.next_token)
     })
     .await;
-    Read::new(reply, q.pretty)
+    Ok(Read::new(reply, q.pretty))
 }
 
 /// The register body (`api.JobRegisterRequest`). `PolicyOverride`, `PreserveCounts`,
@@ -93,9 +102,10 @@ struct JobRegisterRequest {
 async fn register(
     State(api): State<Api>,
     w: WriteOptions,
+    access: Access,
     Body(req): Body<JobRegisterRequest>,
 ) -> Result<Write<JobRegisterResponse>, ApiError> {
-    register_job(&api, &w, None, req).await
+    register_job(&api, &w, access, None, req).await
 }
 
 /// `PUT /v1/job/:id`: the same, and the body's job must be the path's.
@@ -103,9 +113,10 @@ async fn register_at(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
     Body(req): Body<JobRegisterRequest>,
 ) -> Result<Write<JobRegisterResponse>, ApiError> {
-    register_job(&api, &w, Some(&id), req).await
+    register_job(&api, &w, access, Some(&id), req).await
 }
 
 fn check_eval_priority(priority: i64) -> Result<(), ApiError> {
@@ -118,6 +129,7 @@ fn check_eval_priority(priority: i64) -> Result<(), ApiError> {
 async fn register_job(
     api: &Api,
     w: &WriteOptions,
+    access: Access,
     path_id: Option<&str>,
     req: JobRegisterRequest,
 ) -> Result<Write<JobRegisterResponse>, ApiError> {
@@ -138,6 +150,10 @@ async fn register_job(
         req.namespace
     };
     job.namespace = w.namespace_or(&body_namespace);
+    access.identity()?.require(
+        &job.namespace,
+        &[Capability::SubmitJob, Capability::RegisterJob],
+    )?;
     let outcome = api
         .submit(Command::RegisterJob(RegisterJob {
             job,
@@ -153,8 +169,22 @@ async fn register_job(
     ))
 }
 
+/// The token of a job read must read jobs in the request's namespace (which selects
+/// the job).
+fn require_read(access: Access, q: &QueryOptions) -> Result<Identity, ApiError> {
+    let who = access.identity()?;
+    who.require_read(&q.namespace)?;
+    Ok(who)
+}
+
 /// `GET /v1/job/:id`.
-async fn read(State(api): State<Api>, Path(id): Path<String>, q: QueryOptions) -> Read<Arc<Job>> {
+async fn read(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    q: QueryOptions,
+    access: Access,
+) -> Result<Read<Arc<Job>>, ApiError> {
+    require_read(access, &q)?;
     let reply = blocking::query_one(
         &api,
         &q,
@@ -167,7 +197,7 @@ async fn read(State(api): State<Api>, Path(id): Path<String>, q: QueryOptions) -
         },
     )
     .await;
-    Read::new(reply, q.pretty)
+    Ok(Read::new(reply, q.pretty))
 }
 
 fn eval_priority_param(params: &Params) -> Result<i64, ApiError> {
@@ -188,9 +218,20 @@ async fn deregister(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
 ) -> Result<Write<JobDeregisterResponse>, ApiError> {
     let purge = w.params.bool("purge")?;
     let eval_priority = eval_priority_param(&w.params)?;
+    let allowed: &[Capability] = if purge {
+        &[Capability::SubmitJob, Capability::PurgeJob]
+    } else {
+        &[
+            Capability::SubmitJob,
+            Capability::PurgeJob,
+            Capability::DeregisterJob,
+        ]
+    };
+    access.identity()?.require(&w.namespace_or(""), allowed)?;
     let outcome = api
         .submit(Command::DeregisterJob(DeregisterJob {
             job_id: id,
@@ -211,7 +252,9 @@ async fn versions(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
-) -> Read<JobVersionsResponse> {
+    access: Access,
+) -> Result<Read<JobVersionsResponse>, ApiError> {
+    require_read(access, &q)?;
     let reply = blocking::query(&api, &q, |state| {
         let versions: Vec<Arc<Job>> = state.job_versions(&q.namespace, &id).cloned().collect();
         let Some(index) = versions.iter().map(|j| j.modify_index).max() else {
@@ -231,7 +274,7 @@ async fn versions(
         Reply::ok(index, body)
     })
     .await;
-    Read::new(reply, q.pretty)
+    Ok(Read::new(reply, q.pretty))
 }
 
 /// The body `JobID` of revert and stable must be present and be the path's job.
@@ -263,13 +306,18 @@ async fn revert(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
     Body(req): Body<RevertRequest>,
 ) -> Result<Write<JobRegisterResponse>, ApiError> {
     check_body_job_id(&req.job_id, &id)?;
+    let namespace = w.namespace_or(&req.namespace);
+    access
+        .identity()?
+        .require(&namespace, &[Capability::SubmitJob, Capability::RevertJob])?;
     let outcome = api
         .submit(Command::RevertJob(RevertJob {
             job_id: req.job_id,
-            namespace: w.namespace_or(&req.namespace),
+            namespace,
             job_version: req.job_version,
             enforce_prior_version: req.enforce_prior_version,
         }))
@@ -295,13 +343,18 @@ async fn stable(
     State(api): State<Api>,
     Path(id): Path<String>,
     w: WriteOptions,
+    access: Access,
     Body(req): Body<StableRequest>,
 ) -> Result<Write<IndexResponse>, ApiError> {
     check_body_job_id(&req.job_id, &id)?;
+    let namespace = w.namespace_or(&req.namespace);
+    access
+        .identity()?
+        .require(&namespace, &[Capability::SubmitJob, Capability::StableJob])?;
     let outcome = api
         .submit(Command::SetJobStability(SetJobStability {
             job_id: req.job_id,
-            namespace: w.namespace_or(&req.namespace),
+            namespace,
             job_version: req.job_version,
             stable: req.stable,
         }))
@@ -320,8 +373,10 @@ async fn deployments(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
+    access: Access,
 ) -> Result<Read<Vec<Arc<Deployment>>>, ApiError> {
     let all = q.params.bool("all")?;
+    require_read(access, &q)?;
     let reply = blocking::query(&api, &q, |state| {
         let list = state
             .job_deployments(&q.namespace, &id, all)
@@ -339,13 +394,15 @@ async fn deployment(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
-) -> Read<Option<Arc<Deployment>>> {
+    access: Access,
+) -> Result<Read<Option<Arc<Deployment>>>, ApiError> {
+    require_read(access, &q)?;
     let reply = blocking::query(&api, &q, |state| {
         let latest = state.latest_job_deployment(&q.namespace, &id).cloned();
         Reply::ok(state.table_indexes().deployment, latest)
     })
     .await;
-    Read::new(reply, q.pretty)
+    Ok(Read::new(reply, q.pretty))
 }
 
 /// `GET /v1/job/:id/evaluations`.
@@ -353,13 +410,15 @@ async fn evaluations(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
-) -> Read<Vec<Arc<Evaluation>>> {
+    access: Access,
+) -> Result<Read<Vec<Arc<Evaluation>>>, ApiError> {
+    require_read(access, &q)?;
     let reply = blocking::query(&api, &q, |state| {
         let evals = state.job_evals(&q.namespace, &id).cloned().collect();
         Reply::ok(state.table_indexes().evals, evals)
     })
     .await;
-    Read::new(reply, q.pretty)
+    Ok(Read::new(reply, q.pretty))
 }
 
 /// `GET /v1/job/:id/allocations`.
@@ -367,7 +426,9 @@ async fn allocations(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
-) -> Read<Vec<AllocListStub>> {
+    access: Access,
+) -> Result<Read<Vec<AllocListStub>>, ApiError> {
+    require_read(access, &q)?;
     let reply = blocking::query(&api, &q, |state| {
         let stubs = state
             .job_allocs(&q.namespace, &id)
@@ -376,5 +437,5 @@ async fn allocations(
         Reply::ok(state.table_indexes().allocs, stubs)
     })
     .await;
-    Read::new(reply, q.pretty)
+    Ok(Read::new(reply, q.pretty))
 }

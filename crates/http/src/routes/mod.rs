@@ -6,6 +6,7 @@
 //! write is accepted; a wrong method is 405 `Invalid method`; an unknown path is a bare
 //! 404.
 
+mod acl;
 mod agent;
 mod allocations;
 mod deployments;
@@ -27,6 +28,7 @@ pub fn router(api: Api) -> Router {
         .merge(allocations::routes())
         .merge(engine::routes())
         .merge(agent::routes())
+        .merge(acl::routes())
         .method_not_allowed_fallback(error::invalid_method)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(api.config().max_body_bytes))

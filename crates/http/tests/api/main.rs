@@ -3,6 +3,7 @@
 
 mod common;
 
+mod acl;
 mod blocking;
 mod decoding;
 mod errors;

@@ -17,6 +17,8 @@ pub struct Client {
     pub base: String,
     http: reqwest::Client,
     clock: ClientClock,
+    /// Sent as `X-Nomad-Token` when set.
+    token: Option<String>,
 }
 
 /// One answer, read whole.
@@ -65,7 +67,28 @@ impl Client {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as i64)
         });
-        Client { base, http, clock }
+        Client {
+            base,
+            http,
+            clock,
+            token: None,
+        }
+    }
+
+    /// The same client, sending `secret` as `X-Nomad-Token`.
+    pub fn with_token(&self, secret: &str) -> Client {
+        let mut c = self.clone();
+        c.token = Some(secret.to_owned());
+        c
+    }
+
+    /// The engine's last applied index, read from `/v1/metrics` (no token needed).
+    pub async fn applied_index(&self) -> u64 {
+        let text = self.get("/v1/metrics").await.text;
+        text.lines()
+            .find_map(|l| l.strip_prefix("rollout_applied_index "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no rollout_applied_index in {text}"))
     }
 
     /// Health reports stamped by `clock` instead of the system clock.
@@ -77,6 +100,9 @@ impl Client {
     pub async fn request(&self, method: &str, path: &str, body: Option<String>) -> Resp {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            req = req.header("X-Nomad-Token", token);
+        }
         if let Some(body) = body {
             req = req.body(body);
         }

@@ -1,6 +1,7 @@
 //! In-process servers on real loopback sockets.
 #![allow(dead_code)]
 
+pub mod acl_matrix;
 pub mod client;
 
 use client::Client;
@@ -34,8 +35,29 @@ impl Server {
         Server::with_backend(Arc::new(backend), Some(clock)).await
     }
 
+    /// Real clock, OS entropy, ACLs enforced.
+    pub async fn with_acls() -> Server {
+        Server::with_config(
+            Arc::new(MemoryBackend::new()),
+            None,
+            Config {
+                acl_enabled: true,
+                ..Config::default()
+            },
+        )
+        .await
+    }
+
     async fn with_backend(backend: Arc<MemoryBackend>, clock: Option<Arc<ManualClock>>) -> Server {
-        let api = Api::new(backend, Config::default());
+        Server::with_config(backend, clock, Config::default()).await
+    }
+
+    pub async fn with_config(
+        backend: Arc<MemoryBackend>,
+        clock: Option<Arc<ManualClock>>,
+        config: Config,
+    ) -> Server {
+        let api = Api::new(backend, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -1,0 +1,230 @@
+//! The operator commands' HTTP client: where the agent is, which token to send, and
+//! Nomad's way of reporting a failed request. Shared by every subcommand that talks to
+//! a running agent (`rollout acl …`, and the deployment and job commands to come).
+//!
+//! Address: `--address`, else `ROLLOUT_ADDR`, else `NOMAD_ADDR`, else
+//! `http://127.0.0.1:4646`. Token: `--token`, else `ROLLOUT_TOKEN`, else `NOMAD_TOKEN`;
+//! sent as `X-Nomad-Token`. The token is never printed.
+
+// Not every call is used yet: the deployment and job commands will use the rest.
+#![allow(dead_code)]
+
+use clap::Args;
+use serde_json::Value;
+use std::fmt;
+use std::time::Duration;
+
+/// The default agent address (`rollout agent`'s default listener).
+pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";
+
+/// Flags every agent-facing command takes.
+#[derive(Clone, Debug, Default, Args)]
+pub struct ClientArgs {
+    /// Address of the rollout agent [env: ROLLOUT_ADDR, NOMAD_ADDR; default http://127.0.0.1:4646]
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub address: Option<String>,
+    /// ACL token (secret ID) to send [env: ROLLOUT_TOKEN, NOMAD_TOKEN]
+    #[arg(long, value_name = "SECRET", global = true)]
+    pub token: Option<String>,
+}
+
+impl ClientArgs {
+    /// Resolves flags and environment into a client.
+    pub fn client(&self) -> Result<Client, ClientError> {
+        let env = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+        };
+        let address = self
+            .address
+            .clone()
+            .or_else(|| env(&["ROLLOUT_ADDR", "NOMAD_ADDR"]))
+            .unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
+        let token = self
+            .token
+            .clone()
+            .or_else(|| env(&["ROLLOUT_TOKEN", "NOMAD_TOKEN"]));
+        Client::new(&address, token)
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The agent could not be reached, or answered something unreadable.
+    Transport(String),
+    /// A non-200 answer, reported as Nomad's Go client does.
+    Status { code: u16, body: String },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Transport(m) => f.write_str(m),
+            ClientError::Status { code, body } => {
+                write!(f, "Unexpected response code: {code} ({body})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A successful answer.
+#[derive(Debug)]
+pub struct Response {
+    /// `X-Nomad-Index`, 0 when absent.
+    pub index: u64,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Result<Value, ClientError> {
+        serde_json::from_str(&self.body)
+            .map_err(|e| ClientError::Transport(format!("unreadable answer: {e}")))
+    }
+}
+
+/// A client of one agent.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(address: &str, token: Option<String>) -> Result<Client, ClientError> {
+        let base = address.trim_end_matches('/').to_string();
+        if !base.starts_with("http://") {
+            return Err(ClientError::Transport(format!(
+                "unsupported agent address {base:?}: rollout speaks plain HTTP (http://host:port)"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| ClientError::Transport(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Client { base, token, http })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Response, ClientError> {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Response, ClientError> {
+        self.send(reqwest::Method::PUT, path, Some(body.to_string()))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Response, ClientError> {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Response, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method, &url);
+        if let Some(token) = &self.token {
+            req = req.header("X-Nomad-Token", token);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(format!("error querying {url}: {e}")))?;
+        let code = resp.status().as_u16();
+        let index = resp
+            .headers()
+            .get("X-Nomad-Index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| ClientError::Transport(format!("error reading the answer: {e}")))?;
+        if code != 200 {
+            return Err(ClientError::Status { code, body });
+        }
+        Ok(Response { index, body })
+    }
+}
+
+/// Nomad's CLI accepts single-dash long flags (`-policy=x`, `-address x`). clap wants
+/// two dashes, so the known long flags of the client commands are rewritten first.
+pub fn normalize_flags(args: Vec<String>, long_flags: &[&str]) -> Vec<String> {
+    args.into_iter()
+        .map(|arg| {
+            let Some(rest) = arg.strip_prefix('-').filter(|r| !r.starts_with('-')) else {
+                return arg;
+            };
+            let name = rest.split('=').next().unwrap_or(rest);
+            if long_flags.contains(&name) {
+                format!("-{arg}")
+            } else {
+                arg
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nomad_style_flags() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            normalize_flags(
+                args(&[
+                    "rollout",
+                    "acl",
+                    "token",
+                    "create",
+                    "-policy=a",
+                    "-name",
+                    "x",
+                    "-",
+                    "--type",
+                    "-v"
+                ]),
+                &["policy", "name", "type"]
+            ),
+            args(&[
+                "rollout",
+                "acl",
+                "token",
+                "create",
+                "--policy=a",
+                "--name",
+                "x",
+                "-",
+                "--type",
+                "-v"
+            ])
+        );
+    }
+
+    #[test]
+    fn errors_read_like_nomads() {
+        let e = ClientError::Status {
+            code: 403,
+            body: "Permission denied".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Unexpected response code: 403 (Permission denied)"
+        );
+        assert!(Client::new("https://x", None).is_err());
+        assert!(Client::new("http://127.0.0.1:4646/", None).is_ok());
+    }
+}

@@ -1,0 +1,197 @@
+//! Who is asking (`http-api.md` §8.1–§8.2): the request's token, resolved against the
+//! current state into an [`Identity`] whose checks every handler calls.
+//!
+//! [`Access`] is an extractor that never rejects: Nomad decodes the query and the body
+//! before the RPC authenticates, so a malformed request gets its 400 even without a
+//! valid token. Handlers call [`Access::identity`] (403 for an unknown, expired or
+//! garbage token) at the point Nomad's RPC would, then the capability checks.
+
+use crate::error::ApiError;
+use crate::server::Api;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use rollout_engine::acl::{resolve, Acl, AclToken, Capability};
+use std::sync::Arc;
+
+/// The token header Nomad clients send.
+pub const X_NOMAD_TOKEN: &str = "x-nomad-token";
+
+/// The secret a request presents: `X-Nomad-Token` (trimmed) when non-empty, else the
+/// first word after `Authorization: Bearer` (scheme case-insensitive); `""` for none.
+/// `None` when a header is not even text: no token can match it.
+pub fn request_secret(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(X_NOMAD_TOKEN) {
+        let v = v.to_str().ok()?.trim();
+        if !v.is_empty() {
+            return Some(v.to_string());
+        }
+    }
+    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
+        let mut words = v.to_str().ok()?.split_whitespace();
+        if let (Some(scheme), Some(token)) = (words.next(), words.next()) {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return Some(token.to_string());
+            }
+        }
+    }
+    Some(String::new())
+}
+
+/// The requester, resolved once per request (a blocking query keeps the identity it
+/// started with, as Nomad does).
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// `None` when ACLs are disabled: everything is allowed.
+    acl: Option<Acl>,
+    /// The token presented; `None` for the anonymous token (or ACLs disabled).
+    pub token: Option<Arc<AclToken>>,
+    /// The presented secret, to echo to its owner (never logged).
+    secret: String,
+}
+
+impl Identity {
+    fn disabled() -> Identity {
+        Identity {
+            acl: None,
+            token: None,
+            secret: String::new(),
+        }
+    }
+
+    pub fn is_management(&self) -> bool {
+        self.acl.as_ref().is_none_or(Acl::is_management)
+    }
+
+    /// May the requester do any of `ops` in `namespace` (`*`: in some namespace)?
+    pub fn allows(&self, namespace: &str, ops: &[Capability]) -> bool {
+        self.acl
+            .as_ref()
+            .is_none_or(|acl| acl.allow_any(namespace, ops))
+    }
+
+    /// `read-job` in `namespace`: what every read needs.
+    pub fn can_read(&self, namespace: &str) -> bool {
+        self.allows(namespace, &[Capability::ReadJob])
+    }
+
+    /// 403 `Permission denied` unless one of `ops` is allowed in `namespace`.
+    pub fn require(&self, namespace: &str, ops: &[Capability]) -> Result<(), ApiError> {
+        if self.allows(namespace, ops) {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied())
+        }
+    }
+
+    /// 403 unless the requester may read jobs in the request's namespace (for `*`: in
+    /// at least one).
+    pub fn require_read(&self, namespace: &str) -> Result<(), ApiError> {
+        self.require(namespace, &[Capability::ReadJob])
+    }
+
+    pub fn require_management(&self) -> Result<(), ApiError> {
+        if self.is_management() {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied())
+        }
+    }
+
+    /// The policies the requester holds (the anonymous token holds `anonymous`).
+    pub fn policies(&self) -> Vec<String> {
+        match &self.token {
+            Some(t) => t.policies.clone(),
+            None => vec![rollout_engine::acl::ANONYMOUS_POLICY.to_string()],
+        }
+    }
+
+    /// The secret the requester presented, if it is `token`'s: the only case in which a
+    /// secret is shown again after creation (a token reading itself).
+    pub fn own_secret_of(&self, token: &AclToken) -> Option<&str> {
+        (!self.secret.is_empty() && token.secret_hash.matches(&self.secret))
+            .then_some(self.secret.as_str())
+    }
+}
+
+/// The request's identity, or the 403 to answer with once it is needed.
+#[derive(Debug)]
+pub struct Access(Result<Identity, ApiError>);
+
+impl Access {
+    /// The identity, or 403 `Permission denied` for a token that does not resolve.
+    pub fn identity(self) -> Result<Identity, ApiError> {
+        self.0
+    }
+}
+
+impl FromRequestParts<Api> for Access {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Access, Self::Rejection> {
+        if !api.config().acl_enabled {
+            return Ok(Access(Ok(Identity::disabled())));
+        }
+        let Some(secret) = request_secret(&parts.headers) else {
+            return Ok(Access(Err(ApiError::permission_denied())));
+        };
+        let state = api.state();
+        let resolved = resolve(&state, &secret, api.backend().now_ns());
+        Ok(Access(match resolved {
+            Ok(r) => Ok(Identity {
+                acl: Some(r.acl),
+                token: r.token,
+                secret,
+            }),
+            // Unknown, expired or malformed: Nomad's RPCs all answer `Permission denied`.
+            Err(_) => Err(ApiError::permission_denied()),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn token_sources_in_nomads_order() {
+        assert_eq!(request_secret(&headers(&[])).unwrap(), "");
+        assert_eq!(
+            request_secret(&headers(&[("x-nomad-token", "  abc  ")])).unwrap(),
+            "abc"
+        );
+        assert_eq!(
+            request_secret(&headers(&[
+                ("x-nomad-token", "abc"),
+                ("authorization", "Bearer def")
+            ]))
+            .unwrap(),
+            "abc"
+        );
+        assert_eq!(
+            request_secret(&headers(&[
+                ("x-nomad-token", " "),
+                ("authorization", "bEaReR def ghi")
+            ]))
+            .unwrap(),
+            "def"
+        );
+        assert_eq!(
+            request_secret(&headers(&[("authorization", "Basic dXNlcg==")])).unwrap(),
+            ""
+        );
+        assert_eq!(
+            request_secret(&headers(&[("authorization", "Bearer")])).unwrap(),
+            ""
+        );
+    }
+}
