@@ -110,6 +110,38 @@ fn register_rejects_invalid_update_block() {
     assert_eq!(w.state.index(), 0);
 }
 
+/// Fuzz finding (engine_commands): a registration with an enormous count exhausted
+/// memory inside `apply` (reconciliation is linear in the count). It is refused instead.
+#[test]
+fn register_rejects_a_count_beyond_the_job_limit() {
+    let mut w = World::new();
+    let e = w
+        .try_apply(Command::RegisterJob(RegisterJob {
+            job: service_job("web", 1 << 62, update(1, 0)),
+            ..Default::default()
+        }))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    assert!(
+        e.to_string().contains(&format!(
+            "more than the limit of {}",
+            rollout_engine::job::MAX_JOB_ALLOCATIONS
+        )),
+        "{e}"
+    );
+    assert_eq!(w.state.index(), 0);
+    // At the limit, a registration is accepted and planned.
+    w.register(service_job(
+        "web",
+        rollout_engine::job::MAX_JOB_ALLOCATIONS,
+        update(1, 0),
+    ));
+    assert_eq!(
+        w.pending_plan().placements.len() as i64,
+        rollout_engine::job::MAX_JOB_ALLOCATIONS
+    );
+}
+
 /// §1.8 warnings and decision 15.
 #[test]
 fn register_warnings() {

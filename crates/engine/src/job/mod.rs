@@ -12,4 +12,4 @@ mod validate;
 
 pub use canonicalize::canonicalize;
 pub use diff::{needs_destructive_update, spec_changed};
-pub use validate::{validate, Validation};
+pub use validate::{validate, Validation, MAX_JOB_ALLOCATIONS};

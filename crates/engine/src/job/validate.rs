@@ -23,6 +23,12 @@ use crate::format::{go_duration, go_quote};
 use crate::model::{health_check, job_type, Job, Task, TaskGroup, UpdateStrategy};
 use std::collections::BTreeMap;
 
+/// The most allocations one job may ask for, summed over its groups' counts. Nomad has
+/// no such limit; rollout has one because planning and reconciling are linear in a
+/// group's count: a registration with `Count` = 2^62 would otherwise exhaust memory
+/// inside `apply` (found by the `engine_commands` fuzz target). Far above any real job.
+pub const MAX_JOB_ALLOCATIONS: i64 = 100_000;
+
 /// Nomad's priority range (`JobMinPriority`, default `job_max_priority`).
 const PRIORITY_MIN: i64 = 1;
 const PRIORITY_MAX: i64 = 100;
@@ -90,11 +96,21 @@ fn job_errors(job: &Job) -> Vec<String> {
     errors
 }
 
-/// The job-level pass over the group list: names (1-based positions, as Nomad prints them)
-/// and the system scheduler's count limit.
+/// The job-level pass over the group list: names (1-based positions, as Nomad prints them),
+/// the system scheduler's count limit and rollout's limit on the job's total count.
 fn group_list_errors(job: &Job) -> Vec<String> {
     let mut errors = Vec::new();
     let mut first_position: BTreeMap<&str, usize> = BTreeMap::new();
+    let total = job
+        .task_groups
+        .iter()
+        .map(|g| g.count.unwrap_or(1).max(0))
+        .fold(0i64, i64::saturating_add);
+    if total > MAX_JOB_ALLOCATIONS {
+        errors.push(format!(
+            "Job task groups have a total count of {total}, more than the limit of {MAX_JOB_ALLOCATIONS}"
+        ));
+    }
     for (idx, group) in job.task_groups.iter().enumerate() {
         let position = idx + 1;
         if group.name.is_empty() {
@@ -500,6 +516,24 @@ mod tests {
         assert_eq!(
             errors(&j),
             vec!["Job task group web has count 2. Count cannot exceed 1 with system scheduler"]
+        );
+    }
+
+    #[test]
+    fn validation_total_count_is_limited() {
+        let mut j = service();
+        j.task_groups[0].count = Some(MAX_JOB_ALLOCATIONS);
+        assert!(errors(&j).is_empty());
+        j.task_groups[0].count = Some(i64::MAX);
+        let mut second = j.task_groups[0].clone();
+        second.name = "api".into();
+        j.task_groups.push(second);
+        assert_eq!(
+            errors(&j),
+            vec![format!(
+                "Job task groups have a total count of {}, more than the limit of {MAX_JOB_ALLOCATIONS}",
+                i64::MAX
+            )]
         );
     }
 
