@@ -2,6 +2,8 @@
 //! (`rollout deployment …`, `rollout job …`) will join it.
 
 mod agent;
+mod dev_cluster;
+mod storage;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
