@@ -104,3 +104,77 @@ async fn a_bad_version_from_a_knob_is_rolled_back_automatically() {
     assert!(warning.contains("rollout.sim.typo"), "{warning}");
     a.stop().await;
 }
+
+/// The IDs in a list of allocation stubs that run and have no health yet.
+fn running_without_health(list: &Value) -> Vec<String> {
+    allocs_of(list)
+        .iter()
+        .filter(|x| x["ClientStatus"] == "running" && x["DeploymentStatus"]["Healthy"].is_null())
+        .map(|x| x["ID"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits until `n` allocations of deployment `d` run without health, marks them healthy.
+async fn mark_healthy(a: &Agent, d: &str, n: usize) {
+    let list = eventually(a, &format!("/v1/deployment/allocations/{d}"), |l| {
+        running_without_health(l).len() == n
+    })
+    .await;
+    a.set_health(d, &running_without_health(&list), &[])
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn pause_resume_fail_with_rollback_then_no_op_on_the_same_spec() {
+    let a = Agent::dev().await;
+    let update = json!({"Canary": 1, "MaxParallel": 1, "HealthCheck": "manual",
+                        "AutoRevert": true, "ProgressDeadline": 0});
+    a.register(job("web", 2, "app:1", update.clone())).await;
+    let d0 = a.latest_deployment_id("web").await;
+    mark_healthy(&a, &d0, 2).await;
+    eventually(&a, &format!("/v1/deployment/{d0}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+
+    a.register(job("web", 2, "app:2", update)).await;
+    let d1 = a.latest_deployment_id("web").await;
+    eventually(&a, &format!("/v1/deployment/{d1}"), |d| {
+        d["TaskGroups"]["web"]["PlacedCanaries"]
+            .as_array()
+            .is_some_and(|c| c.len() == 1)
+    })
+    .await;
+    a.pause(&d1, true).await.ok();
+    let dep = a.deployment(&d1).await;
+    assert_eq!(
+        (dep["Status"].as_str(), dep["StatusDescription"].as_str()),
+        (Some("paused"), Some("Deployment is paused"))
+    );
+    a.pause(&d1, false).await.ok();
+    assert_eq!(a.deployment(&d1).await["Status"], "running");
+
+    // Failing by hand rolls back to the stable version 0, as version 2.
+    let r = a.fail(&d1).await.ok();
+    assert_eq!(r["RevertedJobVersion"], 0);
+    assert_eq!(
+        a.deployment(&d1).await["StatusDescription"],
+        "Deployment marked as failed - rolling back to job version 0"
+    );
+    let job = a.job("web").await;
+    assert_eq!(job["Version"], 2);
+    assert_eq!(job["TaskGroups"][0]["Tasks"][0]["Config"]["image"], "app:1");
+
+    // Version 2 has the stable spec: failing its deployment rolls nothing back.
+    let d2 = a.latest_deployment_id("web").await;
+    assert_ne!(d2, d1);
+    let r = a.fail(&d2).await.ok();
+    assert_eq!(r["RevertedJobVersion"], Value::Null);
+    assert_eq!(
+        a.deployment(&d2).await["StatusDescription"],
+        "Deployment marked as failed - not rolling back to stable job version 2 as current job has same specification"
+    );
+    assert_eq!(a.job("web").await["Version"], 2);
+    a.stop().await;
+}
