@@ -1,11 +1,11 @@
 //! `rollout agent`: opens the store, starts the HTTP API and (in dev mode) the simulated
 //! cluster, and shuts everything down in order on SIGINT/SIGTERM.
 //!
-//! Shutdown order matters for R5 and for clients: first the API stops accepting
+//! Shutdown order matters for R5 and for clients. At the signal the API stops accepting
 //! connections and answers blocked queries with what it has, while in-flight writes run
-//! to their fsync; then the dev cluster finishes the command it is submitting; then the
-//! store commits whatever is still queued and closes; last, a dev agent's temporary
-//! directory is deleted.
+//! to their fsync, and the dev cluster stops once the command it is submitting is
+//! answered. When both are done the store commits whatever is still queued and closes;
+//! last, a dev agent's temporary directory is deleted.
 
 use crate::dev_cluster;
 use crate::storage::{Location, Storage};
@@ -119,14 +119,10 @@ async fn run(args: AgentArgs) -> Result<(), String> {
     let storage = Storage::open(location).await?;
     let backend = storage.backend();
     let api = Api::new(backend.clone(), Config::default());
-    let listener = match rollout_http::bind(args.http_addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            drop((api, backend));
-            storage.close().await;
-            return Err(format!("cannot listen on {}: {e}", args.http_addr));
-        }
-    };
+    // On an early error the store closes as it is dropped (nothing is queued yet).
+    let listener = rollout_http::bind(args.http_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;

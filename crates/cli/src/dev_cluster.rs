@@ -52,10 +52,7 @@ async fn run(backend: Arc<dyn Backend>, mut cluster: LiveCluster, mut stop: watc
         log_notes(&mut cluster);
         if let Some(Work { ticket, command }) = cluster.next_work(&state, now) {
             match submit(backend.as_ref(), command, &stop).await {
-                Ok(index) => {
-                    tracing::debug!(?ticket, index, "dev cluster: applied");
-                    cluster.done(ticket, None);
-                }
+                Ok(()) => cluster.done(ticket, None),
                 Err(BackendError::Rejected(e)) => cluster.done(ticket, Some(&e)),
                 Err(e) => {
                     tracing::error!(error = %e, ?ticket, "dev cluster stopped: the store refused a write");
@@ -88,7 +85,7 @@ async fn submit(
     backend: &dyn Backend,
     command: Command,
     stop: &watch::Receiver<bool>,
-) -> Result<u64, BackendError> {
+) -> Result<(), BackendError> {
     let summary = Summary::of(&command);
     let mut tries = 0;
     loop {
@@ -97,7 +94,7 @@ async fn submit(
         match backend.submit(command.clone()).await {
             Ok(outcome) => {
                 summary.log(outcome.index);
-                return Ok(outcome.index);
+                return Ok(());
             }
             Err(BackendError::Unavailable(why)) if tries < OVERLOADED_TRIES && !*stop.borrow() => {
                 tracing::debug!(why, "dev cluster: store busy, retrying");
