@@ -148,10 +148,6 @@ impl LiveCluster {
         }
     }
 
-    pub fn fleet(&self) -> &Fleet {
-        &self.fleet
-    }
-
     /// Notes since the last call, oldest first.
     pub fn drain_notes(&mut self) -> Vec<Note> {
         std::mem::take(&mut self.notes)
