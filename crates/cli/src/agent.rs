@@ -1,29 +1,36 @@
-//! `rollout agent`: picks a backend, starts the HTTP API and (in dev mode) whatever
-//! drives the engine, and shuts everything down on SIGINT/SIGTERM.
+//! `rollout agent`: opens the store, starts the HTTP API and (in dev mode) the simulated
+//! cluster, and shuts everything down in order on SIGINT/SIGTERM.
 //!
-//! Two seams are left for the crates still being written:
-//! - [`open_backend`]: `--data-dir` will open the durable store (`rollout-store`), and
-//!   `--dev` will use the store in a temporary directory; today `--dev` is in memory;
-//! - [`spawn_dev_driver`]: `--dev` will run the simulator (`rollout-sim`) as scheduler
-//!   and clients (R7); today the only choice is an external scheduler that drives the
-//!   engine through the ingest endpoints (R6), which is what the end-to-end tests do.
+//! Shutdown order matters for R5 and for clients. At the signal the API stops accepting
+//! connections and answers blocked queries with what it has, while in-flight writes run
+//! to their fsync, and the dev cluster stops once the command it is submitting is
+//! answered. When both are done the store commits whatever is still queued and closes;
+//! last, a dev agent's temporary directory is deleted.
 
+use crate::dev_cluster;
+use crate::storage::{Location, Storage};
 use clap::{Args, ValueEnum};
-use rollout_http::{serve, Api, Backend, Config, MemoryBackend};
+use rollout_http::{serve, Api, Config};
+use rollout_sim::LiveConfig;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// Development mode: state in memory, nothing persisted.
-    #[arg(long)]
+    /// Development mode: the store in a temporary directory (deleted on exit), ACLs off,
+    /// and a simulated scheduler and clients (see --dev-scheduler).
+    #[arg(long, conflicts_with = "data_dir")]
     dev: bool,
     /// Where the durable store keeps its log and snapshots (required without --dev).
     #[arg(long, value_name = "DIR", required_unless_present = "dev")]
     data_dir: Option<PathBuf>,
+    /// On damage found at start, set the damaged part aside and start from the last good
+    /// entry instead of refusing to start (what was dropped is logged).
+    #[arg(long, requires = "data_dir")]
+    recover_to_last_good: bool,
     /// Address of the HTTP API (`127.0.0.1:0` picks a free port; the log says which).
     #[arg(long, value_name = "ADDR", default_value = rollout_http::DEFAULT_ADDR)]
     http_addr: SocketAddr,
@@ -35,7 +42,7 @@ pub struct AgentArgs {
     #[arg(long)]
     acl_enabled: bool,
     /// Who plays scheduler and clients in dev mode.
-    #[arg(long, value_enum, default_value_t = DevScheduler::External, requires = "dev")]
+    #[arg(long, value_enum, default_value_t = DevScheduler::Sim, requires = "dev")]
     dev_scheduler: DevScheduler,
 }
 
@@ -63,8 +70,11 @@ impl From<LogLevel> for tracing::Level {
 /// The dev agent's scheduler and clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DevScheduler {
+    /// The built-in simulator (R7): places every pending evaluation on three simulated
+    /// nodes, starts allocations, reports health; `rollout.sim.*` job Meta injects faults.
+    Sim,
     /// Nothing built in: an external program schedules through `/v1/engine/*` and reports
-    /// client updates. (The built-in simulator will become the default once it lands.)
+    /// client updates (R6).
     External,
 }
 
@@ -101,86 +111,106 @@ fn init_logging(level: LogLevel) {
 }
 
 async fn run(args: AgentArgs) -> Result<(), String> {
-    let backend = open_backend(&args)?;
-    let api = Api::new(backend.clone(), http_config(&args));
+    let signalled = shutdown_signal()?;
+    let location = match (&args.data_dir, args.dev) {
+        (_, true) => Location::Temporary,
+        (Some(path), false) => Location::Dir {
+            path: path.clone(),
+            recover_to_last_good: args.recover_to_last_good,
+        },
+        (None, false) => return Err("--data-dir is required without --dev".into()),
+    };
+    let storage = Storage::open(location).await?;
+    let backend = storage.backend();
+    let api = Api::new(backend.clone(), http_config(&args, storage.dir()));
+    // On an early error the store closes as it is dropped (nothing is queued yet).
     let listener = rollout_http::bind(args.http_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    let driver = if args.dev {
-        spawn_dev_driver(args.dev_scheduler, &api)
-    } else {
-        None
+    let (stop, stopping) = watch::channel(false);
+    let cluster = (args.dev && args.dev_scheduler == DevScheduler::Sim).then(|| {
+        dev_cluster::spawn(
+            backend.clone(),
+            LiveConfig::dev(dev_cluster::seed()),
+            stopping.clone(),
+        )
+    });
+    tracing::info!(
+        addr = %addr,
+        dev = args.dev,
+        scheduler = scheduler_name(&args),
+        acl = args.acl_enabled,
+        data_dir = %storage.dir().display(),
+        "listening"
+    );
+    let signal = {
+        let stop = stop.clone();
+        async move {
+            signalled.await;
+            stop.send_replace(true);
+        }
     };
-    tracing::info!(addr = %addr, dev = args.dev, acl = args.acl_enabled, "listening");
-    let served = serve(listener, api, shutdown_signal()).await;
-    if let Some(driver) = driver {
-        driver.abort();
+    let served = serve(listener, api, signal).await;
+    // The server may also have stopped on an I/O error: stop the cluster either way.
+    stop.send_replace(true);
+    if let Some(cluster) = cluster {
+        if let Err(e) = cluster.await {
+            tracing::error!(error = %e, "dev cluster task failed");
+        }
     }
+    drop(backend);
+    storage.close().await;
     served.map_err(|e| format!("HTTP server failed: {e}"))
 }
 
 /// The HTTP layer's settings: ACLs, and Nomad's bootstrap reset file in the data dir.
-fn http_config(args: &AgentArgs) -> Config {
+fn http_config(args: &AgentArgs, data_dir: &std::path::Path) -> Config {
     Config {
         acl_enabled: args.acl_enabled,
-        acl_bootstrap_reset_file: args
-            .data_dir
-            .as_ref()
-            .map(|dir| dir.join("acl-bootstrap-reset")),
+        acl_bootstrap_reset_file: Some(data_dir.join("acl-bootstrap-reset")),
         ..Config::default()
     }
 }
 
-/// The engine's home for this run.
-fn open_backend(args: &AgentArgs) -> Result<Arc<dyn Backend>, String> {
-    if args.dev {
-        return Ok(Arc::new(MemoryBackend::new()));
-    }
-    let dir = args
-        .data_dir
-        .as_ref()
-        .ok_or("--data-dir is required without --dev")?;
-    Err(format!(
-        "durable storage is not wired into the agent yet (data dir {}); run with --dev for an in-memory agent",
-        dir.display()
-    ))
-}
-
-/// Starts what plays scheduler and clients in dev mode, if anything.
-fn spawn_dev_driver(scheduler: DevScheduler, _api: &Api) -> Option<JoinHandle<()>> {
-    match scheduler {
-        DevScheduler::External => None,
+/// Who schedules, for the startup line.
+fn scheduler_name(args: &AgentArgs) -> &'static str {
+    match (args.dev, args.dev_scheduler) {
+        (true, DevScheduler::Sim) => "dev-cluster",
+        _ => "external",
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Starts listening for SIGINT and SIGTERM now and returns a future that resolves on the
+/// first of them. The handlers are installed before the agent says it is listening, so
+/// a supervisor that signals as soon as it sees that line gets a clean shutdown, not the
+/// default action (death).
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| format!("cannot listen for {name}: {e}"))
+        };
+        let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+        let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("received SIGINT"),
+                _ = terminate.recv() => tracing::info!("received SIGTERM"),
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("received SIGINT"),
-        _ = terminate => tracing::info!("received SIGTERM"),
+            tracing::info!("received Ctrl-C");
+        })
     }
 }

@@ -4,6 +4,8 @@
 mod acl;
 mod agent;
 mod client;
+mod dev_cluster;
+mod storage;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

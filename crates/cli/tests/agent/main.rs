@@ -1,0 +1,9 @@
+//! End-to-end tests of the real `rollout` binary: each starts `rollout agent` on a free
+//! loopback port and talks to it with a real HTTP client. One test binary, so that the
+//! suite links once.
+
+mod common;
+mod dev_cluster;
+mod durability;
+mod external;
+mod walkthrough;
