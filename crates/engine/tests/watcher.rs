@@ -529,3 +529,19 @@ fn e4_scheduler_evals_count_for_the_latest_eval_index() {
     assert_eq!(watcher_evals(&w), before);
     assert_eq!(w.deployment(d).status, "running");
 }
+
+/// Scenario 41 [TestWatcher_WatchDeployments]: what Nomad watches is the set of active
+/// deployments; here it is a read of the state.
+#[test]
+fn scenario_41_watch_set_follows_active_deployments() {
+    let mut w = World::new();
+    let d1 = w
+        .register(service_job("a", 1, strategy(0, false)))
+        .deployments_created[0];
+    assert_eq!(w.state.active_deployments().count(), 1);
+    w.register(service_job("b", 1, strategy(0, false)));
+    w.register(service_job("c", 1, strategy(0, false)));
+    assert_eq!(w.state.active_deployments().count(), 3);
+    w.fail(d1).unwrap();
+    assert_eq!(w.state.active_deployments().count(), 2);
+}
