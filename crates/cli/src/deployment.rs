@@ -219,15 +219,16 @@ async fn list(ctx: &Ctx, prefix: Option<&str>, verbose: bool) -> CmdResult {
     Ok(())
 }
 
-/// Deployments as a table: ID, job, version, status, description, age.
+/// Deployments as a table: ID, job, version, status, description, age (last, so that
+/// its changing width moves no other column).
 pub fn list_table(list: &[Value], verbose: bool, style: &Style, now_ns: i64) -> String {
     let mut t = Table::new(&[
         "ID",
         "Job ID",
         "Job Version",
         "Status",
-        "Created",
         "Description",
+        "Created",
     ]);
     for d in list {
         let status = str_of(d, "Status");
@@ -236,8 +237,8 @@ pub fn list_table(list: &[Value], verbose: bool, style: &Style, now_ns: i64) -> 
             str_of(d, "JobID").into(),
             output::text(&d["JobVersion"]).into(),
             Cell::colored(status, status_color(status)),
-            output::relative(d["CreateTime"].as_i64().unwrap_or(0), now_ns).into(),
             str_of(d, "StatusDescription").into(),
+            output::relative(d["CreateTime"].as_i64().unwrap_or(0), now_ns).into(),
         ]);
     }
     t.render(style)

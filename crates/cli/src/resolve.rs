@@ -71,11 +71,13 @@ pub async fn deployments_with_prefix(ctx: &Ctx, prefix: &str) -> Result<Vec<Valu
     Ok(matches)
 }
 
-/// Sorts API objects by `CreateIndex`, newest first (as Nomad's clients do).
+/// Sorts API objects by `CreateIndex`, newest first (as Nomad's clients do); objects
+/// created together (the allocations of one plan) by name, then ID.
 pub fn newest_first(list: &mut [Value]) {
     list.sort_by(|a, b| {
         u64_of(b, "CreateIndex")
             .cmp(&u64_of(a, "CreateIndex"))
+            .then_with(|| str_of(a, "Name").cmp(str_of(b, "Name")))
             .then_with(|| str_of(a, "ID").cmp(str_of(b, "ID")))
     });
 }
