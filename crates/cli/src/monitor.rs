@@ -320,21 +320,28 @@ impl Live {
         self.header
             .set_message(header(d, &self.style, output::now_ns()));
         for (name, g) in groups(d) {
-            if !self.bars.contains_key(name) {
-                let bar = self.multi.add(ProgressBar::new(0));
-                bar.set_style(self.bar_style());
-                bar.set_prefix(name.to_owned());
-                self.bars.insert(name.to_owned(), bar);
-            }
-            if let Some(bar) = self.bars.get(name) {
-                bar.set_length(u64_of(g, "DesiredTotal"));
-                bar.set_position(u64_of(g, "HealthyAllocs"));
-                bar.set_message(format!(
-                    "placed {} · unhealthy {} · canaries {}",
-                    u64_of(g, "PlacedAllocs"),
-                    u64_of(g, "UnhealthyAllocs"),
-                    canaries(g)
-                ));
+            let (desired, healthy) = (u64_of(g, "DesiredTotal"), u64_of(g, "HealthyAllocs"));
+            let message = format!(
+                "placed {} · unhealthy {} · canaries {}",
+                u64_of(g, "PlacedAllocs"),
+                u64_of(g, "UnhealthyAllocs"),
+                canaries(g)
+            );
+            match self.bars.get(name) {
+                Some(bar) => {
+                    bar.set_length(desired);
+                    bar.set_position(healthy);
+                    bar.set_message(message);
+                }
+                None => {
+                    // Complete before it is shown, so that it never draws as 0/0.
+                    let bar = ProgressBar::new(desired)
+                        .with_position(healthy)
+                        .with_style(self.bar_style())
+                        .with_prefix(name.to_owned())
+                        .with_message(message);
+                    self.bars.insert(name.to_owned(), self.multi.add(bar));
+                }
             }
         }
     }
