@@ -1,7 +1,8 @@
 //! `--monitor` against `rollout agent --dev` and its simulated cluster, with stdout a
 //! pipe (the plain, line-per-change view): a canary rollout followed to success while
 //! the test operates it with the CLI, reacting to what the monitor prints; and a bad
-//! version followed to its failure and automatic rollback.
+//! version followed to its failure and automatic rollback; a deployment cancelled by a
+//! newer version.
 
 use crate::cli::{command, job_file, output, rollout, Out};
 use crate::common::client::job;
@@ -272,4 +273,30 @@ fn check_ends_successful(out: &Out, d: &str) {
         ),
         "{out:?}"
     );
+}
+
+#[tokio::test]
+async fn monitor_exits_non_zero_when_the_deployment_is_cancelled() {
+    let a = Agent::dev().await;
+    let update = json!({"HealthCheck": "manual", "ProgressDeadline": 0});
+    a.register(job("web", 1, "app:1", update.clone())).await;
+    let d0 = a.latest_deployment_id("web").await;
+    let mut monitor = Running::start(&a, &["deployment", "status", &d0, "--monitor"]);
+    monitor.until("==> Monitoring deployment").await;
+    // A newer version cancels the deployment being followed.
+    a.register(job("web", 1, "app:2", update)).await;
+    let (code, lines) = monitor.finish().await;
+    assert_eq!(code, 3, "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(
+            format!(
+                "==> Deployment \"{}\" cancelled: Cancelled due to newer version of job",
+                &d0[..8]
+            )
+            .as_str()
+        ),
+        "{lines:?}"
+    );
+    a.stop().await;
 }
