@@ -2,6 +2,9 @@
 //! loopback port and talks to it with a real HTTP client. One test binary, so that the
 //! suite links once.
 
+mod cli;
+mod cli_commands;
+mod cli_monitor;
 mod common;
 mod dev_cluster;
 mod durability;

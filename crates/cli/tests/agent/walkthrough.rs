@@ -2,7 +2,7 @@
 //! `<!-- walkthrough -->` markers, in order, with bash against a real `rollout agent
 //! --dev`. If the README and the agent drift apart, this fails.
 
-use crate::common::Agent;
+use crate::common::{Agent, BIN};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::Command;
@@ -55,9 +55,23 @@ async fn the_readme_walkthrough_works_verbatim() {
     let script = walkthrough_script();
     assert!(script.contains("rollout.sim.fail_to_start"));
     let a = Agent::dev().await;
+    // The CLI steps run the binary under test, and write their job files in a scratch
+    // directory.
+    let bin_dir = std::path::Path::new(BIN)
+        .parent()
+        .expect("the binary's directory");
+    let path = std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .expect("PATH");
+    let scratch = tempfile::tempdir().expect("tempdir");
     let run = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(scratch.path())
+        .env("PATH", path)
         .env("NOMAD_ADDR", format!("http://{}", a.addr))
+        .env_remove("ROLLOUT_ADDR")
+        .env_remove("NOMAD_NAMESPACE")
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -84,6 +98,24 @@ async fn the_readme_walkthrough_works_verbatim() {
         "{\"Version\":5,\"image\":\"app:2\"}",
     ] {
         assert!(stdout.contains(expected), "missing {expected} in\n{stdout}");
+    }
+    // What the CLI steps promise.
+    for expected in [
+        "Job Version = 5\nStatus      = successful",
+        "Job \"web\" registered as version 6; evaluation",
+        "1 allocation(s) marked healthy, 0 unhealthy",
+        "(job \"web\", version 6)",
+        "running: Deployment is running but requires manual promotion",
+        "successful: Deployment completed successfully",
+        "==> Deployment \"",
+        "failed: Failed due to unhealthy allocations - rolling back to job version 6",
+        "==> Job \"web\" rolled back to version 6, registered as version 8\nexit status 3",
+        "Version  Stable  Deployment  Submitted\n8 ",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in\n{stdout}"
+        );
     }
     a.stop().await;
 }
