@@ -8,5 +8,6 @@ mod blocking;
 mod decoding;
 mod errors;
 mod flows;
+mod limits;
 mod load;
 mod shapes;
