@@ -391,8 +391,12 @@ pub async fn limit_requests(State(api): State<Api>, mut request: Request, next: 
         .into_response();
     };
     let slot = RequestSlot(Arc::new(Mutex::new(Some(permit))));
-    request.extensions_mut().insert(slot);
-    next.run(request).await
+    // Held here until the answer is ready: the handler's copy goes with the request,
+    // which a body extractor consumes long before the work is done.
+    request.extensions_mut().insert(slot.clone());
+    let response = next.run(request).await;
+    drop(slot);
+    response
 }
 
 #[cfg(test)]

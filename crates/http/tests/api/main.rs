@@ -10,4 +10,5 @@ mod errors;
 mod flows;
 mod limits;
 mod load;
+mod resilience;
 mod shapes;
