@@ -329,3 +329,36 @@ fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+
+    /// The flags' defaults are written out for `--help`; they must be the library's.
+    #[test]
+    fn limit_flag_defaults_are_the_libraries_defaults() {
+        let cli = Cli::parse_from(["rollout", "--dev"]);
+        let dir = std::path::Path::new("/data");
+        let expected = Config {
+            acl_bootstrap_reset_file: Some(dir.join("acl-bootstrap-reset")),
+            ..Config::default()
+        };
+        assert_eq!(
+            format!("{:?}", http_config(&cli.agent, dir)),
+            format!("{expected:?}")
+        );
+        let store = rollout_store::Options::default();
+        assert_eq!(cli.agent.limits.store_queue_capacity, store.queue_capacity);
+        assert_eq!(
+            cli.agent.limits.job_tracked_versions,
+            store.engine_config.job_tracked_versions
+        );
+    }
+}

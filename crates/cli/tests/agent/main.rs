@@ -6,4 +6,6 @@ mod common;
 mod dev_cluster;
 mod durability;
 mod external;
+mod limits;
+mod soak;
 mod walkthrough;
