@@ -172,7 +172,7 @@ fn job_id(k: u64) -> String {
 /// Even jobs: manual health and a canary (the workers set health and promote); odd
 /// jobs: automatic health from the simulated clients.
 fn job_spec(k: u64, image: &str) -> Value {
-    let update = if k % 2 == 0 {
+    let update = if k.is_multiple_of(2) {
         json!({"HealthCheck": "manual", "Canary": 1, "MaxParallel": 1, "MinHealthyTime": 0,
                "AutoRevert": true, "ProgressDeadline": 0})
     } else {

@@ -71,6 +71,23 @@ async fn partial_headers_are_cut_off_at_the_header_read_timeout() {
 }
 
 #[tokio::test]
+async fn a_request_head_with_too_many_headers_is_refused() {
+    let s = server(Config::default()).await;
+    let mut head = String::from("GET /v1/jobs HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..200 {
+        head.push_str(&format!("X-Filler-{i}: y\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = raw(&s, head.as_bytes()).await;
+    let answer = read_until_closed(&mut stream).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large"),
+        "{answer}"
+    );
+    s.gauge_reaches(CONNECTIONS, 1).await;
+}
+
+#[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed() {
     let s = server(Config {
         header_read_timeout: Duration::from_millis(300),
