@@ -483,13 +483,18 @@ async fn start(dir: &Path) -> Agent {
     .await
 }
 
-fn recovered_index(agent: &Agent) -> u64 {
+/// The index a restarted agent recovered to, and how long recovery took (ms).
+fn recovered(agent: &Agent) -> (u64, f64) {
     let line = agent
         .log_line("store recovered")
         .expect("store recovered line");
-    crate::common::field(&line, "index")
+    let index = crate::common::field(&line, "index")
         .and_then(|v| v.parse().ok())
-        .expect("index=")
+        .expect("index=");
+    let total_ms = crate::common::field(&line, "total_ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    (index, total_ms)
 }
 
 /// No job has two active deployments.
@@ -565,13 +570,13 @@ async fn the_dev_agent_survives_kills_under_load_and_keeps_every_acknowledged_wr
             .max()
             .unwrap_or(0);
         agent = start(dir.path()).await;
-        let recovered = recovered_index(&agent);
+        let (recovered, recovery_ms) = recovered(&agent);
         assert!(
             recovered >= acked_max,
             "restart {life}: recovered index {recovered} < acknowledged {acked_max}"
         );
         println!(
-            "kill {}: acknowledged up to {acked_max}, recovered {recovered}",
+            "kill {}: acknowledged up to {acked_max}, recovered {recovered} in {recovery_ms:.0} ms",
             life + 1
         );
         check_one_active_deployment_per_job(&agent).await;
