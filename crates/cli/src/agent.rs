@@ -8,23 +8,26 @@
 //! last, a dev agent's temporary directory is deleted.
 
 use crate::dev_cluster;
-use crate::storage::{Location, Storage};
+use crate::storage::{Location, Storage, StoreSettings};
 use clap::{Args, ValueEnum};
-use rollout_http::{serve, Api, Config};
+use rollout_http::{serve, Api, Config, RequestLimits};
 use rollout_sim::LiveConfig;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::sync::watch;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// Development mode: the store in a temporary directory (deleted on exit), ACLs off,
-    /// and a simulated scheduler and clients (see --dev-scheduler).
-    #[arg(long, conflicts_with = "data_dir")]
+    /// Development mode: ACLs off and a simulated scheduler and clients (see
+    /// --dev-scheduler); the store in a temporary directory (deleted on exit) unless
+    /// --data-dir names one to keep.
+    #[arg(long)]
     dev: bool,
-    /// Where the durable store keeps its log and snapshots (required without --dev).
+    /// Where the durable store keeps its log and snapshots (required without --dev; with
+    /// --dev, a dev cluster whose state survives restarts).
     #[arg(long, value_name = "DIR", required_unless_present = "dev")]
     data_dir: Option<PathBuf>,
     /// On damage found at start, set the damaged part aside and start from the last good
@@ -44,6 +47,94 @@ pub struct AgentArgs {
     /// Who plays scheduler and clients in dev mode.
     #[arg(long, value_enum, default_value_t = DevScheduler::Sim, requires = "dev")]
     dev_scheduler: DevScheduler,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The agent's bounds (crates/http/README.md, "Limits"): what one request, one client and
+/// a burst may make it hold. Defaults are `rollout_http::Config::default()`'s.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
+struct LimitArgs {
+    /// Largest request body (413 beyond).
+    #[arg(long, value_name = "BYTES", value_parser = positive, default_value = "8388608")]
+    max_body_bytes: usize,
+    /// Largest job registration body (413 beyond).
+    #[arg(long, value_name = "BYTES", value_parser = positive, default_value = "4194304")]
+    max_job_spec_bytes: usize,
+    /// Task groups in one job (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "256")]
+    max_job_groups: usize,
+    /// Tasks in one job, all groups together (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1024")]
+    max_job_tasks: usize,
+    /// A task group's Count and Canary (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "10000")]
+    max_group_count: usize,
+    /// Allocation IDs in one allocation-health request (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1024")]
+    max_ids_per_request: usize,
+    /// Allocations in one plan result or client update (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "10000")]
+    max_plan_allocations: usize,
+    /// Task groups the placements of one plan result name (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "256")]
+    max_plan_groups: usize,
+    /// Bytes of a job ID, task group or task name (400 beyond).
+    #[arg(long, value_name = "BYTES", value_parser = positive, default_value = "128")]
+    max_name_bytes: usize,
+    /// Longest `wait` of a blocking query; longer ones are clamped (Go duration).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10m")]
+    max_query_wait: Duration,
+    /// Blocking queries one client IP may have waiting (429 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "512")]
+    max_blocking_queries_per_client: usize,
+    /// Requests worked on at once (503 beyond; blocking queries count while they compute).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1024")]
+    max_concurrent_requests: usize,
+    /// Open HTTP connections (a bare 503 and close beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "4096")]
+    max_connections: usize,
+    /// Open HTTP connections from one client IP (a bare 429 and close beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1024")]
+    max_connections_per_client: usize,
+    /// Time to receive a request's headers; also the idle time of a kept-alive connection.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10s")]
+    header_read_timeout: Duration,
+    /// Time to receive a request body (408 beyond).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    body_read_timeout: Duration,
+    /// Time a response write may make no progress before the connection is closed.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    write_timeout: Duration,
+    /// Commands queued for the store's writer (503 with Retry-After beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "8192")]
+    store_queue_capacity: usize,
+    /// Versions kept per job, as Nomad's `job_tracked_versions`. Fixed when the data
+    /// directory is created; a different value on an existing one is ignored (logged),
+    /// because replaying the log must give the same state.
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "6")]
+    job_tracked_versions: usize,
+}
+
+/// A count or size of at least 1: a limit of 0 would refuse everything.
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A positive Go duration (`500ms`, `10s`, `5m`).
+fn duration(s: &str) -> Result<Duration, String> {
+    match rollout_http::parse_go_duration(s) {
+        Some(Some(d)) => Ok(d),
+        Some(None) => Err("must be positive".into()),
+        None => Err(format!(
+            "invalid duration {s:?} (a unit is required: 500ms, 10s, 5m)"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -113,14 +204,18 @@ fn init_logging(level: LogLevel) {
 async fn run(args: AgentArgs) -> Result<(), String> {
     let signalled = shutdown_signal()?;
     let location = match (&args.data_dir, args.dev) {
-        (_, true) => Location::Temporary,
-        (Some(path), false) => Location::Dir {
+        (Some(path), _) => Location::Dir {
             path: path.clone(),
             recover_to_last_good: args.recover_to_last_good,
         },
+        (None, true) => Location::Temporary,
         (None, false) => return Err("--data-dir is required without --dev".into()),
     };
-    let storage = Storage::open(location).await?;
+    let settings = StoreSettings {
+        queue_capacity: args.limits.store_queue_capacity,
+        job_tracked_versions: args.limits.job_tracked_versions,
+    };
+    let storage = Storage::open(location, settings).await?;
     let backend = storage.backend();
     let api = Api::new(backend.clone(), http_config(&args, storage.dir()));
     // On an early error the store closes as it is dropped (nothing is queued yet).
@@ -166,12 +261,32 @@ async fn run(args: AgentArgs) -> Result<(), String> {
     served.map_err(|e| format!("HTTP server failed: {e}"))
 }
 
-/// The HTTP layer's settings: ACLs, and Nomad's bootstrap reset file in the data dir.
+/// The HTTP layer's settings: ACLs, Nomad's bootstrap reset file in the data dir, and the
+/// limits.
 fn http_config(args: &AgentArgs, data_dir: &std::path::Path) -> Config {
+    let l = &args.limits;
     Config {
+        max_body_bytes: l.max_body_bytes,
+        limits: RequestLimits {
+            max_job_spec_bytes: l.max_job_spec_bytes,
+            max_job_groups: l.max_job_groups,
+            max_job_tasks: l.max_job_tasks,
+            max_group_count: i64::try_from(l.max_group_count).unwrap_or(i64::MAX),
+            max_ids_per_request: l.max_ids_per_request,
+            max_plan_allocations: l.max_plan_allocations,
+            max_plan_groups: l.max_plan_groups,
+            max_name_bytes: l.max_name_bytes,
+        },
+        max_query_wait: l.max_query_wait,
+        max_blocking_queries_per_client: l.max_blocking_queries_per_client,
+        max_concurrent_requests: l.max_concurrent_requests,
+        max_connections: l.max_connections,
+        max_connections_per_client: l.max_connections_per_client,
+        header_read_timeout: l.header_read_timeout,
+        body_read_timeout: l.body_read_timeout,
+        write_timeout: l.write_timeout,
         acl_enabled: args.acl_enabled,
         acl_bootstrap_reset_file: Some(data_dir.join("acl-bootstrap-reset")),
-        ..Config::default()
     }
 }
 
@@ -212,5 +327,38 @@ fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String
             }
             tracing::info!("received Ctrl-C");
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+
+    /// The flags' defaults are written out for `--help`; they must be the library's.
+    #[test]
+    fn limit_flag_defaults_are_the_libraries_defaults() {
+        let cli = Cli::parse_from(["rollout", "--dev"]);
+        let dir = std::path::Path::new("/data");
+        let expected = Config {
+            acl_bootstrap_reset_file: Some(dir.join("acl-bootstrap-reset")),
+            ..Config::default()
+        };
+        assert_eq!(
+            format!("{:?}", http_config(&cli.agent, dir)),
+            format!("{expected:?}")
+        );
+        let store = rollout_store::Options::default();
+        assert_eq!(cli.agent.limits.store_queue_capacity, store.queue_capacity);
+        assert_eq!(
+            cli.agent.limits.job_tracked_versions,
+            store.engine_config.job_tracked_versions
+        );
     }
 }

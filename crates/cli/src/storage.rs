@@ -23,6 +23,15 @@ pub enum Location {
     Temporary,
 }
 
+/// What the agent's flags set in the store's options.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreSettings {
+    /// Commands queued for the writer before submissions fail as overloaded (503).
+    pub queue_capacity: usize,
+    /// Versions kept per job, for a new data directory (an existing one keeps its own).
+    pub job_tracked_versions: usize,
+}
+
 /// The open store and, for `--dev`, the temporary directory it lives in.
 pub struct Storage {
     backend: Arc<StoreBackend>,
@@ -34,7 +43,7 @@ pub struct Storage {
 impl Storage {
     /// Opens (recovering) the store and logs what recovery did. Opening reads and checks
     /// files, so it runs off the async workers.
-    pub async fn open(location: Location) -> Result<Storage, String> {
+    pub async fn open(location: Location, settings: StoreSettings) -> Result<Storage, String> {
         let (dir, temporary, recover_to_last_good) = match location {
             Location::Dir {
                 path,
@@ -49,17 +58,27 @@ impl Storage {
             }
         };
         let stamper: Arc<dyn Stamper> = Arc::new(SystemStamper);
-        let options = Options {
+        let mut options = Options {
             recover_to_last_good,
+            queue_capacity: settings.queue_capacity,
             stamper: stamper.clone(),
             ..Options::default()
         };
+        options.engine_config.job_tracked_versions = settings.job_tracked_versions;
         let path = dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&path, options))
             .await
             .map_err(|e| format!("opening the store panicked: {e}"))?
             .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?;
         log_recovery(&store, temporary.is_some());
+        let kept = store.state().config().job_tracked_versions;
+        if kept != settings.job_tracked_versions {
+            tracing::warn!(
+                kept,
+                requested = settings.job_tracked_versions,
+                "job_tracked_versions is fixed when the data directory is created; keeping the stored value"
+            );
+        }
         Ok(Storage {
             backend: Arc::new(StoreBackend::new(Arc::new(store), stamper)),
             temporary,

@@ -28,6 +28,8 @@ mod blocking;
 mod decode;
 mod error;
 mod ids;
+mod limits;
+mod listener;
 mod metrics;
 mod pagination;
 mod query;
@@ -43,4 +45,6 @@ pub use backend::{
 };
 pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;
+pub use limits::RequestLimits;
+pub use query::parse_go_duration;
 pub use server::{bind, serve, Api, Config, DEFAULT_ADDR};

@@ -9,4 +9,6 @@ mod common;
 mod dev_cluster;
 mod durability;
 mod external;
+mod limits;
+mod soak;
 mod walkthrough;
