@@ -49,6 +49,23 @@ pub struct AgentArgs {
     dev_scheduler: DevScheduler,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    gc: GcArgs,
+}
+
+/// Garbage collection of finished objects (Nomad's `*_gc_interval` / `*_gc_threshold`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Garbage collection")]
+struct GcArgs {
+    /// How often to look for finished objects to remove (Go duration: `5m`, `30s`).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5m")]
+    gc_interval: Duration,
+    /// Terminal deployments older than this are removed (Nomad's deployment_gc_threshold).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1h")]
+    deployment_gc_threshold: Duration,
+    /// Finished evaluations and allocations older than this are removed (eval_gc_threshold).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1h")]
+    eval_gc_threshold: Duration,
 }
 
 /// The agent's bounds (crates/http/README.md, "Limits"): what one request, one client and
@@ -233,6 +250,15 @@ async fn run(args: AgentArgs) -> Result<(), String> {
             stopping.clone(),
         )
     });
+    let collector = crate::gc::spawn(
+        backend.clone(),
+        crate::gc::GcSettings {
+            interval: args.gc.gc_interval,
+            deployment_threshold: args.gc.deployment_gc_threshold,
+            eval_threshold: args.gc.eval_gc_threshold,
+        },
+        stopping.clone(),
+    );
     tracing::info!(
         addr = %addr,
         dev = args.dev,
@@ -255,6 +281,9 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         if let Err(e) = cluster.await {
             tracing::error!(error = %e, "dev cluster task failed");
         }
+    }
+    if let Err(e) = collector.await {
+        tracing::error!(error = %e, "garbage collector task failed");
     }
     drop(backend);
     storage.close().await;

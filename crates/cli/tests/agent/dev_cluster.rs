@@ -178,3 +178,54 @@ async fn pause_resume_fail_with_rollback_then_no_op_on_the_same_spec() {
     assert_eq!(a.job("web").await["Version"], 2);
     a.stop().await;
 }
+
+/// The agent's periodic GC removes the superseded deployment, its finished allocations and
+/// old evaluations once they pass their thresholds; live objects stay.
+#[tokio::test]
+async fn garbage_collection_removes_what_a_finished_rollout_left() {
+    let a = Agent::start(&[
+        "--dev",
+        "--gc-interval",
+        "1s",
+        "--deployment-gc-threshold",
+        "1s",
+        "--eval-gc-threshold",
+        "1s",
+    ])
+    .await;
+    let update = json!({"MaxParallel": 2, "MinHealthyTime": 0});
+    a.register(job("web", 2, "app:1", update.clone())).await;
+    let d0 = a.latest_deployment_id("web").await;
+    eventually(&a, &format!("/v1/deployment/{d0}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    a.register(job("web", 2, "app:2", update)).await;
+    let d1 = a.latest_deployment_id("web").await;
+    assert_ne!(d0, d1);
+    eventually(&a, &format!("/v1/deployment/{d1}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    // The first deployment goes once its allocations are stopped and old enough.
+    eventually(&a, "/v1/job/web/deployments", |l| {
+        l.as_array().unwrap().iter().all(|d| d["ID"] != d0.as_str())
+    })
+    .await;
+    let allocs = eventually(&a, "/v1/job/web/allocations", |l| {
+        l.as_array().unwrap().len() == 2
+    })
+    .await;
+    assert!(allocs
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["ClientStatus"] == "running"));
+    assert_eq!(
+        a.deployment(&d1).await["Status"],
+        "successful",
+        "the live deployment stays"
+    );
+    assert!(a.log_line("garbage collected").is_some());
+    a.stop().await;
+}
