@@ -57,6 +57,8 @@ impl Server {
         clock: Option<Arc<ManualClock>>,
         config: Config,
     ) -> Server {
+        // Half the server's idle cut-off: never reuse a connection the server may be closing.
+        let idle = config.header_read_timeout / 2;
         let api = Api::new(backend, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -66,7 +68,7 @@ impl Server {
         let task = tokio::spawn(serve(listener, api.clone(), async {
             let _ = stopped.await;
         }));
-        let mut client = Client::new(format!("http://{addr}"));
+        let mut client = Client::with_pool_idle_timeout(format!("http://{addr}"), idle);
         if let Some(clock) = &clock {
             let clock = clock.clone();
             client = client.with_clock(Arc::new(move || clock.now_ns()));
