@@ -1,29 +1,39 @@
-//! `rollout agent`: picks a backend, starts the HTTP API and (in dev mode) whatever
-//! drives the engine, and shuts everything down on SIGINT/SIGTERM.
+//! `rollout agent`: opens the store, starts the HTTP API and (in dev mode) the simulated
+//! cluster, and shuts everything down in order on SIGINT/SIGTERM.
 //!
-//! Two seams are left for the crates still being written:
-//! - [`open_backend`]: `--data-dir` will open the durable store (`rollout-store`), and
-//!   `--dev` will use the store in a temporary directory; today `--dev` is in memory;
-//! - [`spawn_dev_driver`]: `--dev` will run the simulator (`rollout-sim`) as scheduler
-//!   and clients (R7); today the only choice is an external scheduler that drives the
-//!   engine through the ingest endpoints (R6), which is what the end-to-end tests do.
+//! Shutdown order matters for R5 and for clients. At the signal the API stops accepting
+//! connections and answers blocked queries with what it has, while in-flight writes run
+//! to their fsync, and the dev cluster stops once the command it is submitting is
+//! answered. When both are done the store commits whatever is still queued and closes;
+//! last, a dev agent's temporary directory is deleted.
 
+use crate::dev_cluster;
+use crate::storage::{Location, Storage, StoreSettings};
 use clap::{Args, ValueEnum};
-use rollout_http::{serve, Api, Backend, Config, MemoryBackend};
+use rollout_http::{serve, Api, Config, RequestLimits};
+use rollout_sim::LiveConfig;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use tokio::task::JoinHandle;
+use std::time::Duration;
+use tokio::sync::watch;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// Development mode: state in memory, nothing persisted.
+    /// Development mode: ACLs off and a simulated scheduler and clients (see
+    /// --dev-scheduler); the store in a temporary directory (deleted on exit) unless
+    /// --data-dir names one to keep.
     #[arg(long)]
     dev: bool,
-    /// Where the durable store keeps its log and snapshots (required without --dev).
+    /// Where the durable store keeps its log and snapshots (required without --dev; with
+    /// --dev, a dev cluster whose state survives restarts).
     #[arg(long, value_name = "DIR", required_unless_present = "dev")]
     data_dir: Option<PathBuf>,
+    /// On damage found at start, set the damaged part aside and start from the last good
+    /// entry instead of refusing to start (what was dropped is logged).
+    #[arg(long, requires = "data_dir")]
+    recover_to_last_good: bool,
     /// Address of the HTTP API (`127.0.0.1:0` picks a free port; the log says which).
     #[arg(long, value_name = "ADDR", default_value = rollout_http::DEFAULT_ADDR)]
     http_addr: SocketAddr,
@@ -35,8 +45,113 @@ pub struct AgentArgs {
     #[arg(long)]
     acl_enabled: bool,
     /// Who plays scheduler and clients in dev mode.
-    #[arg(long, value_enum, default_value_t = DevScheduler::External, requires = "dev")]
+    #[arg(long, value_enum, default_value_t = DevScheduler::Sim, requires = "dev")]
     dev_scheduler: DevScheduler,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
+    gc: GcArgs,
+}
+
+/// Garbage collection of finished objects (Nomad's `*_gc_interval` / `*_gc_threshold`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Garbage collection")]
+struct GcArgs {
+    /// How often to look for finished objects to remove (Go duration: `5m`, `30s`).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5m")]
+    gc_interval: Duration,
+    /// Terminal deployments older than this are removed (Nomad's deployment_gc_threshold).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1h")]
+    deployment_gc_threshold: Duration,
+    /// Finished evaluations and allocations older than this are removed (eval_gc_threshold).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1h")]
+    eval_gc_threshold: Duration,
+}
+
+/// The agent's bounds (crates/http/README.md, "Limits"): what one request, one client and
+/// a burst may make it hold. Defaults are `rollout_http::Config::default()`'s.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
+struct LimitArgs {
+    /// Largest request body (413 beyond).
+    #[arg(long, value_name = "BYTES", value_parser = positive, default_value = "8388608")]
+    max_body_bytes: usize,
+    /// Largest job registration body (413 beyond).
+    #[arg(long, value_name = "BYTES", value_parser = positive, default_value = "4194304")]
+    max_job_spec_bytes: usize,
+    /// Task groups in one job (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "256")]
+    max_job_groups: usize,
+    /// Tasks in one job, all groups together (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1024")]
+    max_job_tasks: usize,
+    /// A task group's Count and Canary (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "10000")]
+    max_group_count: usize,
+    /// Allocation IDs in one allocation-health request (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1024")]
+    max_ids_per_request: usize,
+    /// Allocations in one plan result or client update (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "10000")]
+    max_plan_allocations: usize,
+    /// Task groups the placements of one plan result name (400 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "256")]
+    max_plan_groups: usize,
+    /// Bytes of a job ID, task group or task name (400 beyond).
+    #[arg(long, value_name = "BYTES", value_parser = positive, default_value = "128")]
+    max_name_bytes: usize,
+    /// Longest `wait` of a blocking query; longer ones are clamped (Go duration).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10m")]
+    max_query_wait: Duration,
+    /// Blocking queries one client IP may have waiting (429 beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "512")]
+    max_blocking_queries_per_client: usize,
+    /// Requests worked on at once (503 beyond; blocking queries count while they compute).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1024")]
+    max_concurrent_requests: usize,
+    /// Open HTTP connections (a bare 503 and close beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "4096")]
+    max_connections: usize,
+    /// Open HTTP connections from one client IP (a bare 429 and close beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1024")]
+    max_connections_per_client: usize,
+    /// Time to receive a request's headers; also the idle time of a kept-alive connection.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10s")]
+    header_read_timeout: Duration,
+    /// Time to receive a request body (408 beyond).
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    body_read_timeout: Duration,
+    /// Time a response write may make no progress before the connection is closed.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    write_timeout: Duration,
+    /// Commands queued for the store's writer (503 with Retry-After beyond).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "8192")]
+    store_queue_capacity: usize,
+    /// Versions kept per job, as Nomad's `job_tracked_versions`. Fixed when the data
+    /// directory is created; a different value on an existing one is ignored (logged),
+    /// because replaying the log must give the same state.
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "6")]
+    job_tracked_versions: usize,
+}
+
+/// A count or size of at least 1: a limit of 0 would refuse everything.
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A positive Go duration (`500ms`, `10s`, `5m`).
+fn duration(s: &str) -> Result<Duration, String> {
+    match rollout_http::parse_go_duration(s) {
+        Some(Some(d)) => Ok(d),
+        Some(None) => Err("must be positive".into()),
+        None => Err(format!(
+            "invalid duration {s:?} (a unit is required: 500ms, 10s, 5m)"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -63,8 +178,11 @@ impl From<LogLevel> for tracing::Level {
 /// The dev agent's scheduler and clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DevScheduler {
+    /// The built-in simulator (R7): places every pending evaluation on three simulated
+    /// nodes, starts allocations, reports health; `rollout.sim.*` job Meta injects faults.
+    Sim,
     /// Nothing built in: an external program schedules through `/v1/engine/*` and reports
-    /// client updates. (The built-in simulator will become the default once it lands.)
+    /// client updates (R6).
     External,
 }
 
@@ -101,86 +219,175 @@ fn init_logging(level: LogLevel) {
 }
 
 async fn run(args: AgentArgs) -> Result<(), String> {
-    let backend = open_backend(&args)?;
-    let api = Api::new(backend.clone(), http_config(&args));
+    let signalled = shutdown_signal()?;
+    let location = match (&args.data_dir, args.dev) {
+        (Some(path), _) => Location::Dir {
+            path: path.clone(),
+            recover_to_last_good: args.recover_to_last_good,
+        },
+        (None, true) => Location::Temporary,
+        (None, false) => return Err("--data-dir is required without --dev".into()),
+    };
+    let settings = StoreSettings {
+        queue_capacity: args.limits.store_queue_capacity,
+        job_tracked_versions: args.limits.job_tracked_versions,
+    };
+    let storage = Storage::open(location, settings).await?;
+    let backend = storage.backend();
+    let api = Api::new(backend.clone(), http_config(&args, storage.dir()));
+    // On an early error the store closes as it is dropped (nothing is queued yet).
     let listener = rollout_http::bind(args.http_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    let driver = if args.dev {
-        spawn_dev_driver(args.dev_scheduler, &api)
-    } else {
-        None
+    let (stop, stopping) = watch::channel(false);
+    let cluster = (args.dev && args.dev_scheduler == DevScheduler::Sim).then(|| {
+        dev_cluster::spawn(
+            backend.clone(),
+            LiveConfig::dev(dev_cluster::seed()),
+            stopping.clone(),
+        )
+    });
+    let collector = crate::gc::spawn(
+        backend.clone(),
+        crate::gc::GcSettings {
+            interval: args.gc.gc_interval,
+            deployment_threshold: args.gc.deployment_gc_threshold,
+            eval_threshold: args.gc.eval_gc_threshold,
+        },
+        stopping.clone(),
+    );
+    tracing::info!(
+        addr = %addr,
+        dev = args.dev,
+        scheduler = scheduler_name(&args),
+        acl = args.acl_enabled,
+        data_dir = %storage.dir().display(),
+        "listening"
+    );
+    let signal = {
+        let stop = stop.clone();
+        async move {
+            signalled.await;
+            stop.send_replace(true);
+        }
     };
-    tracing::info!(addr = %addr, dev = args.dev, acl = args.acl_enabled, "listening");
-    let served = serve(listener, api, shutdown_signal()).await;
-    if let Some(driver) = driver {
-        driver.abort();
+    let served = serve(listener, api, signal).await;
+    // The server may also have stopped on an I/O error: stop the cluster either way.
+    stop.send_replace(true);
+    if let Some(cluster) = cluster {
+        if let Err(e) = cluster.await {
+            tracing::error!(error = %e, "dev cluster task failed");
+        }
     }
+    if let Err(e) = collector.await {
+        tracing::error!(error = %e, "garbage collector task failed");
+    }
+    drop(backend);
+    storage.close().await;
     served.map_err(|e| format!("HTTP server failed: {e}"))
 }
 
-/// The HTTP layer's settings: ACLs, and Nomad's bootstrap reset file in the data dir.
-fn http_config(args: &AgentArgs) -> Config {
+/// The HTTP layer's settings: ACLs, Nomad's bootstrap reset file in the data dir, and the
+/// limits.
+fn http_config(args: &AgentArgs, data_dir: &std::path::Path) -> Config {
+    let l = &args.limits;
     Config {
+        max_body_bytes: l.max_body_bytes,
+        limits: RequestLimits {
+            max_job_spec_bytes: l.max_job_spec_bytes,
+            max_job_groups: l.max_job_groups,
+            max_job_tasks: l.max_job_tasks,
+            max_group_count: i64::try_from(l.max_group_count).unwrap_or(i64::MAX),
+            max_ids_per_request: l.max_ids_per_request,
+            max_plan_allocations: l.max_plan_allocations,
+            max_plan_groups: l.max_plan_groups,
+            max_name_bytes: l.max_name_bytes,
+        },
+        max_query_wait: l.max_query_wait,
+        max_blocking_queries_per_client: l.max_blocking_queries_per_client,
+        max_concurrent_requests: l.max_concurrent_requests,
+        max_connections: l.max_connections,
+        max_connections_per_client: l.max_connections_per_client,
+        header_read_timeout: l.header_read_timeout,
+        body_read_timeout: l.body_read_timeout,
+        write_timeout: l.write_timeout,
         acl_enabled: args.acl_enabled,
-        acl_bootstrap_reset_file: args
-            .data_dir
-            .as_ref()
-            .map(|dir| dir.join("acl-bootstrap-reset")),
-        ..Config::default()
+        acl_bootstrap_reset_file: Some(data_dir.join("acl-bootstrap-reset")),
     }
 }
 
-/// The engine's home for this run.
-fn open_backend(args: &AgentArgs) -> Result<Arc<dyn Backend>, String> {
-    if args.dev {
-        return Ok(Arc::new(MemoryBackend::new()));
-    }
-    let dir = args
-        .data_dir
-        .as_ref()
-        .ok_or("--data-dir is required without --dev")?;
-    Err(format!(
-        "durable storage is not wired into the agent yet (data dir {}); run with --dev for an in-memory agent",
-        dir.display()
-    ))
-}
-
-/// Starts what plays scheduler and clients in dev mode, if anything.
-fn spawn_dev_driver(scheduler: DevScheduler, _api: &Api) -> Option<JoinHandle<()>> {
-    match scheduler {
-        DevScheduler::External => None,
+/// Who schedules, for the startup line.
+fn scheduler_name(args: &AgentArgs) -> &'static str {
+    match (args.dev, args.dev_scheduler) {
+        (true, DevScheduler::Sim) => "dev-cluster",
+        _ => "external",
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Starts listening for SIGINT and SIGTERM now and returns a future that resolves on the
+/// first of them. The handlers are installed before the agent says it is listening, so
+/// a supervisor that signals as soon as it sees that line gets a clean shutdown, not the
+/// default action (death).
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| format!("cannot listen for {name}: {e}"))
+        };
+        let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+        let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("received SIGINT"),
+                _ = terminate.recv() => tracing::info!("received SIGTERM"),
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("received SIGINT"),
-        _ = terminate => tracing::info!("received SIGTERM"),
+            tracing::info!("received Ctrl-C");
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+
+    /// The flags' defaults are written out for `--help`; they must be the library's.
+    #[test]
+    fn limit_flag_defaults_are_the_libraries_defaults() {
+        let cli = Cli::parse_from(["rollout", "--dev"]);
+        let dir = std::path::Path::new("/data");
+        let expected = Config {
+            acl_bootstrap_reset_file: Some(dir.join("acl-bootstrap-reset")),
+            ..Config::default()
+        };
+        assert_eq!(
+            format!("{:?}", http_config(&cli.agent, dir)),
+            format!("{expected:?}")
+        );
+        let store = rollout_store::Options::default();
+        assert_eq!(cli.agent.limits.store_queue_capacity, store.queue_capacity);
+        assert_eq!(
+            cli.agent.limits.job_tracked_versions,
+            store.engine_config.job_tracked_versions
+        );
     }
 }

@@ -1,13 +1,11 @@
 //! The operator commands' HTTP client: where the agent is, which token to send, and
 //! Nomad's way of reporting a failed request. Shared by every subcommand that talks to
-//! a running agent (`rollout acl …`, and the deployment and job commands to come).
+//! a running agent (`rollout acl …`, `rollout deployment …`, `rollout job …`).
 //!
 //! Address: `--address`, else `ROLLOUT_ADDR`, else `NOMAD_ADDR`, else
 //! `http://127.0.0.1:4646`. Token: `--token`, else `ROLLOUT_TOKEN`, else `NOMAD_TOKEN`;
-//! sent as `X-Nomad-Token`. The token is never printed.
-
-// Not every call is used yet: the deployment and job commands will use the rest.
-#![allow(dead_code)]
+//! sent as `X-Nomad-Token`. The token is never printed. A namespace, when set, is sent
+//! as the `namespace` query parameter of every request.
 
 use clap::Args;
 use serde_json::Value;
@@ -49,6 +47,11 @@ impl ClientArgs {
     }
 }
 
+/// How long a blocking query may wait on the server (`wait`); the HTTP timeout leaves
+/// room for the server's jitter (up to 1/16) and the answer.
+pub const BLOCKING_WAIT_SECS: u64 = 30;
+const HTTP_TIMEOUT_SECS: u64 = 60;
+
 /// Why a request failed.
 #[derive(Debug)]
 pub enum ClientError {
@@ -63,6 +66,7 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Transport(m) => f.write_str(m),
             ClientError::Status { code, body } => {
+                let body = crate::output::one_line(body);
                 write!(f, "Unexpected response code: {code} ({body})")
             }
         }
@@ -91,6 +95,8 @@ impl Response {
 pub struct Client {
     base: String,
     token: Option<String>,
+    /// Sent as `namespace=` on every request when set.
+    namespace: Option<String>,
     http: reqwest::Client,
 }
 
@@ -103,10 +109,31 @@ impl Client {
             )));
         }
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(HTTP_TIMEOUT_SECS))
             .build()
             .map_err(|e| ClientError::Transport(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Client { base, token, http })
+        Ok(Client {
+            base,
+            token,
+            namespace: None,
+            http,
+        })
+    }
+
+    /// The same client, sending `namespace` with every request.
+    pub fn with_namespace(mut self, namespace: Option<String>) -> Client {
+        self.namespace = namespace.filter(|n| !n.is_empty());
+        self
+    }
+
+    /// A blocking read (spec §3): answers once the result's index passes `index`, or
+    /// after [`BLOCKING_WAIT_SECS`] with the result unchanged.
+    pub async fn get_blocking(&self, path: &str, index: u64) -> Result<Response, ClientError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        self.get(&format!(
+            "{path}{sep}index={index}&wait={BLOCKING_WAIT_SECS}s"
+        ))
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Result<Response, ClientError> {
@@ -128,7 +155,16 @@ impl Client {
         path: &str,
         body: Option<String>,
     ) -> Result<Response, ClientError> {
-        let url = format!("{}{}", self.base, path);
+        let mut url = format!("{}{}", self.base, path);
+        // A path that names its namespace (an object found in another one) keeps it.
+        if let Some(ns) = self
+            .namespace
+            .as_ref()
+            .filter(|_| !path.contains("namespace="))
+        {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            url = format!("{url}{sep}namespace={}", encode(ns));
+        }
         let mut req = self.http.request(method, &url);
         if let Some(token) = &self.token {
             req = req.header("X-Nomad-Token", token);
@@ -139,7 +175,7 @@ impl Client {
         let resp = req
             .send()
             .await
-            .map_err(|e| ClientError::Transport(format!("error querying {url}: {e}")))?;
+            .map_err(|e| self.transport_error(&url, &e))?;
         let code = resp.status().as_u16();
         let index = resp
             .headers()
@@ -156,6 +192,44 @@ impl Client {
         }
         Ok(Response { index, body })
     }
+}
+
+impl Client {
+    /// A failed exchange, on one line: a refused connection names the address tried.
+    fn transport_error(&self, url: &str, e: &reqwest::Error) -> ClientError {
+        let mut root: &dyn std::error::Error = e;
+        let mut refused = false;
+        while let Some(next) = root.source() {
+            root = next;
+            if let Some(io) = next.downcast_ref::<std::io::Error>() {
+                refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+            }
+        }
+        if refused {
+            ClientError::Transport(format!(
+                "no agent at {} (connection refused); set --address, ROLLOUT_ADDR or NOMAD_ADDR",
+                self.base
+            ))
+        } else if e.is_timeout() {
+            ClientError::Transport(format!("no answer from {url} within {HTTP_TIMEOUT_SECS}s"))
+        } else {
+            ClientError::Transport(format!("error querying {url}: {root}"))
+        }
+    }
+}
+
+/// Percent-encodes a path segment or query value (everything but RFC 3986's unreserved
+/// characters), so that IDs with `/`, spaces or `?` reach the server as typed.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Nomad's CLI accepts single-dash long flags (`-policy=x`, `-address x`). clap wants
@@ -224,6 +298,16 @@ mod tests {
             e.to_string(),
             "Unexpected response code: 403 (Permission denied)"
         );
+        let multi = ClientError::Status {
+            code: 400,
+            body: "1 error occurred:\n\t* Task group \"web\" has 0/1 healthy allocations\n\n"
+                .into(),
+        };
+        assert_eq!(
+            multi.to_string(),
+            "Unexpected response code: 400 (Task group \"web\" has 0/1 healthy allocations)"
+        );
+        assert_eq!(encode("a b/c?d-e_f.g~h"), "a%20b%2Fc%3Fd-e_f.g~h");
         assert!(Client::new("https://x", None).is_err());
         assert!(Client::new("http://127.0.0.1:4646/", None).is_ok());
     }

@@ -22,12 +22,15 @@ struct Agent {
 }
 
 impl Agent {
-    /// `rollout agent --dev --acl-enabled` on a free port; the address from its log.
+    /// `rollout agent --dev --acl-enabled` on a free port; the address from its log. The
+    /// matrix drives evaluations itself, so the dev cluster stays out of the way.
     async fn start() -> Agent {
         let mut child = Command::new(BIN)
             .args([
                 "agent",
                 "--dev",
+                "--dev-scheduler",
+                "external",
                 "--acl-enabled",
                 "--http-addr",
                 "127.0.0.1:0",

@@ -147,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn a2_placed_wins_over_health() {
+    fn scenario_77_a2_placed_wins_over_health() {
         let new = alloc(1, Some(true));
         assert_eq!(
             deltas(None, &new),

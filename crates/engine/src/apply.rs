@@ -38,6 +38,7 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
         Command::ReapDeployments(c) => crate::gc::reap(&mut tx, c)?,
         Command::GcDeployments(c) => crate::gc::gc(&mut tx, c)?,
         Command::GcEvaluations(c) => crate::gc::gc_evals(&mut tx, c)?,
+        Command::GcAllocations(c) => crate::gc::gc_allocs(&mut tx, c)?,
         Command::BootstrapAcl(c) => crate::acl::write::bootstrap(&mut tx, c)?,
         Command::UpsertAclPolicies(c) => crate::acl::write::upsert_policies(&mut tx, c)?,
         Command::DeleteAclPolicies(c) => crate::acl::write::delete_policies(&mut tx, c)?,

@@ -141,6 +141,8 @@ pub enum Command {
     GcDeployments(GcDeployments),
     /// Periodic evaluation GC.
     GcEvaluations(GcEvaluations),
+    /// Periodic allocation GC.
+    GcAllocations(GcAllocations),
 
     // --- ACLs (http-api §8): the payloads live in `crate::acl::command` ---------------
     /// `POST /v1/acl/bootstrap`.
@@ -172,6 +174,7 @@ impl Command {
             Command::UpdateEvalStatus(_) => "EvalUpdated",
             Command::ReapDeployments(_) | Command::GcDeployments(_) => "DeploymentDeleted",
             Command::GcEvaluations(_) => "EvalDeleted",
+            Command::GcAllocations(_) => "AllocDeleted",
             Command::BootstrapAcl(_) => "ACLTokenBootstrap",
             Command::UpsertAclPolicies(_) => "ACLPolicyUpserted",
             Command::DeleteAclPolicies(_) => "ACLPolicyDeleted",
@@ -198,6 +201,7 @@ impl Command {
             Command::ReapDeployments(_) => "reap_deployments",
             Command::GcDeployments(_) => "gc_deployments",
             Command::GcEvaluations(_) => "gc_evaluations",
+            Command::GcAllocations(_) => "gc_allocations",
             Command::BootstrapAcl(_) => "acl_bootstrap",
             Command::UpsertAclPolicies(_) => "acl_upsert_policies",
             Command::DeleteAclPolicies(_) => "acl_delete_policies",
@@ -333,6 +337,15 @@ pub struct GcDeployments {
 pub struct GcEvaluations {
     /// Finished evaluations untouched for at least this long are removed (Nomad's
     /// `eval_gc_threshold`, 1 h by default). The newest evaluation of each job is kept.
+    #[serde(rename = "ThresholdNs")]
+    pub threshold_ns: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GcAllocations {
+    /// Finished allocations untouched for at least this long are removed (Nomad removes
+    /// them with their evaluations after `eval_gc_threshold`, 1 h by default).
     #[serde(rename = "ThresholdNs")]
     pub threshold_ns: i64,
 }

@@ -62,13 +62,10 @@ fn continue_rollout(tx: &mut Tx, done: &Evaluation) {
         return;
     }
     let rec = reconcile_counts(&tx.state, &key, tx.now);
-    let work = rec.groups.values().any(|g| {
-        !g.canaries.is_empty()
-            || !g.placements.is_empty()
-            || !g.destructive.is_empty()
-            || !g.in_place.is_empty()
-            || !g.stops.is_empty()
-    });
+    let work = rec
+        .groups
+        .values()
+        .any(|g| g.placements_now() > 0 || !g.in_place.is_empty() || !g.stops.is_empty());
     let Some(job) = rec.job.as_ref().filter(|_| work) else {
         return;
     };

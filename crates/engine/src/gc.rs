@@ -1,6 +1,6 @@
 //! Deployment deletion and garbage collection (§3.15 G1, G2).
 
-use crate::command::{GcDeployments, GcEvaluations, ReapDeployments};
+use crate::command::{GcAllocations, GcDeployments, GcEvaluations, ReapDeployments};
 use crate::model::eval_status;
 use crate::tx::Tx;
 use crate::Result;
@@ -72,6 +72,40 @@ pub fn eval_gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Ve
 pub(crate) fn gc_evals(tx: &mut Tx, req: &GcEvaluations) -> Result<()> {
     for id in eval_gc_eligible(&tx.state, tx.now, req.threshold_ns) {
         tx.delete_eval(&id, "garbage collected");
+    }
+    Ok(())
+}
+
+/// Finished allocations last modified at least `threshold` ago: stopped (or finished) on
+/// the client, or stopped by the server and no longer running, and not counted by an
+/// active deployment (whose progress and health rules still read them).
+pub fn alloc_gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Vec<Uuid> {
+    let cutoff = now.saturating_sub(threshold_ns);
+    state
+        .allocs
+        .values()
+        .filter(|a| a.modify_time <= cutoff)
+        .filter(|a| {
+            a.client_terminal()
+                || (a.server_terminal()
+                    && !matches!(
+                        a.client_status.as_str(),
+                        crate::model::client_status::PENDING | crate::model::client_status::RUNNING
+                    ))
+        })
+        .filter(|a| {
+            a.deployment_id
+                .and_then(|d| state.deployment(&d))
+                .is_none_or(|d| !d.active())
+        })
+        .map(|a| a.id)
+        .take(MAX_REAP_BATCH)
+        .collect()
+}
+
+pub(crate) fn gc_allocs(tx: &mut Tx, req: &GcAllocations) -> Result<()> {
+    for id in alloc_gc_eligible(&tx.state, tx.now, req.threshold_ns) {
+        tx.delete_alloc(&id, "garbage collected");
     }
     Ok(())
 }

@@ -65,7 +65,7 @@ pub use apply::apply;
 pub use command::{Command, Entropy, Envelope};
 pub use deadline::next_deadline;
 pub use error::{Error, ErrorKind, Result};
-pub use gc::{gc_eligible, MAX_REAP_BATCH};
+pub use gc::{alloc_gc_eligible, eval_gc_eligible, gc_eligible, MAX_REAP_BATCH};
 pub use outcome::{Event, Outcome, RollbackDecision, RollbackOutcome};
 pub use planner::{plan, Plan};
 pub use register::{EVAL_PRIORITY_RANGE, SYSTEM_DEPLOYMENTS_UNSUPPORTED};

@@ -34,7 +34,7 @@ fn scenario_33_a7_first_placement_starts_the_clock() {
 /// Scenario 34 [TestStateStore_UpdateAllocsFromClient_Deployment] and A7: health pushes
 /// the deadline to the health timestamp + PD; later placements never move it.
 #[test]
-fn scenario_34_a7_health_pushes_the_clock() {
+fn scenario_34_a7_d1_health_pushes_the_clock() {
     let mut w = World::new();
     let o = w.register(service_job("web", 2, pd(5)));
     let d = o.deployments_created[0];
@@ -138,7 +138,7 @@ fn a1_allocation_without_deployment_counts_nowhere() {
 /// A9: the client sets health and timestamp, stamps the status's ModifyIndex, keeps
 /// AllocModifyIndex, and can never clear the canary flag.
 #[test]
-fn a9_client_updates_health_only() {
+fn a4_a9_client_updates_health_only() {
     let mut w = World::new();
     w.deploy(service_job("web", 1, update(1, 1)));
     w.register(with_image(service_job("web", 1, update(1, 1)), "app:2"));
@@ -195,7 +195,7 @@ fn a9_client_status_adopted_when_none_stored() {
 /// Scenario 31 [TestStateStore_UpsertDeploymentAlloc_Canaries]: only canaries enter
 /// PlacedCanaries, each deployment its own.
 #[test]
-fn scenario_31_placed_canaries_bookkeeping() {
+fn scenario_31_a6_placed_canaries_bookkeeping() {
     let mut w = World::new();
     w.deploy(service_job("web", 3, update(1, 1)));
     let o1 = w.register(with_image(service_job("web", 3, update(1, 1)), "app:2"));

@@ -140,7 +140,7 @@ fn scenario_06_c12_canary_larger_than_count() {
 
 /// Scenario 7 [TestReconciler_StopOldCanaries], K2, K4 and C5.
 #[test]
-fn scenario_07_newer_version_cancels_old_deployment_and_stops_its_canaries() {
+fn scenario_07_c5_k2_k4_newer_version_cancels_old_deployment_and_stops_its_canaries() {
     let mut w = World::new();
     w.deploy(service_job("web", 10, update(2, 2)));
     let o = w.register(with_image(service_job("web", 10, update(2, 2)), "app:2"));
@@ -343,7 +343,7 @@ fn c9_unhealthy_replacement_blocks_destructive_updates() {
 
 /// Scenario 17 [TestReconciler_MarkDeploymentComplete], X1–X3.
 #[test]
-fn scenario_17_x1_complete_deployment_becomes_successful_and_stable() {
+fn scenario_17_x1_x3_complete_deployment_becomes_successful_and_stable() {
     let mut w = World::new();
     w.deploy(service_job("web", 10, rolling(4)));
     let o = w.register(with_image(service_job("web", 10, rolling(4)), "app:2"));
@@ -614,7 +614,7 @@ fn c13_initial_description() {
 /// C14: new allocations join only an active deployment; canaries carry
 /// `DeploymentStatus {Canary: true}` stamped with the write's index.
 #[test]
-fn c14_new_allocations_and_canary_status() {
+fn c14_c15_a6_new_allocations_canary_status_and_placed_canaries() {
     let mut w = World::new();
     w.deploy(service_job("web", 2, update(1, 1)));
     let o = w.register(with_image(service_job("web", 2, update(1, 1)), "app:2"));

@@ -542,3 +542,27 @@ fn stale_plan_is_rejected() {
     assert!(e.to_string().contains("is not in the current plan"));
     assert!(w.state == before);
 }
+
+/// Allocation and evaluation GC: finished objects past the threshold go; live ones, the
+/// newest evaluation of a job, and allocations of active deployments stay.
+#[test]
+fn gc_removes_finished_allocations_and_evaluations() {
+    let mut w = World::new();
+    let allocs = w.deploy(service_job("web", 2, update(1, 0)));
+    w.client(allocs[0], "complete", None);
+    w.advance(2 * HOUR_NS);
+    let evals_before = w.evals_of("web").len();
+    assert!(evals_before > 1);
+    w.apply(Command::GcAllocations(GcAllocations {
+        threshold_ns: HOUR_NS,
+    }));
+    assert!(w.state.alloc(&allocs[0]).is_none());
+    assert!(w.state.alloc(&allocs[1]).is_some(), "still running");
+    w.apply(Command::GcEvaluations(GcEvaluations {
+        threshold_ns: HOUR_NS,
+    }));
+    let left = w.evals_of("web");
+    assert_eq!(left.len(), 1, "the newest evaluation of the job stays");
+    w.state.check_indexes().unwrap();
+    assert!(w.replay_equals_live());
+}

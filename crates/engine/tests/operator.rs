@@ -383,7 +383,7 @@ fn p5_decision_6_errors_sorted_by_group() {
 /// Scenarios 48 and 71 [TestWatcher_PromoteDeployment_HealthyCanaries,
 /// TestDeploymentEndpoint_Promote], P6–P11, decision 2.
 #[test]
-fn scenario_48_71_p6_p11_promote_healthy_canary() {
+fn scenario_48_71_p2_p6_p7_p8_p9_p11_promote_healthy_canary() {
     let mut w = World::new();
     let d = v1_rollout(&mut w, 2, strategy(1, 5 * MINUTE_NS, false));
     let c = w.schedule();
@@ -528,7 +528,7 @@ fn scenario_28_promote_all_groups() {
 
 /// Scenario 50 [TestWatcher_AutoPromoteDeployment], AP1–AP4.
 #[test]
-fn scenario_50_auto_promote_across_groups() {
+fn scenario_50_ap1_ap2_ap3_auto_promote_across_groups() {
     let mut w = World::new();
     let web = UpdateStrategy {
         canary: Some(2),
@@ -793,7 +793,7 @@ fn f1_endpoint_checks() {
 
 /// Scenario 57 [TestWatcher_FailDeployment_Running, TestDeploymentEndpoint_Fail], F2, F4, F5.
 #[test]
-fn scenario_57_f2_f5_operator_fail() {
+fn scenario_57_f2_f5_g4_operator_fail() {
     let mut w = World::new();
     let d = v1_rollout(&mut w, 2, strategy(0, 0, false));
     let o = w.fail(d).unwrap();
@@ -916,4 +916,46 @@ fn scenario_23_terminal_deployment_is_frozen() {
     assert!(w.promote(d).is_err());
     assert!(w.set_health(d, &[Uuid::from_u128(1)], &[]).is_err());
     assert_eq!(w.deployment(d), before);
+}
+
+/// F4: the status update, the rollback job and the evaluation are one write.
+#[test]
+fn f4_fail_with_rollback_is_one_write() {
+    let mut w = World::new();
+    let d = v1_rollout(&mut w, 2, strategy(0, 0, true));
+    let o = w.fail(d).unwrap();
+    let dep = w.deployment(d);
+    let job = w.job("web");
+    let eval = w.state.eval(&o.eval_id.unwrap()).unwrap().clone();
+    assert_eq!(
+        (dep.modify_index, job.job_modify_index, eval.create_index),
+        (o.index, o.index, o.index)
+    );
+    assert_eq!(job.version, 2);
+    assert_eq!(o.reverted_job_version, Some(0));
+}
+
+/// AP4: an auto-promotion that cannot happen yet changes nothing and is tried again on
+/// the next allocation change.
+#[test]
+fn ap4_auto_promotion_waits_for_the_next_change() {
+    let mut w = World::new();
+    let u = UpdateStrategy {
+        auto_promote: Some(true),
+        ..strategy(2, 0, false)
+    };
+    let d = v1_rollout(&mut w, 4, u);
+    let c = w.schedule();
+    assert_eq!(c.len(), 2);
+    let o = w.client(c[0], "running", Some(true));
+    assert!(
+        !w.deployment(d).task_groups["web"].promoted,
+        "one of two healthy"
+    );
+    assert!(
+        o.evals_created.len() <= 1,
+        "only the watcher's health evaluation"
+    );
+    w.client(c[1], "running", Some(true));
+    assert!(w.deployment(d).task_groups["web"].promoted);
 }

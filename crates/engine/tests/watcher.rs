@@ -28,7 +28,7 @@ fn watcher_evals(w: &World) -> usize {
 /// decision 11: repeated health reports produce one evaluation; an unhealthy allocation
 /// without a progress deadline fails the deployment at once, rolling back.
 #[test]
-fn scenario_59_no_progress_deadline_batching_then_early_fail() {
+fn scenario_59_w2_w4_w5_e2_no_progress_deadline_batching_then_early_fail() {
     let mut w = World::new();
     // Two allocations replaced one at a time, so the first healthy one does not
     // complete the rollout (decision 14 would otherwise mark it successful at once).
@@ -56,7 +56,7 @@ fn scenario_59_no_progress_deadline_batching_then_early_fail() {
 /// Decision 11: a pending watcher evaluation absorbs new triggers; once it is acked,
 /// the next healthy allocation triggers a new one (E3).
 #[test]
-fn decision_11_pending_watcher_eval_absorbs_triggers() {
+fn e2_e3_decision_11_pending_watcher_eval_absorbs_triggers() {
     let mut w = World::new();
     w.deploy(service_job("web", 3, strategy(0, false)));
     w.register(with_image(
@@ -123,7 +123,7 @@ fn scenario_90_w1_latest_eval_index_ignores_canceled() {
 /// W3.1/W6 and scenario 65: with a progress deadline, an unhealthy allocation with
 /// reschedule attempts left gets `Reschedule = true` and the deployment is not failed.
 #[test]
-fn scenario_65_w3_allow_replacement() {
+fn scenario_65_w3_w6_allow_replacement() {
     let mut w = World::new();
     let d = w
         .register(service_job("web", 1, strategy(10 * MINUTE_NS, false)))
@@ -234,7 +234,7 @@ fn w2_exhausted_reschedule_attempts_fail_early() {
 /// Scenario 60 [TestDeploymentWatcher_Watch_ProgressDeadline], D5, D7: an unhealthy
 /// allocation with attempts left does not fail; the deadline does.
 #[test]
-fn scenario_60_progress_deadline_failure() {
+fn scenario_60_d5_d7_d8_progress_deadline_failure() {
     let mut w = World::new();
     let d = w
         .register(service_job("web", 1, strategy(500 * 1_000_000, false)))
@@ -258,7 +258,7 @@ fn scenario_60_progress_deadline_failure() {
 
 /// Scenario 61 [TestDeploymentWatcher_ProgressCutoff], D2, D3.
 #[test]
-fn scenario_61_cutoff_across_groups() {
+fn scenario_61_d2_d3_d4_cutoff_across_groups() {
     let mut w = World::new();
     let mut j = service_job("web", 1, strategy(500 * 1_000_000, false));
     j.task_groups = vec![
@@ -386,7 +386,7 @@ fn d5_decision_7_deadline_failure_rolls_back() {
 
 /// Decision 10: an unhealthy allocation after an ignored expiry is described as such.
 #[test]
-fn decision_10_failure_names_its_cause() {
+fn d9_decision_10_failure_names_its_cause() {
     let mut w = World::new();
     let u = UpdateStrategy {
         canary: Some(1),
@@ -528,4 +528,20 @@ fn e4_scheduler_evals_count_for_the_latest_eval_index() {
     w.client(placed[0], "running", None);
     assert_eq!(watcher_evals(&w), before);
     assert_eq!(w.deployment(d).status, "running");
+}
+
+/// Scenario 41 [TestWatcher_WatchDeployments]: what Nomad watches is the set of active
+/// deployments; here it is a read of the state.
+#[test]
+fn scenario_41_watch_set_follows_active_deployments() {
+    let mut w = World::new();
+    let d1 = w
+        .register(service_job("a", 1, strategy(0, false)))
+        .deployments_created[0];
+    assert_eq!(w.state.active_deployments().count(), 1);
+    w.register(service_job("b", 1, strategy(0, false)));
+    w.register(service_job("c", 1, strategy(0, false)));
+    assert_eq!(w.state.active_deployments().count(), 3);
+    w.fail(d1).unwrap();
+    assert_eq!(w.state.active_deployments().count(), 2);
 }

@@ -58,10 +58,11 @@ impl<T> Reply<T> {
     }
 }
 
-/// How long a blocking query may wait: `wait` (default 5 min) clamped to 10 min, plus a
-/// random jitter of up to 1/16.
-pub fn time_to_block(wait: Option<Duration>) -> Duration {
-    let base = wait.unwrap_or(WAIT_DEFAULT).min(WAIT_MAX);
+/// How long a blocking query may wait: `wait` (default 5 min) clamped to `max` (R4:
+/// 10 min, [`WAIT_MAX`], unless the agent is configured otherwise), plus a random jitter
+/// of up to 1/16.
+pub fn time_to_block(wait: Option<Duration>, max: Duration) -> Duration {
+    let base = wait.unwrap_or(WAIT_DEFAULT).min(max);
     let jitter_max_ns = (base / JITTER_FRACTION).as_nanos() as u64;
     let mut bytes = [0u8; 8];
     // Jitter is a nicety: without entropy the query simply gets none.
@@ -85,7 +86,14 @@ pub async fn query<T>(
     if options.min_index == 0 || reply.index > options.min_index {
         return reply;
     }
-    let deadline = Instant::now() + time_to_block(options.wait);
+    // Bounded per client; a refusal still reports the index the read ran at.
+    let _waiting = match api.limiter().enter_blocking(options.client) {
+        Ok(held) => held,
+        Err(e) => return Reply::err(reply.index, e),
+    };
+    // While it waits, the query holds no request slot: watchers must not starve writes.
+    options.release_request_slot();
+    let deadline = Instant::now() + time_to_block(options.wait, api.config().max_query_wait);
     let _in_flight = api.metrics().blocking_query();
     let mut shutdown = api.shutdown_signal();
     while reply.index <= options.min_index {
@@ -132,12 +140,16 @@ mod tests {
     #[test]
     fn wait_is_defaulted_clamped_and_jittered() {
         for _ in 0..100 {
-            let d = time_to_block(None);
+            let d = time_to_block(None, WAIT_MAX);
             assert!(d >= WAIT_DEFAULT && d < WAIT_DEFAULT + WAIT_DEFAULT / 16);
-            let d = time_to_block(Some(Duration::from_secs(3600)));
+            let d = time_to_block(Some(Duration::from_secs(3600)), WAIT_MAX);
             assert!(d >= WAIT_MAX && d < WAIT_MAX + WAIT_MAX / 16);
-            let d = time_to_block(Some(Duration::from_secs(1)));
+            let d = time_to_block(Some(Duration::from_secs(1)), WAIT_MAX);
             assert!(d >= Duration::from_secs(1) && d < Duration::from_millis(1063));
+            // A configured maximum clamps the default too.
+            let max = Duration::from_secs(2);
+            let d = time_to_block(None, max);
+            assert!(d >= max && d < max + max / 16);
         }
     }
 

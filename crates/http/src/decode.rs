@@ -18,6 +18,7 @@
 //! `serde_json::Value` targets get the keys verbatim.
 
 use crate::error::ApiError;
+use crate::server::Api;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -442,30 +443,69 @@ impl<'de> MapAccess<'de> for Entries<'_> {
 }
 
 /// A request body decoded per R3: the typed extractor every write handler uses. An
-/// empty body is `Request body is empty` (400), a body over the size limit is 413,
-/// anything undecodable is 400 with the decoder's text.
+/// empty body is `Request body is empty` (400), a body over the size limit is 413, one
+/// that does not arrive within the body read timeout is 408, anything undecodable is 400
+/// with the decoder's text.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<T: DeserializeOwned> FromRequest<Api> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
-                } else {
-                    ApiError::bad_request(rejection.body_text())
-                }
-            })?;
-        if bytes.is_empty() {
-            return Err(ApiError::body_empty());
-        }
-        from_slice(&bytes)
-            .map(Body)
-            .map_err(|e| ApiError::bad_request(e.to_string()))
+    async fn from_request(request: Request, api: &Api) -> Result<Self, ApiError> {
+        let bytes = read_body(request, api).await?;
+        decode_body(&bytes).map(Body)
     }
+}
+
+/// A job registration body: [`Body`], and its size bounded by the job spec limit (413)
+/// before it is decoded.
+pub struct JobBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Api> for JobBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, api: &Api) -> Result<Self, ApiError> {
+        let bytes = read_body(request, api).await?;
+        let max = api.config().limits.max_job_spec_bytes;
+        if bytes.len() > max {
+            return Err(ApiError::too_large(format!(
+                "job specification is {} bytes, at most {max} are allowed",
+                bytes.len()
+            )));
+        }
+        decode_body(&bytes).map(JobBody)
+    }
+}
+
+/// The whole body, bounded in size (the router's body limit: 413) and in time (the body
+/// read timeout: 408), so that a client that trickles a body cannot hold a request slot
+/// for long.
+async fn read_body(request: Request, api: &Api) -> Result<Bytes, ApiError> {
+    let timeout = api.config().body_read_timeout;
+    let read = tokio::time::timeout(timeout, Bytes::from_request(request, api)).await;
+    let Ok(read) = read else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body not received within {}s",
+                timeout.as_secs_f64()
+            ),
+        ));
+    };
+    read.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large("Request body too large")
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
+    })
+}
+
+fn decode_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::body_empty());
+    }
+    from_slice(bytes).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 #[cfg(test)]

@@ -15,14 +15,46 @@ use rollout_engine::ErrorKind;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds a client should wait before trying again (`Retry-After`): set on the
+    /// answers to load (429, 503), so that well-behaved clients back off instead of
+    /// hammering an agent at capacity.
+    pub retry_after_s: Option<u32>,
 }
+
+/// What overload answers suggest as `Retry-After`: long enough for a full queue or a
+/// busy writer to drain (a group commit takes milliseconds), short enough that a retry
+/// is not a noticeable stall.
+pub const RETRY_AFTER_S: u32 = 1;
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after_s: None,
         }
+    }
+
+    /// 503 with `Retry-After`: the agent is at capacity (a full store queue, every
+    /// request slot taken) or shutting down; the request changed nothing.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).retry_after(RETRY_AFTER_S)
+    }
+
+    /// 429 with `Retry-After`: this client is over its own share (blocking queries,
+    /// connections), whatever the load of others.
+    pub fn too_many_requests(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).retry_after(RETRY_AFTER_S)
+    }
+
+    /// 413: the request is larger than a limit allows.
+    pub fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
+
+    pub fn retry_after(mut self, seconds: u32) -> ApiError {
+        self.retry_after_s = Some(seconds);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -72,7 +104,7 @@ impl From<BackendError> for ApiError {
     fn from(e: BackendError) -> ApiError {
         match e {
             BackendError::Rejected(e) => e.into(),
-            BackendError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            BackendError::Unavailable(m) => ApiError::unavailable(m),
             BackendError::Internal(m) => ApiError::internal(m),
         }
     }
@@ -85,6 +117,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        if let Some(seconds) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -113,5 +150,19 @@ mod tests {
         assert_eq!(e.status, StatusCode::NOT_FOUND);
         let e: ApiError = Error::MissingAllocationIds.into();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn unavailable_backends_answer_503_with_retry_after() {
+        let e: ApiError = BackendError::Unavailable("store overloaded".into()).into();
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        let response = e.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        let response = ApiError::bad_request("x").into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

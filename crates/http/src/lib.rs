@@ -6,9 +6,10 @@
 //! decoded like Go's `encoding/json`, plus the scheduler/client ingest endpoints (R6)
 //! that let an external scheduler drive the engine.
 //!
-//! The HTTP layer owns no state. Commands go to a [`Backend`] (the durable store, or
-//! [`MemoryBackend`] in tests and `rollout agent --dev`) and a write is answered only
-//! once the backend has applied it; reads run against an immutable engine `State`.
+//! The HTTP layer owns no state. Commands go to a [`Backend`] (the durable store through
+//! [`StoreBackend`], or [`MemoryBackend`] in tests) and a write is answered only once the
+//! backend has applied it — for the store, once it is on disk (R5); reads run against an
+//! immutable engine `State`.
 //!
 //! ```no_run
 //! use rollout_http::{serve, Api, Config, MemoryBackend};
@@ -27,6 +28,8 @@ mod blocking;
 mod decode;
 mod error;
 mod ids;
+mod limits;
+mod listener;
 mod metrics;
 mod pagination;
 mod query;
@@ -37,8 +40,11 @@ mod ticker;
 mod views;
 
 pub use backend::{
-    Backend, BackendError, BoxFuture, Clock, EntropySource, ManualClock, MemoryBackend, SystemClock,
+    Backend, BackendError, BoxFuture, Clock, EntropySource, ManualClock, MemoryBackend,
+    StoreBackend, SystemClock,
 };
 pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;
+pub use limits::RequestLimits;
+pub use query::parse_go_duration;
 pub use server::{bind, serve, Api, Config, DEFAULT_ADDR};

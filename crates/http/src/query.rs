@@ -3,10 +3,12 @@
 //! parameter answers 400.
 
 use crate::error::ApiError;
+use crate::limits::{check_namespace, RequestSlot};
 use crate::pagination::PageRequest;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use rollout_engine::state::Prefix;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// The namespace a request addresses when it names none.
@@ -81,6 +83,11 @@ pub struct QueryOptions {
     pub wait: Option<Duration>,
     pub pretty: bool,
     pub params: Params,
+    /// The remote IP, when the request came over a socket (the per-client limits).
+    pub client: Option<IpAddr>,
+    /// The request's slot in the concurrency limit, released while a blocking query
+    /// waits.
+    pub slot: Option<RequestSlot>,
 }
 
 impl QueryOptions {
@@ -101,6 +108,7 @@ impl QueryOptions {
             .non_empty("namespace")
             .unwrap_or(DEFAULT_NAMESPACE)
             .to_owned();
+        check_namespace(&namespace, true)?;
         let per_page = match params.non_empty("per_page") {
             None => 0,
             Some(v) => v.parse::<i32>().map_err(|_| {
@@ -140,7 +148,16 @@ impl QueryOptions {
             wait: wait.flatten(),
             pretty: params.pretty(),
             params,
+            client: None,
+            slot: None,
         })
+    }
+
+    /// Gives the request's concurrency slot back (a blocking query about to wait).
+    pub fn release_request_slot(&self) {
+        if let Some(slot) = &self.slot {
+            slot.release();
+        }
     }
 
     /// The namespace as a list selector.
@@ -162,7 +179,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryOptions {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        QueryOptions::from_query(parts.uri.query())
+        let mut options = QueryOptions::from_query(parts.uri.query())?;
+        options.client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        options.slot = parts.extensions.get::<RequestSlot>().cloned();
+        Ok(options)
     }
 }
 
@@ -176,22 +199,31 @@ pub struct WriteOptions {
 }
 
 impl WriteOptions {
-    pub fn from_query(query: Option<&str>) -> WriteOptions {
+    /// The options; a malformed `namespace` is a 400 (writes name one namespace, never
+    /// the `*` selector).
+    pub fn from_query(query: Option<&str>) -> Result<WriteOptions, ApiError> {
         let params = Params::parse(query);
-        WriteOptions {
-            namespace: params.non_empty("namespace").map(str::to_owned),
+        let namespace = params.non_empty("namespace").map(str::to_owned);
+        if let Some(ns) = &namespace {
+            check_namespace(ns, false)?;
+        }
+        Ok(WriteOptions {
+            namespace,
             pretty: params.pretty(),
             params,
-        }
+        })
     }
 
-    /// Query namespace, else the body's, else `default`.
-    pub fn namespace_or(&self, body: &str) -> String {
-        match (&self.namespace, body.is_empty()) {
+    /// Query namespace, else the body's, else `default`; the body's is checked here
+    /// (400 when malformed).
+    pub fn namespace_or(&self, body: &str) -> Result<String, ApiError> {
+        let namespace = match (&self.namespace, body.is_empty()) {
             (Some(ns), _) => ns.clone(),
             (None, false) => body.to_owned(),
             (None, true) => DEFAULT_NAMESPACE.to_owned(),
-        }
+        };
+        check_namespace(&namespace, false)?;
+        Ok(namespace)
     }
 }
 
@@ -199,7 +231,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        Ok(WriteOptions::from_query(parts.uri.query()))
+        WriteOptions::from_query(parts.uri.query())
     }
 }
 

@@ -3,12 +3,14 @@
 
 use crate::backend::{Backend, BackendError};
 use crate::error::ApiError;
+use crate::limits::{Limiter, RequestLimits};
 use crate::metrics::Metrics;
 use axum::Router;
 use rollout_engine::{Command, Outcome, State};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -16,12 +18,42 @@ use tokio::task::JoinHandle;
 /// Nomad's agent port, on loopback: exposing the API is an explicit choice.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:4646";
 
-/// Tunables of the HTTP layer.
+/// Tunables of the HTTP layer. Every queue, request and wait has a bound ("put a limit on
+/// everything"); the defaults are far beyond what a real client sends and still bound what
+/// one request, one client or a burst can make the agent hold. `rollout agent` exposes
+/// each as a flag; the README lists them.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Largest request body accepted (413 beyond). Job specs are the big ones; 8 MiB
     /// is far beyond any real job and still bounds what one request can make us hold.
     pub max_body_bytes: usize,
+    /// Limits on what one request may ask for: job spec size and shape, IDs per request,
+    /// plan size, IDs and names.
+    pub limits: RequestLimits,
+    /// The longest `wait` of a blocking query (R4: 10 minutes); longer ones are clamped.
+    pub max_query_wait: Duration,
+    /// Blocking queries one client (remote IP) may have waiting at once; beyond, 429
+    /// with `Retry-After`. Waiters are cheap, but not free: one client must not hold them
+    /// all.
+    pub max_blocking_queries_per_client: usize,
+    /// Requests being worked on at once (blocking queries count only while they compute,
+    /// not while they wait); beyond, 503 with `Retry-After` at once rather than a queue
+    /// that grows without bound.
+    pub max_concurrent_requests: usize,
+    /// Open connections; beyond, a new connection gets a bare 503 and is closed.
+    pub max_connections: usize,
+    /// Open connections from one remote IP; beyond, a bare 429 and close (as Nomad's
+    /// `http_max_conns_per_client`).
+    pub max_connections_per_client: usize,
+    /// Time to receive a request's headers, and the idle time of a kept-alive connection
+    /// (the clock starts when the server waits for the next request): slowloris-style
+    /// partial headers cannot pin a connection longer.
+    pub header_read_timeout: Duration,
+    /// Time to receive a request body once its handler reads it (408 beyond).
+    pub body_read_timeout: Duration,
+    /// Time a response write may make no progress (a client that stopped reading);
+    /// then the connection is closed.
+    pub write_timeout: Duration,
     /// Enforce ACLs (`rollout agent --acl-enabled`): tokens, policies, 403s. Off, every
     /// request may do everything and the ACL endpoints answer 400 `ACL support
     /// disabled`, as Nomad without `acl { enabled = true }`.
@@ -35,6 +67,15 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_body_bytes: 8 * 1024 * 1024,
+            limits: RequestLimits::default(),
+            max_query_wait: crate::blocking::WAIT_MAX,
+            max_blocking_queries_per_client: 512,
+            max_concurrent_requests: 1024,
+            max_connections: 4096,
+            max_connections_per_client: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             acl_enabled: false,
             acl_bootstrap_reset_file: None,
         }
@@ -51,17 +92,20 @@ struct Inner {
     backend: Arc<dyn Backend>,
     config: Config,
     metrics: Metrics,
+    limiter: Limiter,
     shutdown: watch::Sender<bool>,
 }
 
 impl Api {
     pub fn new(backend: Arc<dyn Backend>, config: Config) -> Api {
         let (shutdown, _) = watch::channel(false);
+        let limiter = Limiter::new(&config);
         Api {
             inner: Arc::new(Inner {
                 backend,
                 config,
                 metrics: Metrics::default(),
+                limiter,
                 shutdown,
             }),
         }
@@ -103,6 +147,10 @@ impl Api {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(crate) fn limiter(&self) -> &Limiter {
+        &self.inner.limiter
     }
 
     pub(crate) fn state(&self) -> State {
@@ -167,9 +215,7 @@ pub async fn serve(
             api.shutdown();
         }
     };
-    let result = axum::serve(listener, api.router())
-        .with_graceful_shutdown(on_signal)
-        .await;
+    let result = crate::listener::run(listener, api.clone(), on_signal).await;
     // The server may also stop on an I/O error: make sure the timer stops with it.
     api.shutdown();
     if let Err(e) = ticker.await {

@@ -26,6 +26,10 @@
 //! health, new versions), [`faults`] (what goes wrong), [`jobs`] (job specs and
 //! changes), [`simulation`] (the event loop), [`invariants`] (the properties),
 //! [`timeline`] (a readable account) and [`scenario`] (random scenarios from a seed).
+//!
+//! The same scheduler and clients also run against a live engine on the wall clock:
+//! [`live`] is the sans-I/O cluster that `rollout agent --dev` drives through its store,
+//! with faults taken from `rollout.sim.*` keys of the job's `Meta` ([`knobs`]).
 
 pub mod client;
 pub mod clock;
@@ -33,6 +37,8 @@ pub mod faults;
 pub mod fleet;
 pub mod invariants;
 pub mod jobs;
+pub mod knobs;
+pub mod live;
 pub mod operator;
 pub mod rng;
 pub mod scenario;
@@ -42,6 +48,8 @@ pub mod timeline;
 
 pub use faults::{Fate, FaultKind, FaultModel, FaultRule, NodeLoss};
 pub use jobs::{GroupSpec, JobChange, JobSpec};
+pub use knobs::Knobs;
+pub use live::{LiveCluster, LiveConfig, Note, Ticket, Work};
 pub use operator::OperatorPolicy;
 pub use simulation::{Action, Limits, RunReport, ScriptStep, SimConfig, Simulation, Step};
 

@@ -5,6 +5,7 @@
 
 use super::compact::{Opaque, SmallMap};
 use super::id::empty_as_none;
+use super::skip::{is_zero_i64, is_zero_u64};
 use super::time::{DurationNs, Timestamp, UnixNanos};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -22,13 +23,6 @@ pub mod client_status {
     pub const FAILED: &str = "failed";
     pub const LOST: &str = "lost";
     pub const UNKNOWN: &str = "unknown";
-}
-
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Evaluations (§1.9). On the wire every zero-valued field is omitted (`http-api.md` §7.5).
 
 use super::id::empty_as_none;
+use super::skip::{is_false, is_zero_i64, is_zero_u64};
 use super::time::{DurationNs, Timestamp, UnixNanos};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,16 +28,6 @@ pub mod triggered_by {
     pub const DEPLOYMENT_WATCHER: &str = "deployment-watcher";
     pub const ALLOC_FAILURE: &str = "alloc-failure";
     pub const RETRY_FAILED_ALLOC: &str = "alloc-failure";
-}
-
-fn is_zero_u64(v: &u64) -> bool {
-    *v == 0
-}
-fn is_zero_i64(v: &i64) -> bool {
-    *v == 0
-}
-fn is_false(v: &bool) -> bool {
-    !*v
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

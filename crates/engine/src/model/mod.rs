@@ -6,6 +6,7 @@ pub mod deployment;
 pub mod evaluation;
 pub mod id;
 pub mod job;
+mod skip;
 pub mod time;
 
 pub use allocation::{

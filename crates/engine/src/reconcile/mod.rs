@@ -83,6 +83,10 @@ pub struct GroupPlan {
     pub canaries: Vec<Placement>,
     /// Missing, lost and reschedule replacements allowed now.
     pub placements: Vec<Placement>,
+    /// Missing placements allowed now that were only counted, not built (count-only
+    /// reconciliations, see [`reconcile_counts`]).
+    #[serde(skip)]
+    pub counted_placements: u64,
     /// Destructive updates allowed now by the `max_parallel` budget (C9).
     pub destructive: Vec<Placement>,
     /// Allocations updated in place to the job's version.
@@ -121,6 +125,12 @@ impl GroupPlan {
             && self.destructive_total == 0
             && self.in_place.is_empty()
             && self.reschedule_later.is_empty()
+    }
+
+    /// How many allocations the scheduler may place for this group now.
+    pub fn placements_now(&self) -> u64 {
+        (self.canaries.len() + self.placements.len() + self.destructive.len()) as u64
+            + self.counted_placements
     }
 
     /// C11: does this group call for a new deployment?
@@ -566,6 +576,10 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             budget = budget.saturating_sub(1);
+            if !self.detail {
+                plan.counted_placements += 1;
+                continue;
+            }
             plan.placements.push(Placement {
                 name: self.name(&job.id, name, idx),
                 task_group: name.to_string(),
@@ -597,7 +611,7 @@ impl<'a> Ctx<'a> {
             });
         }
         // C12: never more placements for a group in one evaluation than its count.
-        let total = (plan.canaries.len() + plan.placements.len() + plan.destructive.len()) as u64;
+        let total = plan.placements_now();
         if total > count {
             let mut excess = total - count;
             while excess > 0 {
@@ -605,6 +619,8 @@ impl<'a> Ctx<'a> {
                     plan.stops
                         .retain(|s| Some(s.alloc_id) != p.previous_allocation);
                     plan.ignore += 1;
+                } else if plan.counted_placements > 0 {
+                    plan.counted_placements -= 1;
                 } else if plan.placements.pop().is_none() {
                     plan.canaries.pop();
                 }

@@ -122,7 +122,9 @@ mod inner {
         pub(crate) deployments_by_job: OrdSet<(u32, u64, Uuid)>,
         pub(crate) deployments_by_namespace: OrdSet<(u32, u64, Uuid)>,
         pub(crate) allocs: OrdMap<Uuid, Arc<Allocation>>,
-        pub(crate) allocs_by_deployment: OrdSet<(Uuid, Uuid)>,
+        /// Allocations of each deployment, holding the allocation itself: listing a
+        /// deployment's allocations is one range scan, not a lookup per allocation.
+        pub(crate) allocs_by_deployment: OrdMap<(Uuid, Uuid), Arc<Allocation>>,
         /// Allocations by the evaluation that placed them.
         pub(crate) allocs_by_eval: OrdSet<(Uuid, Uuid)>,
         pub(crate) allocs_by_job: OrdSet<(u32, Uuid)>,
@@ -346,9 +348,9 @@ impl State {
             if let Some(d) = old.deployment_id {
                 self.allocs_by_deployment.remove(&(d, old.id));
             }
-            if let Some(d) = new.deployment_id {
-                self.allocs_by_deployment.insert((d, new.id));
-            }
+        }
+        if let Some(d) = new.deployment_id {
+            self.allocs_by_deployment.insert((d, new.id), new.clone());
         }
         let (old_live, new_live) = (self.live_healthy_key(old), self.live_healthy_key(&new));
         if old_live != new_live {
@@ -368,9 +370,9 @@ impl State {
         Some(old)
     }
 
-    fn index_alloc(&mut self, a: &Allocation) {
+    fn index_alloc(&mut self, a: &Arc<Allocation>) {
         if let Some(d) = a.deployment_id {
-            self.allocs_by_deployment.insert((d, a.id));
+            self.allocs_by_deployment.insert((d, a.id), a.clone());
         }
         if let Some(e) = a.eval_id {
             self.allocs_by_eval.insert((e, a.id));

@@ -163,7 +163,7 @@ impl State {
     ) -> impl DoubleEndedIterator<Item = &Arc<Allocation>> + '_ {
         self.allocs_by_deployment
             .range((*id, Uuid::nil())..=(*id, Uuid::max()))
-            .filter_map(|(_, a)| self.allocs.get(a))
+            .map(|(_, a)| a)
     }
 
     /// Allocations placed by an evaluation, in ID order.

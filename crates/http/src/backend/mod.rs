@@ -6,13 +6,15 @@
 //! serialise. Blocking queries wait on [`Backend::subscribe`], so a change wakes them at
 //! once and nothing polls.
 //!
-//! The trait is deliberately small so that the durable store (`rollout-store`) can
-//! implement it with a thin adapter; [`MemoryBackend`] is the in-process implementation
-//! used by tests and the dev agent.
+//! The trait is deliberately small: [`StoreBackend`] is a thin adapter over the durable
+//! store (`rollout-store`) that every agent runs on; [`MemoryBackend`] is the in-process
+//! implementation for tests that want a manual clock and seeded IDs.
 
 mod memory;
+mod store;
 
 pub use memory::{Clock, EntropySource, ManualClock, MemoryBackend, SystemClock};
+pub use store::StoreBackend;
 
 use rollout_engine::model::UnixNanos;
 use rollout_engine::{Command, Outcome, State};

@@ -40,7 +40,8 @@ async fn health(State(api): State<Api>) -> Response {
 /// `GET /v1/metrics`: Prometheus text, whatever `format` says (Nomad's JSON format is
 /// not implemented; `?format=prometheus` is what scrapers send).
 async fn metrics(State(api): State<Api>) -> Response {
-    let text = api.metrics().render(api.state().index());
+    let mut text = api.metrics().render(api.state().index());
+    api.limiter().render(&mut text);
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -7,6 +7,7 @@ use crate::blocking::{self, Reply};
 use crate::decode::Body;
 use crate::error::ApiError;
 use crate::ids;
+use crate::limits;
 use crate::pagination::{paginate, Token};
 use crate::query::{QueryOptions, WriteOptions};
 use crate::response::{Read, Write};
@@ -280,6 +281,10 @@ async fn allocation_health(
     Body(req): Body<AllocHealthRequest>,
 ) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
+    limits::check_id_count(
+        req.healthy.len() + req.unhealthy.len(),
+        &api.config().limits,
+    )?;
     let who = access.identity()?;
     authorize_write(&api, &who, &id, Capability::SetAllocHealthDeployment)?;
     let command = Command::SetAllocHealth(SetAllocHealth {

@@ -9,6 +9,7 @@ use crate::blocking::{self, Reply};
 use crate::decode::Body;
 use crate::error::ApiError;
 use crate::ids;
+use crate::limits;
 use crate::query::{QueryOptions, WriteOptions};
 use crate::response::{Read, Write};
 use crate::server::Api;
@@ -77,6 +78,7 @@ async fn submit_plan(
     if result.eval_id.is_nil() {
         return Err(ApiError::bad_request("EvalID must be specified"));
     }
+    limits::check_plan(&result, &api.config().limits)?;
     let outcome = api.submit(Command::ApplyPlanResult(result)).await?;
     let body = IngestResponse {
         alloc_ids: outcome.allocs_created,
@@ -99,6 +101,7 @@ async fn update_allocations(
             "must specify at least one allocation update",
         ));
     }
+    limits::check_allocation_count(updates.allocations.len(), &api.config().limits)?;
     if updates.allocations.iter().any(|u| u.id.is_nil()) {
         return Err(ApiError::bad_request("allocation ID must be specified"));
     }

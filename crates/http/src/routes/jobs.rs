@@ -7,8 +7,9 @@
 
 use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
-use crate::decode::Body;
+use crate::decode::{Body, JobBody};
 use crate::error::ApiError;
+use crate::limits;
 use crate::pagination::{paginate, Token};
 use crate::query::{Params, QueryOptions, WriteOptions};
 use crate::response::{Read, Write};
@@ -103,7 +104,7 @@ async fn register(
     State(api): State<Api>,
     w: WriteOptions,
     access: Access,
-    Body(req): Body<JobRegisterRequest>,
+    JobBody(req): JobBody<JobRegisterRequest>,
 ) -> Result<Write<JobRegisterResponse>, ApiError> {
     register_job(&api, &w, access, None, req).await
 }
@@ -114,7 +115,7 @@ async fn register_at(
     Path(id): Path<String>,
     w: WriteOptions,
     access: Access,
-    Body(req): Body<JobRegisterRequest>,
+    JobBody(req): JobBody<JobRegisterRequest>,
 ) -> Result<Write<JobRegisterResponse>, ApiError> {
     register_job(&api, &w, access, Some(&id), req).await
 }
@@ -143,13 +144,14 @@ async fn register_job(
         return Err(ApiError::bad_request("Job ID does not match name"));
     }
     check_eval_priority(req.eval_priority)?;
+    limits::check_job(&job, &api.config().limits)?;
     // The query's namespace wins over the request's, which wins over the job's.
     let body_namespace = if req.namespace.is_empty() {
         job.namespace.clone()
     } else {
         req.namespace
     };
-    job.namespace = w.namespace_or(&body_namespace);
+    job.namespace = w.namespace_or(&body_namespace)?;
     access.identity()?.require(
         &job.namespace,
         &[Capability::SubmitJob, Capability::RegisterJob],
@@ -231,11 +233,12 @@ async fn deregister(
             Capability::DeregisterJob,
         ]
     };
-    access.identity()?.require(&w.namespace_or(""), allowed)?;
+    let namespace = w.namespace_or("")?;
+    access.identity()?.require(&namespace, allowed)?;
     let outcome = api
         .submit(Command::DeregisterJob(DeregisterJob {
             job_id: id,
-            namespace: w.namespace_or(""),
+            namespace,
             purge,
             eval_priority,
         }))
@@ -310,7 +313,7 @@ async fn revert(
     Body(req): Body<RevertRequest>,
 ) -> Result<Write<JobRegisterResponse>, ApiError> {
     check_body_job_id(&req.job_id, &id)?;
-    let namespace = w.namespace_or(&req.namespace);
+    let namespace = w.namespace_or(&req.namespace)?;
     access
         .identity()?
         .require(&namespace, &[Capability::SubmitJob, Capability::RevertJob])?;
@@ -347,7 +350,7 @@ async fn stable(
     Body(req): Body<StableRequest>,
 ) -> Result<Write<IndexResponse>, ApiError> {
     check_body_job_id(&req.job_id, &id)?;
-    let namespace = w.namespace_or(&req.namespace);
+    let namespace = w.namespace_or(&req.namespace)?;
     access
         .identity()?
         .require(&namespace, &[Capability::SubmitJob, Capability::StableJob])?;

@@ -15,6 +15,7 @@ mod evaluations;
 mod jobs;
 
 use crate::error;
+use crate::limits;
 use crate::metrics;
 use crate::server::Api;
 use axum::extract::DefaultBodyLimit;
@@ -32,6 +33,11 @@ pub fn router(api: Api) -> Router {
         .method_not_allowed_fallback(error::invalid_method)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(api.config().max_body_bytes))
+        // Inside the metrics layer, so that refusals for load are counted and logged.
+        .layer(middleware::from_fn_with_state(
+            api.clone(),
+            limits::limit_requests,
+        ))
         .layer(middleware::from_fn_with_state(api.clone(), metrics::track))
         .with_state(api)
 }

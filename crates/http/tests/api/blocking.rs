@@ -3,7 +3,9 @@
 
 use crate::common::client::job;
 use crate::common::Server;
+use rollout_http::{Config, MemoryBackend};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -74,7 +76,12 @@ async fn a_fresh_agent_reports_index_one_so_echoing_clients_block() {
 #[tokio::test]
 async fn a_thousand_blocked_queries_wake_on_one_write() {
     const WAITERS: usize = 1000;
-    let s = Server::start().await;
+    // One client (this test) over its default share of blocking queries.
+    let config = Config {
+        max_blocking_queries_per_client: WAITERS,
+        ..Config::default()
+    };
+    let s = Server::with_config(Arc::new(MemoryBackend::new()), None, config).await;
     s.register(job("web", 1, "app:1", json!({}))).await;
     let d = s.latest_deployment_id("web").await;
     let index = s.get(&format!("/v1/deployment/{d}")).await.index();
@@ -94,7 +101,7 @@ async fn a_thousand_blocked_queries_wake_on_one_write() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(60), parked)
+    tokio::time::timeout(Duration::from_secs(30), parked)
         .await
         .expect("all queries parked");
     let started = Instant::now();

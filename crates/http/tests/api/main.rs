@@ -8,5 +8,7 @@ mod blocking;
 mod decoding;
 mod errors;
 mod flows;
+mod limits;
 mod load;
+mod resilience;
 mod shapes;

@@ -57,9 +57,18 @@ impl Resp {
 
 impl Client {
     pub fn new(base: String) -> Client {
+        Client::with_pool_idle_timeout(base, Duration::from_secs(90))
+    }
+
+    /// A client that drops pooled connections idle for `idle`. A server closes kept-alive
+    /// connections that stay idle past its header read timeout; a client that reuses one
+    /// at that instant sees the close instead of an answer, so well-behaved clients keep
+    /// their idle timeout below the server's.
+    pub fn with_pool_idle_timeout(base: String, idle: Duration) -> Client {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(128)
+            .pool_idle_timeout(idle)
             .build()
             .expect("client");
         let clock: ClientClock = Arc::new(|| {

@@ -5,7 +5,7 @@ pub mod acl_matrix;
 pub mod client;
 
 use client::Client;
-use rollout_http::{serve, Api, Clock, Config, EntropySource, ManualClock, MemoryBackend};
+use rollout_http::{serve, Api, Backend, Clock, Config, EntropySource, ManualClock, MemoryBackend};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -53,10 +53,12 @@ impl Server {
     }
 
     pub async fn with_config(
-        backend: Arc<MemoryBackend>,
+        backend: Arc<dyn Backend>,
         clock: Option<Arc<ManualClock>>,
         config: Config,
     ) -> Server {
+        // Half the server's idle cut-off: never reuse a connection the server may be closing.
+        let idle = config.header_read_timeout / 2;
         let api = Api::new(backend, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -66,7 +68,7 @@ impl Server {
         let task = tokio::spawn(serve(listener, api.clone(), async {
             let _ = stopped.await;
         }));
-        let mut client = Client::new(format!("http://{addr}"));
+        let mut client = Client::with_pool_idle_timeout(format!("http://{addr}"), idle);
         if let Some(clock) = &clock {
             let clock = clock.clone();
             client = client.with_clock(Arc::new(move || clock.now_ns()));
@@ -87,6 +89,37 @@ impl Server {
         }
         if let Some(task) = self.task.take() {
             task.await.expect("server task").expect("server");
+        }
+    }
+
+    /// The address the server listens on (`127.0.0.1:port`).
+    pub fn addr(&self) -> String {
+        self.client.base.trim_start_matches("http://").to_owned()
+    }
+
+    /// A gauge of `/v1/metrics`.
+    pub async fn gauge(&self, name: &str) -> i64 {
+        let text = self.get("/v1/metrics").await.text;
+        let prefix = format!("{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    /// Waits (bounded) until the gauge `name` reads `value`.
+    pub async fn gauge_reaches(&self, name: &str, value: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = self.gauge(name).await;
+            if now == value {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} stayed at {now}, expected {value}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 

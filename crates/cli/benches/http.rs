@@ -1,0 +1,321 @@
+//! HTTP API throughput at concurrency 64 on loopback, against the HTTP ceiling measured
+//! in the same run. Prints a Markdown table for BENCHMARKS.md; asserts no timings (only
+//! that nothing failed).
+//!
+//! ```sh
+//! cargo bench -p rollout --bench http   # ROLLOUT_BENCH_ROUNDS=3 rounds of ROLLOUT_BENCH_SECONDS=3 per case
+//! ```
+//!
+//! The agent's API runs in-process, exactly as `rollout agent --data-dir` wires it
+//! (`StoreBackend` over a `rollout-store` in a temporary directory, default options: a
+//! write is answered after its fsync). The ceiling is a bare axum server that answers
+//! every `GET /v1/deployment/:id` with the bytes and headers the API sent for one
+//! deployment: the difference is what rollout itself costs per read. Servers and load
+//! client run on separate tokio runtimes of two workers each, sharing the machine's
+//! cores alike in every case. The load client is reqwest (HTTP/1.1 keep-alive, one
+//! connection per worker).
+
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::get;
+use axum::Router;
+use rollout_http::{serve, Api, Config, StoreBackend};
+use rollout_store::{Options, Stamper, Store, SystemStamper};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::runtime::Runtime;
+
+const CONCURRENCY: usize = 64;
+
+fn main() {
+    let env = |name: &str, default: u64| -> u64 {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let seconds = env("ROLLOUT_BENCH_SECONDS", 3);
+    let rounds = env("ROLLOUT_BENCH_ROUNDS", 3);
+    let duration = Duration::from_secs(seconds);
+    let servers = runtime("servers");
+    let clients = runtime("clients");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // The agent's API over the durable store.
+    let stamper: Arc<dyn Stamper> = Arc::new(SystemStamper);
+    let options = Options {
+        stamper: stamper.clone(),
+        ..Options::default()
+    };
+    let store = Arc::new(Store::open(dir.path(), options).expect("open store"));
+    let api = Api::new(
+        Arc::new(StoreBackend::new(store.clone(), stamper)),
+        Config::default(),
+    );
+    let api_base = servers.block_on(start(|l| serve(l, api, std::future::pending())));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .expect("client");
+
+    // 64 jobs, one deployment each.
+    let deployments = clients.block_on(setup(&http, &api_base));
+    let (body, headers) = clients.block_on(read_once(&http, &api_base, &deployments[0]));
+    let ceiling_base = servers.block_on(start(move |l| ceiling(l, body, headers)));
+
+    println!(
+        "# HTTP API at concurrency {CONCURRENCY}: {rounds} rounds of {seconds} s per case ({} cores)\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    // Cases alternate within each round, so that whatever else the machine does hits
+    // them alike; a case's rate is its median round.
+    let mut ceiling_reads = Rounds::default();
+    let mut api_reads = Rounds::default();
+    let mut writes = Rounds::default();
+    let before = store.stats();
+    for round in 1..=rounds {
+        let c = clients.block_on(load(&http, &ceiling_base, &deployments, Op::Read, duration));
+        let a = clients.block_on(load(&http, &api_base, &deployments, Op::Read, duration));
+        let w = clients.block_on(load(&http, &api_base, &deployments, Op::Write, duration));
+        eprintln!(
+            "round {round}: ceiling {:.0}/s, API reads {:.0}/s ({:.2}x), durable writes {:.0}/s",
+            c.rate(),
+            a.rate(),
+            a.rate() / c.rate(),
+            w.rate()
+        );
+        ceiling_reads.push(c);
+        api_reads.push(a);
+        writes.push(w);
+    }
+    let after = store.stats();
+    println!("| case | requests/s (median round) | p50 | p99 | errors | vs ceiling |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    ceiling_reads.row(
+        "`GET /v1/deployment/:id`, minimal axum server (ceiling)",
+        None,
+    );
+    api_reads.row(
+        "`GET /v1/deployment/:id`, rollout API",
+        Some(&ceiling_reads),
+    );
+    writes.row("`PUT /v1/deployment/pause/:id`, durable writes", None);
+    let batches = after.batches - before.batches;
+    let committed = after.committed - before.committed;
+    println!(
+        "\nwrites: {committed} commands in {batches} fsyncs (mean batch {:.1}, largest {})",
+        committed as f64 / batches.max(1) as f64,
+        after.largest_batch
+    );
+    let failed = ceiling_reads.errors() + api_reads.errors() + writes.errors();
+    assert_eq!(failed, 0, "requests failed");
+}
+
+/// One case's rounds.
+#[derive(Default)]
+struct Rounds(Vec<Measured>);
+
+impl Rounds {
+    fn push(&mut self, m: Measured) {
+        self.0.push(m);
+    }
+
+    fn median_rate(&self) -> f64 {
+        let mut rates: Vec<f64> = self.0.iter().map(Measured::rate).collect();
+        rates.sort_by(f64::total_cmp);
+        rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    fn errors(&self) -> usize {
+        self.0.iter().map(|m| m.errors).sum()
+    }
+
+    /// Latency percentile over every request of every round.
+    fn percentile(&self, p: f64) -> Duration {
+        let mut all: Vec<Duration> = self
+            .0
+            .iter()
+            .flat_map(|m| m.latencies.iter().copied())
+            .collect();
+        all.sort();
+        let i = ((all.len() as f64 - 1.0) * p).round() as usize;
+        all.get(i.min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn row(&self, case: &str, ceiling: Option<&Rounds>) {
+        let ratio = ceiling.map_or(String::new(), |c| {
+            format!("{:.2}×", self.median_rate() / c.median_rate())
+        });
+        println!(
+            "| {case} | {:.0} | {:.2} ms | {:.2} ms | {} | {ratio} |",
+            self.median_rate(),
+            self.percentile(0.50).as_secs_f64() * 1e3,
+            self.percentile(0.99).as_secs_f64() * 1e3,
+            self.errors(),
+        );
+    }
+}
+
+fn runtime(name: &str) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Binds a loopback port, spawns the server on the current runtime, returns its base URL.
+async fn start<F, Fut>(server: F) -> String
+where
+    F: FnOnce(TcpListener) -> Fut,
+    Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(server(listener));
+    format!("http://{addr}")
+}
+
+/// The HTTP ceiling: one route, fixed bytes, the API's headers.
+async fn ceiling(listener: TcpListener, body: Vec<u8>, headers: HeaderMap) -> std::io::Result<()> {
+    let body = axum::body::Bytes::from(body);
+    let app = Router::new().route(
+        "/v1/deployment/{id}",
+        get(move || {
+            let (body, headers) = (body.clone(), headers.clone());
+            async move { (headers, body) }
+        }),
+    );
+    axum::serve(listener, app).await
+}
+
+async fn setup(http: &reqwest::Client, base: &str) -> Vec<String> {
+    let mut deployments = Vec::with_capacity(CONCURRENCY);
+    for i in 0..CONCURRENCY {
+        let id = format!("job-{i}");
+        let job = json!({"Job": {"ID": id, "TaskGroups": [{"Name": "web", "Count": 3,
+            "Update": {"Canary": 1, "MaxParallel": 1},
+            "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": "app:1"}}]}]}});
+        let r = http
+            .put(format!("{base}/v1/jobs"))
+            .body(job.to_string())
+            .send()
+            .await
+            .expect("register");
+        assert!(r.status().is_success(), "register: {}", r.status());
+        let body = http
+            .get(format!("{base}/v1/job/{id}/deployment"))
+            .send()
+            .await
+            .expect("deployment")
+            .bytes()
+            .await
+            .expect("body");
+        let d: Value = serde_json::from_slice(&body).expect("JSON");
+        deployments.push(d["ID"].as_str().expect("deployment ID").to_owned());
+    }
+    deployments
+}
+
+/// The API's answer for one deployment: what the ceiling server replays.
+async fn read_once(http: &reqwest::Client, base: &str, deployment: &str) -> (Vec<u8>, HeaderMap) {
+    let r = http
+        .get(format!("{base}/v1/deployment/{deployment}"))
+        .send()
+        .await
+        .expect("read");
+    let mut headers = HeaderMap::new();
+    for (name, value) in r.headers() {
+        if name.as_str().starts_with("x-nomad") || name == "content-type" {
+            headers.insert(
+                name.clone(),
+                HeaderValue::from_bytes(value.as_bytes()).expect("header"),
+            );
+        }
+    }
+    (r.bytes().await.expect("body").to_vec(), headers)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Read,
+    /// Pause, then resume, the worker's own deployment: each a durable command.
+    Write,
+}
+
+struct Measured {
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    errors: usize,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `CONCURRENCY` workers, each on its own deployment, for `duration` (after a short
+/// warm-up that opens the connections).
+async fn load(
+    http: &reqwest::Client,
+    base: &str,
+    deployments: &[String],
+    op: Op,
+    duration: Duration,
+) -> Measured {
+    let warmup = Duration::from_millis(500);
+    let start = Instant::now() + warmup;
+    let end = start + duration;
+    let mut workers = Vec::with_capacity(CONCURRENCY);
+    for d in deployments.iter().take(CONCURRENCY) {
+        let (http, base, d) = (http.clone(), base.to_owned(), d.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            let mut paused = false;
+            loop {
+                let t = Instant::now();
+                if t >= end {
+                    break;
+                }
+                let request = match op {
+                    Op::Read => http.get(format!("{base}/v1/deployment/{d}")),
+                    Op::Write => {
+                        paused = !paused;
+                        http.put(format!("{base}/v1/deployment/pause/{d}"))
+                            .body(json!({"DeploymentID": d, "Pause": paused}).to_string())
+                    }
+                };
+                let ok = match request.send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if t >= start {
+                    latencies.push(t.elapsed());
+                    errors += usize::from(!ok);
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut measured = Measured {
+        requests: 0,
+        elapsed: duration,
+        latencies: Vec::new(),
+        errors: 0,
+    };
+    for w in workers {
+        let (latencies, errors) = w.await.expect("worker");
+        measured.latencies.extend(latencies);
+        measured.errors += errors;
+    }
+    measured.requests = measured.latencies.len();
+    measured
+}

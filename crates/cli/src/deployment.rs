@@ -1,0 +1,414 @@
+//! `rollout deployment …`: list, inspect, follow and operate deployments, as Nomad's
+//! `nomad deployment …` does, over the API of spec §7.1–7.3.
+
+use crate::client::encode;
+use crate::monitor;
+use crate::operator::{str_of, u64_of, CmdResult, Ctx, Failure, OperatorArgs};
+use crate::output::{self, key_values, status_color, Cell, Style, Table};
+use crate::resolve;
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    #[command(flatten)]
+    op: OperatorArgs,
+    #[command(subcommand)]
+    command: DeploymentCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeploymentCommand {
+    /// List deployments, newest first.
+    List {
+        /// Only deployments whose ID starts with this.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Full IDs.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Show a deployment; with --monitor, follow it until it ends.
+    ///
+    /// --monitor exits 0 when the deployment succeeds and 3 when it fails or is
+    /// cancelled (saying which job version a rollback registered).
+    Status {
+        /// Deployment ID or unique prefix.
+        id: String,
+        /// Follow the deployment live (blocking queries) until it ends.
+        #[arg(long)]
+        monitor: bool,
+        /// Full IDs.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Promote canaries: all groups, or only those named.
+    Promote {
+        /// Deployment ID or unique prefix.
+        id: String,
+        /// A task group to promote; repeat or list several.
+        #[arg(long = "group", value_name = "GROUP", num_args = 1..)]
+        groups: Vec<String>,
+    },
+    /// Pause a running deployment.
+    Pause {
+        /// Deployment ID or unique prefix.
+        id: String,
+    },
+    /// Resume a paused deployment.
+    Resume {
+        /// Deployment ID or unique prefix.
+        id: String,
+    },
+    /// Mark a deployment failed (rolling back if its groups auto-revert).
+    Fail {
+        /// Deployment ID or unique prefix.
+        id: String,
+    },
+    /// Set the health of a deployment's allocations (for manual health checks).
+    Health {
+        /// Deployment ID or unique prefix.
+        id: String,
+        /// Allocation IDs (or unique prefixes) to mark healthy.
+        #[arg(long, value_name = "ALLOC", num_args = 1..)]
+        healthy: Vec<String>,
+        /// Allocation IDs (or unique prefixes) to mark unhealthy.
+        #[arg(long, value_name = "ALLOC", num_args = 1..)]
+        unhealthy: Vec<String>,
+    },
+}
+
+pub fn main(args: DeploymentArgs) -> ExitCode {
+    let command = args.command;
+    args.op
+        .run(move |ctx| async move { run(&ctx, command).await })
+}
+
+async fn run(ctx: &Ctx, command: DeploymentCommand) -> CmdResult {
+    match command {
+        DeploymentCommand::List { prefix, verbose } => list(ctx, prefix.as_deref(), verbose).await,
+        DeploymentCommand::Status {
+            id,
+            monitor,
+            verbose,
+        } => {
+            let d = resolve::deployment(ctx, &id).await?;
+            if monitor {
+                monitor::follow(ctx, d, verbose).await
+            } else {
+                ctx.print(&d, |d| {
+                    status_text(d, verbose, &ctx.style, output::now_ns())
+                });
+                Ok(())
+            }
+        }
+        DeploymentCommand::Promote { id, groups } => {
+            let d = resolve::deployment(ctx, &id).await?;
+            let id = str_of(&d, "ID");
+            let body = if groups.is_empty() {
+                json!({"DeploymentID": id, "All": true})
+            } else {
+                json!({"DeploymentID": id, "Groups": groups})
+            };
+            let r = ctx
+                .write(
+                    &format!("/v1/deployment/promote/{id}"),
+                    &body,
+                    "promoting deployment",
+                )
+                .await?;
+            let what = if groups.is_empty() {
+                String::new()
+            } else {
+                format!(" (groups {})", groups.join(", "))
+            };
+            ctx.print(&r, |r| {
+                format!(
+                    "Deployment {:?} promoted{what}; evaluation {:?}",
+                    output::id(id, false),
+                    output::id(str_of(r, "EvalID"), false)
+                )
+            });
+            Ok(())
+        }
+        DeploymentCommand::Pause { id } => pause(ctx, &id, true).await,
+        DeploymentCommand::Resume { id } => pause(ctx, &id, false).await,
+        DeploymentCommand::Fail { id } => {
+            let d = resolve::deployment(ctx, &id).await?;
+            let id = str_of(&d, "ID");
+            let r = ctx
+                .write(
+                    &format!("/v1/deployment/fail/{id}"),
+                    &json!({"DeploymentID": id}),
+                    "failing deployment",
+                )
+                .await?;
+            let mut text = format!("Deployment {:?} marked as failed", output::id(id, false));
+            if let Some(from) = r["RevertedJobVersion"].as_u64() {
+                text.push_str(&format!(
+                    "; job {:?} rolled back to version {from}",
+                    str_of(&d, "JobID")
+                ));
+                if let Some(now) = version_registered_at(ctx, &d, u64_of(&r, "Index")).await {
+                    text.push_str(&format!(" as version {now}"));
+                }
+            }
+            ctx.print(&r, |_| text);
+            Ok(())
+        }
+        DeploymentCommand::Health {
+            id,
+            healthy,
+            unhealthy,
+        } => {
+            if healthy.is_empty() && unhealthy.is_empty() {
+                return Err(Failure::msg(
+                    "Error setting allocation health: give --healthy and/or --unhealthy allocation IDs",
+                ));
+            }
+            let d = resolve::deployment(ctx, &id).await?;
+            let id = str_of(&d, "ID");
+            let healthy_ids = resolve::allocations_of(ctx, id, &healthy).await?;
+            let unhealthy_ids = resolve::allocations_of(ctx, id, &unhealthy).await?;
+            let body = json!({
+                "DeploymentID": id,
+                "HealthyAllocationIDs": healthy_ids,
+                "UnhealthyAllocationIDs": unhealthy_ids,
+            });
+            let r = ctx
+                .write(
+                    &format!("/v1/deployment/allocation-health/{id}"),
+                    &body,
+                    "setting allocation health",
+                )
+                .await?;
+            ctx.print(&r, |_| {
+                format!(
+                    "Deployment {:?}: {} allocation(s) marked healthy, {} unhealthy",
+                    output::id(id, false),
+                    healthy_ids.len(),
+                    unhealthy_ids.len()
+                )
+            });
+            Ok(())
+        }
+    }
+}
+
+async fn list(ctx: &Ctx, prefix: Option<&str>, verbose: bool) -> CmdResult {
+    let deployments = match prefix {
+        Some(p) => resolve::deployments_with_prefix(ctx, p).await?,
+        None => {
+            let list = ctx
+                .read("/v1/deployments", "retrieving deployments")
+                .await?;
+            let mut all = list.as_array().cloned().unwrap_or_default();
+            resolve::newest_first(&mut all);
+            all
+        }
+    };
+    let value = Value::Array(deployments);
+    ctx.print(&value, |v| {
+        let list = v.as_array().map(Vec::as_slice).unwrap_or_default();
+        if list.is_empty() {
+            return "No deployments found".into();
+        }
+        list_table(list, verbose, &ctx.style, output::now_ns())
+    });
+    Ok(())
+}
+
+/// Deployments as a table: ID, job, version, status, description, age (last, so that
+/// its changing width moves no other column).
+pub fn list_table(list: &[Value], verbose: bool, style: &Style, now_ns: i64) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "Job ID",
+        "Job Version",
+        "Status",
+        "Description",
+        "Created",
+    ]);
+    for d in list {
+        let status = str_of(d, "Status");
+        t.row(vec![
+            output::id(str_of(d, "ID"), verbose).into(),
+            str_of(d, "JobID").into(),
+            output::text(&d["JobVersion"]).into(),
+            Cell::colored(status, status_color(status)),
+            str_of(d, "StatusDescription").into(),
+            output::relative(d["CreateTime"].as_i64().unwrap_or(0), now_ns).into(),
+        ]);
+    }
+    t.render(style)
+}
+
+async fn pause(ctx: &Ctx, id: &str, pause: bool) -> CmdResult {
+    let d = resolve::deployment(ctx, id).await?;
+    let id = str_of(&d, "ID");
+    let doing = if pause {
+        "pausing deployment"
+    } else {
+        "resuming deployment"
+    };
+    let r = ctx
+        .write(
+            &format!("/v1/deployment/pause/{id}"),
+            &json!({"DeploymentID": id, "Pause": pause}),
+            doing,
+        )
+        .await?;
+    ctx.print(&r, |_| {
+        format!(
+            "Deployment {:?} {}",
+            output::id(id, false),
+            if pause { "paused" } else { "resumed" }
+        )
+    });
+    Ok(())
+}
+
+/// A deployment as `rollout deployment status` prints it.
+pub fn status_text(d: &Value, verbose: bool, style: &Style, now_ns: i64) -> String {
+    let status = str_of(d, "Status");
+    let mut rows = vec![
+        ("ID", Cell::from(output::id(str_of(d, "ID"), verbose))),
+        ("Job ID", str_of(d, "JobID").into()),
+        ("Job Version", output::text(&d["JobVersion"]).into()),
+        ("Status", Cell::colored(status, status_color(status))),
+        ("Description", str_of(d, "StatusDescription").into()),
+        (
+            "Created",
+            output::relative(d["CreateTime"].as_i64().unwrap_or(0), now_ns).into(),
+        ),
+    ];
+    if d["Namespace"] != "default" {
+        rows.insert(2, ("Namespace", str_of(d, "Namespace").into()));
+    }
+    format!(
+        "{}\n\nDeployed\n{}",
+        key_values(&rows, style),
+        groups_table(d, style, now_ns)
+    )
+}
+
+/// Whether a deployment status is final.
+pub fn is_terminal(status: &str) -> bool {
+    matches!(status, "successful" | "failed" | "cancelled")
+}
+
+/// The task groups of a deployment, sorted by name.
+pub fn groups(d: &Value) -> Vec<(&str, &Value)> {
+    let mut groups: Vec<(&str, &Value)> = d["TaskGroups"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
+    groups.sort_by_key(|(k, _)| *k);
+    groups
+}
+
+/// Placed / desired canaries, or `-` when the group has none.
+pub fn canaries(g: &Value) -> String {
+    let placed = g["PlacedCanaries"].as_array().map_or(0, Vec::len);
+    let desired = u64_of(g, "DesiredCanaries");
+    if placed == 0 && desired == 0 {
+        "-".into()
+    } else {
+        format!("{placed}/{desired}")
+    }
+}
+
+/// When a group must next make progress: relative for a live deployment, else `-`.
+pub fn deadline(d: &Value, g: &Value, now_ns: i64) -> String {
+    if is_terminal(str_of(d, "Status")) {
+        "-".into()
+    } else {
+        output::relative_rfc3339(&g["RequireProgressBy"], now_ns)
+    }
+}
+
+/// Per task group: the rollout's counters, as in `nomad deployment status`.
+pub fn groups_table(d: &Value, style: &Style, now_ns: i64) -> String {
+    let mut t = Table::new(&[
+        "Task Group",
+        "Auto Revert",
+        "Promoted",
+        "Desired",
+        "Canaries",
+        "Placed",
+        "Healthy",
+        "Unhealthy",
+        "Progress Deadline",
+    ]);
+    for (name, g) in groups(d) {
+        t.row(vec![
+            name.into(),
+            output::text(&g["AutoRevert"]).into(),
+            output::text(&g["Promoted"]).into(),
+            output::text(&g["DesiredTotal"]).into(),
+            canaries(g).into(),
+            output::text(&g["PlacedAllocs"]).into(),
+            output::text(&g["HealthyAllocs"]).into(),
+            output::text(&g["UnhealthyAllocs"]).into(),
+            deadline(d, g, now_ns).into(),
+        ]);
+    }
+    t.render(style)
+}
+
+/// The job version a rollback of deployment `d` registered at index `index` (the
+/// engine reverts in the same write that fails the deployment, spec §8 decision 14).
+pub async fn version_registered_at(ctx: &Ctx, d: &Value, index: u64) -> Option<u64> {
+    let path = format!(
+        "/v1/job/{}/versions?namespace={}",
+        encode(str_of(d, "JobID")),
+        encode(str_of(d, "Namespace"))
+    );
+    let versions = ctx.client.get(&path).await.ok()?.json().ok()?;
+    versions["Versions"]
+        .as_array()?
+        .iter()
+        .find(|v| u64_of(v, "JobModifyIndex") == index)
+        .and_then(|v| v["Version"].as_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dep() -> Value {
+        json!({"ID": "5c0f0a8e-1234-4abc-9def-0123456789ab", "JobID": "web", "JobVersion": 1,
+               "Namespace": "default", "Status": "running", "CreateTime": 1_800_000_000_000_000_000i64 - 65_000_000_000,
+               "StatusDescription": "Deployment is running but requires manual promotion",
+               "TaskGroups": {
+                 "web": {"AutoRevert": true, "Promoted": false, "DesiredTotal": 2, "DesiredCanaries": 1,
+                         "PlacedCanaries": ["a"], "PlacedAllocs": 1, "HealthyAllocs": 1, "UnhealthyAllocs": 0,
+                         "RequireProgressBy": "2027-01-15T08:09:58Z"},
+                 "api": {"AutoRevert": false, "Promoted": false, "DesiredTotal": 1, "DesiredCanaries": 0,
+                         "PlacedCanaries": null, "PlacedAllocs": 0, "HealthyAllocs": 0, "UnhealthyAllocs": 0,
+                         "RequireProgressBy": null}}})
+    }
+
+    #[test]
+    fn status_reads_like_nomad() {
+        let now = 1_800_000_000_000_000_000;
+        assert_eq!(
+            status_text(&dep(), false, &Style::default(), now),
+            "\
+ID          = 5c0f0a8e
+Job ID      = web
+Job Version = 1
+Status      = running
+Description = Deployment is running but requires manual promotion
+Created     = 1m5s ago
+
+Deployed
+Task Group  Auto Revert  Promoted  Desired  Canaries  Placed  Healthy  Unhealthy  Progress Deadline
+api         false        false     1        -         0       0        0          -
+web         true         false     2        1/1       1       1        0          in 9m58s"
+        );
+    }
+}

@@ -1,0 +1,498 @@
+//! `rollout job …`: register a job from Nomad's JSON, read its status and history,
+//! revert, stop and mark versions stable (spec §7.7–7.10).
+
+use crate::client::encode;
+use crate::deployment::{self, version_registered_at};
+use crate::monitor;
+use crate::operator::{str_of, u64_of, CmdResult, Context, Ctx, Failure, OperatorArgs};
+use crate::output::{self, key_values, status_color, Cell, Style, Table};
+use crate::resolve;
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+use std::io::Read;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    #[command(flatten)]
+    op: OperatorArgs,
+    #[command(subcommand)]
+    command: JobCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCommand {
+    /// Register (create or update) a job from a JSON file.
+    ///
+    /// The file holds Nomad's JSON job: the API's register body (`{"Job": {...}}`, as
+    /// `nomad job run -output` writes it) or the job object alone. `-` reads stdin.
+    Run {
+        /// The job file (JSON), or `-` for stdin.
+        file: String,
+        /// Register only if the job's modify index is still INDEX (0: only if the job
+        /// does not exist yet).
+        #[arg(long, value_name = "INDEX")]
+        check_index: Option<u64>,
+        /// Then follow the deployment it started, as `deployment status --monitor`.
+        #[arg(long)]
+        monitor: bool,
+        /// Full IDs.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Show a job, its latest deployment and its allocations.
+    Status {
+        /// Job ID or unique prefix.
+        id: String,
+        /// Full IDs.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// List a job's versions, newest first, with their deployments.
+    History {
+        /// Job ID or unique prefix.
+        id: String,
+    },
+    /// Register an earlier version of a job again, as a new version.
+    Revert {
+        /// Job ID or unique prefix.
+        id: String,
+        /// The version to go back to.
+        version: u64,
+    },
+    /// Stop a job (its allocations stop); --purge also forgets it.
+    Stop {
+        /// Job ID or unique prefix.
+        id: String,
+        /// Remove the job, its versions and its deployments.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Mark a job version stable (the target of automatic rollbacks).
+    Stable {
+        /// Job ID or unique prefix.
+        id: String,
+        /// The version to mark.
+        version: u64,
+        /// Mark it unstable instead.
+        #[arg(long)]
+        unstable: bool,
+    },
+}
+
+pub fn main(args: JobArgs) -> ExitCode {
+    let command = args.command;
+    args.op
+        .run(move |ctx| async move { run(&ctx, command).await })
+}
+
+async fn run(ctx: &Ctx, command: JobCommand) -> CmdResult {
+    match command {
+        JobCommand::Run {
+            file,
+            check_index,
+            monitor,
+            verbose,
+        } => job_run(ctx, &file, check_index, monitor, verbose).await,
+        JobCommand::Status { id, verbose } => status(ctx, &id, verbose).await,
+        JobCommand::History { id } => history(ctx, &id).await,
+        JobCommand::Revert { id, version } => {
+            let job = resolve::job(ctx, &id).await?;
+            let id = str_of(&job, "ID");
+            let r = ctx
+                .write(
+                    &format!("/v1/job/{}/revert", encode(id)),
+                    &json!({"JobID": id, "JobVersion": version}),
+                    "reverting job",
+                )
+                .await?;
+            let now = registered_version(ctx, &job, u64_of(&r, "JobModifyIndex")).await;
+            ctx.print(&r, |r| {
+                let mut text = format!("Job {id:?} reverted to version {version}");
+                if let Some(v) = now {
+                    text.push_str(&format!(", registered as version {v}"));
+                }
+                format!(
+                    "{text}; evaluation {:?}",
+                    output::id(str_of(r, "EvalID"), false)
+                )
+            });
+            Ok(())
+        }
+        JobCommand::Stop { id, purge } => {
+            let job = resolve::job(ctx, &id).await?;
+            let id = str_of(&job, "ID");
+            let r = ctx
+                .client
+                .delete(&format!("/v1/job/{}?purge={purge}", encode(id)))
+                .await
+                .and_then(|r| r.json())
+                .doing("deregistering job")?;
+            ctx.print(&r, |r| {
+                let done = if purge {
+                    "stopped and purged"
+                } else {
+                    "stopped"
+                };
+                format!(
+                    "Job {id:?} {done}; evaluation {:?}",
+                    output::id(str_of(r, "EvalID"), false)
+                )
+            });
+            Ok(())
+        }
+        JobCommand::Stable {
+            id,
+            version,
+            unstable,
+        } => {
+            let job = resolve::job(ctx, &id).await?;
+            let id = str_of(&job, "ID");
+            let r = ctx
+                .write(
+                    &format!("/v1/job/{}/stable", encode(id)),
+                    &json!({"JobID": id, "JobVersion": version, "Stable": !unstable}),
+                    "setting job stability",
+                )
+                .await?;
+            ctx.print(&r, |_| {
+                let what = if unstable { "unstable" } else { "stable" };
+                format!("Job {id:?} version {version} marked {what}")
+            });
+            Ok(())
+        }
+    }
+}
+
+/// The value of `key` in a JSON object, matched as the API decodes bodies: exact name
+/// first, else case-insensitively (spec §6).
+fn field<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object.get(key).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The register body for a job file: the API's `{"Job": …}` as it is, or a bare job
+/// wrapped in one. Returns the body and the job's ID.
+pub fn register_body(text: &str, check_index: Option<u64>) -> Result<(Value, String), String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        format!("not JSON ({e}); rollout reads Nomad's JSON job format (`nomad job run -output` writes it)")
+    })?;
+    let Value::Object(top) = value else {
+        return Err("the file must hold a JSON object".into());
+    };
+    let mut body = match field(&top, "Job") {
+        Some(Value::Object(_)) => top,
+        _ => {
+            let mut body = Map::new();
+            body.insert("Job".into(), Value::Object(top));
+            body
+        }
+    };
+    if let Some(index) = check_index {
+        body.insert("EnforceIndex".into(), json!(true));
+        body.insert("JobModifyIndex".into(), json!(index));
+    }
+    let id = match field(&body, "Job") {
+        Some(Value::Object(job)) => field(job, "ID").and_then(Value::as_str).unwrap_or(""),
+        _ => "",
+    }
+    .to_owned();
+    if id.is_empty() {
+        return Err("the job has no ID".into());
+    }
+    Ok((Value::Object(body), id))
+}
+
+fn read_file(file: &str) -> Result<String, Failure> {
+    let mut text = String::new();
+    let read = if file == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(file).map(|t| text = t)
+    };
+    read.map_err(|e| Failure::new("reading the job file", format!("{file}: {e}")))?;
+    Ok(text)
+}
+
+async fn job_run(
+    ctx: &Ctx,
+    file: &str,
+    check_index: Option<u64>,
+    monitor: bool,
+    verbose: bool,
+) -> CmdResult {
+    let (body, id) = register_body(&read_file(file)?, check_index)
+        .map_err(|e| Failure::new("reading the job file", format!("{file}: {e}")))?;
+    let r = ctx.write("/v1/jobs", &body, "registering job").await?;
+    let job_modify_index = u64_of(&r, "JobModifyIndex");
+    // A new version and its deployment are written at the index of the registration; an
+    // unchanged spec only gets a new evaluation, at a later index (spec §7.8).
+    let changed = job_modify_index == u64_of(&r, "Index");
+    let job = ctx
+        .read(&format!("/v1/job/{}", encode(&id)), "retrieving job")
+        .await?;
+    let latest = ctx
+        .read(
+            &format!("/v1/job/{}/deployment", encode(&id)),
+            "retrieving the job's deployment",
+        )
+        .await?;
+    let started = (changed && u64_of(&latest, "CreateIndex") == job_modify_index).then_some(latest);
+    if ctx.json {
+        if monitor {
+            output::emit(r);
+        } else {
+            ctx.print_json(&r);
+        }
+    } else {
+        let version = output::text(&job["Version"]);
+        let mut text = if changed {
+            format!("Job {id:?} registered as version {version}")
+        } else {
+            format!("Job {id:?} unchanged at version {version}")
+        };
+        text.push_str(&format!(
+            "; evaluation {:?}",
+            output::id(str_of(&r, "EvalID"), verbose)
+        ));
+        if let Some(d) = &started {
+            text.push_str(&format!(
+                ", deployment {:?}",
+                output::id(str_of(d, "ID"), verbose)
+            ));
+        }
+        output::emit(text);
+        let warnings = str_of(&r, "Warnings");
+        if !warnings.is_empty() {
+            eprintln!("Job warnings: {}", output::one_line(warnings));
+        }
+    }
+    match (monitor, started) {
+        (true, Some(d)) => monitor::follow(ctx, d, verbose).await,
+        (true, None) if !ctx.json => {
+            output::emit("No deployment to monitor");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The job version registered at `job_modify_index`.
+async fn registered_version(ctx: &Ctx, job: &Value, job_modify_index: u64) -> Option<u64> {
+    let d = json!({"JobID": job["ID"], "Namespace": job["Namespace"]});
+    version_registered_at(ctx, &d, job_modify_index).await
+}
+
+async fn status(ctx: &Ctx, id: &str, verbose: bool) -> CmdResult {
+    let job = resolve::job(ctx, id).await?;
+    let id = str_of(&job, "ID");
+    let ns = encode(str_of(&job, "Namespace"));
+    let deployment = ctx
+        .read(
+            &format!("/v1/job/{}/deployment?namespace={ns}", encode(id)),
+            "retrieving the job's deployment",
+        )
+        .await?;
+    let allocations = ctx
+        .read(
+            &format!("/v1/job/{}/allocations?namespace={ns}", encode(id)),
+            "retrieving the job's allocations",
+        )
+        .await?;
+    let mut allocations = allocations.as_array().cloned().unwrap_or_default();
+    resolve::newest_first(&mut allocations);
+    let value = json!({"Job": job, "LatestDeployment": deployment, "Allocations": allocations});
+    ctx.print(&value, |v| {
+        status_text(v, verbose, &ctx.style, output::now_ns())
+    });
+    Ok(())
+}
+
+/// `rollout job status` for `{"Job", "LatestDeployment", "Allocations"}`.
+pub fn status_text(v: &Value, verbose: bool, style: &Style, now_ns: i64) -> String {
+    let job = &v["Job"];
+    let status = if job["Stop"] == true {
+        format!("{} (stopped)", str_of(job, "Status"))
+    } else {
+        str_of(job, "Status").to_owned()
+    };
+    let stable = if job["Stable"] == true {
+        " (stable)"
+    } else {
+        ""
+    };
+    let rows = [
+        ("ID", Cell::from(str_of(job, "ID"))),
+        ("Name", str_of(job, "Name").into()),
+        ("Namespace", str_of(job, "Namespace").into()),
+        ("Type", str_of(job, "Type").into()),
+        ("Priority", output::text(&job["Priority"]).into()),
+        (
+            "Status",
+            Cell::colored(&status, status_color(str_of(job, "Status"))),
+        ),
+        (
+            "Version",
+            format!("{}{stable}", output::text(&job["Version"])).into(),
+        ),
+        (
+            "Submitted",
+            output::relative(job["SubmitTime"].as_i64().unwrap_or(0), now_ns).into(),
+        ),
+    ];
+    let mut out = key_values(&rows, style);
+    let d = &v["LatestDeployment"];
+    if d.is_object() {
+        let status = str_of(d, "Status");
+        let rows = [
+            ("ID", Cell::from(output::id(str_of(d, "ID"), verbose))),
+            ("Job Version", output::text(&d["JobVersion"]).into()),
+            ("Status", Cell::colored(status, status_color(status))),
+            ("Description", str_of(d, "StatusDescription").into()),
+        ];
+        out.push_str(&format!(
+            "\n\nLatest Deployment\n{}\n\nDeployed\n{}",
+            key_values(&rows, style),
+            deployment::groups_table(d, style, now_ns)
+        ));
+    }
+    let allocs = v["Allocations"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    out.push_str("\n\nAllocations\n");
+    if allocs.is_empty() {
+        out.push_str("No allocations placed");
+    } else {
+        out.push_str(&allocations_table(allocs, verbose, style, now_ns));
+    }
+    out
+}
+
+/// Allocation stubs as a table, with their deployment health.
+pub fn allocations_table(allocs: &[Value], verbose: bool, style: &Style, now_ns: i64) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "Node ID",
+        "Task Group",
+        "Version",
+        "Desired",
+        "Status",
+        "Health",
+        "Created",
+    ]);
+    for a in allocs {
+        let status = str_of(a, "ClientStatus");
+        let ds = &a["DeploymentStatus"];
+        let health = match ds["Healthy"].as_bool() {
+            Some(true) => "healthy",
+            Some(false) => "unhealthy",
+            None => "-",
+        };
+        let health = if ds["Canary"] == true && health != "-" {
+            format!("{health} (canary)")
+        } else if ds["Canary"] == true {
+            "- (canary)".to_owned()
+        } else {
+            health.to_owned()
+        };
+        let health_color = status_color(health.split(' ').next().unwrap_or(""));
+        t.row(vec![
+            output::id(str_of(a, "ID"), verbose).into(),
+            output::id(str_of(a, "NodeID"), verbose).into(),
+            str_of(a, "TaskGroup").into(),
+            output::text(&a["JobVersion"]).into(),
+            str_of(a, "DesiredStatus").into(),
+            Cell::colored(status, status_color(status)),
+            Cell::colored(health, health_color),
+            output::relative(a["CreateTime"].as_i64().unwrap_or(0), now_ns).into(),
+        ]);
+    }
+    t.render(style)
+}
+
+async fn history(ctx: &Ctx, id: &str) -> CmdResult {
+    let job = resolve::job(ctx, id).await?;
+    let id = encode(str_of(&job, "ID"));
+    let ns = encode(str_of(&job, "Namespace"));
+    let versions = ctx
+        .read(
+            &format!("/v1/job/{id}/versions?namespace={ns}"),
+            "retrieving job versions",
+        )
+        .await?;
+    let deployments = ctx
+        .read(
+            &format!("/v1/job/{id}/deployments?namespace={ns}"),
+            "retrieving the job's deployments",
+        )
+        .await?;
+    let versions = versions["Versions"].clone();
+    if ctx.json {
+        ctx.print_json(&versions);
+        return Ok(());
+    }
+    let mut deployments = deployments.as_array().cloned().unwrap_or_default();
+    resolve::newest_first(&mut deployments);
+    output::emit(history_table(
+        versions.as_array().map(Vec::as_slice).unwrap_or_default(),
+        &deployments,
+        &ctx.style,
+        output::now_ns(),
+    ));
+    Ok(())
+}
+
+/// Versions newest first: stability, the status of the version's latest deployment,
+/// when it was submitted.
+pub fn history_table(
+    versions: &[Value],
+    deployments: &[Value],
+    style: &Style,
+    now_ns: i64,
+) -> String {
+    let mut t = Table::new(&["Version", "Stable", "Deployment", "Submitted"]);
+    for v in versions {
+        let deployment = deployments
+            .iter()
+            .find(|d| d["JobVersion"] == v["Version"])
+            .map_or("-", |d| str_of(d, "Status"));
+        t.row(vec![
+            output::text(&v["Version"]).into(),
+            output::text(&v["Stable"]).into(),
+            Cell::colored(deployment, status_color(deployment)),
+            output::relative(v["SubmitTime"].as_i64().unwrap_or(0), now_ns).into(),
+        ]);
+    }
+    t.render(style)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_files_are_the_register_body_or_the_job() {
+        let (body, id) =
+            register_body(r#"{"Job": {"ID": "web"}, "EvalPriority": 70}"#, None).unwrap();
+        assert_eq!(id, "web");
+        assert_eq!(body, json!({"Job": {"ID": "web"}, "EvalPriority": 70}));
+        let (body, id) = register_body(r#"{"id": "api", "TaskGroups": []}"#, Some(7)).unwrap();
+        assert_eq!(id, "api");
+        assert_eq!(
+            body,
+            json!({"Job": {"id": "api", "TaskGroups": []}, "EnforceIndex": true, "JobModifyIndex": 7})
+        );
+        assert!(register_body("job \"web\" {}", None)
+            .unwrap_err()
+            .contains("not JSON"));
+        assert!(register_body(r#"{"Job": {"Name": "x"}}"#, None)
+            .unwrap_err()
+            .contains("no ID"));
+        assert!(register_body("[]", None).is_err());
+    }
+}

@@ -1,0 +1,177 @@
+//! What every operator command (`rollout deployment …`, `rollout job …`) shares: the
+//! global flags, the client they resolve to, how results are printed (human or
+//! `--json`), how failures are reported (one line on stderr) and the exit codes.
+//!
+//! Exit codes: 0 done; 1 the command failed (the agent refused it, was unreachable, an
+//! ID matched nothing or more than one object); 2 bad usage (clap); 3 a monitored
+//! deployment ended failed or cancelled.
+
+use crate::client::{Client, ClientArgs, ClientError};
+use crate::output::{self, Style};
+use clap::Args;
+use serde_json::Value;
+use std::fmt::Display;
+use std::future::Future;
+use std::process::ExitCode;
+
+/// The exit code of a monitored deployment that failed or was cancelled.
+pub const EXIT_DEPLOYMENT_FAILED: u8 = 3;
+
+/// Flags every operator command takes, before or after its subcommand.
+#[derive(Clone, Debug, Default, Args)]
+pub struct OperatorArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Namespace of the jobs and deployments [env: NOMAD_NAMESPACE; default "default"]
+    #[arg(long, value_name = "NS", global = true)]
+    pub namespace: Option<String>,
+    /// Print the API's JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// A command's connection to the agent and its output settings.
+pub struct Ctx {
+    pub client: Client,
+    pub json: bool,
+    pub style: Style,
+    /// The namespace asked for (`default` unless set): for prefix lookups and messages.
+    pub namespace: String,
+}
+
+/// Why a command did not succeed: printed on one line to stderr (when there is a
+/// message), and the process exits with `code`.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: Option<String>,
+    pub code: u8,
+}
+
+impl Failure {
+    /// A failed step: `Error <doing>: <why>`, exit 1.
+    pub fn new(doing: &str, why: impl Display) -> Failure {
+        Failure {
+            message: Some(format!("Error {doing}: {why}")),
+            code: 1,
+        }
+    }
+
+    /// A plain message, exit 1.
+    pub fn msg(message: impl Into<String>) -> Failure {
+        Failure {
+            message: Some(message.into()),
+            code: 1,
+        }
+    }
+
+    /// Exit with `code`, having said everything on stdout already.
+    pub fn quiet(code: u8) -> Failure {
+        Failure {
+            message: None,
+            code,
+        }
+    }
+}
+
+/// Attaches what was being done to a client error.
+pub trait Context<T> {
+    fn doing(self, what: &str) -> Result<T, Failure>;
+}
+
+impl<T> Context<T> for Result<T, ClientError> {
+    fn doing(self, what: &str) -> Result<T, Failure> {
+        self.map_err(|e| Failure::new(what, e))
+    }
+}
+
+pub type CmdResult = Result<(), Failure>;
+
+impl OperatorArgs {
+    fn ctx(&self) -> Result<Ctx, Failure> {
+        let namespace = self.namespace.clone().or_else(|| {
+            std::env::var("NOMAD_NAMESPACE")
+                .ok()
+                .filter(|n| !n.is_empty())
+        });
+        let client = self
+            .client
+            .client()
+            .map_err(|e| Failure::new("creating the client", e))?
+            .with_namespace(namespace.clone());
+        Ok(Ctx {
+            client,
+            json: self.json,
+            style: Style::for_stdout(),
+            namespace: namespace.unwrap_or_else(|| "default".into()),
+        })
+    }
+
+    /// Runs an async command on a single-threaded runtime and maps its result to the
+    /// process's exit code.
+    pub fn run<'a, F, Fut>(&'a self, command: F) -> ExitCode
+    where
+        F: FnOnce(Ctx) -> Fut,
+        Fut: Future<Output = CmdResult> + 'a,
+    {
+        let result = self.ctx().and_then(|ctx| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Failure::new("starting the async runtime", e))?
+                .block_on(command(ctx))
+        });
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                if let Some(m) = failure.message {
+                    eprintln!("{m}");
+                }
+                ExitCode::from(failure.code)
+            }
+        }
+    }
+}
+
+impl Ctx {
+    /// `--json` output: the value, indented.
+    pub fn print_json(&self, value: &Value) {
+        output::emit(serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    }
+
+    /// Prints `value` with `--json`, else the human text `human` makes of it.
+    pub fn print(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
+        if self.json {
+            self.print_json(value);
+        } else {
+            output::emit(human(value));
+        }
+    }
+
+    /// GET `path` as JSON.
+    pub async fn read(&self, path: &str, doing: &str) -> Result<Value, Failure> {
+        self.client
+            .get(path)
+            .await
+            .and_then(|r| r.json())
+            .doing(doing)
+    }
+
+    /// PUT `body` to `path`, the answer as JSON.
+    pub async fn write(&self, path: &str, body: &Value, doing: &str) -> Result<Value, Failure> {
+        self.client
+            .put(path, body)
+            .await
+            .and_then(|r| r.json())
+            .doing(doing)
+    }
+}
+
+/// A string field of an API object (empty when absent).
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or("")
+}
+
+/// An unsigned field of an API object (0 when absent).
+pub fn u64_of(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or(0)
+}

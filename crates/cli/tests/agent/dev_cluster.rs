@@ -1,0 +1,231 @@
+//! `--dev` with the built-in simulated cluster (R7): it places, starts and reports on
+//! its own; the test only operates, and watches with blocking queries.
+
+use crate::common::client::job;
+use crate::common::{eventually, Agent};
+use serde_json::{json, Value};
+
+const SECOND_NS: i64 = 1_000_000_000;
+
+fn allocs_of(list: &Value) -> Vec<Value> {
+    list.as_array().expect("list").clone()
+}
+
+#[tokio::test]
+async fn automatic_health_after_min_healthy_time() {
+    let a = Agent::dev().await;
+    let update = json!({"MaxParallel": 1, "MinHealthyTime": SECOND_NS,
+                        "HealthyDeadline": 20 * SECOND_NS, "ProgressDeadline": 30 * SECOND_NS});
+    a.register(job("web", 3, "app:1", update)).await;
+    let d = a.latest_deployment_id("web").await;
+    let dep = eventually(&a, &format!("/v1/deployment/{d}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    assert_eq!(
+        dep["StatusDescription"],
+        "Deployment completed successfully"
+    );
+    assert_eq!(dep["TaskGroups"]["web"]["HealthyAllocs"], 3);
+    let allocs = allocs_of(&a.get("/v1/job/web/allocations").await.ok());
+    assert_eq!(allocs.len(), 3);
+    for alloc in &allocs {
+        assert_eq!(alloc["ClientStatus"], "running");
+        assert_eq!(alloc["DeploymentStatus"]["Healthy"], true);
+        assert!(alloc["NodeID"].as_str().unwrap().starts_with("node-"));
+    }
+    // The last health report created a follow-up evaluation; the cluster finishes it.
+    eventually(&a, "/v1/evaluations?status=pending", |l| {
+        l.as_array().unwrap().is_empty()
+    })
+    .await;
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn manual_health_waits_for_the_operator() {
+    let a = Agent::dev().await;
+    let update = json!({"HealthCheck": "manual", "MinHealthyTime": 0});
+    a.register(job("web", 2, "app:1", update)).await;
+    let d = a.latest_deployment_id("web").await;
+    let allocs = eventually(&a, &format!("/v1/deployment/allocations/{d}"), |l| {
+        let l = l.as_array().unwrap();
+        l.len() == 2 && l.iter().all(|x| x["ClientStatus"] == "running")
+    })
+    .await;
+    assert!(allocs_of(&allocs)
+        .iter()
+        .all(|x| x["DeploymentStatus"].is_null()));
+    assert_eq!(a.deployment(&d).await["Status"], "running");
+    let ids: Vec<String> = allocs_of(&allocs)
+        .iter()
+        .map(|x| x["ID"].as_str().unwrap().to_owned())
+        .collect();
+    a.set_health(&d, &ids, &[]).await.ok();
+    eventually(&a, &format!("/v1/deployment/{d}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_version_from_a_knob_is_rolled_back_automatically() {
+    let a = Agent::dev().await;
+    // Without a progress deadline the deployment fails at the first unhealthy allocation.
+    let update = json!({"Canary": 1, "MaxParallel": 1, "AutoRevert": true,
+                        "MinHealthyTime": 0, "ProgressDeadline": 0});
+    a.register(job("web", 2, "app:1", update.clone())).await;
+    let d0 = a.latest_deployment_id("web").await;
+    eventually(&a, &format!("/v1/deployment/{d0}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+
+    let mut bad = job("web", 2, "app:2", update);
+    bad["Job"]["Meta"] = json!({"rollout.sim.fail_to_start": "true", "rollout.sim.typo": "x"});
+    a.register(bad).await;
+    let d1 = a.latest_deployment_id("web").await;
+    let dep = eventually(&a, &format!("/v1/deployment/{d1}"), |d| {
+        d["Status"] == "failed"
+    })
+    .await;
+    assert_eq!(
+        dep["StatusDescription"],
+        "Failed due to unhealthy allocations - rolling back to job version 0"
+    );
+    let job = a.job("web").await;
+    assert_eq!(job["Version"], 2);
+    assert_eq!(job["Meta"], Value::Null);
+    assert_eq!(job["TaskGroups"][0]["Tasks"][0]["Config"]["image"], "app:1");
+    let warning = a
+        .log_line("fault knob ignored")
+        .expect("the typo is logged");
+    assert!(warning.contains("rollout.sim.typo"), "{warning}");
+    a.stop().await;
+}
+
+/// The IDs in a list of allocation stubs that run and have no health yet.
+fn running_without_health(list: &Value) -> Vec<String> {
+    allocs_of(list)
+        .iter()
+        .filter(|x| x["ClientStatus"] == "running" && x["DeploymentStatus"]["Healthy"].is_null())
+        .map(|x| x["ID"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits until `n` allocations of deployment `d` run without health, marks them healthy.
+async fn mark_healthy(a: &Agent, d: &str, n: usize) {
+    let list = eventually(a, &format!("/v1/deployment/allocations/{d}"), |l| {
+        running_without_health(l).len() == n
+    })
+    .await;
+    a.set_health(d, &running_without_health(&list), &[])
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn pause_resume_fail_with_rollback_then_no_op_on_the_same_spec() {
+    let a = Agent::dev().await;
+    let update = json!({"Canary": 1, "MaxParallel": 1, "HealthCheck": "manual",
+                        "AutoRevert": true, "ProgressDeadline": 0});
+    a.register(job("web", 2, "app:1", update.clone())).await;
+    let d0 = a.latest_deployment_id("web").await;
+    mark_healthy(&a, &d0, 2).await;
+    eventually(&a, &format!("/v1/deployment/{d0}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+
+    a.register(job("web", 2, "app:2", update)).await;
+    let d1 = a.latest_deployment_id("web").await;
+    eventually(&a, &format!("/v1/deployment/{d1}"), |d| {
+        d["TaskGroups"]["web"]["PlacedCanaries"]
+            .as_array()
+            .is_some_and(|c| c.len() == 1)
+    })
+    .await;
+    a.pause(&d1, true).await.ok();
+    let dep = a.deployment(&d1).await;
+    assert_eq!(
+        (dep["Status"].as_str(), dep["StatusDescription"].as_str()),
+        (Some("paused"), Some("Deployment is paused"))
+    );
+    a.pause(&d1, false).await.ok();
+    assert_eq!(a.deployment(&d1).await["Status"], "running");
+
+    // Failing by hand rolls back to the stable version 0, as version 2.
+    let r = a.fail(&d1).await.ok();
+    assert_eq!(r["RevertedJobVersion"], 0);
+    assert_eq!(
+        a.deployment(&d1).await["StatusDescription"],
+        "Deployment marked as failed - rolling back to job version 0"
+    );
+    let job = a.job("web").await;
+    assert_eq!(job["Version"], 2);
+    assert_eq!(job["TaskGroups"][0]["Tasks"][0]["Config"]["image"], "app:1");
+
+    // Version 2 has the stable spec: failing its deployment rolls nothing back.
+    let d2 = a.latest_deployment_id("web").await;
+    assert_ne!(d2, d1);
+    let r = a.fail(&d2).await.ok();
+    assert_eq!(r["RevertedJobVersion"], Value::Null);
+    assert_eq!(
+        a.deployment(&d2).await["StatusDescription"],
+        "Deployment marked as failed - not rolling back to stable job version 2 as current job has same specification"
+    );
+    assert_eq!(a.job("web").await["Version"], 2);
+    a.stop().await;
+}
+
+/// The agent's periodic GC removes the superseded deployment, its finished allocations and
+/// old evaluations once they pass their thresholds; live objects stay.
+#[tokio::test]
+async fn garbage_collection_removes_what_a_finished_rollout_left() {
+    let a = Agent::start(&[
+        "--dev",
+        "--gc-interval",
+        "1s",
+        "--deployment-gc-threshold",
+        "1s",
+        "--eval-gc-threshold",
+        "1s",
+    ])
+    .await;
+    let update = json!({"MaxParallel": 2, "MinHealthyTime": 0});
+    a.register(job("web", 2, "app:1", update.clone())).await;
+    let d0 = a.latest_deployment_id("web").await;
+    eventually(&a, &format!("/v1/deployment/{d0}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    a.register(job("web", 2, "app:2", update)).await;
+    let d1 = a.latest_deployment_id("web").await;
+    assert_ne!(d0, d1);
+    eventually(&a, &format!("/v1/deployment/{d1}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    // The first deployment goes once its allocations are stopped and old enough.
+    eventually(&a, "/v1/job/web/deployments", |l| {
+        l.as_array().unwrap().iter().all(|d| d["ID"] != d0.as_str())
+    })
+    .await;
+    let allocs = eventually(&a, "/v1/job/web/allocations", |l| {
+        l.as_array().unwrap().len() == 2
+    })
+    .await;
+    assert!(allocs
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["ClientStatus"] == "running"));
+    assert_eq!(
+        a.deployment(&d1).await["Status"],
+        "successful",
+        "the live deployment stays"
+    );
+    assert!(a.log_line("garbage collected").is_some());
+    a.stop().await;
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of the real `rollout` binary: each starts `rollout agent` on a free
+//! loopback port and talks to it with a real HTTP client. One test binary, so that the
+//! suite links once.
+
+mod cli;
+mod cli_commands;
+mod cli_monitor;
+mod common;
+mod dev_cluster;
+mod durability;
+mod external;
+mod limits;
+mod soak;
+mod walkthrough;
