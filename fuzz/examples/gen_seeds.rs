@@ -569,7 +569,7 @@ fn write_bodies() {
             "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": image}}]}]}})
     };
     let plan = rollout_engine::plan(&fx.state, &fx.eval, rollout_fuzz::http::NOW)
-        .map(|p| serde_json::to_value(full_result(&p)).unwrap())
+        .map(|p| serde_json::to_value(p.accept_on_node("node-1", "n1")).unwrap())
         .unwrap_or(json!({}));
     let full_job =
         serde_json::to_value(fx.state.job("default", "web").map(|j| (**j).clone())).unwrap();

@@ -529,38 +529,6 @@ impl Picks {
     }
 }
 
-/// The scheduler's full answer to a plan, as the engine tests' driver builds it.
-pub fn full_result(p: &rollout_engine::Plan) -> PlanResult {
-    PlanResult {
-        eval_id: p.eval_id,
-        snapshot_index: p.snapshot_index,
-        deployment_id: p.deployment_id,
-        allocations: p
-            .placements
-            .iter()
-            .map(|q| PlacedAllocation {
-                name: q.name.clone(),
-                task_group: q.task_group.clone(),
-                job_version: q.job_version,
-                canary: q.canary,
-                previous_allocation: q.previous_allocation,
-                node_id: "node-1".into(),
-                node_name: "n1".into(),
-                ..Default::default()
-            })
-            .collect(),
-        in_place_updates: p.in_place_updates.iter().map(|u| u.alloc_id).collect(),
-        stops: p
-            .stops
-            .iter()
-            .map(|s| AllocStop {
-                alloc_id: s.alloc_id,
-                description: String::new(),
-            })
-            .collect(),
-    }
-}
-
 fn schedule(state: &State, now: i64, picks: &Picks, s: &Schedule) -> Command {
     let Some(eval) = nth(&picks.evals, s.eval) else {
         return Command::Tick;
@@ -568,7 +536,7 @@ fn schedule(state: &State, now: i64, picks: &Picks, s: &Schedule) -> Command {
     let Ok(p) = plan(state, &eval, now) else {
         return Command::Tick;
     };
-    let mut r = full_result(&p);
+    let mut r = p.accept_on_node("node-1", "n1");
     let mut i = 0;
     r.allocations.retain(|_| {
         i += 1;

@@ -96,7 +96,7 @@ impl Builder {
     /// Places the plan of `eval` in full; returns the new allocations.
     fn place(&mut self, eval: Uuid) -> Vec<Uuid> {
         let p = plan(&self.state, &eval, NOW).expect("fixture plan");
-        self.apply(Command::ApplyPlanResult(crate::engine::full_result(&p)))
+        self.apply(Command::ApplyPlanResult(p.accept_on_node("node-1", "n1")))
             .allocs_created
     }
 

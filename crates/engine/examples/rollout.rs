@@ -36,34 +36,7 @@ impl Driver {
             .collect::<Vec<_>>()
         {
             let p = plan(&self.state, &eval, self.now)?;
-            let result = PlanResult {
-                eval_id: eval,
-                snapshot_index: p.snapshot_index,
-                deployment_id: p.deployment_id,
-                allocations: p
-                    .placements
-                    .iter()
-                    .map(|q| PlacedAllocation {
-                        name: q.name.clone(),
-                        task_group: q.task_group.clone(),
-                        job_version: q.job_version,
-                        canary: q.canary,
-                        previous_allocation: q.previous_allocation,
-                        node_id: "node-1".into(),
-                        node_name: "node-1".into(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                in_place_updates: p.in_place_updates.iter().map(|u| u.alloc_id).collect(),
-                stops: p
-                    .stops
-                    .iter()
-                    .map(|s| AllocStop {
-                        alloc_id: s.alloc_id,
-                        description: String::new(),
-                    })
-                    .collect(),
-            };
+            let result = p.accept_on_node("node-1", "node-1");
             placed.extend(self.apply(Command::ApplyPlanResult(result))?.allocs_created);
             self.apply(Command::UpdateEvalStatus(UpdateEvalStatus {
                 eval_id: eval,

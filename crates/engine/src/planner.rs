@@ -2,6 +2,7 @@
 //! C12, C14, C15, §3.13). Choosing nodes is the embedder's business; it binds the
 //! placements and submits them back as a [`crate::command::PlanResult`].
 
+use crate::command::{AllocStop, PlacedAllocation, PlanResult};
 use crate::model::Evaluation;
 use crate::reconcile::{reconcile, Placement, PlacementKind, Stop};
 use crate::state::{JobKey, State};
@@ -89,6 +90,41 @@ impl Plan {
             && self.in_place_updates.is_empty()
             && self.stops.is_empty()
             && self.reschedule_later.is_empty()
+    }
+
+    /// The result of a scheduler that accepts the whole plan and binds every placement
+    /// to one node: every placement, in-place update and stop, with the plan's own stop
+    /// descriptions. What a single-node embedder, a test or a simulator sends back; a
+    /// real scheduler builds its `PlanResult` from the placements it could bind.
+    pub fn accept_on_node(&self, node_id: &str, node_name: &str) -> PlanResult {
+        PlanResult {
+            eval_id: self.eval_id,
+            snapshot_index: self.snapshot_index,
+            deployment_id: self.deployment_id,
+            allocations: self
+                .placements
+                .iter()
+                .map(|p| PlacedAllocation {
+                    name: p.name.clone(),
+                    task_group: p.task_group.clone(),
+                    job_version: p.job_version,
+                    canary: p.canary,
+                    previous_allocation: p.previous_allocation,
+                    node_id: node_id.to_owned(),
+                    node_name: node_name.to_owned(),
+                    ..PlacedAllocation::default()
+                })
+                .collect(),
+            in_place_updates: self.in_place_updates.iter().map(|u| u.alloc_id).collect(),
+            stops: self
+                .stops
+                .iter()
+                .map(|s| AllocStop {
+                    alloc_id: s.alloc_id,
+                    description: String::new(),
+                })
+                .collect(),
+        }
     }
 }
 

@@ -236,7 +236,9 @@ fn scenario_36_plan_placements_counted_and_moved() {
     let o = w.register(service_job("web", 2, pd(5)));
     let eval = w.pending_evals()[0];
     let p = w.pending_plan();
-    let r = w.apply(rollout_engine::Command::ApplyPlanResult(full_result(&p)));
+    let r = w.apply(rollout_engine::Command::ApplyPlanResult(
+        p.accept_on_node("node-1", "n1"),
+    ));
     assert_eq!(
         w.deployment(o.deployments_created[0]).task_groups["web"].placed_allocs,
         2
@@ -247,7 +249,9 @@ fn scenario_36_plan_placements_counted_and_moved() {
     let o2 = w.register(v1);
     let eval2 = w.pending_evals().last().copied().unwrap();
     let p = plan_pending(&w, eval2);
-    let r = w.apply(rollout_engine::Command::ApplyPlanResult(full_result(&p)));
+    let r = w.apply(rollout_engine::Command::ApplyPlanResult(
+        p.accept_on_node("node-1", "n1"),
+    ));
     assert_eq!(
         w.deployment(o2.deployments_created[0]).task_groups["web"].placed_allocs,
         2

@@ -534,7 +534,7 @@ fn stale_plan_is_rejected() {
     let mut w = World::new();
     w.register(service_job("web", 2, update(1, 0)));
     let p = w.pending_plan();
-    let result = full_result(&p);
+    let result = p.accept_on_node("node-1", "n1");
     w.apply(Command::ApplyPlanResult(result.clone()));
     let before = w.state.clone();
     let e = w.try_apply(Command::ApplyPlanResult(result)).unwrap_err();

@@ -154,7 +154,7 @@ fn command(state: &State, now: i64, a: &Action) -> Command {
             let Ok(p) = plan(state, &eval, now) else {
                 return Command::Tick;
             };
-            let mut r = full_result(&p);
+            let mut r = p.accept_on_node("node-1", "n1");
             // Keep a subset of the placements, chosen by the bits of `keep`.
             let mut i = 0;
             r.allocations.retain(|_| {

@@ -53,34 +53,7 @@ impl Driver {
         for id in due {
             let p = plan(&self.state, &id, self.now).unwrap();
             if !p.is_empty() || !p.reschedule_later.is_empty() {
-                let o = self.apply(Command::ApplyPlanResult(PlanResult {
-                    eval_id: p.eval_id,
-                    snapshot_index: p.snapshot_index,
-                    deployment_id: p.deployment_id,
-                    allocations: p
-                        .placements
-                        .iter()
-                        .map(|q| PlacedAllocation {
-                            name: q.name.clone(),
-                            task_group: q.task_group.clone(),
-                            job_version: q.job_version,
-                            canary: q.canary,
-                            previous_allocation: q.previous_allocation,
-                            node_id: "node-1".into(),
-                            node_name: "n1".into(),
-                            ..PlacedAllocation::default()
-                        })
-                        .collect(),
-                    in_place_updates: p.in_place_updates.iter().map(|u| u.alloc_id).collect(),
-                    stops: p
-                        .stops
-                        .iter()
-                        .map(|s| AllocStop {
-                            alloc_id: s.alloc_id,
-                            description: String::new(),
-                        })
-                        .collect(),
-                }));
+                let o = self.apply(Command::ApplyPlanResult(p.accept_on_node("node-1", "n1")));
                 placed.extend(o.allocs_created);
             }
             self.apply(Command::UpdateEvalStatus(UpdateEvalStatus {

@@ -3,11 +3,11 @@
 
 use crate::{Store, SubmitError};
 use rollout_engine::command::{
-    AllocStop, ClientAllocUpdate, ClientAllocUpdates, ClientDeploymentStatus, FailDeployment,
-    PlacedAllocation, PlanResult, RegisterJob, UpdateEvalStatus,
+    ClientAllocUpdate, ClientAllocUpdates, ClientDeploymentStatus, FailDeployment, RegisterJob,
+    UpdateEvalStatus,
 };
 use rollout_engine::model::{Job, Task, TaskGroup, Timestamp, UpdateStrategy};
-use rollout_engine::{plan, Command, Plan};
+use rollout_engine::{plan, Command};
 use uuid::Uuid;
 
 /// A service job with one group `web` of `count` allocations running `image`.
@@ -88,38 +88,6 @@ pub fn mixed(n: u64, jobs: u64) -> Command {
     }
 }
 
-/// What a scheduler would send back for a plan: every placement on one node.
-pub fn full_result(p: &Plan) -> PlanResult {
-    PlanResult {
-        eval_id: p.eval_id,
-        snapshot_index: p.snapshot_index,
-        deployment_id: p.deployment_id,
-        allocations: p
-            .placements
-            .iter()
-            .map(|q| PlacedAllocation {
-                name: q.name.clone(),
-                task_group: q.task_group.clone(),
-                job_version: q.job_version,
-                canary: q.canary,
-                previous_allocation: q.previous_allocation,
-                node_id: "node-1".into(),
-                node_name: "n1".into(),
-                ..PlacedAllocation::default()
-            })
-            .collect(),
-        in_place_updates: p.in_place_updates.iter().map(|u| u.alloc_id).collect(),
-        stops: p
-            .stops
-            .iter()
-            .map(|s| AllocStop {
-                alloc_id: s.alloc_id,
-                description: String::new(),
-            })
-            .collect(),
-    }
-}
-
 /// Plays scheduler and clients through the store until no evaluation is pending (at most
 /// `rounds` rounds): plans each pending evaluation, places everything, completes the
 /// evaluation and reports the new allocations healthy. Returns the allocations placed.
@@ -139,7 +107,9 @@ pub fn schedule(store: &Store, now_ns: i64, rounds: usize) -> Result<Vec<Uuid>, 
                 continue;
             };
             if !p.is_empty() {
-                let Some(c) = accepted(store.submit(Command::ApplyPlanResult(full_result(&p))))?
+                let Some(c) = accepted(
+                    store.submit(Command::ApplyPlanResult(p.accept_on_node("node-1", "n1"))),
+                )?
                 else {
                     continue;
                 };

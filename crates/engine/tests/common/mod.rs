@@ -111,7 +111,7 @@ impl World {
             for e in evals {
                 let p = plan(&self.state, &e, self.now).expect("plan");
                 if !p.is_empty() {
-                    let o = self.apply(Command::ApplyPlanResult(full_result(&p)));
+                    let o = self.apply(Command::ApplyPlanResult(p.accept_on_node("node-1", "n1")));
                     placed.extend(o.allocs_created);
                 }
                 self.apply(Command::UpdateEvalStatus(UpdateEvalStatus {
@@ -161,37 +161,6 @@ impl World {
             s = apply(&s, env).expect("replay").0;
         }
         serde_json::to_vec(&s).unwrap() == serde_json::to_vec(&self.state).unwrap()
-    }
-}
-
-pub fn full_result(p: &rollout_engine::Plan) -> PlanResult {
-    PlanResult {
-        eval_id: p.eval_id,
-        snapshot_index: p.snapshot_index,
-        deployment_id: p.deployment_id,
-        allocations: p
-            .placements
-            .iter()
-            .map(|q| PlacedAllocation {
-                name: q.name.clone(),
-                task_group: q.task_group.clone(),
-                job_version: q.job_version,
-                canary: q.canary,
-                previous_allocation: q.previous_allocation,
-                node_id: "node-1".into(),
-                node_name: "n1".into(),
-                ..Default::default()
-            })
-            .collect(),
-        in_place_updates: p.in_place_updates.iter().map(|u| u.alloc_id).collect(),
-        stops: p
-            .stops
-            .iter()
-            .map(|s| AllocStop {
-                alloc_id: s.alloc_id,
-                description: String::new(),
-            })
-            .collect(),
     }
 }
 
@@ -345,7 +314,7 @@ impl World {
         let placed = if p.is_empty() {
             Vec::new()
         } else {
-            self.apply(Command::ApplyPlanResult(full_result(&p)))
+            self.apply(Command::ApplyPlanResult(p.accept_on_node("node-1", "n1")))
                 .allocs_created
         };
         self.apply(Command::UpdateEvalStatus(UpdateEvalStatus {
@@ -387,7 +356,7 @@ impl World {
         keep: impl Fn(&rollout_engine::reconcile::Placement) -> bool,
     ) -> Vec<Uuid> {
         let p = self.pending_plan();
-        let mut result = full_result(&p);
+        let mut result = p.accept_on_node("node-1", "n1");
         let kept: Vec<bool> = p.placements.iter().map(&keep).collect();
         let mut i = 0;
         result.allocations.retain(|_| {
