@@ -232,6 +232,7 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         queue_capacity: args.limits.store_queue_capacity,
         job_tracked_versions: args.limits.job_tracked_versions,
     };
+    crate::fd_limit::ensure_and_log(args.limits.max_connections);
     let storage = Storage::open(location, settings).await?;
     let backend = storage.backend();
     let api = Api::new(backend.clone(), http_config(&args, storage.dir()));

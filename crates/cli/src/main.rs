@@ -7,6 +7,7 @@ mod agent;
 mod client;
 mod deployment;
 mod dev_cluster;
+mod fd_limit;
 mod gc;
 mod job;
 mod monitor;

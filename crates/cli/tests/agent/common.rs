@@ -41,9 +41,24 @@ impl Agent {
 
     /// Starts the agent on port 0 and reads the bound address from its log.
     pub async fn start(args: &[&str]) -> Agent {
-        let mut child = Command::new(BIN)
-            .arg("agent")
-            .args(args)
+        let mut command = Command::new(BIN);
+        command.arg("agent").args(args);
+        Agent::launch(command).await
+    }
+
+    /// `rollout agent ARGS` started with its open-file limit set to `soft` and `hard` by the
+    /// shell's `ulimit`, as an operator's shell or service manager would.
+    pub async fn start_with_nofile_limit(soft: u64, hard: u64, args: &[&str]) -> Agent {
+        let script = format!(r#"ulimit -Sn {soft} && ulimit -Hn {hard} && exec "$0" "$@""#);
+        let mut command = Command::new("sh");
+        command.args(["-c", &script, BIN, "agent"]).args(args);
+        Agent::launch(command).await
+    }
+
+    /// Spawns `command` (an agent command line) on port 0 and reads the bound address
+    /// from its log.
+    async fn launch(mut command: Command) -> Agent {
+        let mut child = command
             .args(["--http-addr", "127.0.0.1:0", "--log-level", "info"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -115,3 +115,47 @@ async fn bad_limit_values_are_refused_at_start() {
         assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
     }
 }
+
+/// The soft and hard open-file limits of a running process, from `/proc/PID/limits`.
+fn nofile_limits(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    (fields[0], fields[1])
+}
+
+#[tokio::test]
+async fn a_low_soft_open_file_limit_is_raised_to_cover_max_connections() {
+    let a = Agent::start_with_nofile_limit(128, 1024, &["--dev", "--max-connections", "500"]).await;
+    // 500 connections plus the 64 descriptors reserved for the store and runtime.
+    assert_eq!(nofile_limits(a.child.id().expect("pid")), (564, 1024));
+    let line = a
+        .log_line("raised the open-file limit")
+        .expect("the raise is logged");
+    assert!(
+        line.contains("from=128") && line.contains("to=564"),
+        "{line}"
+    );
+    assert_eq!(a.get("/v1/agent/health").await.status, 200);
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_hard_open_file_limit_below_max_connections_is_reported_not_fatal() {
+    let a = Agent::start_with_nofile_limit(512, 512, &["--dev"]).await;
+    assert_eq!(nofile_limits(a.child.id().expect("pid")), (512, 512));
+    let line = a
+        .log_line("the open-file limit is 512")
+        .expect("the low limit is reported");
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("(4160)"), "{line}");
+    assert!(line.contains("lower --max-connections"), "{line}");
+    assert_eq!(a.get("/v1/agent/health").await.status, 200);
+    a.stop().await;
+}
