@@ -76,9 +76,12 @@ async fn a_fresh_agent_reports_index_one_so_echoing_clients_block() {
 #[tokio::test]
 async fn a_thousand_blocked_queries_wake_on_one_write() {
     const WAITERS: usize = 1000;
-    // One client (this test) over its default share of blocking queries.
+    // One client (this test) over its default share of blocking queries, and of
+    // connections: a connection per waiter, plus those its pool opens for the metrics
+    // polls while the waiters take every idle one (the default cap, 1024, is too close).
     let config = Config {
         max_blocking_queries_per_client: WAITERS,
+        max_connections_per_client: 2 * WAITERS,
         ..Config::default()
     };
     let s = Server::with_config(Arc::new(MemoryBackend::new()), None, config).await;
