@@ -50,6 +50,8 @@ impl ClientArgs {
 /// How long a blocking query may wait on the server (`wait`); the HTTP timeout leaves
 /// room for the server's jitter (up to 1/16) and the answer.
 pub const BLOCKING_WAIT_SECS: u64 = 30;
+/// How long an idle kept-alive connection is reused (below the agent's 10 s cut-off).
+const POOL_IDLE_SECS: u64 = 5;
 const HTTP_TIMEOUT_SECS: u64 = 60;
 
 /// Why a request failed.
@@ -110,6 +112,10 @@ impl Client {
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(HTTP_TIMEOUT_SECS))
+            // The agent closes kept-alive connections idle for its header read timeout
+            // (10 s by default); dropping ours well before means no request is ever sent
+            // on a connection the agent is closing.
+            .pool_idle_timeout(Duration::from_secs(POOL_IDLE_SECS))
             .build()
             .map_err(|e| ClientError::Transport(format!("cannot build an HTTP client: {e}")))?;
         Ok(Client {

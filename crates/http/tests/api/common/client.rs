@@ -57,7 +57,8 @@ impl Resp {
 
 impl Client {
     pub fn new(base: String) -> Client {
-        Client::with_pool_idle_timeout(base, Duration::from_secs(90))
+        // Half the agent's default header read timeout (10 s).
+        Client::with_pool_idle_timeout(base, Duration::from_secs(5))
     }
 
     /// A client that drops pooled connections idle for `idle`. A server closes kept-alive
