@@ -1,5 +1,5 @@
 //! Per-command apply cost, reads and snapshots on the anchor workloads
-//! (`../shared/anchors/gomemdb.md`). Every write starts from the same prepared state, as
+//! (`docs/benchmarks-anchor.md`). Every write starts from the same prepared state, as
 //! the anchor does: `apply` takes the state by reference and builds the next one.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};

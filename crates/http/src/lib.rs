@@ -1,6 +1,6 @@
 //! # rollout-http
 //!
-//! The rollout engine as a service that speaks Nomad's HTTP API (`shared/spec/http-api.md`,
+//! The rollout engine as a service that speaks Nomad's HTTP API (`docs/http-api.md`,
 //! whose section R wins where rollout differs): deployments, jobs, evaluations and
 //! allocations with blocking queries, Nomad's headers and error texts, request bodies
 //! decoded like Go's `encoding/json`, plus the scheduler/client ingest endpoints (R6)
