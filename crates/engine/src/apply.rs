@@ -14,6 +14,19 @@ use crate::{Error, Result};
 /// On success returns the new state (the old one is untouched and still valid) and the
 /// outcome. On error nothing changed: the caller keeps using the old state. The result
 /// depends only on `state` and `env`.
+///
+/// The engine's clock never goes backwards: the command is applied at the later of
+/// `env.now` and [`State::now`] (a wall clock stepped back by NTP, or a new consensus
+/// leader whose clock is behind the old one's, cannot make time run backwards in the
+/// state). The rule is applied here, so every path — [`DeploymentEngine::submit`],
+/// [`DeploymentEngine::replay`] and direct calls — obeys it alike.
+///
+/// In debug builds every applied command is checked against the engine's invariants
+/// ([`invariants::check_applied`](crate::invariants::check_applied)); a violation panics,
+/// naming the command and the rule.
+///
+/// [`DeploymentEngine::submit`]: crate::DeploymentEngine::submit
+/// [`DeploymentEngine::replay`]: crate::DeploymentEngine::replay
 pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
     if env.index <= state.index() {
         return Err(Error::IndexNotIncreasing {
@@ -46,7 +59,17 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
         Command::DeleteAclTokens(c) => crate::acl::write::delete_tokens(&mut tx, c)?,
     }
     settle(&mut tx)?;
-    Ok(tx.finish())
+    let (next, outcome) = tx.finish();
+    if cfg!(debug_assertions) {
+        if let Err(v) = crate::invariants::check_applied(state, env, &next, &outcome) {
+            panic!(
+                "engine invariant broken by {} at index {}: {v}",
+                env.command.name(),
+                env.index
+            );
+        }
+    }
+    Ok((next, outcome))
 }
 
 /// What Nomad's watcher and scheduler would do after the write, done in the same write:

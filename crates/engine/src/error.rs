@@ -90,6 +90,10 @@ pub enum Error {
     // --- rollout's own -------------------------------------------------------------------
     #[error("index {index} must be greater than the last applied index {last}")]
     IndexNotIncreasing { index: u64, last: u64 },
+    /// The embedder's [`Stamp`](crate::Stamp) could not supply entropy: nothing was
+    /// applied (guessable IDs are worse than a refused write).
+    #[error("no entropy for the next command: {0}")]
+    NoEntropy(String),
     #[error("eval not found")]
     EvalNotFound,
     #[error("alloc not found")]
@@ -186,7 +190,7 @@ impl Error {
             | EvalNotPending { .. }
             | StalePlan { .. }
             | AclAccessorExists(_) => ErrorKind::Conflict,
-            IndexNotIncreasing { .. } => ErrorKind::Internal,
+            IndexNotIncreasing { .. } | NoEntropy(_) => ErrorKind::Internal,
         }
     }
 }

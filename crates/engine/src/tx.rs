@@ -50,7 +50,8 @@ impl Tx {
         Tx {
             state: state.clone(),
             index: env.index,
-            now: env.now,
+            // The engine's one clock rule: time never goes backwards.
+            now: env.now.max(state.now()),
             rng: ChaCha8Rng::from_seed(env.entropy.0),
             out: Outcome {
                 index: env.index,
@@ -76,6 +77,7 @@ impl Tx {
 
     pub fn finish(mut self) -> (State, Outcome) {
         self.state.index = self.index;
+        self.state.now = self.now;
         (self.state, self.out)
     }
 

@@ -8,8 +8,7 @@ use common::*;
 use proptest::prelude::*;
 use rollout_engine::command::*;
 use rollout_engine::model::{Job, Timestamp, UpdateStrategy, HOUR_NS, MINUTE_NS, SECOND_NS};
-use rollout_engine::{apply, plan, Command, Entropy, Envelope, State};
-use std::collections::BTreeMap;
+use rollout_engine::{apply, invariants, plan, Command, Entropy, Envelope, State};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -274,56 +273,6 @@ fn command(state: &State, now: i64, a: &Action) -> Command {
     }
 }
 
-/// Checks every property that relates one state to the next.
-fn check_transition(before: &State, after: &State) -> Result<(), String> {
-    for (id, old) in before
-        .deployments_in_namespace(None)
-        .iter()
-        .map(|d| (d.id, d))
-    {
-        let Some(new) = after.deployment(&id) else {
-            continue;
-        };
-        if old.terminal() && new.status != old.status {
-            return Err(format!(
-                "terminal deployment {id} changed status {} → {}",
-                old.status, new.status
-            ));
-        }
-        for (g, s) in &old.task_groups {
-            if s.promoted && !new.task_groups.get(g).is_some_and(|n| n.promoted) {
-                return Err(format!("deployment {id} group {g} was un-promoted"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Checks every property of one state.
-fn check_state(state: &State) -> Result<(), String> {
-    state.check_indexes()?;
-    let mut active: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for d in state.deployments_in_namespace(None) {
-        if d.active() {
-            *active
-                .entry((d.namespace.clone(), d.job_id.clone()))
-                .or_default() += 1;
-        }
-        for (g, s) in &d.task_groups {
-            if s.healthy_allocs + s.unhealthy_allocs as i64 > s.placed_allocs as i64 {
-                return Err(format!(
-                    "deployment {} group {g}: healthy+unhealthy > placed: {s:?}",
-                    d.id
-                ));
-            }
-        }
-    }
-    if let Some(((_, job), n)) = active.iter().find(|(_, n)| **n > 1) {
-        return Err(format!("{n} active deployments for {job}"));
-    }
-    Ok(())
-}
-
 fn run(actions: &[Action]) -> Result<(), TestCaseError> {
     let mut state = State::new();
     let mut now = T0;
@@ -343,33 +292,14 @@ fn run(actions: &[Action]) -> Result<(), TestCaseError> {
         }
         match result {
             Ok((next, outcome)) => {
-                prop_assert!(next.index() > state.index(), "indexes strictly increase");
-                prop_assert_eq!(outcome.index, next.index());
-                check_transition(&state, &next).map_err(TestCaseError::fail)?;
-                check_state(&next).map_err(TestCaseError::fail)?;
-                for r in &outcome.rollbacks {
-                    if let rollout_engine::RollbackOutcome::RolledBack { stable_version, .. } =
-                        r.outcome
-                    {
-                        let failing = state
-                            .deployment(&r.deployment_id)
-                            .expect("failing deployment");
-                        let src = state
-                            .job_version(&failing.namespace, &failing.job_id, stable_version)
-                            .expect("stable source");
-                        prop_assert!(src.stable, "rollback target is stable");
-                        if let Some(w) = state.job_version(
-                            &failing.namespace,
-                            &failing.job_id,
-                            failing.job_version,
-                        ) {
-                            prop_assert!(
-                                rollout_engine::job::spec_changed(w, src),
-                                "rollback target differs"
-                            );
-                        }
-                    }
-                }
+                // The engine's own invariants: of the step, of the whole transition, and
+                // of the whole new state.
+                invariants::check_applied(&state, &env, &next, &outcome)
+                    .map_err(|v| TestCaseError::fail(v.to_string()))?;
+                invariants::check_transition(&state, &next)
+                    .map_err(|v| TestCaseError::fail(v.to_string()))?;
+                next.check_invariants()
+                    .map_err(|v| TestCaseError::fail(v.to_string()))?;
                 log.push(env);
                 state = next;
             }
@@ -394,7 +324,9 @@ fn run(actions: &[Action]) -> Result<(), TestCaseError> {
     // A serialized snapshot loads back to an equal state with equal indexes.
     let loaded: State = serde_json::from_slice(&serde_json::to_vec(&state).unwrap()).unwrap();
     prop_assert!(loaded == state);
-    loaded.check_indexes().map_err(TestCaseError::fail)?;
+    loaded
+        .check_invariants()
+        .map_err(|v| TestCaseError::fail(v.to_string()))?;
     prop_assert_eq!(
         rollout_engine::next_deadline(&loaded),
         rollout_engine::next_deadline(&state)

@@ -14,7 +14,7 @@ mod snapshot;
 pub use reads::Prefix;
 pub use snapshot::Tables;
 
-use crate::model::{Allocation, Deployment, Evaluation, Job, Timestamp};
+use crate::model::{Allocation, Deployment, Evaluation, Job, Timestamp, UnixNanos};
 use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
@@ -105,6 +105,8 @@ mod inner {
     #[derive(Clone, Debug, Default)]
     pub struct Inner {
         pub(crate) index: u64,
+        /// The time of the last applied command (Unix ns): the floor of the next one's.
+        pub(crate) now: UnixNanos,
         pub(crate) config: EngineConfig,
         pub(crate) tables: TableIndexes,
         /// Current job rows, by interned job number (see `job_ids`).
@@ -150,6 +152,7 @@ impl PartialEq for State {
         // Secondary indexes are derived from the tables, so comparing tables is enough.
         // Job tables are compared in key order: interned numbers are private to a state.
         self.index == other.index
+            && self.now == other.now
             && self.config == other.config
             && self.tables == other.tables
             && self.jobs_in_key_order().eq(other.jobs_in_key_order())
@@ -181,6 +184,14 @@ impl State {
     /// The index of the last applied command (0 for an empty state).
     pub fn index(&self) -> u64 {
         self.index
+    }
+
+    /// The time of the last applied command (Unix nanoseconds; 0 for a new state).
+    ///
+    /// The engine's clock never goes backwards: a command stamped earlier than this is
+    /// applied at this time instead (see [`apply`](crate::apply)).
+    pub fn now(&self) -> UnixNanos {
+        self.now
     }
 
     pub fn config(&self) -> &EngineConfig {

@@ -5,7 +5,7 @@
 //! are written in key order, so equal states serialise to equal bytes.
 
 use super::{EngineConfig, State, TableIndexes};
-use crate::model::{Allocation, Deployment, Evaluation, Job, Timestamp};
+use crate::model::{Allocation, Deployment, Evaluation, Job, Timestamp, UnixNanos};
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cell::RefCell;
@@ -48,8 +48,9 @@ where
 
 impl Serialize for State {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("State", 10)?;
+        let mut s = serializer.serialize_struct("State", 11)?;
         s.serialize_field("Index", &self.index)?;
+        s.serialize_field("Now", &self.now)?;
         s.serialize_field("Config", &self.config)?;
         s.serialize_field("Tables", &self.tables)?;
         s.serialize_field("Jobs", &Seq::new(self.jobs.len(), self.jobs_in_key_order()))?;
@@ -82,6 +83,9 @@ impl Serialize for State {
 struct StateData {
     #[serde(rename = "Index")]
     index: u64,
+    /// Absent in snapshots written before the engine kept its clock.
+    #[serde(rename = "Now", default)]
+    now: UnixNanos,
     #[serde(rename = "Config", default)]
     config: EngineConfig,
     #[serde(rename = "Tables")]
@@ -118,6 +122,7 @@ impl<'de> Deserialize<'de> for State {
                 evaluations: data.evals,
             },
         );
+        state.now = data.now;
         state.deadlines_passed = data.deadlines_passed.into_iter().collect();
         state.acl = crate::acl::AclTables::from_data(data.acl);
         state.rebuild_deadlines();
