@@ -243,12 +243,22 @@ impl DeploymentEngine {
         }))
     }
 
-    /// Promotes the canaries of every group (`groups` empty) or of the groups named.
-    pub fn promote(&mut self, deployment: Uuid, groups: &[&str]) -> Result<Applied> {
+    /// Promotes the canaries of every group (`All: true`).
+    pub fn promote(&mut self, deployment: Uuid) -> Result<Applied> {
         self.submit(Command::PromoteDeployment(PromoteDeployment {
             deployment_id: Some(deployment),
-            all: groups.is_empty(),
-            groups: (!groups.is_empty()).then(|| groups.iter().map(|g| g.to_string()).collect()),
+            all: true,
+            groups: None,
+        }))
+    }
+
+    /// Promotes the canaries of the groups named (`All: false`; an empty list promotes
+    /// nothing but is still a write, P10).
+    pub fn promote_groups(&mut self, deployment: Uuid, groups: &[&str]) -> Result<Applied> {
+        self.submit(Command::PromoteDeployment(PromoteDeployment {
+            deployment_id: Some(deployment),
+            all: false,
+            groups: Some(groups.iter().map(|g| g.to_string()).collect()),
         }))
     }
 

@@ -61,6 +61,8 @@ mod rollback;
 mod stamp;
 pub mod state;
 mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tx;
 pub mod watcher;
 

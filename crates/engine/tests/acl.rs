@@ -7,34 +7,34 @@ use rollout_engine::acl::{
     DeleteAclTokens, PolicyRules, SecretHash, Unresolved, UpsertAclPolicies, UpsertAclTokens,
 };
 use rollout_engine::model::{HOUR_NS, SECOND_NS};
-use rollout_engine::{apply, Command, Entropy, Envelope, Error, State};
+use rollout_engine::{Command, DeploymentEngine, EngineConfig, Error, SeededStamp, VirtualClock};
 use uuid::Uuid;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 
+/// The engine with a clock that shows `T0` + one second per index.
 struct Engine {
-    state: State,
+    engine: DeploymentEngine,
+    clock: VirtualClock,
 }
 
 impl Engine {
     fn new() -> Engine {
-        Engine {
-            state: State::new(),
-        }
+        let clock = VirtualClock::new(T0);
+        let engine = DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(1, clock.clone()));
+        Engine { engine, clock }
     }
 
     fn try_apply(&mut self, command: Command) -> Result<u64, Error> {
-        let index = self.state.index() + 1;
-        let env = Envelope::new(
-            index,
-            T0 + index as i64 * SECOND_NS,
-            Entropy::from_u64(index),
-            command,
-        );
-        let (state, outcome) = apply(&self.state, &env)?;
-        state.check_indexes().expect("indexes");
-        self.state = state;
-        Ok(outcome.index)
+        let index = self.engine.index() + 1;
+        self.clock.set(T0 + index as i64 * SECOND_NS);
+        let applied = self.engine.submit(command)?;
+        applied.state.check_invariants().expect("invariants");
+        Ok(applied.outcome.index)
+    }
+
+    fn state(&self) -> &rollout_engine::State {
+        self.engine.state()
     }
 
     fn apply(&mut self, command: Command) -> u64 {
@@ -43,9 +43,9 @@ impl Engine {
 
     /// Applies a command that must be refused, and checks that nothing changed.
     fn refuse(&mut self, command: Command) -> Error {
-        let before = self.state.clone();
+        let before = self.state().clone();
         let e = self.try_apply(command).expect_err("refused");
-        assert_eq!(self.state, before);
+        assert_eq!(*self.state(), before);
         e
     }
 }
@@ -102,11 +102,11 @@ fn upsert(token: AclTokenWrite) -> Command {
 fn bootstrap_happens_once_unless_reset() {
     let mut e = Engine::new();
     let at = e.apply(bootstrap("s1", 0));
-    let t = e.state.acl_token_by_secret("s1").expect("token").clone();
+    let t = e.state().acl_token_by_secret("s1").expect("token").clone();
     assert_eq!(t.name, "Bootstrap Token");
     assert!(t.is_management() && t.global);
     assert_eq!((t.create_index, t.modify_index), (at, at));
-    assert_eq!(e.state.acl_indexes().bootstrap, at);
+    assert_eq!(e.state().acl_indexes().bootstrap, at);
 
     let err = e.refuse(bootstrap("s2", 0));
     assert_eq!(
@@ -129,9 +129,9 @@ fn bootstrap_happens_once_unless_reset() {
         reset_index: at,
     });
     let again = e.apply(second);
-    assert_eq!(e.state.acl_indexes().bootstrap, again);
-    assert!(e.state.acl_token_by_secret("s2").is_some());
-    assert!(e.state.acl_token_by_secret("s1").is_some());
+    assert_eq!(e.state().acl_indexes().bootstrap, again);
+    assert!(e.state().acl_token_by_secret("s2").is_some());
+    assert!(e.state().acl_token_by_secret("s1").is_some());
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn policies_and_tokens_resolve_to_capabilities() {
         &["read-default", "missing"],
     )));
 
-    let r = resolve(&e.state, "secret-3", T0).expect("resolves");
+    let r = resolve(e.state(), "secret-3", T0).expect("resolves");
     assert_eq!(r.token.as_ref().unwrap().accessor_id, id(3));
     assert!(r
         .acl
@@ -155,28 +155,28 @@ fn policies_and_tokens_resolve_to_capabilities() {
     assert!(!r.acl.allow_namespace_operation("prod", Capability::ReadJob));
 
     assert_eq!(
-        resolve(&e.state, "nope", T0).unwrap_err(),
+        resolve(e.state(), "nope", T0).unwrap_err(),
         Unresolved::Unknown
     );
 
     // The anonymous token gets the `anonymous` policy, once there is one.
-    let anon = resolve(&e.state, "", T0).unwrap();
+    let anon = resolve(e.state(), "", T0).unwrap();
     assert!(anon.token.is_none());
     assert!(!anon
         .acl
         .allow_namespace_operation("default", Capability::ReadJob));
     e.apply(policy("anonymous", "default", "read"));
-    let anon = resolve(&e.state, "", T0).unwrap();
+    let anon = resolve(e.state(), "", T0).unwrap();
     assert!(anon
         .acl
         .allow_namespace_operation("default", Capability::ReadJob));
 
     // Replacing a policy keeps its CreateIndex and changes what tokens get.
-    let created = e.state.acl_policy("read-default").unwrap().create_index;
+    let created = e.state().acl_policy("read-default").unwrap().create_index;
     let modified = e.apply(policy("read-default", "default", "write"));
-    let p = e.state.acl_policy("read-default").unwrap();
+    let p = e.state().acl_policy("read-default").unwrap();
     assert_eq!((p.create_index, p.modify_index), (created, modified));
-    let r = resolve(&e.state, "secret-3", T0).unwrap();
+    let r = resolve(e.state(), "secret-3", T0).unwrap();
     assert!(r
         .acl
         .allow_namespace_operation("default", Capability::SubmitJob));
@@ -184,7 +184,7 @@ fn policies_and_tokens_resolve_to_capabilities() {
     e.apply(Command::DeleteAclPolicies(DeleteAclPolicies {
         names: vec!["read-default".into()],
     }));
-    let r = resolve(&e.state, "secret-3", T0).unwrap();
+    let r = resolve(e.state(), "secret-3", T0).unwrap();
     assert!(!r
         .acl
         .allow_namespace_operation("default", Capability::ReadJob));
@@ -203,7 +203,7 @@ fn token_updates_keep_the_secret_and_deletes_forget_it() {
     update.name = "renamed".into();
     let modified = e.apply(upsert(update.clone()));
     let t = e
-        .state
+        .state()
         .acl_token_by_secret("s4")
         .expect("same secret")
         .clone();
@@ -239,8 +239,8 @@ fn token_updates_keep_the_secret_and_deletes_forget_it() {
     e.apply(Command::DeleteAclTokens(DeleteAclTokens {
         accessor_ids: vec![id(4)],
     }));
-    assert!(e.state.acl_token_by_secret("s4").is_none());
-    assert!(e.state.acl_token(&id(4)).is_none());
+    assert!(e.state().acl_token_by_secret("s4").is_none());
+    assert!(e.state().acl_token(&id(4)).is_none());
 }
 
 #[test]
@@ -266,7 +266,7 @@ fn invalid_writes_are_refused_with_nomads_texts() {
         err.starts_with("policy 0 invalid: 2 errors occurred:\n\t* invalid name 'bad name'\n\t* failed to parse rules: Invalid namespace policy: "),
         "{err}"
     );
-    assert_eq!(e.state.index(), 0);
+    assert_eq!(e.state().index(), 0);
 }
 
 #[test]
@@ -275,12 +275,12 @@ fn ttl_becomes_an_expiry_and_expired_tokens_do_not_resolve() {
     let mut w = client_token(id(6), "s6", &["a"]);
     w.expiration_ttl = HOUR_NS;
     let at = e.apply(upsert(w));
-    let t = e.state.acl_token(&id(6)).unwrap();
+    let t = e.state().acl_token(&id(6)).unwrap();
     let created = T0 + at as i64 * SECOND_NS;
     assert_eq!(t.expiration_time, Some(created + HOUR_NS));
-    assert!(resolve(&e.state, "s6", created + HOUR_NS).is_ok());
+    assert!(resolve(e.state(), "s6", created + HOUR_NS).is_ok());
     assert_eq!(
-        resolve(&e.state, "s6", created + HOUR_NS + 1).unwrap_err(),
+        resolve(e.state(), "s6", created + HOUR_NS + 1).unwrap_err(),
         Unresolved::Expired
     );
 }
@@ -291,20 +291,24 @@ fn snapshots_carry_acl_tables() {
     e.apply(bootstrap("root", 0));
     e.apply(policy("ops", "prod-*", "write"));
     e.apply(upsert(client_token(id(7), "s7", &["ops"])));
-    let json = serde_json::to_string(&e.state).unwrap();
+    let json = serde_json::to_string(e.state()).unwrap();
     assert!(
         !json.contains("s7") && !json.contains("root\""),
         "no secrets in snapshots"
     );
-    let back: State = serde_json::from_str(&json).unwrap();
-    assert_eq!(back, e.state);
+    let back: rollout_engine::State = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, *e.state());
     back.check_indexes().unwrap();
     assert!(back.acl_token_by_secret("s7").is_some());
     assert!(back.acl_token_by_secret("root").is_some());
-    assert_eq!(back.acl_indexes(), e.state.acl_indexes());
+    assert_eq!(back.acl_indexes(), e.state().acl_indexes());
     // A later write replays identically on the restored state.
-    let mut a = Engine { state: back };
+    let clock = VirtualClock::new(T0);
+    let mut a = Engine {
+        engine: DeploymentEngine::from_state(back, SeededStamp::new(1, clock.clone())),
+        clock,
+    };
     a.apply(policy("ops", "prod-*", "read"));
     e.apply(policy("ops", "prod-*", "read"));
-    assert_eq!(a.state, e.state);
+    assert_eq!(a.state(), e.state());
 }

@@ -22,7 +22,7 @@ fn scenario_33_a7_first_placement_starts_the_clock() {
     w.advance(SECOND_NS);
     let placed = w.schedule();
     let a = w.alloc(placed[0]);
-    assert_eq!(w.state.table_indexes().allocs, a.create_index);
+    assert_eq!(w.state().table_indexes().allocs, a.create_index);
     let g = w.deployment(d).task_groups["web"].clone();
     assert_eq!(g.placed_allocs, 1);
     assert_eq!(
@@ -39,7 +39,7 @@ fn scenario_34_a7_d1_health_pushes_the_clock() {
     let o = w.register(service_job("web", 2, pd(5)));
     let d = o.deployments_created[0];
     let placed = w.apply_partial(|q| q.name == "web.web[0]");
-    let t = w.now;
+    let t = w.now();
     w.advance(SECOND_NS);
     w.client(placed[0], "running", Some(true));
     let g = w.deployment(d).task_groups["web"].clone();
@@ -73,11 +73,11 @@ fn a7_unhealthy_does_not_move_deadline_but_a_flip_does() {
     w.advance(10 * SECOND_NS);
     w.client(placed[1], "running", Some(true));
     let after_healthy = w.deployment(d).task_groups["web"].require_progress_by;
-    assert_eq!(after_healthy, Timestamp(w.now).plus(5 * MINUTE_NS));
+    assert_eq!(after_healthy, Timestamp(w.now()).plus(5 * MINUTE_NS));
     w.advance(10 * SECOND_NS);
     w.client(placed[1], "running", Some(false));
     let g = w.deployment(d).task_groups["web"].clone();
-    assert_eq!(g.require_progress_by, Timestamp(w.now).plus(5 * MINUTE_NS));
+    assert_eq!(g.require_progress_by, Timestamp(w.now()).plus(5 * MINUTE_NS));
     assert_eq!((g.healthy_allocs, g.unhealthy_allocs), (0, 2));
 }
 
@@ -102,8 +102,8 @@ fn a3_a5_a8_deployment_written_only_on_counter_change() {
     let dep = w.deployment(d);
     assert_eq!(dep.create_index, before.create_index);
     assert_eq!(dep.modify_index, out.index);
-    assert_eq!(dep.modify_time, w.now);
-    assert_eq!(w.state.table_indexes().deployment, out.index);
+    assert_eq!(dep.modify_time, w.now());
+    assert_eq!(w.state().table_indexes().deployment, out.index);
     // Re-reporting the same health changes nothing.
     w.advance(SECOND_NS);
     w.client(placed[0], "running", Some(true));
@@ -130,9 +130,9 @@ fn a1_allocation_without_deployment_counts_nowhere() {
     let mut w = World::new();
     w.register(service_job("web", 2, update(0, 0)));
     let placed = w.schedule();
-    let idx = w.state.table_indexes().deployment;
+    let idx = w.state().table_indexes().deployment;
     w.healthy(&placed);
-    assert_eq!(w.state.table_indexes().deployment, idx);
+    assert_eq!(w.state().table_indexes().deployment, idx);
 }
 
 /// A9: the client sets health and timestamp, stamps the status's ModifyIndex, keeps
@@ -150,11 +150,11 @@ fn a4_a9_client_updates_health_only() {
     let ds = a.deployment_status.clone().unwrap();
     assert!(ds.canary, "client cannot clear Canary");
     assert_eq!(ds.healthy, Some(true));
-    assert_eq!(ds.timestamp, Timestamp(w.now));
+    assert_eq!(ds.timestamp, Timestamp(w.now()));
     assert_eq!(ds.modify_index, o.index);
     assert_eq!(a.modify_index, o.index);
     assert_eq!(a.alloc_modify_index, before.alloc_modify_index);
-    assert_eq!(a.modify_time, w.now);
+    assert_eq!(a.modify_time, w.now());
 }
 
 /// A9: with no stored deployment status, the client's object is adopted whole.
@@ -164,7 +164,7 @@ fn a9_client_status_adopted_when_none_stored() {
     w.register(service_job("web", 1, pd(5)));
     let a = w.schedule()[0];
     assert_eq!(w.alloc(a).deployment_status, None);
-    let now = w.now;
+    let now = w.now();
     let o = w.apply(rollout_engine::Command::UpdateAllocsFromClient(
         rollout_engine::command::ClientAllocUpdates {
             allocations: vec![rollout_engine::command::ClientAllocUpdate {
@@ -243,7 +243,7 @@ fn scenario_36_plan_placements_counted_and_moved() {
         w.deployment(o.deployments_created[0]).task_groups["web"].placed_allocs,
         2
     );
-    assert_eq!(w.state.eval(&eval).unwrap().modify_index, r.index);
+    assert_eq!(w.state().eval(&eval).unwrap().modify_index, r.index);
     let mut v1 = service_job("web", 2, pd(5));
     v1.priority = 10;
     let o2 = w.register(v1);
@@ -256,9 +256,9 @@ fn scenario_36_plan_placements_counted_and_moved() {
         w.deployment(o2.deployments_created[0]).task_groups["web"].placed_allocs,
         2
     );
-    assert_eq!(w.state.eval(&eval2).unwrap().modify_index, r.index);
+    assert_eq!(w.state().eval(&eval2).unwrap().modify_index, r.index);
 }
 
 fn plan_pending(w: &World, eval: uuid::Uuid) -> rollout_engine::Plan {
-    rollout_engine::plan(&w.state, &eval, w.now).unwrap()
+    rollout_engine::plan(&w.state(), &eval, w.now()).unwrap()
 }

@@ -63,10 +63,10 @@ fn scenario_02_in_place_updates_are_not_limited_by_max_parallel() {
 fn scenario_03_no_change_no_deployment() {
     let mut w = World::new();
     w.deploy(service_job("web", 10, rolling(4)));
-    let before = w.state.deployment_count();
+    let before = w.state().deployment_count();
     let o = w.register(service_job("web", 10, rolling(4)));
     assert!(o.deployments_created.is_empty());
-    assert_eq!(w.state.deployment_count(), before);
+    assert_eq!(w.state().deployment_count(), before);
     assert_eq!(w.job("web").version, 0, "identical spec creates no version");
     let p = w.pending_plan();
     assert!(p.is_empty());
@@ -358,7 +358,7 @@ fn scenario_17_x1_x3_complete_deployment_becomes_successful_and_stable() {
     assert_eq!(dep.task_groups["web"].healthy_allocs, 10);
     let job = w.job("web");
     assert!(job.stable);
-    assert!(w.state.job_version("default", "web", 1).unwrap().stable);
+    assert!(w.state().job_version("default", "web", 1).unwrap().stable);
 }
 
 /// Scenario 18 [TestReconciler_CompleteDeployment] and X4.
@@ -564,7 +564,7 @@ fn c11_empty_strategy_means_no_deployment() {
     let mut w = World::new();
     let o = w.register(service_job("web", 3, update(0, 0)));
     assert!(o.deployments_created.is_empty());
-    assert_eq!(w.state.deployment_count(), 0);
+    assert_eq!(w.state().deployment_count(), 0);
     let placed = w.schedule();
     assert_eq!(placed.len(), 3);
     assert!(placed.iter().all(|a| w.alloc(*a).deployment_id.is_none()));
@@ -576,13 +576,13 @@ fn c11_empty_strategy_means_no_deployment() {
 fn c11_x4_reschedule_after_success_creates_no_deployment() {
     let mut w = World::new();
     let allocs = w.deploy(service_job("web", 3, update(1, 0)));
-    let n = w.state.deployment_count();
+    let n = w.state().deployment_count();
     w.advance(60 * SECOND_NS);
     w.client(allocs[0], "failed", None);
     w.advance(60 * SECOND_NS);
     let placed = w.schedule();
     assert_eq!(placed.len(), 1);
-    assert_eq!(w.state.deployment_count(), n);
+    assert_eq!(w.state().deployment_count(), n);
     assert_eq!(w.alloc(placed[0]).deployment_id, None);
     assert_eq!(w.alloc(placed[0]).previous_allocation, Some(allocs[0]));
 }

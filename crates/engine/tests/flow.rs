@@ -18,7 +18,7 @@ fn fresh_job_rolls_out_and_succeeds() {
     assert_eq!(d.status_description, description::SUCCESSFUL);
     assert!(w.job("web").stable);
     assert!(w.replay_equals_live());
-    w.state.check_indexes().unwrap();
+    w.state().check_indexes().unwrap();
 }
 
 #[test]

@@ -53,9 +53,9 @@ fn register_creates_version_eval_and_deployment() {
         ),
         (0, o.index, o.index, o.index)
     );
-    assert_eq!(j.submit_time, w.now);
+    assert_eq!(j.submit_time, w.now());
     assert!(!j.stable);
-    let e = w.state.eval(&o.eval_id.unwrap()).unwrap();
+    let e = w.state().eval(&o.eval_id.unwrap()).unwrap();
     assert_eq!(
         (
             e.triggered_by.as_str(),
@@ -80,7 +80,7 @@ fn register_creates_version_eval_and_deployment() {
         ),
         (j.modify_index, j.job_modify_index, j.create_index)
     );
-    assert_eq!((d.create_time, d.modify_time), (w.now, 0));
+    assert_eq!((d.create_time, d.modify_time), (w.now(), 0));
     // Same spec again: no version, only an eval; JobModifyIndex is the job's ModifyIndex.
     let before = w.job("web");
     let o2 = w.register(service_job("web", 2, update(1, 0)));
@@ -107,7 +107,7 @@ fn register_rejects_invalid_update_block() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BadRequest);
     assert!(e.to_string().starts_with("1 error occurred:\n\t* Minimum healthy time must be less than healthy deadline: 10m0s > 5m0s"), "{e}");
-    assert_eq!(w.state.index(), 0);
+    assert_eq!(w.state().index(), 0);
 }
 
 /// Fuzz finding (engine_commands): a registration with an enormous count exhausted
@@ -129,7 +129,7 @@ fn register_rejects_a_count_beyond_the_job_limit() {
         )),
         "{e}"
     );
-    assert_eq!(w.state.index(), 0);
+    assert_eq!(w.state().index(), 0);
     // At the limit, a registration is accepted and planned.
     w.register(service_job(
         "web",
@@ -220,7 +220,7 @@ fn k1_k3_stopping_the_job_cancels_the_deployment() {
     let j = w.job("web");
     assert!(j.stop);
     assert_eq!(j.version, 1);
-    let e = w.state.eval(&o.eval_id.unwrap()).unwrap();
+    let e = w.state().eval(&o.eval_id.unwrap()).unwrap();
     assert_eq!(e.triggered_by, "job-deregister");
     // The plan stops everything.
     w.schedule();
@@ -245,14 +245,14 @@ fn scenario_69_g3_purge_removes_deployments() {
     let mut w = World::new();
     w.deploy(service_job("web", 2, update(1, 0)));
     w.register(with_image(service_job("web", 2, update(1, 0)), "app:2"));
-    assert_eq!(w.state.deployment_count(), 2);
+    assert_eq!(w.state().deployment_count(), 2);
     let o = deregister(&mut w, true).unwrap();
-    assert_eq!(w.state.deployment_count(), 0);
-    assert_eq!(w.state.table_indexes().deployment, o.index);
-    assert!(w.state.job("default", "web").is_none());
-    assert_eq!(w.state.job_versions("default", "web").count(), 0);
-    assert_eq!(w.state.job_allocs("default", "web").count(), 0);
-    assert!(w.state.active_deployments().next().is_none());
+    assert_eq!(w.state().deployment_count(), 0);
+    assert_eq!(w.state().table_indexes().deployment, o.index);
+    assert!(w.state().job("default", "web").is_none());
+    assert_eq!(w.state().job_versions("default", "web").count(), 0);
+    assert_eq!(w.state().job_allocs("default", "web").count(), 0);
+    assert!(w.state().active_deployments().next().is_none());
     assert!(w
         .evals_of("web")
         .iter()
@@ -301,7 +301,7 @@ fn revert_checks_in_order() {
         (o.index, o.index)
     );
     assert_eq!(
-        w.state.eval(&o.eval_id.unwrap()).unwrap().triggered_by,
+        w.state().eval(&o.eval_id.unwrap()).unwrap().triggered_by,
         "job-register"
     );
     // §3.16 step 8 / decision 14: the previous deployment is cancelled, a new one created.
@@ -338,18 +338,18 @@ fn scenario_25_stability_toggling() {
         "job \"web\" in namespace \"default\" at version 7 not found"
     );
     let o = stable(&mut w, 0, true).unwrap();
-    let v0 = w.state.job_version("default", "web", 0).unwrap().clone();
+    let v0 = w.state().job_version("default", "web", 0).unwrap().clone();
     assert!(v0.stable);
     assert_eq!(v0.modify_index, o.index);
     // Decision 3: the current job row (version 1) is untouched.
     assert_eq!(w.job("web").version, 1);
     assert!(!w.job("web").stable);
     stable(&mut w, 0, false).unwrap();
-    assert!(!w.state.job_version("default", "web", 0).unwrap().stable);
+    assert!(!w.state().job_version("default", "web", 0).unwrap().stable);
     // No change, nothing written.
-    let before = w.state.job_version("default", "web", 0).unwrap().clone();
+    let before = w.state().job_version("default", "web", 0).unwrap().clone();
     stable(&mut w, 0, false).unwrap();
-    assert_eq!(**w.state.job_version("default", "web", 0).unwrap(), *before);
+    assert_eq!(**w.state().job_version("default", "web", 0).unwrap(), *before);
     // The current version updates the job row too.
     let o = stable(&mut w, 1, true).unwrap();
     assert!(w.job("web").stable);
@@ -372,7 +372,7 @@ fn tracked_versions_keep_the_stable_one() {
         ));
     }
     let versions: Vec<(u64, bool)> = w
-        .state
+        .state()
         .job_versions("default", "web")
         .map(|j| (j.version, j.stable))
         .collect();
@@ -394,13 +394,13 @@ fn scenario_38_g1_reap_deployments() {
     let o = w.apply(Command::ReapDeployments(ReapDeployments {
         deployments: vec![d1, d2, Uuid::from_u128(1)],
     }));
-    assert_eq!(w.state.deployment_count(), 0);
-    assert_eq!(w.state.table_indexes().deployment, o.index);
+    assert_eq!(w.state().deployment_count(), 0);
+    assert_eq!(w.state().table_indexes().deployment, o.index);
     let o = w.apply(Command::ReapDeployments(ReapDeployments {
         deployments: vec![],
     }));
     assert_ne!(
-        w.state.table_indexes().deployment,
+        w.state().table_indexes().deployment,
         o.index,
         "an empty list writes nothing"
     );
@@ -424,10 +424,10 @@ fn scenario_74_75_g2_deployment_gc() {
     w.apply(Command::GcDeployments(GcDeployments {
         threshold_ns: HOUR_NS,
     }));
-    assert!(w.state.deployment(&d1).is_none());
-    assert!(w.state.deployment(&d2).is_some());
+    assert!(w.state().deployment(&d1).is_none());
+    assert!(w.state().deployment(&d2).is_some());
     assert!(
-        w.state.deployment(&d3).is_some(),
+        w.state().deployment(&d3).is_some(),
         "recent, and referenced by a live allocation"
     );
     // Force GC (1 ms threshold) keeps running ones and those with live allocations.
@@ -435,8 +435,8 @@ fn scenario_74_75_g2_deployment_gc() {
     w.apply(Command::GcDeployments(GcDeployments {
         threshold_ns: 1_000_000,
     }));
-    assert!(w.state.deployment(&d2).is_some());
-    assert!(w.state.deployment(&d3).is_some());
+    assert!(w.state().deployment(&d2).is_some());
+    assert!(w.state().deployment(&d3).is_some());
 }
 
 /// Scenario 39 [TestStateStore_OldDeployment]: deployments of an earlier job instance
@@ -449,11 +449,11 @@ fn scenario_39_job_deployments_filter_by_create_index() {
     w.register(service_job("web", 1, update(1, 0)));
     // Purge removed the first instance's deployment; create another of the current one.
     w.register(with_image(service_job("web", 1, update(1, 0)), "app:2"));
-    let all = w.state.job_deployments("default", "web", true).len();
-    let current = w.state.job_deployments("default", "web", false).len();
+    let all = w.state().job_deployments("default", "web", true).len();
+    let current = w.state().job_deployments("default", "web", false).len();
     assert_eq!((all, current), (2, 2));
-    assert!(w.state.latest_job_deployment("default", "web").is_some());
-    assert!(w.state.job_deployments("default", "nope", false).is_empty());
+    assert!(w.state().latest_job_deployment("default", "web").is_some());
+    assert!(w.state().job_deployments("default", "nope", false).is_empty());
 }
 
 /// Reads: prefixes must be even-length hex.
@@ -475,15 +475,15 @@ fn prefix_reads_validate_their_input() {
     let hex = d.simple().to_string();
     let p = Prefix::parse(&hex[..8]).unwrap();
     assert_eq!(
-        w.state
+        w.state()
             .deployments_by_prefix(Some("default"), &p)
             .map(|d| d.id)
             .collect::<Vec<_>>(),
         vec![d]
     );
-    assert_eq!(w.state.deployments_by_prefix(Some("other"), &p).count(), 0);
+    assert_eq!(w.state().deployments_by_prefix(Some("other"), &p).count(), 0);
     let with_hyphen = Prefix::parse(&d.hyphenated().to_string()[..13]).unwrap();
-    assert_eq!(w.state.deployments_by_prefix(None, &with_hyphen).count(), 1);
+    assert_eq!(w.state().deployments_by_prefix(None, &with_hyphen).count(), 1);
 }
 
 /// §4.1: an index that does not increase is refused with a typed error.
@@ -492,7 +492,7 @@ fn index_must_increase() {
     let w = World::new();
     let env =
         rollout_engine::Envelope::new(0, 0, rollout_engine::Entropy::default(), Command::Tick);
-    let e = rollout_engine::apply(&w.state, &env).unwrap_err();
+    let e = rollout_engine::apply(&w.state(), &env).unwrap_err();
     assert_eq!(e, Error::IndexNotIncreasing { index: 0, last: 0 });
 }
 
@@ -536,11 +536,11 @@ fn stale_plan_is_rejected() {
     let p = w.pending_plan();
     let result = p.accept_on_node("node-1", "n1");
     w.apply(Command::ApplyPlanResult(result.clone()));
-    let before = w.state.clone();
+    let before = w.state().clone();
     let e = w.try_apply(Command::ApplyPlanResult(result)).unwrap_err();
     assert!(matches!(e, Error::StalePlan { .. }), "{e}");
     assert!(e.to_string().contains("is not in the current plan"));
-    assert!(w.state == before);
+    assert!(*w.state() == before);
 }
 
 /// Allocation and evaluation GC: finished objects past the threshold go; live ones, the
@@ -556,13 +556,13 @@ fn gc_removes_finished_allocations_and_evaluations() {
     w.apply(Command::GcAllocations(GcAllocations {
         threshold_ns: HOUR_NS,
     }));
-    assert!(w.state.alloc(&allocs[0]).is_none());
-    assert!(w.state.alloc(&allocs[1]).is_some(), "still running");
+    assert!(w.state().alloc(&allocs[0]).is_none());
+    assert!(w.state().alloc(&allocs[1]).is_some(), "still running");
     w.apply(Command::GcEvaluations(GcEvaluations {
         threshold_ns: HOUR_NS,
     }));
     let left = w.evals_of("web");
     assert_eq!(left.len(), 1, "the newest evaluation of the job stays");
-    w.state.check_indexes().unwrap();
+    w.state().check_indexes().unwrap();
     assert!(w.replay_equals_live());
 }

@@ -106,7 +106,7 @@ fn scenario_44_70_m3_m5_manual_healthy() {
     );
     assert_eq!(dep.status, "running");
     assert_eq!(dep.status_description, "Deployment is running");
-    let eval = w.state.eval(&o.eval_id.unwrap()).unwrap().clone();
+    let eval = w.state().eval(&o.eval_id.unwrap()).unwrap().clone();
     assert_eq!(eval.triggered_by, "deployment-watcher");
     assert_eq!(eval.status, "pending");
     assert_eq!(eval.deployment_id, Some(d));
@@ -145,10 +145,10 @@ fn m4_remarking_healthy_restamps_allocation_only() {
     );
     let ds = a.deployment_status.clone().unwrap();
     assert_eq!(ds.modify_index, o.index, "stamped unconditionally");
-    assert_eq!(ds.timestamp, Timestamp(w.now));
+    assert_eq!(ds.timestamp, Timestamp(w.now()));
     assert_eq!(a.modify_index, o.index);
     assert_eq!(a.alloc_modify_index, before.alloc_modify_index);
-    assert_eq!(a.modify_time, w.now);
+    assert_eq!(a.modify_time, w.now());
 }
 
 /// M4: healthy IDs first, then unhealthy — an ID in both ends up unhealthy.
@@ -170,7 +170,7 @@ fn scenario_30_m4_bad_allocation_ids_change_nothing() {
     let mut w = World::new();
     let d = v1_rollout(&mut w, 2, strategy(0, 0, false));
     let placed = w.apply_partial(|q| q.name == "web.web[0]");
-    let before = w.state.clone();
+    let before = w.state().clone();
     let unknown = Uuid::from_u128(77);
     let e = w.set_health(d, &[placed[0], unknown], &[]).unwrap_err();
     assert_eq!(e.to_string(), format!("unknown alloc \"{unknown}\""));
@@ -185,7 +185,7 @@ fn scenario_30_m4_bad_allocation_ids_change_nothing() {
         e.to_string(),
         format!("alloc \"{other}\" is not part of deployment \"{d}\"")
     );
-    assert!(w.state == before);
+    assert!(*w.state() == before);
 }
 
 /// Scenario 43 [TestWatcher_SetAllocHealth_Unknown]: the deployment stays active.
@@ -218,9 +218,9 @@ fn scenario_32_45_m2_manual_unhealthy_fails_the_deployment() {
     for (a, h) in [(placed[0], true), (placed[1], false)] {
         let ds = w.alloc(a).deployment_status.unwrap();
         assert_eq!(ds.healthy, Some(h));
-        assert_eq!(ds.timestamp, Timestamp(w.now));
+        assert_eq!(ds.timestamp, Timestamp(w.now()));
     }
-    assert!(w.state.eval(&o.eval_id.unwrap()).is_some());
+    assert!(w.state().eval(&o.eval_id.unwrap()).is_some());
 }
 
 /// Scenario 82 with decision 8: no stable version → the usual "no target" suffix.
@@ -245,7 +245,7 @@ fn scenario_24_m2_r3_r4_r5_rollback_on_manual_unhealthy() {
     let mut w = World::new();
     let d = v1_rollout(&mut w, 2, strategy(0, 0, true));
     let placed = w.schedule();
-    let v0 = w.state.job_version("default", "web", 0).unwrap().clone();
+    let v0 = w.state().job_version("default", "web", 0).unwrap().clone();
     w.advance(SECOND_NS);
     let o = w.set_health(d, &[], &[placed[0]]).unwrap();
     let dep = w.deployment(d);
@@ -261,7 +261,7 @@ fn scenario_24_m2_r3_r4_r5_rollback_on_manual_unhealthy() {
     assert_eq!((job.modify_index, job.job_modify_index), (o.index, o.index));
     assert_eq!(job.create_index, v0.create_index);
     assert_eq!(dep.modify_index, o.index);
-    let eval = w.state.eval(&o.eval_id.unwrap()).unwrap();
+    let eval = w.state().eval(&o.eval_id.unwrap()).unwrap();
     assert_eq!(eval.create_index, o.index);
     assert!(matches!(
         o.rollback().unwrap().outcome,
@@ -396,12 +396,12 @@ fn scenario_48_71_p2_p6_p7_p8_p9_p11_promote_healthy_canary() {
     assert!(g.promoted);
     assert_eq!(
         g.require_progress_by,
-        Timestamp(w.now).plus(5 * MINUTE_NS),
+        Timestamp(w.now()).plus(5 * MINUTE_NS),
         "P6"
     );
     assert_eq!(dep.status, "running");
     assert_eq!(dep.status_description, "Deployment is running", "P7");
-    assert_eq!(dep.modify_time, w.now, "decision 2");
+    assert_eq!(dep.modify_time, w.now(), "decision 2");
     assert_eq!(dep.modify_index, o.index);
     let r = o.deployment_update_response();
     assert_eq!(
@@ -413,7 +413,7 @@ fn scenario_48_71_p2_p6_p7_p8_p9_p11_promote_healthy_canary() {
         ),
         (o.index, o.index, o.index, None)
     );
-    let eval = w.state.eval(&r.eval_id.unwrap()).unwrap();
+    let eval = w.state().eval(&r.eval_id.unwrap()).unwrap();
     assert_eq!(
         (eval.triggered_by.as_str(), eval.status.as_str()),
         ("deployment-watcher", "pending")
@@ -431,7 +431,7 @@ fn scenario_48_71_p2_p6_p7_p8_p9_p11_promote_healthy_canary() {
         &c[..],
         "PlacedCanaries unchanged"
     );
-    assert_eq!(w.state.table_indexes().allocs, o.index);
+    assert_eq!(w.state().table_indexes().allocs, o.index);
 }
 
 /// P3/P7/P9: partial promotion keeps the "requires" text; unselected canaries keep their
@@ -469,7 +469,7 @@ fn p10_empty_selection_still_writes_deployment_and_eval() {
     assert_eq!(w.deployment(d).modify_index, o.index);
     assert!(o.eval_id.is_some());
     assert!(!w.deployment(d).task_groups["web"].promoted);
-    assert_eq!(w.state.table_indexes().allocs, o.index);
+    assert_eq!(w.state().table_indexes().allocs, o.index);
 }
 
 /// Scenario 80 and P10: promoting a deployment without canaries succeeds.
@@ -521,7 +521,7 @@ fn scenario_28_promote_all_groups() {
     let dep = w.deployment(d);
     assert!(dep.task_groups.values().all(|g| g.promoted));
     assert_eq!(dep.status_description, "Deployment is running");
-    assert!(w.state.eval(&o.eval_id.unwrap()).is_some());
+    assert!(w.state().eval(&o.eval_id.unwrap()).is_some());
 }
 
 // --- AP: auto-promote -----------------------------------------------------------------
@@ -631,7 +631,7 @@ fn scenario_87_decision_9_more_healthy_canaries_than_desired_auto_promote() {
     assert!(!w.deployment(d).task_groups["web"].promoted);
     // The failed canary comes back, and all three become healthy in one write: three
     // healthy live canaries, two desired.
-    let now = w.now;
+    let now = w.now();
     let update = |id| ClientAllocUpdate {
         id,
         client_status: "running".into(),
@@ -702,7 +702,7 @@ fn scenario_52_s2_s5_pause() {
     assert_eq!(dep2.modify_index, o2.index);
     assert_eq!(
         dep2.task_groups["web"].require_progress_by,
-        Timestamp(w.now).plus(5 * MINUTE_NS)
+        Timestamp(w.now()).plus(5 * MINUTE_NS)
     );
 }
 
@@ -747,7 +747,7 @@ fn s4_status_change_resets_every_groups_deadline() {
     w.pause(d, true).unwrap();
     assert_eq!(
         w.deployment(d).task_groups["web"].require_progress_by,
-        Timestamp(w.now).plus(5 * MINUTE_NS)
+        Timestamp(w.now()).plus(5 * MINUTE_NS)
     );
     let d0 = v1_rollout(&mut World::new(), 2, strategy(0, 0, false));
     let _ = d0;
@@ -802,9 +802,9 @@ fn scenario_57_f2_f5_g4_operator_fail() {
         (dep.status.as_str(), dep.status_description.as_str()),
         ("failed", "Deployment marked as failed")
     );
-    assert_eq!(dep.modify_time, w.now);
+    assert_eq!(dep.modify_time, w.now());
     let r = o.deployment_update_response();
-    let eval = w.state.eval(&r.eval_id.unwrap()).unwrap();
+    let eval = w.state().eval(&r.eval_id.unwrap()).unwrap();
     assert_eq!(eval.triggered_by, "deployment-watcher");
     assert_eq!(eval.status, "pending");
     assert_eq!(eval.job_id, "web");
@@ -926,7 +926,7 @@ fn f4_fail_with_rollback_is_one_write() {
     let o = w.fail(d).unwrap();
     let dep = w.deployment(d);
     let job = w.job("web");
-    let eval = w.state.eval(&o.eval_id.unwrap()).unwrap().clone();
+    let eval = w.state().eval(&o.eval_id.unwrap()).unwrap().clone();
     assert_eq!(
         (dep.modify_index, job.job_modify_index, eval.create_index),
         (o.index, o.index, o.index)

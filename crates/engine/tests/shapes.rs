@@ -39,14 +39,14 @@ fn deployment_update_response_json_shape() {
 #[test]
 fn alloc_list_stub_json_shape() {
     let (w, d, _) = world_with_canary();
-    let a = w.state.deployment_allocs(&d).next().unwrap();
+    let a = w.state().deployment_allocs(&d).next().unwrap();
     insta::assert_json_snapshot!("alloc_list_stub", AllocListStub::new(a, "service"));
 }
 
 #[test]
 fn allocation_json_omits_zero_fields() {
     let (w, d, _) = world_with_canary();
-    let a = w.state.deployment_allocs(&d).next().unwrap();
+    let a = w.state().deployment_allocs(&d).next().unwrap();
     insta::assert_json_snapshot!("allocation", **a);
 }
 
@@ -59,7 +59,7 @@ fn job_json_shape() {
 #[test]
 fn evaluation_json_omits_zero_fields() {
     let (w, _, o) = world_with_canary();
-    insta::assert_json_snapshot!("evaluation", **w.state.eval(&o.eval_id.unwrap()).unwrap());
+    insta::assert_json_snapshot!("evaluation", **w.state().eval(&o.eval_id.unwrap()).unwrap());
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn model_round_trips_through_json() {
     let job = (*w.job("web")).clone();
     let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
     assert_eq!(back, job);
-    let a = (**w.state.deployment_allocs(&d).next().unwrap()).clone();
+    let a = (**w.state().deployment_allocs(&d).next().unwrap()).clone();
     let back: Allocation = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
     assert_eq!(back, a);
 }
