@@ -42,6 +42,6 @@ pub use error::{Corruption, OpenError, Problem, ReadError, SnapshotError, Submit
 pub use recovery::{RecoveryReport, Repair, DB_FILE};
 pub use snapshot::file_name as snapshot_file_name;
 pub use snapshotter::SnapshotInfo;
-pub use stamp::{SeededStamper, Stamper, SystemStamper};
+pub use stamp::{system_now_ns, SystemStamp};
 pub use store::{Options, Store, StoreStats};
 pub use writer::Committed;

@@ -17,7 +17,7 @@ use redb::{
     Builder, Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     StorageError,
 };
-use rollout_engine::{apply, EngineConfig, State};
+use rollout_engine::{DeploymentEngine, EngineConfig, State};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -54,7 +54,6 @@ pub(crate) struct Recovered {
     pub db: Database,
     pub state: State,
     pub truncated_through: u64,
-    pub last_now: i64,
     pub report: RecoveryReport,
 }
 
@@ -80,7 +79,7 @@ pub(crate) fn recover(dir: &Path, options: &Options) -> Result<Recovered, OpenEr
     let base = base.unwrap_or_else(|| State::with_config(meta.engine_config.clone()));
 
     let replay_started = Instant::now();
-    let (state, entries_replayed, last_now) = replay(&db, &db_path, base, options, &mut repairs)?;
+    let (state, entries_replayed) = replay(&db, &db_path, base, options, &mut repairs)?;
     let replay = replay_started.elapsed();
 
     let report = RecoveryReport {
@@ -96,7 +95,6 @@ pub(crate) fn recover(dir: &Path, options: &Options) -> Result<Recovered, OpenEr
         db,
         state,
         truncated_through: meta.truncated_through,
-        last_now,
         report,
     })
 }
@@ -411,27 +409,23 @@ fn load_snapshot(
     Ok(None)
 }
 
-/// Applies every log entry after `base`, checking each. Returns the state, the number
-/// of entries replayed and the time of the last logged envelope.
+/// Replays every log entry after `base` through the engine, checking each. Returns the
+/// state (which carries the time of the last applied command: the floor of new
+/// envelopes' time) and the number of entries replayed.
 fn replay(
     db: &Database,
     path: &Path,
     base: State,
     options: &Options,
     repairs: &mut Vec<Repair>,
-) -> Result<(State, u64, i64), OpenError> {
-    let mut state = base;
+) -> Result<(State, u64), OpenError> {
+    let mut engine = DeploymentEngine::from_shared(base, options.stamp.clone());
     let mut replayed = 0;
-    let mut last_now = 0;
-    let mut expected = state.index() + 1;
+    let mut expected = engine.index() + 1;
     let mut bad = None;
     {
         let txn = db.begin_read().map_err(|e| storage(path)(e.into()))?;
         let table = txn.open_table(LOG).map_err(|e| storage(path)(e.into()))?;
-        if let Some((_, v)) = table.last().map_err(|e| storage(path)(e.into()))? {
-            // The time floor for new envelopes, even when nothing needs replaying.
-            last_now = decode_log_record(v.value()).map_or(0, |env| env.now);
-        }
         let iter = table
             .range(expected..)
             .map_err(|e| storage(path)(e.into()))?;
@@ -465,20 +459,17 @@ fn replay(
                 });
                 break;
             }
-            match apply(&state, &envelope) {
-                Ok((next, _)) => state = next,
-                Err(e) => {
-                    bad = Some(Problem::ReplayRejected(e.to_string()));
-                    break;
-                }
+            if let Err(e) = engine.replay(&envelope) {
+                bad = Some(Problem::ReplayRejected(e.to_string()));
+                break;
             }
-            last_now = last_now.max(envelope.now);
             replayed += 1;
             expected += 1;
         }
     }
+    let state = engine.into_state();
     let Some(problem) = bad else {
-        return Ok((state, replayed, last_now));
+        return Ok((state, replayed));
     };
     let corruption = corrupt(path, Some(expected), problem, Some(expected - 1));
     if !options.recover_to_last_good {
@@ -486,7 +477,7 @@ fn replay(
     }
     let action = discard_log_from(db, path, expected)?;
     repairs.push(Repair { corruption, action });
-    Ok((state, replayed, last_now))
+    Ok((state, replayed))
 }
 
 /// Deletes log entries from `from` on, after copying the database file aside.

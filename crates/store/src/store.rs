@@ -6,10 +6,10 @@ use crate::log::LOG;
 use crate::publish::Published;
 use crate::recovery::{self, RecoveryReport, DB_FILE};
 use crate::snapshotter::{SnapshotInfo, Snapshotter};
-use crate::stamp::{Stamper, SystemStamper};
+use crate::stamp::SystemStamp;
 use crate::writer::{Committed, Counters, Msg, Reply, SnapshotTrigger, Writer};
 use redb::{Database, ReadableDatabase};
-use rollout_engine::{Command, EngineConfig, Envelope, State};
+use rollout_engine::{Command, DeploymentEngine, EngineConfig, Envelope, Stamp, State};
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -49,8 +49,9 @@ pub struct Options {
     /// The configuration of a new store's initial state (ignored when reopening: the
     /// store keeps the one it was created with, so replay is exact).
     pub engine_config: EngineConfig,
-    /// Time and entropy for envelopes.
-    pub stamper: Arc<dyn Stamper>,
+    /// Time and entropy for envelopes ([`SystemStamp`] by default; tests use the
+    /// engine's `SeededStamp`).
+    pub stamp: Arc<dyn Stamp>,
 }
 
 impl Default for Options {
@@ -66,7 +67,7 @@ impl Default for Options {
             recover_to_last_good: false,
             cache_bytes: 64 << 20,
             engine_config: EngineConfig::default(),
-            stamper: Arc::new(SystemStamper),
+            stamp: Arc::new(SystemStamp),
         }
     }
 }
@@ -120,6 +121,7 @@ pub struct Store {
     counters: Arc<Counters>,
     snapshotter: Arc<Snapshotter>,
     report: RecoveryReport,
+    stamp: Arc<dyn Stamp>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -165,12 +167,10 @@ impl Store {
             db: db.clone(),
             rx,
             published: published.clone(),
-            stamper: options.stamper.clone(),
             failed: failed.clone(),
             counters: counters.clone(),
             max_batch: options.max_batch_commands.max(1),
-            state,
-            last_now: recovered.last_now,
+            engine: DeploymentEngine::from_shared((*state).clone(), options.stamp.clone()),
             truncated_through: recovered.truncated_through,
             truncate_target: recovered.truncated_through,
             snapshots,
@@ -191,6 +191,7 @@ impl Store {
             counters,
             snapshotter,
             report: recovered.report,
+            stamp: options.stamp.clone(),
             threads: Mutex::new(threads),
         })
     }
@@ -242,6 +243,12 @@ impl Store {
             }),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
         }
+    }
+
+    /// The engine's time: the store's clock, never earlier than the last committed
+    /// command. What the next command would be stamped with, give or take the clock.
+    pub fn now(&self) -> rollout_engine::model::UnixNanos {
+        self.stamp.now().max(self.state().now())
     }
 
     /// The latest committed state: an O(1) clone that never waits for the writer.

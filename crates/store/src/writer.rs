@@ -15,9 +15,8 @@ use crate::codec;
 use crate::error::SubmitError;
 use crate::log;
 use crate::publish::Published;
-use crate::stamp::Stamper;
 use redb::{Database, Durability};
-use rollout_engine::{apply, Command, Envelope, Outcome, State};
+use rollout_engine::{Command, DeploymentEngine, Outcome, State};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, OnceLock};
@@ -99,14 +98,12 @@ pub(crate) struct Writer {
     pub db: Arc<Database>,
     pub rx: Receiver<Msg>,
     pub published: Arc<Published>,
-    pub stamper: Arc<dyn Stamper>,
     pub failed: Arc<OnceLock<Arc<redb::Error>>>,
     pub counters: Arc<Counters>,
     pub max_batch: usize,
-    /// The last committed state (equal to the published one between batches).
-    pub state: Arc<State>,
-    /// The log's time never goes backwards, even if the wall clock is stepped back.
-    pub last_now: i64,
+    /// The engine at the last committed state (equal to the published one between
+    /// batches). A batch is applied to a clone, kept only once it is durable.
+    pub engine: DeploymentEngine,
     pub truncated_through: u64,
     pub truncate_target: u64,
     pub snapshots: Option<SnapshotTrigger>,
@@ -169,7 +166,7 @@ impl Writer {
             }
             return;
         }
-        let (state, records, results, last_now) = self.apply_batch(batch);
+        let (engine, records, results) = self.apply_batch(batch);
         let truncating = self.truncate_target > self.truncated_through;
         if records.is_empty() && !truncating {
             // Nothing to write: every command was rejected.
@@ -180,10 +177,10 @@ impl Writer {
         match self.write(&records) {
             Ok(()) => {
                 let appended_bytes: u64 = records.iter().map(|(_, b)| b.len() as u64).sum();
-                self.state = state;
-                self.last_now = last_now;
+                self.engine = engine;
                 if !records.is_empty() {
-                    self.published.publish(self.state.clone());
+                    self.published
+                        .publish(Arc::new(self.engine.state().clone()));
                 }
                 self.count(&records, &results);
                 reply_all(results);
@@ -200,55 +197,27 @@ impl Writer {
         }
     }
 
-    /// Stamps and applies each command in order. Pure with respect to storage: nothing is
-    /// written here.
-    #[allow(clippy::type_complexity)]
+    /// Stamps and applies each command in order to a clone of the engine. Pure with
+    /// respect to storage: nothing is written here.
     fn apply_batch(
         &self,
         batch: Vec<Pending>,
     ) -> (
-        Arc<State>,
+        DeploymentEngine,
         Vec<(u64, Vec<u8>)>,
         Vec<(Reply, SubmitResult)>,
-        i64,
     ) {
-        let mut state = self.state.clone();
-        let mut last_now = self.last_now;
+        let mut engine = self.engine.clone();
         let mut records = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
         for Pending { command, reply } in batch {
-            let result = self.stamp_and_apply(&state, command, &mut last_now);
-            let result = result.map(|(next, outcome, index, bytes)| {
-                records.push((index, bytes));
-                state = Arc::new(next);
-                Committed {
-                    outcome,
-                    state: state.clone(),
-                }
+            let result = submit_encoded(&mut engine, command).map(|(committed, record)| {
+                records.push(record);
+                committed
             });
             results.push((reply, result));
         }
-        (state, records, results, last_now)
-    }
-
-    fn stamp_and_apply(
-        &self,
-        state: &State,
-        command: Command,
-        last_now: &mut i64,
-    ) -> Result<(State, Outcome, u64, Vec<u8>), SubmitError> {
-        let now = self.stamper.now_ns().max(*last_now);
-        let entropy = self
-            .stamper
-            .entropy()
-            .map_err(|e| SubmitError::Entropy(e.to_string()))?;
-        let envelope = Envelope::new(state.index() + 1, now, entropy, command);
-        let (next, outcome) = apply(state, &envelope).map_err(SubmitError::Rejected)?;
-        debug_assert_eq!(next.index(), envelope.index);
-        let bytes =
-            codec::encode_log_record(&envelope).map_err(|e| SubmitError::Encode(e.to_string()))?;
-        *last_now = now;
-        Ok((next, outcome, envelope.index, bytes))
+        (engine, records, results)
     }
 
     /// One write transaction, one fsync: the batch's records plus a bounded slice of
@@ -294,13 +263,43 @@ impl Writer {
             return;
         }
         // A full channel means a snapshot is still being written: try again next batch.
-        match trigger.tx.try_send(self.state.clone()) {
+        match trigger
+            .tx
+            .try_send(Arc::new(self.engine.state().clone()))
+        {
             Ok(()) => {
                 trigger.entries_since = 0;
                 trigger.bytes_since = 0;
             }
             Err(TrySendError::Full(_)) => {}
             Err(TrySendError::Disconnected(_)) => self.snapshots = None,
+        }
+    }
+}
+
+/// Submits one command to `engine` and encodes its envelope as a log record. If the
+/// record cannot be encoded the command is undone (the engine is left as it was), so the
+/// state never holds a command the log lacks.
+fn submit_encoded(
+    engine: &mut DeploymentEngine,
+    command: Command,
+) -> Result<(Committed, (u64, Vec<u8>)), SubmitError> {
+    let before = engine.clone();
+    let applied = engine.submit(command).map_err(|e| match e {
+        rollout_engine::Error::NoEntropy(reason) => SubmitError::Entropy(reason),
+        e => SubmitError::Rejected(e),
+    })?;
+    match codec::encode_log_record(&applied.envelope) {
+        Ok(bytes) => Ok((
+            Committed {
+                outcome: applied.outcome,
+                state: Arc::new(applied.state),
+            },
+            (applied.envelope.index, bytes),
+        )),
+        Err(e) => {
+            *engine = before;
+            Err(SubmitError::Encode(e.to_string()))
         }
     }
 }

@@ -160,18 +160,18 @@ fn async_submit_and_watch() {
 #[test]
 fn log_time_never_goes_backwards() {
     struct BackwardsClock(std::sync::atomic::AtomicI64);
-    impl rollout_store::Stamper for BackwardsClock {
-        fn now_ns(&self) -> i64 {
+    impl rollout_engine::Stamp for BackwardsClock {
+        fn now(&self) -> i64 {
             self.0
                 .fetch_sub(1_000, std::sync::atomic::Ordering::Relaxed)
         }
-        fn entropy(&self) -> std::io::Result<rollout_engine::Entropy> {
+        fn entropy(&self) -> Result<rollout_engine::Entropy, rollout_engine::StampError> {
             Ok(rollout_engine::Entropy::from_u64(1))
         }
     }
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {
-        stamper: Arc::new(BackwardsClock(T0.into())),
+        stamp: Arc::new(BackwardsClock(T0.into())),
         ..options(0)
     };
     let store = Store::open(dir.path(), opts).unwrap();

@@ -84,9 +84,7 @@ fn ack(index: u64, command: &Command) {
 }
 
 fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
+    rollout_store::system_now_ns()
 }
 
 fn fail(message: &str) -> ! {

@@ -3,7 +3,8 @@
 
 use rollout_engine::{apply, State};
 use rollout_store::codec::encode_state;
-use rollout_store::{Options, SeededStamper, Store};
+use rollout_engine::{SeededStamp, VirtualClock};
+use rollout_store::{Options, Store};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ pub const T0: i64 = 1_700_000_000_000_000_000;
 /// Deterministic options: seeded stamps, no automatic snapshots.
 pub fn options(seed: u64) -> Options {
     Options {
-        stamper: Arc::new(SeededStamper::new(seed, T0, 1_000_000)),
+        stamp: Arc::new(SeededStamp::stepping(seed, VirtualClock::new(T0), 1_000_000)),
         snapshot_every_entries: 0,
         snapshot_every_bytes: 0,
         ..Options::default()
