@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::get;
 use axum::Router;
 use rollout_http::{serve, Api, Config, StoreBackend};
-use rollout_store::{Options, Stamper, Store, SystemStamper};
+use rollout_store::{Options, Store};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -44,14 +44,9 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
 
     // The agent's API over the durable store.
-    let stamper: Arc<dyn Stamper> = Arc::new(SystemStamper);
-    let options = Options {
-        stamper: stamper.clone(),
-        ..Options::default()
-    };
-    let store = Arc::new(Store::open(dir.path(), options).expect("open store"));
+    let store = Arc::new(Store::open(dir.path(), Options::default()).expect("open store"));
     let api = Api::new(
-        Arc::new(StoreBackend::new(store.clone(), stamper)),
+        Arc::new(StoreBackend::new(store.clone())),
         Config::default(),
     );
     let api_base = servers.block_on(start(|l| serve(l, api, std::future::pending())));

@@ -207,6 +207,6 @@ fn log_notes(cluster: &mut LiveCluster) {
 /// A seed for the cluster's own choices (which node, how long a start takes): it only
 /// needs to differ between runs.
 pub fn seed() -> u64 {
-    let ns = rollout_http::backend::system_now_ns();
+    let ns = rollout_store::system_now_ns();
     u64::try_from(ns).unwrap_or(0) ^ u64::from(std::process::id())
 }

@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 use std::io::IsTerminal;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What Nomad's CLI shows of an ID without `-verbose`.
 pub const SHORT_ID_LEN: usize = 8;
@@ -184,9 +183,7 @@ pub fn text(v: &Value) -> String {
 
 /// Now, in Unix nanoseconds.
 pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    rollout_store::system_now_ns()
 }
 
 /// A span in the two largest units, as people read it: `45s`, `3m12s`, `2h5m`, `3d4h`.

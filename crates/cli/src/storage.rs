@@ -3,7 +3,7 @@
 //! answers writes exactly as a production one does: after the fsync (R5).
 
 use rollout_http::{Backend, StoreBackend};
-use rollout_store::{Options, Stamper, Store, SystemStamper};
+use rollout_store::{Options, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,11 +57,9 @@ impl Storage {
                 (temp.path().to_path_buf(), Some(temp), false)
             }
         };
-        let stamper: Arc<dyn Stamper> = Arc::new(SystemStamper);
         let mut options = Options {
             recover_to_last_good,
             queue_capacity: settings.queue_capacity,
-            stamper: stamper.clone(),
             ..Options::default()
         };
         options.engine_config.job_tracked_versions = settings.job_tracked_versions;
@@ -80,7 +78,7 @@ impl Storage {
             );
         }
         Ok(Storage {
-            backend: Arc::new(StoreBackend::new(Arc::new(store), stamper)),
+            backend: Arc::new(StoreBackend::new(Arc::new(store))),
             temporary,
             dir,
         })

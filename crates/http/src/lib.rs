@@ -40,8 +40,7 @@ mod ticker;
 mod views;
 
 pub use backend::{
-    Backend, BackendError, BoxFuture, Clock, EntropySource, ManualClock, MemoryBackend,
-    StoreBackend, SystemClock,
+    Backend, BackendError, BoxFuture, MemoryBackend, StoreBackend,
 };
 pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;

@@ -8,19 +8,18 @@
 //!
 //! The trait is deliberately small: [`StoreBackend`] is a thin adapter over the durable
 //! store (`rollout-store`) that every agent runs on; [`MemoryBackend`] is the in-process
-//! implementation for tests that want a manual clock and seeded IDs.
+//! implementation for tests that want a virtual clock and seeded IDs.
 
 mod memory;
 mod store;
 
-pub use memory::{Clock, EntropySource, ManualClock, MemoryBackend, SystemClock};
+pub use memory::MemoryBackend;
 pub use store::StoreBackend;
 
 use rollout_engine::model::UnixNanos;
 use rollout_engine::{Command, Outcome, State};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 /// A boxed future, so that `Backend` stays object-safe (`Arc<dyn Backend>`).
@@ -42,9 +41,7 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The clock commands are stamped with. Reads that depend on time (the planner)
     /// use the same clock, so that they agree with what the next command will see.
-    fn now_ns(&self) -> UnixNanos {
-        system_now_ns()
-    }
+    fn now_ns(&self) -> UnixNanos;
 }
 
 /// Why a command was not applied.
@@ -59,12 +56,4 @@ pub enum BackendError {
     /// A real fault (storage I/O, no entropy): logged and answered with 500.
     #[error("{0}")]
     Internal(String),
-}
-
-/// Wall-clock time as Unix nanoseconds (0 if the clock is before 1970).
-pub fn system_now_ns() -> UnixNanos {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -9,23 +9,19 @@
 use super::{Backend, BackendError, BoxFuture};
 use rollout_engine::model::UnixNanos;
 use rollout_engine::{Command, Outcome, State};
-use rollout_store::{Stamper, Store, SubmitError};
+use rollout_store::{Store, SubmitError};
 use std::sync::Arc;
 use tokio::sync::watch;
 
 /// A [`Backend`] over a durable [`Store`].
 pub struct StoreBackend {
     store: Arc<Store>,
-    /// The store's clock, so that reads that depend on time (the planner, the deadline
-    /// timer) agree with what the next envelope will be stamped with.
-    stamper: Arc<dyn Stamper>,
 }
 
 impl StoreBackend {
-    /// Wraps an open store. `stamper` must be the one the store was opened with
-    /// (`Options::stamper`).
-    pub fn new(store: Arc<Store>, stamper: Arc<dyn Stamper>) -> StoreBackend {
-        StoreBackend { store, stamper }
+    /// Wraps an open store.
+    pub fn new(store: Arc<Store>) -> StoreBackend {
+        StoreBackend { store }
     }
 
     /// The store itself: recovery report, statistics, log reads.
@@ -50,8 +46,10 @@ impl Backend for StoreBackend {
         self.store.subscribe()
     }
 
+    /// The store's clock, so that reads that depend on time (the planner, the deadline
+    /// timer) agree with what the next envelope will be stamped with.
     fn now_ns(&self) -> UnixNanos {
-        self.stamper.now_ns()
+        self.store.now()
     }
 }
 
@@ -74,17 +72,17 @@ fn backend_error(e: SubmitError) -> BackendError {
 mod tests {
     use super::*;
     use rollout_engine::command::UpdateEvalStatus;
-    use rollout_store::{Options, SeededStamper};
+    use rollout_engine::{SeededStamp, VirtualClock};
+    use rollout_store::Options;
 
     fn open(dir: &std::path::Path) -> StoreBackend {
-        let stamper: Arc<dyn Stamper> =
-            Arc::new(SeededStamper::new(7, 1_700_000_000_000_000_000, 1_000));
+        let clock = VirtualClock::new(1_700_000_000_000_000_000);
         let options = Options {
-            stamper: stamper.clone(),
+            stamp: Arc::new(SeededStamp::stepping(7, clock, 1_000)),
             ..Options::default()
         };
         let store = Store::open(dir, options).expect("open");
-        StoreBackend::new(Arc::new(store), stamper)
+        StoreBackend::new(Arc::new(store))
     }
 
     #[tokio::test]

@@ -276,6 +276,9 @@ impl Backend for Gated {
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.inner.subscribe()
     }
+    fn now_ns(&self) -> i64 {
+        self.inner.now_ns()
+    }
 }
 
 #[tokio::test]
@@ -355,14 +358,12 @@ async fn a_blocking_query_holds_no_request_slot_while_it_waits() {
 #[tokio::test]
 async fn a_full_store_queue_answers_503_with_retry_after_and_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let stamper: Arc<dyn rollout_store::Stamper> = Arc::new(rollout_store::SystemStamper);
     let options = rollout_store::Options {
         queue_capacity: 1,
-        stamper: stamper.clone(),
         ..rollout_store::Options::default()
     };
     let store = rollout_store::Store::open(dir.path(), options).expect("open");
-    let backend = rollout_http::StoreBackend::new(Arc::new(store), stamper);
+    let backend = rollout_http::StoreBackend::new(Arc::new(store));
     let s = Server::with_config(Arc::new(backend), None, Config::default()).await;
     let mut acknowledged = Vec::new();
     let mut overloaded = 0;

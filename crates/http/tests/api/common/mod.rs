@@ -5,7 +5,8 @@ pub mod acl_matrix;
 pub mod client;
 
 use client::Client;
-use rollout_http::{serve, Api, Backend, Clock, Config, EntropySource, ManualClock, MemoryBackend};
+use rollout_engine::{SeededStamp, VirtualClock};
+use rollout_http::{serve, Api, Backend, Config, MemoryBackend};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -17,7 +18,7 @@ pub struct Server {
     pub client: Client,
     pub api: Api,
     /// Set for deterministic servers.
-    pub clock: Option<Arc<ManualClock>>,
+    pub clock: Option<VirtualClock>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -30,8 +31,8 @@ impl Server {
 
     /// A manual clock at [`T0`] and seeded IDs: the same requests give the same bytes.
     pub async fn deterministic(seed: u64) -> Server {
-        let clock = Arc::new(ManualClock::new(T0));
-        let backend = MemoryBackend::with_sources(clock.clone(), EntropySource::seeded(seed));
+        let clock = VirtualClock::new(T0);
+        let backend = MemoryBackend::with_stamp(SeededStamp::new(seed, clock.clone()));
         Server::with_backend(Arc::new(backend), Some(clock)).await
     }
 
@@ -48,13 +49,13 @@ impl Server {
         .await
     }
 
-    async fn with_backend(backend: Arc<MemoryBackend>, clock: Option<Arc<ManualClock>>) -> Server {
+    async fn with_backend(backend: Arc<MemoryBackend>, clock: Option<VirtualClock>) -> Server {
         Server::with_config(backend, clock, Config::default()).await
     }
 
     pub async fn with_config(
         backend: Arc<dyn Backend>,
-        clock: Option<Arc<ManualClock>>,
+        clock: Option<VirtualClock>,
         config: Config,
     ) -> Server {
         // Half the server's idle cut-off: never reuse a connection the server may be closing.
@@ -71,7 +72,7 @@ impl Server {
         let mut client = Client::with_pool_idle_timeout(format!("http://{addr}"), idle);
         if let Some(clock) = &clock {
             let clock = clock.clone();
-            client = client.with_clock(Arc::new(move || clock.now_ns()));
+            client = client.with_clock(Arc::new(move || clock.now()));
         }
         Server {
             client,
