@@ -1,6 +1,14 @@
 //! Properties every run must keep, checked on both sides of every applied command and
 //! once more when the run settles.
 //!
+//! The engine's own invariants (`rollout_engine::invariants`: counters, terminal and
+//! promoted states, one active deployment and one new version per job and write, success
+//! is healthy and stable, rollbacks go to a differing stable version) are checked first,
+//! through the engine's one definition. What is added here needs what only the simulator
+//! knows: how each allocation was placed (`max-parallel`), that its scheduler places only
+//! what the planner asks (`canaries-bounded`), that a rollback happens whenever it should
+//! (`one-rollback`), and the run-level properties (no evaluation storm, nothing stuck).
+//!
 //! Step properties compare the state before and after one command, so a violation names
 //! the exact index that broke it. Only the deployments, allocations and jobs the
 //! command's events name are inspected: the cost of checking follows the size of the
@@ -11,7 +19,7 @@ use rollout_engine::job::spec_changed;
 use rollout_engine::model::{client_status, status, Deployment};
 use rollout_engine::outcome::Topic;
 use rollout_engine::reconcile::PlacementKind;
-use rollout_engine::{apply, Command, Envelope, Outcome, RollbackOutcome, State};
+use rollout_engine::{invariants, Command, Envelope, Outcome, RollbackOutcome, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use uuid::Uuid;
@@ -98,10 +106,11 @@ impl Checker {
         kinds: &BTreeMap<Uuid, Placed>,
     ) {
         let i = env.index;
+        if let Err(v) = invariants::check_applied(before, env, after, outcome) {
+            self.fail(i, v.rule, v.detail);
+        }
         let mut deployments: BTreeSet<Uuid> = BTreeSet::new();
-        let mut jobs: BTreeSet<(String, String)> = BTreeSet::new();
         for e in &outcome.events {
-            jobs.insert((e.namespace.to_string(), e.job_id.to_string()));
             let Ok(id) = e.key.parse::<Uuid>() else {
                 continue;
             };
@@ -145,9 +154,6 @@ impl Checker {
         for id in &deployments {
             self.check_deployment(i, before, after, id, outcome, kinds);
         }
-        for (ns, job) in &jobs {
-            self.check_job(i, before, after, ns, job);
-        }
     }
 
     fn count_health_transition(&mut self, before: &State, after: &State, id: &Uuid) {
@@ -172,53 +178,8 @@ impl Checker {
             return;
         };
         let old = before.deployment(id);
-        if let Some(old) = old {
-            if old.terminal()
-                && (old.status != d.status || old.status_description != d.status_description)
-            {
-                self.fail(
-                    i,
-                    "terminal-is-final",
-                    format!(
-                        "deployment {id} went from {} ({:?}) to {} ({:?})",
-                        old.status, old.status_description, d.status, d.status_description
-                    ),
-                );
-            }
-            if old.job_version != d.job_version {
-                self.fail(
-                    i,
-                    "version-fixed",
-                    format!("deployment {id} changed JobVersion"),
-                );
-            }
-            for (name, g) in &old.task_groups {
-                if g.promoted && !d.task_groups.get(name).is_some_and(|n| n.promoted) {
-                    self.fail(
-                        i,
-                        "promotion-final",
-                        format!("deployment {id} group {name} lost Promoted"),
-                    );
-                }
-            }
-        }
-        for (name, g) in &d.task_groups {
-            if g.healthy_allocs + g.unhealthy_allocs as i64 > g.placed_allocs as i64 {
-                self.fail(
-                    i,
-                    "health-le-placed",
-                    format!(
-                        "deployment {id} group {name}: healthy {} + unhealthy {} > placed {}",
-                        g.healthy_allocs, g.unhealthy_allocs, g.placed_allocs
-                    ),
-                );
-            }
-        }
         self.check_live_allocs(i, after, d, kinds);
         let was_active = old.is_none_or(|o| o.active());
-        if was_active && d.status == status::SUCCESSFUL {
-            self.check_success(i, after, d);
-        }
         if was_active && d.status == status::FAILED {
             *self.causes.entry(*id).or_default() += 1;
             self.check_failure(i, before, after, d, outcome);
@@ -282,34 +243,10 @@ impl Checker {
         }
     }
 
-    /// X1/X3: a successful deployment's version is stable and every group is healthy.
-    fn check_success(&mut self, i: u64, after: &State, d: &Deployment) {
-        if let Some(v) = after.job_version(&d.namespace, &d.job_id, d.job_version) {
-            if !v.stable {
-                self.fail(
-                    i,
-                    "success-is-stable",
-                    format!(
-                        "deployment {} succeeded but version {} is not stable",
-                        d.id, d.job_version
-                    ),
-                );
-            }
-        }
-        for (name, g) in &d.task_groups {
-            let canaries_ok = g.desired_canaries == 0 || g.promoted;
-            if g.healthy() < g.desired_total || !canaries_ok {
-                self.fail(i, "success-is-healthy", format!(
-                    "deployment {} succeeded with group {name}: healthy {} < desired {} or unpromoted canaries",
-                    d.id, g.healthy_allocs, g.desired_total
-                ));
-            }
-        }
-    }
-
-    /// §3.8: a failure that auto-reverts to a stable version with a different spec
-    /// produces exactly one new version, a copy of that stable version; a failure never
-    /// produces a rollback unless some group auto-reverts.
+    /// §3.8: a failure of a deployment whose groups all auto-revert, with a stable
+    /// version whose spec differs, rolls back exactly once, and a failure creates no
+    /// version beyond its rollback (that a rollback that happens is right — stable,
+    /// differing, a copy, described — is the engine's invariant).
     fn check_failure(
         &mut self,
         i: u64,
@@ -331,15 +268,7 @@ impl Checker {
             })
             .collect();
         let new_versions = new_versions(before, after, &d.namespace, &d.job_id);
-        let any_revert = d.task_groups.values().any(|g| g.auto_revert);
         let all_revert = !d.task_groups.is_empty() && d.task_groups.values().all(|g| g.auto_revert);
-        if !any_revert && !rolled.is_empty() {
-            self.fail(
-                i,
-                "rollback-needs-auto-revert",
-                format!("deployment {} rolled back without auto_revert", d.id),
-            );
-        }
         let stable = before.latest_stable_version(&d.namespace, &d.job_id);
         let rolling_job = before.job_version(&d.namespace, &d.job_id, d.job_version);
         let differs = match (stable, rolling_job) {
@@ -356,52 +285,6 @@ impl Checker {
             self.fail(i, "one-rollback", format!(
                 "deployment {} failure created versions {new_versions:?} for rollbacks {rolled:?}", d.id
             ));
-        }
-        if let Some((source, new)) = rolled.first() {
-            let copy = after.job_version(&d.namespace, &d.job_id, *new);
-            let src = before.job_version(&d.namespace, &d.job_id, *source);
-            let same = match (copy, src) {
-                (Some(c), Some(s)) => c.task_groups == s.task_groups,
-                _ => false,
-            };
-            if !same || new_versions != vec![*new] {
-                self.fail(i, "one-rollback", format!(
-                    "deployment {}: rollback version {new} is not a copy of stable version {source}", d.id
-                ));
-            }
-            let suffix = format!(" - rolling back to job version {source}");
-            if !d.status_description.ends_with(&suffix) {
-                self.fail(
-                    i,
-                    "one-rollback",
-                    format!(
-                        "deployment {} rolled back but its description is {:?}",
-                        d.id, d.status_description
-                    ),
-                );
-            }
-        }
-    }
-
-    fn check_job(&mut self, i: u64, before: &State, after: &State, ns: &str, job: &str) {
-        let active = after
-            .deployments_of_job_any(ns, job)
-            .filter(|d| d.active())
-            .count();
-        if active > 1 {
-            self.fail(
-                i,
-                "one-active-deployment",
-                format!("job {job} has {active} active deployments"),
-            );
-        }
-        let created = new_versions(before, after, ns, job);
-        if created.len() > 1 {
-            self.fail(
-                i,
-                "one-version-per-write",
-                format!("job {job} got versions {created:?} in one write"),
-            );
         }
     }
 
@@ -466,8 +349,8 @@ impl Checker {
             }
             Err(e) => self.fail(0, "replay-equals-live", e),
         }
-        if let Err(e) = state.check_indexes() {
-            self.fail(0, "indexes-consistent", e);
+        if let Err(v) = state.check_invariants() {
+            self.fail(0, v.rule, v.detail);
         }
     }
 }
@@ -551,13 +434,16 @@ fn new_versions(before: &State, after: &State, ns: &str, job: &str) -> Vec<u64> 
     out
 }
 
-/// Applies a log to an empty state.
+/// Replays a log onto an empty state through the engine.
 pub fn replay(log: &[Envelope]) -> Result<State, String> {
-    let mut s = State::new();
+    let mut engine = rollout_engine::DeploymentEngine::new(
+        rollout_engine::EngineConfig::default(),
+        rollout_engine::SeededStamp::new(0, rollout_engine::VirtualClock::default()),
+    );
     for env in log {
-        s = apply(&s, env)
-            .map_err(|e| format!("replay failed at index {}: {e}", env.index))?
-            .0;
+        engine
+            .replay(env)
+            .map_err(|e| format!("replay failed at index {}: {e}", env.index))?;
     }
-    Ok(s)
+    Ok(engine.into_state())
 }

@@ -30,9 +30,13 @@ use rollout_engine::command::{
 use rollout_engine::model::{eval_status, DurationNs, UnixNanos, HOUR_NS};
 use rollout_engine::outcome::Topic;
 use rollout_engine::reconcile::PlacementKind;
-use rollout_engine::{apply, next_deadline, plan, Command, Envelope, Error, Outcome, Plan, State};
+use rollout_engine::{
+    next_deadline, plan, Command, DeploymentEngine, EngineConfig, Entropy, Envelope, Error,
+    Outcome, Plan, Stamp, StampError, State, VirtualClock,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 use uuid::Uuid;
 
 /// 2023-11-14T22:13:20Z: where virtual time starts unless a config says otherwise.
@@ -199,11 +203,32 @@ impl RunReport {
     }
 }
 
-/// A deterministic simulated cluster driving one engine state.
+/// The simulation's stamp: its virtual clock and its own entropy stream (forked from the
+/// run's seed like every other subsystem's, so a seed fixes every ID).
+struct SimStamp {
+    clock: VirtualClock,
+    entropy: Mutex<SimRng>,
+}
+
+impl Stamp for SimStamp {
+    fn now(&self) -> UnixNanos {
+        self.clock.now()
+    }
+
+    fn entropy(&self) -> Result<Entropy, StampError> {
+        // Only the simulation's thread draws; a poisoned lock still holds a valid stream.
+        let mut rng = self.entropy.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(rng.entropy())
+    }
+}
+
+/// A deterministic simulated cluster driving one engine.
 pub struct Simulation {
     config: SimConfig,
     clock: Clock,
-    state: State,
+    /// The engine; its stamp reads `engine_clock`, set to `clock` before each command.
+    engine: DeploymentEngine,
+    engine_clock: VirtualClock,
     log: Vec<Envelope>,
     queue: BTreeMap<(UnixNanos, u64), Event>,
     seq: u64,
@@ -214,7 +239,6 @@ pub struct Simulation {
     scheduler: Scheduler,
     kinds: BTreeMap<Uuid, Placed>,
     pending_kinds: Vec<PlacementKind>,
-    rng_entropy: SimRng,
     rng_faults: SimRng,
     rng_clients: SimRng,
     rng_scheduler: SimRng,
@@ -233,9 +257,15 @@ pub struct Simulation {
 impl Simulation {
     pub fn new(config: SimConfig) -> Simulation {
         let mut root = SimRng::seed_from_u64(config.seed);
+        let engine_clock = VirtualClock::new(config.start_ns);
+        let stamp = SimStamp {
+            clock: engine_clock.clone(),
+            entropy: Mutex::new(root.fork(1)),
+        };
         let mut sim = Simulation {
             clock: Clock::new(config.start_ns),
-            state: State::new(),
+            engine: DeploymentEngine::new(EngineConfig::default(), stamp),
+            engine_clock,
             log: Vec::new(),
             queue: BTreeMap::new(),
             seq: 0,
@@ -246,7 +276,6 @@ impl Simulation {
             scheduler: Scheduler::new(config.scheduler.clone()),
             kinds: BTreeMap::new(),
             pending_kinds: Vec::new(),
-            rng_entropy: root.fork(1),
             rng_faults: root.fork(2),
             rng_clients: root.fork(3),
             rng_scheduler: root.fork(4),
@@ -283,7 +312,7 @@ impl Simulation {
         &self.config
     }
     pub fn state(&self) -> &State {
-        &self.state
+        self.engine.state()
     }
     /// Every applied envelope, in order: replaying it from an empty state gives
     /// [`Self::state`].
@@ -322,7 +351,7 @@ impl Simulation {
     /// The final state and the log as JSON bytes: two runs of one seed must agree.
     pub fn fingerprint(&self) -> (Vec<u8>, Vec<u8>) {
         (
-            serde_json::to_vec(&self.state).unwrap_or_default(),
+            serde_json::to_vec(self.engine.state()).unwrap_or_default(),
             serde_json::to_vec(&self.log).unwrap_or_default(),
         )
     }
@@ -333,33 +362,30 @@ impl Simulation {
     /// lets the cluster react: clients observe the allocations it wrote, the scheduler
     /// wakes for the evaluations it created. On error the state is unchanged.
     pub fn apply(&mut self, actor: Actor, command: Command) -> Result<Outcome, Error> {
-        let env = Envelope::new(
-            self.state.index() + 1,
-            self.clock.now(),
-            self.rng_entropy.entropy(),
-            command,
-        );
-        let (next, outcome) = match apply(&self.state, &env) {
-            Ok(r) => r,
+        self.engine_clock.set(self.clock.now());
+        let name = command.name();
+        let before = self.engine.state().clone();
+        let applied = match self.engine.submit(command) {
+            Ok(a) => a,
             Err(e) => {
                 self.stats.rejected += 1;
                 self.rejections.push(Rejection {
                     elapsed_ns: self.clock.elapsed(),
                     actor,
-                    command: env.command.name(),
+                    command: name,
                     error: e.to_string(),
                 });
                 self.pending_kinds.clear();
                 return Err(e);
             }
         };
-        let before = std::mem::replace(&mut self.state, next);
+        let (env, outcome) = (applied.envelope, applied.outcome);
         for (id, kind) in outcome
             .allocs_created
             .iter()
             .zip(self.pending_kinds.drain(..))
         {
-            let deployment = self.state.alloc(id).and_then(|a| a.deployment_id);
+            let deployment = self.engine.state().alloc(id).and_then(|a| a.deployment_id);
             self.kinds.insert(*id, Placed { kind, deployment });
         }
         *self.stats.commands.entry(env.command.name()).or_default() += 1;
@@ -375,10 +401,10 @@ impl Simulation {
             .count() as u64;
         if self.config.check_invariants {
             self.checker
-                .after_apply(&before, &self.state, &env, &outcome, &self.kinds);
+                .after_apply(&before, self.engine.state(), &env, &outcome, &self.kinds);
         }
         if self.config.keep_timeline {
-            for text in narrate(&before, &self.state, &env, &outcome) {
+            for text in narrate(&before, self.engine.state(), &env, &outcome) {
                 self.timeline.push(Entry {
                     elapsed_ns: self.clock.elapsed(),
                     index: env.index,
@@ -407,7 +433,7 @@ impl Simulation {
             let faults = &self.config.faults;
             let rng_faults = &mut self.rng_faults;
             let timers = self.clients.observe(
-                &self.state,
+                self.engine.state(),
                 &id,
                 now,
                 &mut self.fleet,
@@ -446,7 +472,7 @@ impl Simulation {
             ));
         }
         self.steps += 1;
-        let deadline = next_deadline(&self.state);
+        let deadline = next_deadline(self.engine.state());
         let head = self.queue.keys().next().map(|(t, _)| *t);
         if deadline.is_none() && self.quiet() {
             return self.settle();
@@ -484,7 +510,7 @@ impl Simulation {
     pub fn run_until(&mut self, elapsed_ns: DurationNs) -> Step {
         let target = self.clock.start() + elapsed_ns;
         loop {
-            let deadline = next_deadline(&self.state);
+            let deadline = next_deadline(self.engine.state());
             let head = self.queue.keys().next().map(|(t, _)| *t);
             let next = [deadline, head].into_iter().flatten().min();
             if next.is_none_or(|t| t > target) {
@@ -502,13 +528,13 @@ impl Simulation {
         if self.config.check_invariants {
             if let Step::Halted(why) = &end {
                 self.checker.violations.push(Violation {
-                    index: self.state.index(),
+                    index: self.engine.state().index(),
                     rule: "run-settles",
                     detail: why.clone(),
                 });
             }
             self.checker.finish(
-                &self.state,
+                self.engine.state(),
                 &self.log,
                 end == Step::Settled,
                 self.config.operator.manual_health,
@@ -521,7 +547,7 @@ impl Simulation {
     /// A summary of the run so far.
     pub fn report(&self, end: Step) -> RunReport {
         let mut deployments = BTreeMap::new();
-        for d in self.state.deployments_in_namespace(None) {
+        for d in self.engine.state().deployments_in_namespace(None) {
             *deployments.entry(d.status.clone()).or_default() += 1;
         }
         RunReport {
@@ -545,9 +571,9 @@ impl Simulation {
 
     fn rollouts_wait_on_operator(&self) -> bool {
         let manual = self.config.operator.manual_health;
-        self.state
+        self.engine.state()
             .active_deployments()
-            .all(|d| waiting_on_operator(&self.state, d, manual).is_some())
+            .all(|d| waiting_on_operator(self.engine.state(), d, manual).is_some())
     }
 
     /// Nothing left to do but wait for operators or for timers of jobs that no rollout
@@ -561,12 +587,13 @@ impl Simulation {
             return false;
         }
         let active: BTreeSet<(&str, &str)> = self
-            .state
+            .engine
+            .state()
             .active_deployments()
             .map(|d| (d.namespace.as_str(), d.job_id.as_str()))
             .collect();
         let now = self.clock.now();
-        let evals_busy = self.state.pending_evals().iter().any(|e| {
+        let evals_busy = self.engine.state().pending_evals().iter().any(|e| {
             active.contains(&(e.namespace.as_str(), e.job_id.as_str()))
                 || e.wait_until.nanos() <= now
         });
@@ -583,19 +610,19 @@ impl Simulation {
     /// With no foreground work and no deadline, background ticks still matter while
     /// chaos may strike an active deployment or an operator duty ripens later.
     fn keep_ticking(&self) -> bool {
-        let active = self.state.active_deployments().next().is_some();
+        let active = self.engine.state().active_deployments().next().is_some();
         let chaos = self.clock.elapsed() < self.config.operator.chaos_until_ns;
         active && (chaos || self.manual_health_ripening())
     }
 
     fn manual_health_ripening(&self) -> bool {
         self.config.operator.manual_health
-            && self.state.active_deployments().any(|d| {
-                self.state.deployment_allocs(&d.id).any(|a| {
+            && self.engine.state().active_deployments().any(|d| {
+                self.engine.state().deployment_allocs(&d.id).any(|a| {
                     !a.terminal()
                         && !a.has_health()
                         && matches!(
-                            crate::client::health_policy(&self.state, a),
+                            crate::client::health_policy(self.engine.state(), a),
                             crate::client::HealthPolicy::Manual { .. }
                         )
                 })
@@ -617,7 +644,7 @@ impl Simulation {
         if let Err(e) = self.apply(Actor::Clock, Command::Tick) {
             self.anomalies.push(format!("tick rejected: {e}"));
         }
-        if next_deadline(&self.state).is_some_and(|d| d <= deadline) {
+        if next_deadline(self.engine.state()).is_some_and(|d| d <= deadline) {
             let why = format!("a tick at {deadline} did not consume its deadline");
             self.anomalies.push(why.clone());
             return self.halt(why);
@@ -655,7 +682,7 @@ impl Simulation {
                 let now = self.clock.now();
                 let reaction =
                     self.clients
-                        .handle(&self.state, &alloc, event, now, &mut self.fleet);
+                        .handle(self.engine.state(), &alloc, event, now, &mut self.fleet);
                 for (at, e) in reaction.timers {
                     self.push(at, Event::Client { alloc, event: e });
                 }
@@ -697,9 +724,9 @@ impl Simulation {
     /// Plans every due evaluation; with plan latency the result is submitted later.
     fn schedule_evals(&mut self) {
         let now = self.clock.now();
-        let due = self.scheduler.due(&self.state, now);
+        let due = self.scheduler.due(self.engine.state(), now);
         for eval in due.now {
-            let p = match plan(&self.state, &eval, now) {
+            let p = match plan(self.engine.state(), &eval, now) {
                 Ok(p) => p,
                 Err(e) => {
                     self.anomalies.push(format!("planning {eval} failed: {e}"));
@@ -754,7 +781,7 @@ impl Simulation {
                             self.checker.note_cause(d);
                         }
                         if attempts < self.config.scheduler.max_plan_attempts {
-                            match plan(&self.state, &eval, self.clock.now()) {
+                            match plan(self.engine.state(), &eval, self.clock.now()) {
                                 Ok(again) => return self.submit(again, attempts + 1),
                                 Err(e) => self
                                     .anomalies
@@ -771,7 +798,7 @@ impl Simulation {
                 }
             }
         }
-        let pending = self.state.eval(&eval).is_some_and(|e| e.is_pending());
+        let pending = self.engine.state().eval(&eval).is_some_and(|e| e.is_pending());
         if pending {
             let ack = Command::UpdateEvalStatus(UpdateEvalStatus {
                 eval_id: eval,
@@ -791,7 +818,7 @@ impl Simulation {
     fn operator_duties(&mut self) -> usize {
         let decisions = operator::duties(
             &self.config.operator,
-            &self.state,
+            self.engine.state(),
             &self.clients,
             self.clock.now(),
         );
@@ -799,7 +826,7 @@ impl Simulation {
     }
 
     fn operator_chaos(&mut self) {
-        let decisions = operator::chaos(&self.config.operator, &self.state, &mut self.rng_operator);
+        let decisions = operator::chaos(&self.config.operator, self.engine.state(), &mut self.rng_operator);
         self.decide(decisions);
     }
 
@@ -862,7 +889,7 @@ impl Simulation {
     }
 
     fn active_deployment(&self, job: &str) -> Option<Uuid> {
-        self.state
+        self.engine.state()
             .deployments_of_job_any(NAMESPACE, job)
             .rev()
             .find(|d| d.active())
@@ -874,7 +901,7 @@ impl Simulation {
         let Some(spec) = self.config.jobs.iter().find(|j| j.id == job).cloned() else {
             return false;
         };
-        let current = self.state.job(NAMESPACE, job).cloned();
+        let current = self.engine.state().job(NAMESPACE, job).cloned();
         let first_group = spec
             .groups
             .first()

@@ -1,36 +1,49 @@
 //! Engine behaviours the simulator found, each reduced to a minimal command sequence
-//! driven straight through `rollout_engine::apply` (no simulator in between).
+//! driven straight through the engine (no simulator in between).
 //!
 //! Each was fixed in the engine and stays here as a regression test; each says which
 //! spec rule it pins.
 
 use rollout_engine::command::*;
 use rollout_engine::model::*;
-use rollout_engine::{apply, next_deadline, plan, Command, Entropy, Envelope, Outcome, State};
+use rollout_engine::{
+    next_deadline, plan, Command, DeploymentEngine, EngineConfig, Outcome, SeededStamp, State,
+    VirtualClock,
+};
 use uuid::Uuid;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 
-/// The smallest driver: next index, virtual time, entropy from a counter.
+/// The smallest driver: the engine on a virtual clock, entropy from a counter.
 struct Driver {
-    state: State,
-    now: i64,
+    engine: DeploymentEngine,
+    clock: VirtualClock,
 }
 
 impl Driver {
     fn new() -> Driver {
+        let clock = VirtualClock::new(T0);
         Driver {
-            state: State::new(),
-            now: T0,
+            engine: DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(1, clock.clone())),
+            clock,
         }
     }
 
+    fn state(&self) -> &State {
+        self.engine.state()
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    fn advance(&mut self, ns: i64) {
+        self.clock.advance(ns);
+    }
+
     fn apply(&mut self, command: Command) -> Outcome {
-        let index = self.state.index() + 1;
-        let env = Envelope::new(index, self.now, Entropy::from_u64(index), command);
-        let (state, outcome) = apply(&self.state, &env).unwrap_or_else(|e| panic!("{e}"));
-        self.state = state;
-        outcome
+        let applied = self.engine.submit(command).unwrap_or_else(|e| panic!("{e}"));
+        applied.outcome
     }
 
     fn register(&mut self, job: Job) -> Outcome {
@@ -44,14 +57,14 @@ impl Driver {
     fn schedule(&mut self) -> Vec<Uuid> {
         let mut placed = Vec::new();
         let due: Vec<Uuid> = self
-            .state
+            .state()
             .pending_evals()
             .iter()
-            .filter(|e| e.wait_until.nanos() <= self.now)
+            .filter(|e| e.wait_until.nanos() <= self.now())
             .map(|e| e.id)
             .collect();
         for id in due {
-            let p = plan(&self.state, &id, self.now).unwrap();
+            let p = plan(self.state(), &id, self.now()).unwrap();
             if !p.is_empty() || !p.reschedule_later.is_empty() {
                 let o = self.apply(Command::ApplyPlanResult(p.accept_on_node("node-1", "n1")));
                 placed.extend(o.allocs_created);
@@ -66,7 +79,7 @@ impl Driver {
     }
 
     fn client(&mut self, id: Uuid, status: &str, healthy: Option<bool>) {
-        let now = self.now;
+        let now = self.now();
         self.apply(Command::UpdateAllocsFromClient(ClientAllocUpdates {
             allocations: vec![ClientAllocUpdate {
                 id,
@@ -83,7 +96,7 @@ impl Driver {
     }
 
     fn latest(&self) -> Deployment {
-        (**self.state.latest_deployment_any("default", "web").unwrap()).clone()
+        (**self.state().latest_deployment_any("default", "web").unwrap()).clone()
     }
 }
 
@@ -147,15 +160,15 @@ fn lost_alloc_in_active_deployment_gets_an_evaluation() {
     let mut d = Driver::new();
     d.register(job("app:1", 1, update(0, 0)));
     let placed = d.schedule();
-    d.now += SECOND_NS;
+    d.advance(SECOND_NS);
     d.client(placed[0], "running", None);
-    d.now += SECOND_NS;
+    d.advance(SECOND_NS);
     d.client(placed[0], "lost", None);
     let dep = d.latest();
     assert!(dep.active());
-    let pending = d.state.pending_evals().len();
+    let pending = d.state().pending_evals().len();
     assert!(
-        pending > 0 || next_deadline(&d.state).is_some(),
+        pending > 0 || next_deadline(d.state()).is_some(),
         "deployment {} is active with its only allocation lost, no pending evaluation and no deadline",
         dep.id
     );
@@ -174,13 +187,13 @@ fn failed_canary_does_not_stop_old_allocations_while_canarying() {
     d.register(job("app:2", 2, update(1, 10 * MINUTE_NS)));
     let canaries = d.schedule();
     assert_eq!(canaries.len(), 1);
-    d.now += 15 * SECOND_NS;
+    d.advance(15 * SECOND_NS);
     d.client(canaries[0], "running", Some(true));
-    d.now += 15 * SECOND_NS;
+    d.advance(15 * SECOND_NS);
     d.client(canaries[0], "failed", None);
     assert!(d.latest().task_groups["api"].canarying());
-    for e in d.state.pending_evals() {
-        let p = plan(&d.state, &e.id, d.now).unwrap();
+    for e in d.state().pending_evals() {
+        let p = plan(d.state(), &e.id, d.now()).unwrap();
         let stopped: Vec<&Uuid> = p
             .stops
             .iter()
@@ -205,7 +218,7 @@ fn identical_registration_creates_no_version() {
     deployed(&mut d, 1, update(0, 10 * MINUTE_NS));
     let o = d.register(job("app:1", 1, update(0, 10 * MINUTE_NS)));
     assert!(o.deployments_created.is_empty());
-    assert_eq!(d.state.job("default", "web").unwrap().version, 0);
+    assert_eq!(d.state().job("default", "web").unwrap().version, 0);
 }
 
 /// When the only thing that keeps a promoted deployment from completing is a delayed
@@ -220,11 +233,11 @@ fn deployment_completes_after_a_delayed_reschedule_turns_out_moot() {
     d.register(job("app:2", 1, update(1, 0)));
     let canaries = d.schedule();
     assert_eq!(canaries.len(), 1);
-    d.now += SECOND_NS;
+    d.advance(SECOND_NS);
     // The old allocation fails outside any active deployment: a delayed reschedule.
     d.client(old[0], "failed", None);
     d.schedule();
-    d.now += 10 * SECOND_NS;
+    d.advance(10 * SECOND_NS);
     d.client(canaries[0], "running", Some(true));
     let dep = d.latest();
     d.apply(Command::PromoteDeployment(PromoteDeployment {
@@ -233,13 +246,13 @@ fn deployment_completes_after_a_delayed_reschedule_turns_out_moot() {
         groups: None,
     }));
     d.schedule();
-    d.now += 60 * SECOND_NS;
+    d.advance(60 * SECOND_NS);
     d.schedule();
     d.schedule();
     let dep = d.latest();
-    assert!(d.state.pending_evals().is_empty());
+    assert!(d.state().pending_evals().is_empty());
     let key = rollout_engine::JobKey::new("default", "web");
-    let rec = rollout_engine::reconcile::reconcile(&d.state, &key, d.now);
+    let rec = rollout_engine::reconcile::reconcile(d.state(), &key, d.now());
     assert!(
         rec.current.is_none() || rec.complete(),
         "the reconciler itself still sees work"
@@ -275,7 +288,7 @@ fn deployment_is_not_stuck_when_old_failed_allocations_cannot_reschedule() {
     for id in &placed {
         d.client(*id, "running", Some(true));
     }
-    d.now += MINUTE_NS;
+    d.advance(MINUTE_NS);
     d.client(placed[0], "failed", None);
     d.schedule();
     let mut v1 = v0.clone();
@@ -285,7 +298,7 @@ fn deployment_is_not_stuck_when_old_failed_allocations_cannot_reschedule() {
     d.schedule();
     let dep = d.latest();
     let stuck =
-        dep.active() && d.state.pending_evals().is_empty() && next_deadline(&d.state).is_none();
+        dep.active() && d.state().pending_evals().is_empty() && next_deadline(d.state()).is_none();
     assert!(
         !stuck,
         "deployment {} is {} with {:?}, no pending evaluation and no deadline",

@@ -5,7 +5,10 @@
 
 use rollout_engine::command::{RegisterJob, SetAllocHealth};
 use rollout_engine::model::{client_status, health_check, Job, UpdateStrategy, SECOND_NS};
-use rollout_engine::{apply, next_deadline, Command, Entropy, Envelope, Error, Outcome, State};
+use rollout_engine::{
+    next_deadline, Command, DeploymentEngine, EngineConfig, Error, Outcome, SeededStamp, State,
+    VirtualClock,
+};
 use rollout_sim::jobs::JobSpec;
 use rollout_sim::knobs::{FAIL_TO_START, NEVER_HEALTHY, START_DELAY};
 use rollout_sim::{GroupSpec, LiveCluster, LiveConfig, Note};
@@ -14,24 +17,29 @@ const T0: i64 = 1_700_000_000_000_000_000;
 
 /// The engine with a clock the test moves.
 struct Engine {
-    state: State,
-    now: i64,
+    engine: DeploymentEngine,
+    clock: VirtualClock,
 }
 
 impl Engine {
     fn new() -> Engine {
+        let clock = VirtualClock::new(T0);
         Engine {
-            state: State::new(),
-            now: T0,
+            engine: DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(1, clock.clone())),
+            clock,
         }
     }
 
+    fn state(&self) -> &State {
+        self.engine.state()
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     fn submit(&mut self, command: Command) -> Result<Outcome, Error> {
-        let index = self.state.index() + 1;
-        let env = Envelope::new(index, self.now, Entropy::from_u64(index), command);
-        let (next, outcome) = apply(&self.state, &env)?;
-        self.state = next;
-        Ok(outcome)
+        self.engine.submit(command).map(|a| a.outcome)
     }
 
     fn register(&mut self, job: Job) -> Outcome {
@@ -43,13 +51,13 @@ impl Engine {
     }
 
     fn deployment(&self) -> &rollout_engine::model::Deployment {
-        self.state
+        self.state()
             .latest_job_deployment("default", "web")
             .expect("a deployment")
     }
 
     fn elapsed_s(&self) -> f64 {
-        (self.now - T0) as f64 / 1e9
+        (self.now() - T0) as f64 / 1e9
     }
 }
 
@@ -58,23 +66,23 @@ impl Engine {
 fn run(cluster: &mut LiveCluster, engine: &mut Engine, until_ns: i64) -> Vec<Note> {
     let mut notes = Vec::new();
     for _ in 0..10_000 {
-        cluster.observe(&engine.state, engine.now);
+        cluster.observe(engine.state(), engine.now());
         notes.extend(cluster.drain_notes());
-        if let Some(work) = cluster.next_work(&engine.state, engine.now) {
+        if let Some(work) = cluster.next_work(engine.state(), engine.now()) {
             let result = engine.submit(work.command);
             cluster.done(work.ticket, result.as_ref().err());
             continue;
         }
-        let deadline = next_deadline(&engine.state);
-        let wake = cluster.next_wake(&engine.state, engine.now);
+        let deadline = next_deadline(engine.state());
+        let wake = cluster.next_wake(engine.state(), engine.now());
         let Some(next) = [deadline, wake].into_iter().flatten().min() else {
             return notes;
         };
         if next > T0 + until_ns {
             return notes;
         }
-        engine.now = engine.now.max(next);
-        if deadline.is_some_and(|d| d <= engine.now) {
+        engine.clock.set(engine.now().max(next));
+        if deadline.is_some_and(|d| d <= engine.now()) {
             engine.submit(Command::Tick).expect("tick");
         }
     }
@@ -130,13 +138,13 @@ fn automatic_health_after_min_healthy_time() {
     let elapsed = engine.elapsed_s();
     assert!((2.0..=3.0).contains(&elapsed), "{elapsed}");
     let running = engine
-        .state
+        .state()
         .allocs_in_namespace(None)
         .into_iter()
         .filter(|a| a.client_status == client_status::RUNNING && a.is_healthy())
         .count();
     assert_eq!(running, 3);
-    assert!(engine.state.pending_evals().is_empty());
+    assert!(engine.state().pending_evals().is_empty());
 }
 
 #[test]
@@ -147,7 +155,7 @@ fn manual_health_waits_for_the_operator() {
     run(&mut cluster, &mut engine, 20 * SECOND_NS);
     let d = engine.deployment().clone();
     assert_eq!(d.status, "running");
-    let allocs: Vec<_> = engine.state.deployment_allocs(&d.id).cloned().collect();
+    let allocs: Vec<_> = engine.state().deployment_allocs(&d.id).cloned().collect();
     assert_eq!(allocs.len(), 2);
     assert!(allocs
         .iter()
@@ -177,13 +185,13 @@ fn a_version_that_fails_to_start_is_rolled_back() {
     engine.register(bad);
     let bad_deployment = engine.deployment().id;
     run(&mut cluster, &mut engine, 60 * SECOND_NS);
-    let d = engine.state.deployment(&bad_deployment).expect("kept");
+    let d = engine.state().deployment(&bad_deployment).expect("kept");
     assert_eq!(d.status, "failed");
     assert_eq!(
         d.status_description,
         "Failed due to unhealthy allocations - rolling back to job version 0"
     );
-    let job = engine.state.job("default", "web").expect("job");
+    let job = engine.state().job("default", "web").expect("job");
     assert_eq!(job.version, 2);
     assert!(job.meta.is_none(), "the revert runs the stable spec");
 }
@@ -248,10 +256,10 @@ fn start_delay_knob_and_bad_knobs_are_noted() {
         ),
         "{notes:?}"
     );
-    let alloc = engine.state.allocs_in_namespace(None)[0].clone();
+    let alloc = engine.state().allocs_in_namespace(None)[0].clone();
     assert_eq!(alloc.client_status, client_status::PENDING);
     run(&mut cluster, &mut engine, 6 * SECOND_NS);
-    let alloc = engine.state.alloc(&alloc.id).expect("alloc");
+    let alloc = engine.state().alloc(&alloc.id).expect("alloc");
     assert_eq!(alloc.client_status, client_status::RUNNING);
     assert_eq!(alloc.modify_time, T0 + 5 * SECOND_NS);
 }
