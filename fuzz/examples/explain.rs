@@ -5,7 +5,6 @@
 //! `cargo run --manifest-path fuzz/Cargo.toml --example explain -- fuzz/artifacts/engine_commands/crash-…`
 //! (set `QUIET=1` to leave out the actions).
 
-use rollout_engine::{apply, Entropy, Envelope, State};
 use rollout_fuzz::engine::*;
 
 fn main() {
@@ -15,33 +14,26 @@ fn main() {
     };
     let data = std::fs::read(&path).expect("read input");
     let quiet = std::env::var_os("QUIET").is_some();
-    let mut state = State::new();
-    let mut now = T0;
-    for (i, s) in decode(&data).iter().enumerate() {
+    let (engine, _) = drive(&decode(&data), |i, step, _, stepped, _| {
         if !quiet {
-            println!("{i}: {:?}", s.action);
+            println!("{i}: {:?}", step.action);
         }
-        now = advance(now, &s.action);
-        let Some(cmd) = command(&state, now, s) else {
-            println!("{i}:   (no command)");
-            continue;
-        };
-        let env = Envelope::new(state.index() + 1, now, Entropy::from_u64(i as u64), cmd);
-        match apply(&state, &env) {
-            Ok((next, o)) => {
-                println!(
-                    "{i}:   {} at {} → ok, {} evals, {} allocs, {} rollbacks",
-                    env.command.name(),
-                    env.index,
-                    o.evals_created.len(),
-                    o.allocs_created.len(),
-                    o.rollbacks.len()
-                );
-                state = next;
+        match stepped {
+            Stepped::NoCommand => println!("{i}:   (no command)"),
+            Stepped::Applied(a) => println!(
+                "{i}:   {} at {} → ok, {} evals, {} allocs, {} rollbacks",
+                a.envelope.command.name(),
+                a.envelope.index,
+                a.outcome.evals_created.len(),
+                a.outcome.allocs_created.len(),
+                a.outcome.rollbacks.len()
+            ),
+            Stepped::Rejected { command, error } => {
+                println!("{i}:   {} → {error}", command.name())
             }
-            Err(e) => println!("{i}:   {} → {e}", env.command.name()),
         }
-    }
+    });
+    let state = engine.state();
     for d in state.deployments_in_namespace(None) {
         println!(
             "deployment {} {} v{} {:?}",

@@ -17,7 +17,7 @@
 //! Run from the repository root: `cargo run --manifest-path fuzz/Cargo.toml --example
 //! gen_seeds`. It replaces the seed directories; output is deterministic.
 
-use rollout_engine::{apply, Command, Entropy, Envelope, State};
+use rollout_engine::{Command, Entropy, Envelope, State};
 use rollout_fuzz::encode::{encode, raw, step};
 use rollout_fuzz::engine::*;
 use rollout_fuzz::http::{fixture, CLIENT_ACCESSOR, MANAGEMENT_SECRET, POLICY};
@@ -416,21 +416,8 @@ fn random_action(r: &mut Rng) -> Action {
 
 /// Runs a program the way the target does and returns its log and final state.
 fn execute(steps: &[Step]) -> (Vec<Envelope>, State) {
-    let mut state = State::new();
-    let mut now = T0;
-    let mut log = Vec::new();
-    for (i, s) in steps.iter().enumerate() {
-        now = advance(now, &s.action);
-        let Some(cmd) = command(&state, now, s) else {
-            continue;
-        };
-        let env = Envelope::new(state.index() + 1, now, Entropy::from_u64(i as u64), cmd);
-        if let Ok((next, _)) = apply(&state, &env) {
-            state = next;
-            log.push(env);
-        }
-    }
-    (log, state)
+    let (engine, log) = drive(steps, |_, _, _, _, _| {});
+    (log, engine.into_state())
 }
 
 // --- main -----------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ use rollout_engine::model::{
     Job, ReschedulePolicy, SmallMap, Task, TaskGroup, TaskState, Timestamp, UpdateStrategy,
     HOUR_NS, MINUTE_NS, SECOND_NS,
 };
-use rollout_engine::{apply, plan, Command, Entropy, Envelope, State};
+use rollout_engine::{
+    apply, invariants as engine_invariants, plan, Applied, Command, DeploymentEngine, EngineConfig,
+    Envelope, SeededStamp, State, VirtualClock,
+};
 use uuid::Uuid;
 
 /// 2023-11-14T22:13:20Z, the tests' epoch.
@@ -888,62 +891,127 @@ pub fn advance(now: i64, action: &Action) -> i64 {
     }
 }
 
-/// Runs a program, panicking (with the step and the broken rule) on any violation.
-pub fn run(data: &[u8]) {
-    let steps = decode(data);
-    let mut state = State::new();
+/// What one step of a program did.
+pub enum Stepped<'a> {
+    /// The step made no command (say, it picks from an empty table).
+    NoCommand,
+    /// The engine accepted the command.
+    Applied(&'a Applied),
+    /// The engine refused the command.
+    Rejected {
+        command: &'a Command,
+        error: &'a rollout_engine::Error,
+    },
+}
+
+/// Runs a program through a [`DeploymentEngine`] as the target does — the virtual clock
+/// set to each step's time, entropy seeded with 0 — calling `each` after every step with
+/// the step, the state before it, what happened and the engine after it. Returns the
+/// engine and the log of accepted envelopes.
+pub fn drive(
+    steps: &[Step],
+    mut each: impl FnMut(usize, &Step, &State, Stepped<'_>, &DeploymentEngine),
+) -> (DeploymentEngine, Vec<Envelope>) {
+    let clock = VirtualClock::new(T0);
+    let mut engine =
+        DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(0, clock.clone()));
     let mut now = T0;
     let mut log: Vec<Envelope> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         now = advance(now, &step.action);
-        let Some(cmd) = command(&state, now, step) else {
+        clock.set(now);
+        let before = engine.state().clone();
+        let Some(cmd) = command(&before, now, step) else {
+            each(i, step, &before, Stepped::NoCommand, &engine);
             continue;
         };
-        let env = Envelope::new(state.index() + 1, now, Entropy::from_u64(i as u64), cmd);
-        let result = apply(&state, &env);
-        // Determinism: the same state and envelope give the same result, accepted or not.
-        // Compared as values here (serialising every step would dominate the run); the
-        // bytes are compared once per program, between the live state and a replay of
-        // the log (`check_log`).
-        let again = apply(&state, &env);
-        match (&result, &again) {
-            (Ok((a, oa)), Ok((b, ob))) => {
-                assert!(
-                    a == b,
-                    "step {i}: applying {} twice gave different states",
-                    env.command.name()
-                );
-                assert_eq!(oa, ob, "step {i}: applying twice gave different outcomes");
+        match engine.submit(cmd.clone()) {
+            Ok(applied) => {
+                each(i, step, &before, Stepped::Applied(&applied), &engine);
+                log.push(applied.envelope);
             }
-            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
-            _ => panic!("step {i}: applying twice gave different results"),
+            Err(error) => {
+                let stepped = Stepped::Rejected {
+                    command: &cmd,
+                    error: &error,
+                };
+                each(i, step, &before, stepped, &engine);
+            }
         }
-        match result {
-            Ok((next, outcome)) => {
-                if let Err(e) = invariants::check_step(&state, &env, &next, &outcome) {
-                    panic!("step {i} ({}): {e}", env.command.name());
+    }
+    (engine, log)
+}
+
+/// Runs a program, panicking (with the step and the broken rule) on any violation.
+pub fn run(data: &[u8]) {
+    let steps = decode(data);
+    let (engine, log) = drive(&steps, |i, _, before, stepped, engine| {
+        match stepped {
+            Stepped::NoCommand => return,
+            Stepped::Applied(applied) => check_accepted(i, before, applied),
+            Stepped::Rejected { command, error } => {
+                assert!(
+                    *engine.state() == *before,
+                    "step {i}: a rejection changed the state"
+                );
+                // The same rejection again (a dry run applies the same command at the
+                // same time to the same state).
+                match engine.dry_run(command.clone()) {
+                    Err(again) => assert_eq!(error.to_string(), again.to_string()),
+                    Ok(_) => panic!(
+                        "step {i}: {} was rejected, then accepted: {error}",
+                        command.name()
+                    ),
                 }
-                log.push(env);
-                state = next;
-            }
-            Err(e) => {
                 // A rejection has Nomad's text and a kind; a well-formed envelope (index
                 // above the state's) is never the embedder's fault.
-                let _ = e.to_string();
                 assert_ne!(
-                    e.kind(),
+                    error.kind(),
                     rollout_engine::ErrorKind::Internal,
-                    "step {i}: internal error for a well-formed envelope: {e}"
+                    "step {i}: internal error for a well-formed envelope: {error}"
                 );
             }
         }
         // Reads the driver and the HTTP layer do after every write.
-        let _ = rollout_engine::next_deadline(&state);
-        for e in state.pending_evals() {
-            let _ = plan(&state, &e.id, now);
+        let _ = engine.next_deadline();
+        for e in engine.state().pending_evals() {
+            let _ = engine.plan(&e.id);
         }
-    }
-    if let Err(e) = invariants::check_log(&state, &log) {
+    });
+    let state = engine.state();
+    if let Err(e) = invariants::check_log(state, &log) {
         panic!("after {} steps: {e}", steps.len());
+    }
+}
+
+/// An accepted step: applying its envelope again gives the same state and outcome, and
+/// the engine's invariants hold — of the step, of the transition, of the whole state.
+fn check_accepted(i: usize, before: &State, applied: &Applied) {
+    let name = applied.envelope.command.name();
+    // Compared as values (serialising every step would dominate the run); the bytes are
+    // compared once per program, between the live state and a replay of the log.
+    match apply(before, &applied.envelope) {
+        Ok((state, outcome)) => {
+            assert!(
+                state == applied.state,
+                "step {i}: applying {name} twice gave different states"
+            );
+            assert_eq!(
+                outcome, applied.outcome,
+                "step {i}: applying twice gave different outcomes"
+            );
+        }
+        Err(e) => panic!("step {i}: {name} applied once, then failed: {e}"),
+    }
+    let checked = engine_invariants::check_applied(
+        before,
+        &applied.envelope,
+        &applied.state,
+        &applied.outcome,
+    )
+    .and_then(|()| engine_invariants::check_transition(before, &applied.state))
+    .and_then(|()| applied.state.check_invariants());
+    if let Err(v) = checked {
+        panic!("step {i} ({name}): {v}");
     }
 }

@@ -15,8 +15,10 @@ use rollout_engine::acl::{
 };
 use rollout_engine::command::{RegisterJob, UpdateEvalStatus};
 use rollout_engine::model::{Job, UpdateStrategy, MINUTE_NS, SECOND_NS};
-use rollout_engine::{apply, plan, Command, Entropy, Envelope, State};
-use rollout_http::{Api, Config, EntropySource, ManualClock, MemoryBackend};
+use rollout_engine::{
+    plan, Command, DeploymentEngine, EngineConfig, SeededStamp, State, VirtualClock,
+};
+use rollout_http::{Api, Config, MemoryBackend};
 use std::sync::{Arc, OnceLock};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -72,30 +74,34 @@ fn web_job(image: &str) -> Job {
     job
 }
 
+/// Builds the fixture through the engine: the n-th command (from 1) at `NOW - 60 s + n s`
+/// with `Entropy::from_u64(n)`.
 struct Builder {
-    state: State,
-    seed: u64,
+    engine: DeploymentEngine,
 }
 
 impl Builder {
+    fn new() -> Builder {
+        let clock = VirtualClock::new(NOW - 59 * SECOND_NS);
+        Builder {
+            engine: DeploymentEngine::new(
+                EngineConfig::default(),
+                SeededStamp::stepping(1, clock, SECOND_NS),
+            ),
+        }
+    }
+
     fn apply(&mut self, command: Command) -> rollout_engine::Outcome {
-        self.seed += 1;
-        let env = Envelope::new(
-            self.state.index() + 1,
-            NOW - 60 * SECOND_NS + self.seed as i64 * SECOND_NS,
-            Entropy::from_u64(self.seed),
-            command,
-        );
-        let name = env.command.name();
-        let (state, outcome) = apply(&self.state, &env)
-            .unwrap_or_else(|e| panic!("fixture command {name} failed: {e}"));
-        self.state = state;
-        outcome
+        let name = command.name();
+        self.engine
+            .submit(command)
+            .unwrap_or_else(|e| panic!("fixture command {name} failed: {e}"))
+            .outcome
     }
 
     /// Places the plan of `eval` in full; returns the new allocations.
     fn place(&mut self, eval: Uuid) -> Vec<Uuid> {
-        let p = plan(&self.state, &eval, NOW).expect("fixture plan");
+        let p = plan(self.engine.state(), &eval, NOW).expect("fixture plan");
         self.apply(Command::ApplyPlanResult(p.accept_on_node("node-1", "n1")))
             .allocs_created
     }
@@ -131,10 +137,7 @@ impl Builder {
 }
 
 fn build_fixture() -> Fixture {
-    let mut b = Builder {
-        state: State::new(),
-        seed: 0,
-    };
+    let mut b = Builder::new();
     // Version 0: placed, healthy, stable.
     let o = b.apply(Command::RegisterJob(RegisterJob {
         job: web_job("app:1"),
@@ -188,7 +191,7 @@ fn build_fixture() -> Fixture {
             ..Default::default()
         }],
     }));
-    let state = b.state;
+    let state = b.engine.into_state();
     state.check_indexes().expect("fixture indexes");
     Fixture {
         job: "web".into(),
@@ -276,11 +279,10 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// docs. `path_and_query` must already be a valid URI (see [`escape`]).
 pub fn send(method: Method, path_and_query: &str, auth: Auth, body: Vec<u8>) -> Response {
     let fx = fixture();
-    let backend = Arc::new(MemoryBackend::from_state(
+    let backend = Arc::new(MemoryBackend::from_engine(DeploymentEngine::from_state(
         fx.state.clone(),
-        Arc::new(ManualClock::new(NOW)),
-        EntropySource::seeded(7),
-    ));
+        SeededStamp::new(7, VirtualClock::new(NOW)),
+    )));
     let api = Api::new(
         backend.clone(),
         Config {

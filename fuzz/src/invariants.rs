@@ -1,120 +1,14 @@
-//! The engine's invariants, as the property test checks them
-//! (`crates/engine/tests/properties.rs`), plus the round trips the store relies on.
+//! What a program must keep beyond the engine's own invariants (which
+//! `rollout_engine::invariants` defines and the target calls): the round trips the store
+//! relies on, and replay.
 
-use rollout_engine::{apply, Envelope, Outcome, RollbackOutcome, State};
+use rollout_engine::{apply, Envelope, State};
 use rollout_store::codec;
-use std::collections::BTreeMap;
 
 /// A state's serialized bytes (the snapshot payload format): what "equal" means for
 /// replay and determinism.
 pub fn state_bytes(state: &State) -> Vec<u8> {
     codec::encode_state(state).expect("every state encodes")
-}
-
-/// Checks one accepted command: `before` + `env` gave `after` and `outcome`.
-pub fn check_step(
-    before: &State,
-    env: &Envelope,
-    after: &State,
-    outcome: &Outcome,
-) -> Result<(), String> {
-    if after.index() != env.index {
-        return Err(format!(
-            "state index {} is not the envelope's {}",
-            after.index(),
-            env.index
-        ));
-    }
-    if outcome.index != after.index() {
-        return Err(format!(
-            "outcome index {} is not the state's {}",
-            outcome.index,
-            after.index()
-        ));
-    }
-    check_transition(before, after)?;
-    check_state(after)?;
-    check_rollbacks(before, outcome)
-}
-
-/// Properties relating one state to the next: terminal deployments keep their status,
-/// a promoted group stays promoted.
-pub fn check_transition(before: &State, after: &State) -> Result<(), String> {
-    for old in before.deployments_in_namespace(None) {
-        let Some(new) = after.deployment(&old.id) else {
-            continue;
-        };
-        if old.terminal() && new.status != old.status {
-            return Err(format!(
-                "terminal deployment {} changed status {} → {}",
-                old.id, old.status, new.status
-            ));
-        }
-        for (g, s) in &old.task_groups {
-            if s.promoted && !new.task_groups.get(g).is_some_and(|n| n.promoted) {
-                return Err(format!("deployment {} group {g} was un-promoted", old.id));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Properties of one state: secondary indexes agree with their tables, health counts
-/// stay within placements, at most one active deployment per job.
-pub fn check_state(state: &State) -> Result<(), String> {
-    state.check_indexes()?;
-    let mut active: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for d in state.deployments_in_namespace(None) {
-        if d.active() {
-            *active
-                .entry((d.namespace.clone(), d.job_id.clone()))
-                .or_default() += 1;
-        }
-        for (g, s) in &d.task_groups {
-            if s.healthy_allocs as i128 + s.unhealthy_allocs as i128 > s.placed_allocs as i128 {
-                return Err(format!(
-                    "deployment {} group {g}: healthy+unhealthy > placed: {s:?}",
-                    d.id
-                ));
-            }
-        }
-    }
-    if let Some(((ns, job), n)) = active.iter().find(|(_, n)| **n > 1) {
-        return Err(format!("{n} active deployments for {ns}/{job}"));
-    }
-    Ok(())
-}
-
-/// A rollback goes to a stable version that differs from the failing one.
-fn check_rollbacks(before: &State, outcome: &Outcome) -> Result<(), String> {
-    for r in &outcome.rollbacks {
-        let RollbackOutcome::RolledBack { stable_version, .. } = r.outcome else {
-            continue;
-        };
-        let Some(failing) = before.deployment(&r.deployment_id) else {
-            return Err(format!(
-                "rollback of unknown deployment {}",
-                r.deployment_id
-            ));
-        };
-        let Some(src) = before.job_version(&failing.namespace, &failing.job_id, stable_version)
-        else {
-            return Err(format!("rollback to missing version {stable_version}"));
-        };
-        if !src.stable {
-            return Err(format!("rollback to unstable version {stable_version}"));
-        }
-        if let Some(w) =
-            before.job_version(&failing.namespace, &failing.job_id, failing.job_version)
-        {
-            if !rollout_engine::job::spec_changed(w, src) {
-                return Err(format!(
-                    "rollback to version {stable_version} that equals the failing one"
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// After a run: replaying the log gives the same bytes; every envelope survives the log
@@ -144,7 +38,7 @@ pub fn check_log(state: &State, log: &[Envelope]) -> Result<(), String> {
     if header.index != state.index() || loaded != *state {
         return Err("snapshot does not round-trip".into());
     }
-    loaded.check_indexes()?;
+    loaded.check_invariants().map_err(|v| v.to_string())?;
     if rollout_engine::next_deadline(&loaded) != rollout_engine::next_deadline(state) {
         return Err("a loaded snapshot has another next deadline".into());
     }
