@@ -1,6 +1,8 @@
 //! Per-command apply cost, reads and snapshots on the anchor workloads
 //! (`docs/benchmarks-anchor.md`). Every write starts from the same prepared state, as
-//! the anchor does: `apply` takes the state by reference and builds the next one.
+//! the anchor does: writes go through `DeploymentEngine::dry_run`, which applies to the
+//! prepared state and keeps nothing. `submit_overhead` compares the engine's entry points
+//! with the raw `apply` they wrap.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rollout_benches::baseline::MutableStore;
@@ -13,6 +15,7 @@ use std::time::Duration;
 fn writes(c: &mut Criterion) {
     let store = bench_store(1_000);
     let state = store.state.clone();
+    let engine = engine(&state);
 
     let mut g = c.benchmark_group("a_set_health");
     for n in HEALTH_N {
@@ -22,8 +25,11 @@ fn writes(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new(format!("k{k}"), n), |b| {
                 b.iter(|| {
                     i += 1;
-                    let env = envelope(&state, set_health_command(target, i, k));
-                    black_box(apply(&state, &env).expect("set health"))
+                    black_box(
+                        engine
+                            .dry_run(set_health_command(target, i, k))
+                            .expect("set health"),
+                    )
                 })
             });
         }
@@ -62,10 +68,7 @@ fn writes(c: &mut Criterion) {
     for cnt in CANARY_C {
         let d = store.canary[&cnt];
         g.bench_function(BenchmarkId::from_parameter(cnt), |b| {
-            b.iter(|| {
-                let env = envelope(&state, promote_command(d));
-                black_box(apply(&state, &env).expect("promote"))
-            })
+            b.iter(|| black_box(engine.dry_run(promote_command(d)).expect("promote")))
         });
     }
     g.finish();
@@ -74,12 +77,45 @@ fn writes(c: &mut Criterion) {
     for v in REVERT_V {
         let d = store.revert[&v];
         g.bench_function(BenchmarkId::from_parameter(v), |b| {
-            b.iter(|| {
-                let env = envelope(&state, fail_command(d));
-                black_box(apply(&state, &env).expect("fail"))
-            })
+            b.iter(|| black_box(engine.dry_run(fail_command(d)).expect("fail")))
         });
     }
+    g.finish();
+
+    // What the engine object costs on top of `apply`: the same set-health write (n=1,000,
+    // k=1) as a raw `apply` of a prepared envelope, as `submit` (stamp, apply, keep: on an
+    // O(1) clone of the engine, so every iteration starts from the same state) and as
+    // `dry_run`.
+    let mut g = c.benchmark_group("submit_overhead");
+    let target = &store.health[&1_000];
+    let mut i = 0usize;
+    g.bench_function("raw_apply", |b| {
+        b.iter(|| {
+            i += 1;
+            let env = envelope(&state, set_health_command(target, i, 1));
+            black_box(apply(&state, &env).expect("set health"))
+        })
+    });
+    g.bench_function("submit", |b| {
+        b.iter(|| {
+            i += 1;
+            let mut e = engine.clone();
+            black_box(
+                e.submit(set_health_command(target, i, 1))
+                    .expect("set health"),
+            )
+        })
+    });
+    g.bench_function("dry_run", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(
+                engine
+                    .dry_run(set_health_command(target, i, 1))
+                    .expect("set health"),
+            )
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("e_snapshot");

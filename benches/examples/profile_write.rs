@@ -3,7 +3,6 @@
 //! Arguments: workload (`health`, `promote`, `fail`), size, k, iterations, background jobs.
 
 use rollout_benches::fixture::*;
-use rollout_engine::apply;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -14,7 +13,7 @@ fn main() {
     let iterations = arg(4, 200);
     let jobs = arg(5, 100);
     let store = bench_store(jobs);
-    let state = store.state.clone();
+    let engine = engine(&store.state);
     let mut sum = 0u64;
     for i in 0..iterations {
         let cmd = match workload.as_str() {
@@ -22,9 +21,10 @@ fn main() {
             "fail" => fail_command(store.revert[&(size as u64)]),
             _ => set_health_command(&store.health[&size], i, k),
         };
-        let env = envelope(&state, cmd);
-        let (next, outcome) = apply(&state, &env).expect("apply");
-        sum += outcome.index + next.index();
+        // A dry run applies to the prepared state and keeps nothing: every iteration
+        // measures the same write.
+        let applied = engine.dry_run(cmd).expect("apply");
+        sum += applied.outcome.index + applied.state.index();
     }
     println!("{sum}");
 }

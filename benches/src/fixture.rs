@@ -10,7 +10,10 @@ use rand_chacha::ChaCha8Rng;
 use rollout_engine::command::{FailDeployment, PromoteDeployment, SetAllocHealth};
 use rollout_engine::model::*;
 use rollout_engine::state::Tables;
-use rollout_engine::{Command, EngineConfig, Entropy, Envelope, State, TableIndexes};
+use rollout_engine::{
+    Command, DeploymentEngine, EngineConfig, Entropy, Envelope, SeededStamp, State, TableIndexes,
+    VirtualClock,
+};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -598,7 +601,18 @@ pub fn deployments_only(d: usize) -> (State, Vec<Uuid>) {
     (b.build(EngineConfig::default()), out)
 }
 
-/// The envelope of a measured write: index I+1 at the op time.
+/// An engine over a prepared state whose clock shows the op time: measured writes go
+/// through [`DeploymentEngine::dry_run`] (apply to the prepared state, keep nothing), so
+/// every iteration starts from the same state, as the anchor's do.
+pub fn engine(state: &State) -> DeploymentEngine {
+    DeploymentEngine::from_state(
+        state.clone(),
+        SeededStamp::new(state.index(), VirtualClock::new(OP_TIME_NS)),
+    )
+}
+
+/// The envelope of a measured write, for the raw-`apply` baseline: index I+1 at the op
+/// time.
 pub fn envelope(state: &State, command: Command) -> Envelope {
     Envelope::new(
         state.index() + 1,

@@ -5,7 +5,7 @@
 //! `PlacedCanaries` and the progress deadline can only move by these rules.
 
 use crate::model::{Allocation, Timestamp};
-use crate::tx::Tx;
+use crate::tx::{Tx, Why};
 use crate::Result;
 
 /// A2: the counter changes one allocation write causes.
@@ -57,11 +57,11 @@ pub(crate) fn write_alloc(
     tx: &mut Tx,
     mut new: Allocation,
     server_driven: bool,
-    reason: &'static str,
+    why: impl Into<Why>,
 ) -> Result<()> {
     let old = tx.alloc(&new.id);
     update_deployment_for(tx, old.as_deref(), &mut new)?;
-    tx.put_alloc_over(old.as_deref(), new, server_driven, reason);
+    tx.put_alloc_over(old.as_deref(), new, server_driven, why);
     Ok(())
 }
 
@@ -95,8 +95,15 @@ fn update_deployment_for(
         }
     }
     let alloc: &Allocation = new;
+    let why = (
+        "A5",
+        format!(
+            "allocation {} of group {}: placed {:+}, healthy {:+}, unhealthy {:+}",
+            alloc.id, alloc.task_group, deltas.placed, deltas.healthy, deltas.unhealthy
+        ),
+    );
     // A5–A8 on the stored deployment (`CreateIndex` kept).
-    tx.modify_deployment(&dep_id, "allocation update", |d| {
+    tx.modify_deployment(&dep_id, why, |d| {
         d.modify_time = alloc.modify_time;
         let Some(g) = d.task_groups.get_mut(&alloc.task_group) else {
             return;

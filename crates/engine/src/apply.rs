@@ -103,7 +103,29 @@ fn tick(tx: &mut Tx) -> Result<()> {
         let wanted = failing
             .iter()
             .any(|g| d.task_groups.get(g).is_some_and(|s| s.auto_revert));
-        fail_deployment(tx, &d, description::PROGRESS_DEADLINE, wanted)?;
+        let groups: Vec<String> = failing
+            .iter()
+            .filter_map(|name| d.task_groups.get_key_value(name))
+            .map(|(name, g)| {
+                let (have, need) = if g.canarying() {
+                    (g.healthy(), g.desired_canaries)
+                } else {
+                    (g.healthy(), g.desired_total)
+                };
+                format!(
+                    "{name} {have}/{need} healthy, auto_revert {}",
+                    g.auto_revert
+                )
+            })
+            .collect();
+        let cause = (
+            "D5",
+            format!(
+                "the progress deadline {cutoff} passed with group(s) {}",
+                groups.join("; ")
+            ),
+        );
+        fail_deployment(tx, &d, description::PROGRESS_DEADLINE, wanted, cause)?;
     }
     Ok(())
 }

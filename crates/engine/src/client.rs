@@ -67,7 +67,19 @@ pub(crate) fn update_allocs(tx: &mut Tx, req: &ClientAllocUpdates) -> Result<()>
         if newly_lost || (newly_failed && !in_active_deployment) {
             needs_eval.insert(JobKey::new(&a.namespace, &a.job_id));
         }
-        write_alloc(tx, a, false, "client update")?;
+        let why = (
+            "A9",
+            format!(
+                "client reported {}{}",
+                a.client_status,
+                match u.deployment_status.as_ref().and_then(|s| s.healthy) {
+                    Some(true) => ", healthy",
+                    Some(false) => ", unhealthy",
+                    None => "",
+                }
+            ),
+        );
+        write_alloc(tx, a, false, why)?;
     }
     // One evaluation per job with newly failed or lost allocations.
     for key in needs_eval {
@@ -85,7 +97,13 @@ pub(crate) fn update_allocs(tx: &mut Tx, req: &ClientAllocUpdates) -> Result<()>
             status: eval_status::PENDING.to_string(),
             ..Evaluation::default()
         };
-        tx.create_eval(eval, "allocation failed");
+        tx.create_eval(
+            eval,
+            (
+                "C10",
+                "an allocation failed or was lost outside an active deployment: replace it",
+            ),
+        );
     }
     Ok(())
 }

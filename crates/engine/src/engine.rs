@@ -8,8 +8,8 @@
 
 use crate::apply::apply;
 use crate::command::{
-    Command, Envelope, FailDeployment, PauseDeployment, PromoteDeployment, RegisterJob,
-    RevertJob, SetAllocHealth, SetJobStability,
+    Command, Envelope, FailDeployment, PauseDeployment, PromoteDeployment, RegisterJob, RevertJob,
+    SetAllocHealth, SetJobStability,
 };
 use crate::model::{Allocation, Deployment, Evaluation, Job, UnixNanos};
 use crate::outcome::{Outcome, Topic};

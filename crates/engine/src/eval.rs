@@ -30,7 +30,13 @@ pub(crate) fn update_eval_status(tx: &mut Tx, req: &UpdateEvalStatus) -> Result<
     e.status = req.status.clone();
     e.status_description = req.status_description.clone();
     e.modify_time = tx.now;
-    tx.write_eval(e.clone(), format!("evaluation {}", req.status));
+    tx.write_eval(
+        e.clone(),
+        (
+            "§1.9",
+            format!("the scheduler marked the evaluation {}", req.status),
+        ),
+    );
     // What the scheduler did (or found it need not do) may complete the rollout (X1).
     tx.touched_jobs.insert(JobKey::new(&e.namespace, &e.job_id));
     if req.status == eval_status::COMPLETE {
@@ -81,7 +87,13 @@ fn continue_rollout(tx: &mut Tx, done: &Evaluation) {
         previous_eval: done.id.to_string(),
         ..Evaluation::default()
     };
-    tx.create_eval(eval, "rollout continues");
+    tx.create_eval(
+        eval,
+        (
+            "decision 11",
+            "the job changed after the state the plan saw and work remains: continue the rollout",
+        ),
+    );
 }
 
 fn changed_since(state: &State, key: &JobKey, index: u64) -> bool {

@@ -14,7 +14,7 @@ pub const MAX_REAP_BATCH: usize = 7281;
 /// the deployment table index even if nothing existed.
 pub(crate) fn reap(tx: &mut Tx, req: &ReapDeployments) -> Result<()> {
     for id in &req.deployments {
-        tx.delete_deployment(id, "reaped");
+        tx.delete_deployment(id, ("G1", "reaped"));
     }
     if !req.deployments.is_empty() {
         tx.state.tables.deployment = tx.index;
@@ -71,7 +71,7 @@ pub fn eval_gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Ve
 
 pub(crate) fn gc_evals(tx: &mut Tx, req: &GcEvaluations) -> Result<()> {
     for id in eval_gc_eligible(&tx.state, tx.now, req.threshold_ns) {
-        tx.delete_eval(&id, "garbage collected");
+        tx.delete_eval(&id, ("G2", "garbage collected"));
     }
     Ok(())
 }
@@ -105,7 +105,7 @@ pub fn alloc_gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> V
 
 pub(crate) fn gc_allocs(tx: &mut Tx, req: &GcAllocations) -> Result<()> {
     for id in alloc_gc_eligible(&tx.state, tx.now, req.threshold_ns) {
-        tx.delete_alloc(&id, "garbage collected");
+        tx.delete_alloc(&id, ("G2", "garbage collected"));
     }
     Ok(())
 }

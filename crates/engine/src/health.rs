@@ -37,7 +37,16 @@ pub(crate) fn set_alloc_health(tx: &mut Tx, req: &SetAllocHealth) -> Result<()> 
             .deployment(&id)
             .ok_or(Error::DeploymentDoesNotExist(id))?;
         let eval = watcher_eval(&tx.state, &d);
-        tx.create_eval(eval, "allocation health set")
+        tx.create_eval(
+            eval,
+            (
+                "M3",
+                format!(
+                    "the operator marked {} allocation(s) healthy",
+                    req.healthy_allocation_ids.len()
+                ),
+            ),
+        )
     } else {
         // M2 with decisions 7 and 8: rollback is wanted if an unhealthy allocation's group
         // auto-reverts; no stable target gets the usual suffix.
@@ -50,7 +59,20 @@ pub(crate) fn set_alloc_health(tx: &mut Tx, req: &SetAllocHealth) -> Result<()> 
                 .and_then(|a| d.task_groups.get(&a.task_group))
                 .is_some_and(|g| g.auto_revert)
         });
-        fail_deployment(tx, &d, description::FAILED_ALLOCATIONS, wanted)?
+        let unhealthy: Vec<String> = req
+            .unhealthy_allocation_ids
+            .iter()
+            .map(Uuid::to_string)
+            .collect();
+        let cause = (
+            "M2",
+            format!(
+                "the operator marked allocation(s) {} unhealthy; rollback {}wanted (an unhealthy allocation's group auto-reverts: decision 7)",
+                unhealthy.join(", "),
+                if wanted { "" } else { "not " }
+            ),
+        );
+        fail_deployment(tx, &d, description::FAILED_ALLOCATIONS, wanted, cause)?
     };
     // M5.
     tx.out.eval_id = Some(eval_id);
@@ -80,9 +102,9 @@ fn mark(tx: &mut Tx, deployment: &Uuid, alloc_id: &Uuid, healthy: bool) -> Resul
     ds.modify_index = tx.index;
     a.modify_time = tx.now;
     let reason = if healthy {
-        "marked healthy"
+        "the operator marked it healthy"
     } else {
-        "marked unhealthy"
+        "the operator marked it unhealthy"
     };
-    write_alloc(tx, a, false, reason)
+    write_alloc(tx, a, false, ("M4", reason))
 }

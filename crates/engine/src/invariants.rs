@@ -115,8 +115,7 @@ pub fn check_applied(
         if let Some(old) = old {
             check_deployment_transition(old, new)?;
         }
-        if old.is_none_or(|o| o.status != status::SUCCESSFUL) && new.status == status::SUCCESSFUL
-        {
+        if old.is_none_or(|o| o.status != status::SUCCESSFUL) && new.status == status::SUCCESSFUL {
             check_success(after, new)?;
         }
     }
@@ -231,7 +230,9 @@ fn check_object_indexes(state: &State) -> Checked {
     let bad = |kind: &str, id: &dyn fmt::Display, create: u64, modify: u64| {
         violation(
             "object-indexes-ordered",
-            format!("{kind} {id}: CreateIndex {create} ModifyIndex {modify} at state index {index}"),
+            format!(
+                "{kind} {id}: CreateIndex {create} ModifyIndex {modify} at state index {index}"
+            ),
         )
     };
     for a in state.allocs.values() {
@@ -395,7 +396,9 @@ fn check_rollbacks(before: &State, after: &State, outcome: &Outcome) -> Checked 
                 format!(
                     "deployment {} rolled back to {stable_version} but says {:?}",
                     failing.id,
-                    failed.map(|d| d.status_description.as_str()).unwrap_or_default()
+                    failed
+                        .map(|d| d.status_description.as_str())
+                        .unwrap_or_default()
                 ),
             ));
         }

@@ -50,7 +50,11 @@ fn refresh_one(tx: &mut Tx, key: &JobKey) {
     let mut j = (*job).clone();
     j.status = status.to_string();
     j.modify_index = tx.index;
-    tx.put_current_job(Arc::new(j), Change::Updated, format!("job status {status}"));
+    tx.put_current_job(
+        Arc::new(j),
+        Change::Updated,
+        ("§1.7", format!("job status derived: {status}")),
+    );
     // The status write is not a spec change.
     tx.jobs_changed.remove(key);
 }

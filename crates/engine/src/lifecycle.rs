@@ -28,7 +28,12 @@ fn settle_job(tx: &mut Tx, key: &JobKey) -> Result<()> {
     }
     let rec = reconcile_counts(&tx.state, key, tx.now);
     if let Some((id, why)) = rec.cancel {
-        update_status(tx, &id, status::CANCELLED, why, tx.now)?;
+        let cause = match (why, rec.job.as_deref()) {
+            (description::STOPPED_JOB, _) => ("K1", "the job is stopped".to_string()),
+            (_, Some(job)) => ("K2", format!("job version {} superseded it", job.version)),
+            (_, None) => ("K1", "the job is gone".to_string()),
+        };
+        update_status(tx, &id, status::CANCELLED, why, tx.now, cause)?;
     }
     if job_changed {
         if let (Some(job), Some(groups)) = (rec.job.clone(), rec.new_deployment_groups()) {
@@ -39,12 +44,22 @@ fn settle_job(tx: &mut Tx, key: &JobKey) -> Result<()> {
     // X1/X2 with decision 12: only an active deployment can succeed.
     if let Some(d) = rec.current.as_ref().filter(|d| d.active()) {
         if rec.complete() {
+            let groups: Vec<String> = d
+                .task_groups
+                .iter()
+                .map(|(name, g)| format!("{name} {}/{} healthy", g.healthy(), g.desired_total))
+                .collect();
+            let cause = (
+                "X1",
+                format!("nothing left to do for any group: {}", groups.join(", ")),
+            );
             update_status(
                 tx,
                 &d.id,
                 status::SUCCESSFUL,
                 description::SUCCESSFUL,
                 tx.now,
+                cause,
             )?;
         }
     }
@@ -88,7 +103,22 @@ fn create_deployment(tx: &mut Tx, job: &Job, groups: SmallMap<DeploymentState>) 
         .to_string();
     }
     let id = d.id;
-    let why = d.status_description.clone();
-    tx.insert_deployment(d, why);
+    let groups: Vec<String> = d
+        .task_groups
+        .iter()
+        .map(|(name, g)| {
+            format!(
+                "{name} (desired {}, canaries {})",
+                g.desired_total, g.desired_canaries
+            )
+        })
+        .collect();
+    let why = format!(
+        "job version {} became current: {}; {}",
+        job.version,
+        groups.join(", "),
+        d.status_description
+    );
+    tx.insert_deployment(d, ("C11", why));
     tx.out.deployments_created.push(id);
 }

@@ -32,8 +32,13 @@ pub struct Outcome {
     pub allocs_created: Vec<Uuid>,
     /// Rollback decisions taken while failing deployments.
     pub rollbacks: Vec<RollbackDecision>,
-    /// Which objects changed at this index and why.
+    /// Which objects changed at this index and why: one event per object.
     pub events: Vec<Event>,
+    /// The decision trace: every change, in the order it was made, with the rule that
+    /// made it and the inputs that decided it. An object changed twice in one write (a
+    /// deployment failed and then its rollback's evaluation created) has one [`Event`]
+    /// but a decision per change.
+    pub trace: Vec<Decision>,
 }
 
 impl Outcome {
@@ -104,6 +109,38 @@ pub struct Event {
     /// The job the object belongs to (event stream `FilterKeys`).
     pub job_id: Arc<str>,
     pub change: Change,
-    /// Why, in words (a status description, a rule, …).
+    /// The rule behind the object's last change in this write (a rule ID of
+    /// `docs/semantics.md`: `W2`, `P6`, `decision 14`, …).
+    pub rule: &'static str,
+    /// Why, in words, with the inputs that decided it.
     pub reason: Cow<'static, str>,
+}
+
+/// One entry of the decision trace: which object changed, how, by which rule and why.
+///
+/// Pure data, deterministic (the same command on the same state gives the same trace),
+/// serialisable: what answers "why did this deployment fail" after the fact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// What changed.
+    pub topic: Topic,
+    /// The object's key: an ID, or the job ID for jobs.
+    pub key: String,
+    /// Created, updated or deleted.
+    pub change: Change,
+    /// The rule that made the change (a rule ID of `docs/semantics.md`).
+    pub rule: &'static str,
+    /// The inputs that decided it, in words (`allocation 5a1c… reported unhealthy by its
+    /// client; group web has no progress deadline (D8)`).
+    pub reason: Cow<'static, str>,
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} {} {:?} by {}: {}",
+            self.topic, self.key, self.change, self.rule, self.reason
+        )
+    }
 }

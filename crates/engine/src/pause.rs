@@ -20,12 +20,14 @@ pub(crate) fn pause(tx: &mut Tx, req: &PauseDeployment) -> Result<()> {
     tx.out.deployment_modify_index = tx.index;
     if req.pause {
         // S2: no evaluation.
-        update_status(tx, &id, status::PAUSED, description::PAUSED, tx.now)
+        let why = ("S2", "paused by the operator");
+        update_status(tx, &id, status::PAUSED, description::PAUSED, tx.now, why)
     } else {
         // S3: the description is forced back to "running" and an evaluation created.
-        update_status(tx, &id, status::RUNNING, description::RUNNING, tx.now)?;
+        let why = ("S3", "resumed by the operator");
+        update_status(tx, &id, status::RUNNING, description::RUNNING, tx.now, why)?;
         let eval = watcher_eval(&tx.state, &d);
-        let eval_id = tx.create_eval(eval, "deployment resumed");
+        let eval_id = tx.create_eval(eval, ("S3", "resumed by the operator"));
         tx.out.eval_id = Some(eval_id);
         tx.out.eval_create_index = tx.index;
         Ok(())

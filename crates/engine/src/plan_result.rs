@@ -130,7 +130,7 @@ pub(crate) fn apply_plan_result(tx: &mut Tx, req: &PlanResult) -> Result<()> {
         plan.snapshot_index
     };
     e.modify_time = tx.now;
-    tx.write_eval(e, "plan applied");
+    tx.write_eval(e, ("C14", "the scheduler's plan result was applied"));
     tx.state.tables.allocs = tx.index;
     Ok(())
 }
@@ -141,7 +141,8 @@ fn stop_alloc(tx: &mut Tx, id: &Uuid, why: &str) -> Result<()> {
     a.desired_status = desired_status::STOP.to_string();
     a.desired_description = why.to_string();
     a.modify_time = tx.now;
-    write_alloc(tx, a, true, "stopped")
+    let rule = stop_rule(why);
+    write_alloc(tx, a, true, (rule, format!("stopped: {why}")))
 }
 
 /// C14: an allocation updated in place moves to the plan's version; if that takes it
@@ -158,7 +159,12 @@ fn update_in_place(tx: &mut Tx, id: &Uuid, plan: &Plan) -> Result<()> {
         a.deployment_status = None;
     }
     a.modify_time = tx.now;
-    write_alloc(tx, a, true, "updated in place")
+    write_alloc(
+        tx,
+        a,
+        true,
+        ("C16", format!("updated in place to job version {version}")),
+    )
 }
 
 /// Creates a placed allocation (C14 step 3).
@@ -208,13 +214,41 @@ fn place(
         modify_time: tx.now,
         ..Allocation::default()
     };
-    write_alloc(tx, a, true, "placed")?;
+    write_alloc(tx, a, true, placement_why(q))?;
     if let Some(prev) = previous {
         let mut prev = (*prev).clone();
         prev.next_allocation = Some(id);
-        tx.put_alloc(prev, true, "replaced");
+        tx.put_alloc(prev, true, ("C14", format!("replaced by allocation {id}")));
     }
     Ok(id)
+}
+
+/// The rule behind a placement, and what it replaces.
+fn placement_why(q: &Placement) -> (&'static str, String) {
+    let replaces = q
+        .previous_allocation
+        .map(|p| format!(", replacing allocation {p}"))
+        .unwrap_or_default();
+    let (rule, what) = match q.kind {
+        PlacementKind::Canary => ("C7", "a canary"),
+        PlacementKind::Destructive => ("C9", "a destructive update"),
+        PlacementKind::Missing => ("C6", "a missing slot of the group's count"),
+        PlacementKind::Lost => ("C10", "a replacement of an allocation on a lost node"),
+        PlacementKind::Reschedule => ("T2", "a replacement of a failed allocation"),
+    };
+    (rule, format!("placed {} as {what}{replaces}", q.name))
+}
+
+/// The rule behind a stop, from the reconciler's stop reason.
+fn stop_rule(why: &str) -> &'static str {
+    match why {
+        stop_reason::STALE_CANARY => "C5",
+        stop_reason::JOB_STOPPED => "K1",
+        stop_reason::UPDATING => "C9",
+        stop_reason::LOST => "C10",
+        stop_reason::RESCHEDULED => "T2",
+        _ => "C14",
+    }
 }
 
 /// The reschedule tracker of a replacement: the previous events plus this reschedule.
@@ -262,10 +296,11 @@ fn follow_up_reschedules(tx: &mut Tx, plan: &Plan, eval: &Evaluation) {
             previous_eval: eval.id.to_string(),
             ..Evaluation::default()
         };
-        let id = tx.create_eval(followup, "reschedule follow-up");
+        let why = format!("allocation {alloc_id} is rescheduled at {}", Timestamp(*at));
+        let id = tx.create_eval(followup, ("T2", why.clone()));
         let mut a = (*a).clone();
         a.followup_eval_id = Some(id);
-        tx.put_alloc(a, true, "reschedule follow-up");
+        tx.put_alloc(a, true, ("T2", why));
         tx.touched_jobs
             .insert(JobKey::new(&eval.namespace, &eval.job_id));
     }

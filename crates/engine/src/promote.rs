@@ -35,7 +35,7 @@ pub(crate) fn promote(tx: &mut Tx, req: &PromoteDeployment) -> Result<()> {
     } else {
         Selection::Groups(req.groups.as_deref().unwrap_or(&[]))
     };
-    let eval = apply_promotion(tx, &d, &selection)?;
+    let eval = apply_promotion(tx, &d, &selection, "P3")?;
     tx.out.eval_id = Some(eval);
     tx.out.eval_create_index = tx.index;
     tx.out.deployment_modify_index = tx.index;
@@ -45,7 +45,12 @@ pub(crate) fn promote(tx: &mut Tx, req: &PromoteDeployment) -> Result<()> {
 /// P3–P10, shared by manual and automatic promotion: count healthy live canaries per
 /// selected group, refuse if any group is short, then promote the groups, flip the
 /// canaries' flag and create an evaluation. Returns the evaluation's ID.
-pub(crate) fn apply_promotion(tx: &mut Tx, d: &Deployment, selection: &Selection) -> Result<Uuid> {
+pub(crate) fn apply_promotion(
+    tx: &mut Tx,
+    d: &Deployment,
+    selection: &Selection,
+    rule: &'static str,
+) -> Result<Uuid> {
     // P3: the store's own checks.
     if !d.active() {
         return Err(Error::DeploymentTerminal {
@@ -112,9 +117,24 @@ pub(crate) fn apply_promotion(tx: &mut Tx, d: &Deployment, selection: &Selection
         next.status_description = description::RUNNING.to_string();
     }
     next.modify_time = tx.now;
-    tx.write_deployment(next, "promoted")?;
+    let promoted: Vec<String> = d
+        .task_groups
+        .iter()
+        .filter(|(name, _)| selection.selects(name))
+        .map(|(name, g)| {
+            let have = healthy.get(name.as_str()).copied().unwrap_or(0);
+            format!("{name} ({have}/{} canaries healthy)", g.desired_canaries)
+        })
+        .collect();
+    let who = if rule == "AP4" {
+        "auto-promoted"
+    } else {
+        "promoted by the operator"
+    };
+    let reason = format!("{who}: {}", promoted.join(", "));
+    tx.write_deployment(next, (rule, reason.clone()))?;
     let eval = watcher_eval(&tx.state, d);
-    let eval_id = tx.create_eval(eval, "deployment promoted");
+    let eval_id = tx.create_eval(eval, (rule, reason));
     // P9: promoted canaries are no longer canaries.
     for a in promotable {
         let mut a = (*a).clone();
@@ -122,7 +142,7 @@ pub(crate) fn apply_promotion(tx: &mut Tx, d: &Deployment, selection: &Selection
             ds.canary = false;
             ds.modify_index = tx.index;
         }
-        tx.put_alloc(a, true, "canary promoted");
+        tx.put_alloc(a, true, ("P9", "its canary was promoted"));
     }
     // P10: the allocs table moves even when nothing was promotable.
     tx.state.tables.allocs = tx.index;

@@ -107,7 +107,11 @@ fn write_registration(
             Change::Created
         };
         let version = job.version;
-        tx.put_current_job(job.clone(), change, format!("{reason}: version {version}"));
+        tx.put_current_job(
+            job.clone(),
+            change,
+            ("decision 14", format!("{reason}: version {version}")),
+        );
         tx.cause_priority.insert(key.clone(), eval_priority);
         tx.index
     } else {
@@ -136,7 +140,7 @@ fn write_registration(
         status: eval_status::PENDING.to_string(),
         ..Evaluation::default()
     };
-    let eval_id = tx.create_eval(eval, reason);
+    let eval_id = tx.create_eval(eval, ("decision 14", reason));
     tx.out.eval_id = Some(eval_id);
     tx.out.eval_create_index = tx.index;
     Ok(())
@@ -176,7 +180,14 @@ pub(crate) fn deregister(tx: &mut Tx, req: &DeregisterJob) -> Result<()> {
             stopped.stable = false;
             let stopped = Arc::new(stopped);
             tx.put_job_version(stopped.clone());
-            tx.put_current_job(stopped, Change::Updated, "job stopped");
+            tx.put_current_job(
+                stopped,
+                Change::Updated,
+                (
+                    "K1",
+                    format!("job stopped: version {}", existing.version + 1),
+                ),
+            );
             tx.out.job_modify_index = tx.index;
         } else {
             tx.out.job_modify_index = existing.modify_index;
@@ -192,7 +203,7 @@ pub(crate) fn deregister(tx: &mut Tx, req: &DeregisterJob) -> Result<()> {
         status: eval_status::PENDING.to_string(),
         ..Evaluation::default()
     };
-    let eval_id = tx.create_eval(eval, "job deregistered");
+    let eval_id = tx.create_eval(eval, ("K1", "job deregistered"));
     tx.out.eval_id = Some(eval_id);
     tx.out.eval_create_index = tx.index;
     Ok(())
@@ -205,7 +216,7 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
         .map(|d| d.id)
         .collect();
     for id in &deployments {
-        tx.delete_deployment(id, "job purged");
+        tx.delete_deployment(id, ("G3", "job purged"));
     }
     tx.state.tables.deployment = tx.index;
     let allocs: Vec<_> = tx
@@ -214,7 +225,7 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
         .map(|a| a.id)
         .collect();
     for id in &allocs {
-        tx.delete_alloc(id, "job purged");
+        tx.delete_alloc(id, ("G3", "job purged"));
     }
     tx.state.tables.allocs = tx.index;
     let versions: Vec<u64> = tx
@@ -236,7 +247,7 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
         e.status = eval_status::COMPLETE.to_string();
         e.status_description = "job purged".to_string();
         e.modify_time = tx.now;
-        tx.write_eval(e, "job purged");
+        tx.write_eval(e, ("G3", "job purged"));
     }
     tx.state.remove_job(key);
     tx.state.tables.jobs = tx.index;
@@ -247,7 +258,7 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
         Change::Deleted,
         crate::tx::EventKey::Job(job_key.id.clone()),
         &job_key,
-        "job purged",
+        ("G3", "job purged"),
     );
 }
 
@@ -324,6 +335,14 @@ pub(crate) fn set_stability(tx: &mut Tx, req: &SetJobStability) -> Result<()> {
             version: req.job_version,
         });
     }
-    set_version_stability(tx, &key, req.job_version, req.stable);
+    let why = (
+        "§3.16",
+        format!(
+            "version {} marked {} by the operator",
+            req.job_version,
+            if req.stable { "stable" } else { "unstable" }
+        ),
+    );
+    set_version_stability(tx, &key, req.job_version, req.stable, why);
     Ok(())
 }

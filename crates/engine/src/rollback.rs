@@ -63,7 +63,7 @@ pub(crate) fn plan_failure(
 /// R4: the stable job is written as a new version (`current + 1`), keeping everything of
 /// the picked version — `Stable = true`, its `SubmitTime` and `VersionTag` included — but
 /// the job's `CreateIndex`. Returns the new version number, or `None` if the job is gone.
-pub(crate) fn register_rollback(tx: &mut Tx, stable: &Job) -> Option<u64> {
+pub(crate) fn register_rollback(tx: &mut Tx, stable: &Job, failed: &Deployment) -> Option<u64> {
     let key = JobKey::of_job(stable);
     let current = tx.job(&key)?;
     let mut j = stable.clone();
@@ -76,11 +76,11 @@ pub(crate) fn register_rollback(tx: &mut Tx, stable: &Job) -> Option<u64> {
     let version = j.version;
     let j = Arc::new(j);
     tx.put_job_version(j.clone());
-    tx.put_current_job(
-        j,
-        Change::Updated,
-        format!("rolled back to job version {}", stable.version),
+    let why = format!(
+        "deployment {} of version {} failed: version {} re-registers stable version {} (R1: the newest stable; R2: its spec differs)",
+        failed.id, failed.job_version, version, stable.version
     );
+    tx.put_current_job(j, Change::Updated, ("R4", why));
     Some(version)
 }
 

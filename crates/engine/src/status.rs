@@ -5,21 +5,24 @@ use crate::model::{
 };
 use crate::outcome::Change;
 use crate::state::{JobKey, State};
-use crate::tx::Tx;
+use crate::tx::{Tx, Why};
 use crate::{Error, Result};
 use std::sync::Arc;
 use uuid::Uuid;
 
 /// S4: the store's status update, shared by every status change. The deployment must
 /// exist and be active. Running and paused reset every group's progress deadline to
-/// `updated_at + ProgressDeadline`; successful marks the job version stable (X3).
+/// `updated_at + ProgressDeadline`; successful marks the job version stable (X3). `why`
+/// is the cause, for the decision trace.
 pub(crate) fn update_status(
     tx: &mut Tx,
     id: &Uuid,
     new_status: &str,
     description: &str,
     updated_at: UnixNanos,
+    why: impl Into<Why>,
 ) -> Result<()> {
+    let why = why.into();
     let stored = tx
         .deployment(id)
         .ok_or(Error::DeploymentDoesNotExist(*id))?;
@@ -43,7 +46,8 @@ pub(crate) fn update_status(
         }
     }
     let (ns, job_id, version) = (d.namespace.clone(), d.job_id.clone(), d.job_version);
-    tx.write_deployment(d, description.to_string())?;
+    let reason = format!("{} → {new_status}: {description}", why.reason);
+    tx.write_deployment(d, (why.rule, reason))?;
     if new_status == status::SUCCESSFUL {
         mark_version_stable(tx, &JobKey::new(&ns, &job_id), version);
     }
@@ -54,11 +58,21 @@ pub(crate) fn update_status(
 /// (version and `JobModifyIndex` unchanged); the current job row follows only if it is
 /// that version. Nothing happens for a missing or already stable version.
 pub(crate) fn mark_version_stable(tx: &mut Tx, key: &JobKey, version: u64) {
-    set_version_stability(tx, key, version, true);
+    let why = (
+        "X3",
+        format!("its deployment succeeded: version {version} is stable"),
+    );
+    set_version_stability(tx, key, version, true, why);
 }
 
 /// Writes a version's `Stable` flag if it differs. Returns whether anything changed.
-pub(crate) fn set_version_stability(tx: &mut Tx, key: &JobKey, version: u64, stable: bool) -> bool {
+pub(crate) fn set_version_stability(
+    tx: &mut Tx,
+    key: &JobKey,
+    version: u64,
+    stable: bool,
+    why: impl Into<Why>,
+) -> bool {
     let Some(stored) = tx
         .state
         .job_version(&key.namespace, &key.id, version)
@@ -82,12 +96,7 @@ pub(crate) fn set_version_stability(tx: &mut Tx, key: &JobKey, version: u64, sta
             cur.status = row.status.clone();
             cur.status_description = row.status_description.clone();
         }
-        let reason = if stable {
-            "version marked stable"
-        } else {
-            "version marked unstable"
-        };
-        tx.put_current_job(Arc::new(cur), Change::Updated, reason);
+        tx.put_current_job(Arc::new(cur), Change::Updated, why);
     }
     true
 }
@@ -165,7 +174,15 @@ mod tests {
     #[test]
     fn scenario_22_status_update_of_unknown_deployment() {
         let mut tx = tx_with(None);
-        let e = update_status(&mut tx, &Uuid::from_u128(1), status::FAILED, "foo", 1).unwrap_err();
+        let e = update_status(
+            &mut tx,
+            &Uuid::from_u128(1),
+            status::FAILED,
+            "foo",
+            1,
+            ("S4", "test"),
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "Deployment ID \"00000000-0000-0000-0000-000000000001\" couldn't be updated as it does not exist");
     }
 
@@ -173,7 +190,15 @@ mod tests {
     #[test]
     fn scenario_23_status_update_of_terminal_deployment() {
         let mut tx = tx_with(Some(deployment(status::FAILED)));
-        let e = update_status(&mut tx, &Uuid::from_u128(1), status::RUNNING, "x", 1).unwrap_err();
+        let e = update_status(
+            &mut tx,
+            &Uuid::from_u128(1),
+            status::RUNNING,
+            "x",
+            1,
+            ("S4", "test"),
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "Deployment \"00000000-0000-0000-0000-000000000001\" has terminal status \"failed\":"
@@ -186,7 +211,7 @@ mod tests {
         let mut tx = tx_with(Some(deployment(status::RUNNING)));
         let mut d = deployment(status::RUNNING);
         d.task_groups.get_mut("web").unwrap().promoted = false;
-        let e = tx.write_deployment(d, "plan").unwrap_err();
+        let e = tx.write_deployment(d, ("P12", "test")).unwrap_err();
         assert_eq!(e.to_string(), "deployment promotion cannot be undone");
     }
 
@@ -194,7 +219,15 @@ mod tests {
     #[test]
     fn scenario_37_status_strings_are_not_validated() {
         let mut tx = tx_with(Some(deployment(status::RUNNING)));
-        update_status(&mut tx, &Uuid::from_u128(1), "foo", "bar", 7).unwrap();
+        update_status(
+            &mut tx,
+            &Uuid::from_u128(1),
+            "foo",
+            "bar",
+            7,
+            ("S4", "test"),
+        )
+        .unwrap();
         let d = tx.deployment(&Uuid::from_u128(1)).unwrap();
         assert_eq!(
             (

@@ -172,7 +172,10 @@ pub fn replay(config: EngineConfig, log: &[Envelope]) -> Result<State, Error> {
 /// goes to one node, allocations run and become healthy only when told. Commands are
 /// submitted through the [`DeploymentEngine`] (entropy seeded, so runs repeat exactly) and
 /// every accepted envelope is kept in [`World::log`].
-#[derive(Clone, Debug)]
+///
+/// A clone is an independent world: its own clock and its own copy of the entropy
+/// sequence, so the original and the clone given the same commands end up equal.
+#[derive(Debug)]
 pub struct World {
     /// The engine under test.
     pub engine: DeploymentEngine,
@@ -180,6 +183,20 @@ pub struct World {
     pub clock: VirtualClock,
     /// Every accepted envelope, in order: replaying it gives [`World::state`].
     pub log: Vec<Envelope>,
+    stamp: Arc<SeededStamp>,
+}
+
+impl Clone for World {
+    fn clone(&self) -> World {
+        let clock = VirtualClock::new(self.clock.now());
+        let stamp = Arc::new(self.stamp.fork(clock.clone()));
+        World {
+            engine: DeploymentEngine::from_shared(self.engine.state().clone(), stamp.clone()),
+            clock,
+            log: self.log.clone(),
+            stamp,
+        }
+    }
 }
 
 impl Default for World {
@@ -197,10 +214,12 @@ impl World {
     /// An empty state with `config`.
     pub fn with_config(config: EngineConfig) -> World {
         let clock = VirtualClock::new(T0);
+        let stamp = Arc::new(SeededStamp::new(2, clock.clone()));
         World {
-            engine: DeploymentEngine::new(config, SeededStamp::new(2, clock.clone())),
+            engine: DeploymentEngine::from_shared(State::with_config(config), stamp.clone()),
             clock,
             log: Vec::new(),
+            stamp,
         }
     }
 
@@ -242,7 +261,10 @@ impl World {
                 Ok(applied)
             }
             Err(e) => {
-                assert!(*self.engine.state() == before, "a rejection changed the state");
+                assert!(
+                    *self.engine.state() == before,
+                    "a rejection changed the state"
+                );
                 Err(e)
             }
         }
@@ -347,7 +369,9 @@ impl World {
             for e in evals {
                 let p = self.engine.plan(&e).expect("plan");
                 if !p.is_empty() {
-                    let o = self.apply(Command::ApplyPlanResult(p.accept_on_node(NODE_ID, NODE_NAME)));
+                    let o = self.apply(Command::ApplyPlanResult(
+                        p.accept_on_node(NODE_ID, NODE_NAME),
+                    ));
                     placed.extend(o.allocs_created);
                 }
                 self.apply(eval_complete(e));
@@ -374,8 +398,10 @@ impl World {
         let placed = if p.is_empty() {
             Vec::new()
         } else {
-            self.apply(Command::ApplyPlanResult(p.accept_on_node(NODE_ID, NODE_NAME)))
-                .allocs_created
+            self.apply(Command::ApplyPlanResult(
+                p.accept_on_node(NODE_ID, NODE_NAME),
+            ))
+            .allocs_created
         };
         self.apply(eval_complete(p.eval_id));
         (p, placed)

@@ -6,7 +6,7 @@
 
 use crate::command::Envelope;
 use crate::model::{Allocation, Deployment, Evaluation, Job, UnixNanos};
-use crate::outcome::{Change, Event, Outcome, Topic};
+use crate::outcome::{Change, Decision, Event, Outcome, Topic};
 use crate::state::{JobKey, State};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,6 +20,24 @@ use uuid::Uuid;
 pub(crate) enum EventKey {
     Id(Uuid),
     Job(Arc<str>),
+}
+
+/// Why a change is made: the rule (a rule ID of `docs/semantics.md`) and the inputs that
+/// decided it. Every write through a [`Tx`] carries one, so every change lands in the
+/// outcome's decision trace.
+#[derive(Clone, Debug)]
+pub(crate) struct Why {
+    pub rule: &'static str,
+    pub reason: Cow<'static, str>,
+}
+
+impl<R: Into<Cow<'static, str>>> From<(&'static str, R)> for Why {
+    fn from((rule, reason): (&'static str, R)) -> Why {
+        Why {
+            rule,
+            reason: reason.into(),
+        }
+    }
 }
 
 pub(crate) struct Tx {
@@ -68,6 +86,11 @@ impl Tx {
         }
     }
 
+    /// The Nomad message type of the command being applied (`AllocationUpdated`, …).
+    pub fn message_type(&self) -> &'static str {
+        self.event_type
+    }
+
     /// A new random (version 4) UUID drawn from the command's entropy.
     pub fn new_id(&mut self) -> Uuid {
         let mut bytes = [0u8; 16];
@@ -81,31 +104,39 @@ impl Tx {
         (self.state, self.out)
     }
 
-    /// Records that an object changed; repeated changes of one object keep one event
-    /// (first change kind, latest reason).
+    /// Records that an object changed: a decision in the trace, always; an event, once
+    /// per object (first change kind, latest rule and reason).
     pub fn event(
         &mut self,
         topic: Topic,
         change: Change,
         key: EventKey,
         job: &JobKey,
-        reason: impl Into<Cow<'static, str>>,
+        why: impl Into<Why>,
     ) {
-        let reason = reason.into();
+        let Why { rule, reason } = why.into();
+        let text = match &key {
+            EventKey::Id(id) => id.to_string(),
+            EventKey::Job(id) => id.to_string(),
+        };
+        self.out.trace.push(Decision {
+            topic,
+            key: text.clone(),
+            change,
+            rule,
+            reason: reason.clone(),
+        });
         if let Some(&slot) = self.event_slots.get(&(topic, key.clone())) {
             let e = &mut self.out.events[slot];
             if change == Change::Deleted {
                 e.change = Change::Deleted;
             }
             if !reason.is_empty() {
+                e.rule = rule;
                 e.reason = reason;
             }
             return;
         }
-        let text = match &key {
-            EventKey::Id(id) => id.to_string(),
-            EventKey::Job(id) => id.to_string(),
-        };
         self.event_slots.insert((topic, key), self.out.events.len());
         self.out.events.push(Event {
             topic,
@@ -114,6 +145,7 @@ impl Tx {
             namespace: job.namespace.clone(),
             job_id: job.id.clone(),
             change,
+            rule,
             reason,
         });
     }
@@ -130,7 +162,7 @@ impl Tx {
     }
 
     /// Inserts a new deployment at this index (`CreateIndex = ModifyIndex = i`).
-    pub fn insert_deployment(&mut self, mut d: Deployment, reason: impl Into<Cow<'static, str>>) {
+    pub fn insert_deployment(&mut self, mut d: Deployment, why: impl Into<Why>) {
         d.create_index = self.index;
         d.modify_index = self.index;
         let id = d.id;
@@ -146,7 +178,7 @@ impl Tx {
             Change::Created,
             EventKey::Id(id),
             &key,
-            reason,
+            why,
         );
     }
 
@@ -155,7 +187,7 @@ impl Tx {
     pub fn write_deployment(
         &mut self,
         mut d: Deployment,
-        reason: impl Into<Cow<'static, str>>,
+        why: impl Into<Why>,
     ) -> crate::Result<()> {
         let Some(stored) = self.state.deployments.get(&d.id).cloned() else {
             return Err(crate::Error::DeploymentDoesNotExist(d.id));
@@ -184,7 +216,7 @@ impl Tx {
             Change::Updated,
             EventKey::Id(id),
             &key,
-            reason,
+            why,
         );
         Ok(())
     }
@@ -196,7 +228,7 @@ impl Tx {
     pub fn modify_deployment(
         &mut self,
         id: &Uuid,
-        reason: impl Into<Cow<'static, str>>,
+        why: impl Into<Why>,
         f: impl FnOnce(&mut Deployment),
     ) -> crate::Result<()> {
         let Some(stored) = self.state.deployments.get(id) else {
@@ -239,12 +271,12 @@ impl Tx {
             Change::Updated,
             EventKey::Id(*id),
             &key,
-            reason,
+            why,
         );
         Ok(())
     }
 
-    pub fn delete_deployment(&mut self, id: &Uuid, reason: impl Into<Cow<'static, str>>) {
+    pub fn delete_deployment(&mut self, id: &Uuid, why: impl Into<Why>) {
         if let Some(old) = self.state.remove_deployment(id) {
             if let Some(t) = self.state.deadline_of.remove(id) {
                 self.state.deadline_queue.remove(&(t, *id));
@@ -255,7 +287,7 @@ impl Tx {
                 Change::Deleted,
                 EventKey::Id(*id),
                 &key,
-                reason,
+                why,
             );
         }
     }
@@ -268,14 +300,9 @@ impl Tx {
 
     /// Stores an allocation stamped with this index. `server_driven` writes (plans,
     /// promotion, desired transitions) also set `AllocModifyIndex` (§4.1).
-    pub fn put_alloc(
-        &mut self,
-        a: Allocation,
-        server_driven: bool,
-        reason: impl Into<Cow<'static, str>>,
-    ) {
+    pub fn put_alloc(&mut self, a: Allocation, server_driven: bool, why: impl Into<Why>) {
         let stored = self.state.allocs.get(&a.id).cloned();
-        self.put_alloc_over(stored.as_deref(), a, server_driven, reason);
+        self.put_alloc_over(stored.as_deref(), a, server_driven, why);
     }
 
     /// [`Self::put_alloc`] when the caller already holds the stored version.
@@ -284,7 +311,7 @@ impl Tx {
         stored: Option<&Allocation>,
         mut a: Allocation,
         server_driven: bool,
-        reason: impl Into<Cow<'static, str>>,
+        why: impl Into<Why>,
     ) {
         let change = if stored.is_some() {
             Change::Updated
@@ -310,10 +337,10 @@ impl Tx {
         }
         self.touched_jobs.insert(key.clone());
         self.state.tables.allocs = self.index;
-        self.event(Topic::Allocation, change, EventKey::Id(id), &key, reason);
+        self.event(Topic::Allocation, change, EventKey::Id(id), &key, why);
     }
 
-    pub fn delete_alloc(&mut self, id: &Uuid, reason: impl Into<Cow<'static, str>>) {
+    pub fn delete_alloc(&mut self, id: &Uuid, why: impl Into<Why>) {
         if let Some(old) = self.state.remove_alloc(id) {
             self.state.tables.allocs = self.index;
             let key = self.job_key(&old.namespace, &old.job_id);
@@ -322,7 +349,7 @@ impl Tx {
                 Change::Deleted,
                 EventKey::Id(*id),
                 &key,
-                reason,
+                why,
             );
         }
     }
@@ -330,7 +357,7 @@ impl Tx {
     // --- evaluations ---------------------------------------------------------------------
 
     /// Inserts a new evaluation at this index with a fresh ID; returns the ID.
-    pub fn create_eval(&mut self, mut e: Evaluation, reason: impl Into<Cow<'static, str>>) -> Uuid {
+    pub fn create_eval(&mut self, mut e: Evaluation, why: impl Into<Why>) -> Uuid {
         e.id = self.new_id();
         e.create_index = self.index;
         e.modify_index = self.index;
@@ -348,12 +375,12 @@ impl Tx {
             Change::Created,
             EventKey::Id(id),
             &key,
-            reason,
+            why,
         );
         id
     }
 
-    pub fn write_eval(&mut self, mut e: Evaluation, reason: impl Into<Cow<'static, str>>) {
+    pub fn write_eval(&mut self, mut e: Evaluation, why: impl Into<Why>) {
         e.modify_index = self.index;
         let id = e.id;
         let key = self.job_key(&e.namespace, &e.job_id);
@@ -365,7 +392,7 @@ impl Tx {
             Change::Updated,
             EventKey::Id(id),
             &key,
-            reason,
+            why,
         );
     }
 
@@ -381,7 +408,7 @@ impl Tx {
         }
     }
 
-    pub fn delete_eval(&mut self, id: &Uuid, reason: impl Into<Cow<'static, str>>) {
+    pub fn delete_eval(&mut self, id: &Uuid, why: impl Into<Why>) {
         if let Some(old) = self.state.remove_eval(id) {
             self.state.tables.evals = self.index;
             let key = self.job_key(&old.namespace, &old.job_id);
@@ -390,7 +417,7 @@ impl Tx {
                 Change::Deleted,
                 EventKey::Id(*id),
                 &key,
-                reason,
+                why,
             );
         }
     }
@@ -402,12 +429,7 @@ impl Tx {
     }
 
     /// Writes the current job row at this index.
-    pub fn put_current_job(
-        &mut self,
-        job: Arc<Job>,
-        change: Change,
-        reason: impl Into<Cow<'static, str>>,
-    ) {
+    pub fn put_current_job(&mut self, job: Arc<Job>, change: Change, why: impl Into<Why>) {
         let (ns, id) = (job.namespace.clone(), job.id.clone());
         self.state.put_job(job);
         let key = self.job_key(&ns, &id);
@@ -415,13 +437,7 @@ impl Tx {
         self.jobs_changed.insert(key.clone());
         self.touched_jobs.insert(key.clone());
         self.job_status_dirty.insert(key.clone());
-        self.event(
-            Topic::Job,
-            change,
-            EventKey::Job(key.id.clone()),
-            &key,
-            reason,
-        );
+        self.event(Topic::Job, change, EventKey::Job(key.id.clone()), &key, why);
     }
 
     /// Writes a row of the version history at this index and trims the history to the

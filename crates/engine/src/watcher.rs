@@ -88,14 +88,38 @@ pub(crate) fn should_fail_early(
     d.active() && !reschedule_eligible(policy, a.reschedule_tracker.as_deref(), now)
 }
 
+/// W2's verdict in words: which allocation, how it became unhealthy, why that fails the
+/// deployment at once, and whether its group auto-reverts.
+fn early_failure(tx: &Tx, a: &Allocation, g: &DeploymentState) -> String {
+    let by = if tx.message_type() == "DeploymentAllocHealth" {
+        "marked unhealthy by the operator".to_string()
+    } else {
+        format!("reported {} and unhealthy by its client", a.client_status)
+    };
+    let at = a
+        .deployment_status
+        .as_ref()
+        .map_or(crate::model::Timestamp::ZERO, |s| s.timestamp);
+    let why = if g.progress_deadline == 0 {
+        "its group has no progress deadline (D8)"
+    } else {
+        "it has no reschedule attempts left"
+    };
+    format!(
+        "allocation {} of group {} {by} at {at}; {why}; auto_revert {}",
+        a.id, a.task_group, g.auto_revert
+    )
+}
+
 /// W2–W4 and E2 for one deployment.
 fn observe(tx: &mut Tx, d: &Deployment, changed: &BTreeSet<Uuid>) -> Result<()> {
     let (latest_eval, mut pending_watcher) =
         scan_evals(&tx.state, &d.namespace, &d.job_id, Some(d.id));
     let job = watcher_job(&tx.state, d);
     let mut allow: Vec<Uuid> = Vec::new();
-    let mut eval_needed = false;
+    let mut eval_needed: Option<Uuid> = None;
     let mut fail: Option<bool> = None;
+    let mut failing: Vec<String> = Vec::new();
     for id in changed {
         let Some(a) = tx.state.alloc(id).cloned() else {
             continue;
@@ -110,6 +134,7 @@ fn observe(tx: &mut Tx, d: &Deployment, changed: &BTreeSet<Uuid>) -> Result<()> 
             if should_fail_early(d, g, job.as_deref(), &a, tx.now) {
                 // W3.3 with decision 7: the unhealthy allocation's group decides.
                 fail = Some(fail.unwrap_or(false) || g.auto_revert);
+                failing.push(early_failure(tx, &a, g));
             } else if !a.desired_transition.should_reschedule() {
                 // W3.1.
                 allow.push(a.id);
@@ -118,30 +143,38 @@ fn observe(tx: &mut Tx, d: &Deployment, changed: &BTreeSet<Uuid>) -> Result<()> 
         }
         // W3.2.
         let stamp = a.deployment_status.as_ref().map_or(0, |s| s.modify_index);
-        if a.is_healthy() && stamp > latest_eval {
-            eval_needed = true;
+        if a.is_healthy() && stamp > latest_eval && eval_needed.is_none() {
+            eval_needed = Some(a.id);
         }
     }
     // W4/W5: a failure pre-empts promotion and batching. Decision 10: the description names
     // the cause, unhealthy allocations.
     if let Some(revert) = fail {
-        fail_deployment(tx, d, description::FAILED_ALLOCATIONS, revert)?;
+        let cause = ("W2", failing.join("; "));
+        fail_deployment(tx, d, description::FAILED_ALLOCATIONS, revert, cause)?;
         return Ok(());
     }
     // §3.5: auto-promotion. A refused promotion (AP4) writes nothing — every check of
     // `apply_promotion` precedes its first write — and waits for the next change.
     if should_auto_promote(tx, d) {
         // A promotion creates a (pending) watcher evaluation.
-        pending_watcher |= apply_promotion(tx, d, &Selection::All).is_ok();
+        pending_watcher |= apply_promotion(tx, d, &Selection::All, "AP4").is_ok();
     }
-    if eval_needed || !allow.is_empty() {
+    if eval_needed.is_some() || !allow.is_empty() {
         allow_replacements(tx, &allow);
         if !pending_watcher {
             let current = tx
                 .deployment(&d.id)
                 .unwrap_or_else(|| std::sync::Arc::new(d.clone()));
             let eval = watcher_eval(&tx.state, &current);
-            tx.create_eval(eval, "allocation health changed");
+            let why = match eval_needed {
+                Some(a) => (
+                    "E2",
+                    format!("allocation {a} became healthy after the newest evaluation (index {latest_eval})"),
+                ),
+                None => ("W3.1", format!("{} replacement(s) allowed", allow.len())),
+            };
+            tx.create_eval(eval, why);
         }
     }
     Ok(())
@@ -154,7 +187,8 @@ fn allow_replacements(tx: &mut Tx, allocs: &[Uuid]) {
         let Some(a) = tx.alloc(id) else { continue };
         let mut a = (*a).clone();
         a.desired_transition.reschedule = Some(true);
-        tx.put_alloc(a, true, "replacement allowed");
+        let why = "unhealthy with reschedule attempts left: its replacement is allowed";
+        tx.put_alloc(a, true, ("W6", why));
     }
     tx.state.tables.allocs = tx.index;
 }

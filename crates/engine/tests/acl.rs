@@ -21,7 +21,8 @@ struct Engine {
 impl Engine {
     fn new() -> Engine {
         let clock = VirtualClock::new(T0);
-        let engine = DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(1, clock.clone()));
+        let engine =
+            DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(1, clock.clone()));
         Engine { engine, clock }
     }
 

@@ -77,7 +77,10 @@ fn a7_unhealthy_does_not_move_deadline_but_a_flip_does() {
     w.advance(10 * SECOND_NS);
     w.client(placed[1], "running", Some(false));
     let g = w.deployment(d).task_groups["web"].clone();
-    assert_eq!(g.require_progress_by, Timestamp(w.now()).plus(5 * MINUTE_NS));
+    assert_eq!(
+        g.require_progress_by,
+        Timestamp(w.now()).plus(5 * MINUTE_NS)
+    );
     assert_eq!((g.healthy_allocs, g.unhealthy_allocs), (0, 2));
 }
 
@@ -260,5 +263,5 @@ fn scenario_36_plan_placements_counted_and_moved() {
 }
 
 fn plan_pending(w: &World, eval: uuid::Uuid) -> rollout_engine::Plan {
-    rollout_engine::plan(&w.state(), &eval, w.now()).unwrap()
+    rollout_engine::plan(w.state(), &eval, w.now()).unwrap()
 }

@@ -349,7 +349,10 @@ fn scenario_25_stability_toggling() {
     // No change, nothing written.
     let before = w.state().job_version("default", "web", 0).unwrap().clone();
     stable(&mut w, 0, false).unwrap();
-    assert_eq!(**w.state().job_version("default", "web", 0).unwrap(), *before);
+    assert_eq!(
+        **w.state().job_version("default", "web", 0).unwrap(),
+        *before
+    );
     // The current version updates the job row too.
     let o = stable(&mut w, 1, true).unwrap();
     assert!(w.job("web").stable);
@@ -453,7 +456,10 @@ fn scenario_39_job_deployments_filter_by_create_index() {
     let current = w.state().job_deployments("default", "web", false).len();
     assert_eq!((all, current), (2, 2));
     assert!(w.state().latest_job_deployment("default", "web").is_some());
-    assert!(w.state().job_deployments("default", "nope", false).is_empty());
+    assert!(w
+        .state()
+        .job_deployments("default", "nope", false)
+        .is_empty());
 }
 
 /// Reads: prefixes must be even-length hex.
@@ -481,9 +487,15 @@ fn prefix_reads_validate_their_input() {
             .collect::<Vec<_>>(),
         vec![d]
     );
-    assert_eq!(w.state().deployments_by_prefix(Some("other"), &p).count(), 0);
+    assert_eq!(
+        w.state().deployments_by_prefix(Some("other"), &p).count(),
+        0
+    );
     let with_hyphen = Prefix::parse(&d.hyphenated().to_string()[..13]).unwrap();
-    assert_eq!(w.state().deployments_by_prefix(None, &with_hyphen).count(), 1);
+    assert_eq!(
+        w.state().deployments_by_prefix(None, &with_hyphen).count(),
+        1
+    );
 }
 
 /// §4.1: an index that does not increase is refused with a typed error.
@@ -492,7 +504,7 @@ fn index_must_increase() {
     let w = World::new();
     let env =
         rollout_engine::Envelope::new(0, 0, rollout_engine::Entropy::default(), Command::Tick);
-    let e = rollout_engine::apply(&w.state(), &env).unwrap_err();
+    let e = rollout_engine::apply(w.state(), &env).unwrap_err();
     assert_eq!(e, Error::IndexNotIncreasing { index: 0, last: 0 });
 }
 

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use rollout_engine::command::*;
 use rollout_engine::model::{Job, Timestamp, UpdateStrategy, HOUR_NS, MINUTE_NS, SECOND_NS};
 use rollout_engine::{
-    invariants, plan, testing, Command, DeploymentEngine, EngineConfig, Envelope, SeededStamp, State,
-    VirtualClock,
+    invariants, plan, testing, Command, DeploymentEngine, EngineConfig, Envelope, SeededStamp,
+    State, VirtualClock,
 };
 use uuid::Uuid;
 
@@ -279,7 +279,8 @@ fn command(state: &State, now: i64, a: &Action) -> Command {
 fn run(actions: &[Action]) -> Result<(), TestCaseError> {
     // Entropy seed 0: the i-th submission gets `Entropy::from_u64(i)`.
     let clock = VirtualClock::new(T0);
-    let mut engine = DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(0, clock.clone()));
+    let mut engine =
+        DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(0, clock.clone()));
     let mut log: Vec<Envelope> = Vec::new();
     for a in actions {
         if let Action::Tick { advance_s } = a {

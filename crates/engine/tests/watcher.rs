@@ -104,7 +104,7 @@ fn scenario_90_w1_latest_eval_index_ignores_canceled() {
     let e = w.pending_evals()[0];
     let eval_index = w.state().eval(&e).unwrap().create_index;
     assert_eq!(
-        rollout_engine::watcher::latest_eval_index(&w.state(), "default", "web"),
+        rollout_engine::watcher::latest_eval_index(w.state(), "default", "web"),
         eval_index
     );
     w.apply(Command::UpdateEvalStatus(
@@ -115,7 +115,7 @@ fn scenario_90_w1_latest_eval_index_ignores_canceled() {
         },
     ));
     assert_eq!(
-        rollout_engine::watcher::latest_eval_index(&w.state(), "default", "web"),
+        rollout_engine::watcher::latest_eval_index(w.state(), "default", "web"),
         0
     );
 }
@@ -242,7 +242,7 @@ fn scenario_60_d5_d7_d8_progress_deadline_failure() {
     let placed = w.schedule();
     w.client(placed[0], "running", Some(false));
     assert_eq!(w.deployment(d).status, "running");
-    let due = next_deadline(&w.state()).expect("armed");
+    let due = next_deadline(w.state()).expect("armed");
     assert_eq!(
         Timestamp(due),
         w.deployment(d).task_groups["web"].require_progress_by
@@ -253,7 +253,7 @@ fn scenario_60_d5_d7_d8_progress_deadline_failure() {
     assert_eq!(dep.status, "failed");
     assert_eq!(dep.status_description, "Failed due to progress deadline");
     assert!(!o.evals_created.is_empty());
-    assert_eq!(next_deadline(&w.state()), None);
+    assert_eq!(next_deadline(w.state()), None);
 }
 
 /// Scenario 61 [TestDeploymentWatcher_ProgressCutoff], D2, D3.
@@ -268,7 +268,7 @@ fn scenario_61_d2_d3_d4_cutoff_across_groups() {
     let d = w.register(j).deployments_created[0];
     let t = w.now();
     let placed = w.schedule();
-    assert_eq!(next_deadline(&w.state()), Some(t + 500 * 1_000_000));
+    assert_eq!(next_deadline(w.state()), Some(t + 500 * 1_000_000));
     let web = placed
         .iter()
         .copied()
@@ -280,9 +280,9 @@ fn scenario_61_d2_d3_d4_cutoff_across_groups() {
         .find(|a| w.alloc(*a).task_group == "foo")
         .unwrap();
     w.set_health(d, &[web], &[]).unwrap();
-    assert_eq!(next_deadline(&w.state()), Some(t + 1_000_000_000));
+    assert_eq!(next_deadline(w.state()), Some(t + 1_000_000_000));
     w.set_health(d, &[foo], &[]).unwrap();
-    assert_eq!(next_deadline(&w.state()), None);
+    assert_eq!(next_deadline(w.state()), None);
 }
 
 /// Scenario 54 [TestWatcher_PauseDeployment_IgnoreProgressDeadline], S6, D5.
@@ -299,7 +299,7 @@ fn scenario_54_paused_ignores_and_resets_the_deadline() {
         dep.task_groups["web"].require_progress_by,
         Timestamp(dep.modify_time).plus(50 * 1_000_000)
     );
-    assert_eq!(next_deadline(&w.state()), None, "paused: no timer");
+    assert_eq!(next_deadline(w.state()), None, "paused: no timer");
     w.advance(2 * SECOND_NS);
     w.tick();
     assert_eq!(w.deployment(d).status, "paused");
@@ -320,7 +320,7 @@ fn scenario_64_d6_d10_late_promotion() {
     let d = w.register(with_image(j, "app:2")).deployments_created[0];
     let c = w.schedule();
     w.set_health(d, &c, &[]).unwrap();
-    let due = next_deadline(&w.state()).expect("armed while waiting for promotion");
+    let due = next_deadline(w.state()).expect("armed while waiting for promotion");
     w.set_now(due + SECOND_NS);
     w.tick();
     assert_eq!(
@@ -328,10 +328,10 @@ fn scenario_64_d6_d10_late_promotion() {
         "running",
         "D6: canaries healthy, nothing fails"
     );
-    assert_eq!(next_deadline(&w.state()), None, "D6: not re-armed");
+    assert_eq!(next_deadline(w.state()), None, "D6: not re-armed");
     w.promote(d).unwrap();
     assert_eq!(
-        next_deadline(&w.state()),
+        next_deadline(w.state()),
         Some(w.now() + SECOND_NS),
         "D10: promotion resets it"
     );
@@ -519,7 +519,7 @@ fn e4_scheduler_evals_count_for_the_latest_eval_index() {
     // A registration eval newer than the health stamp is the latest eval (W1)...
     let reg = w.register(service_job("web", 2, strategy(0, false)));
     assert_eq!(
-        rollout_engine::watcher::latest_eval_index(&w.state(), "default", "web"),
+        rollout_engine::watcher::latest_eval_index(w.state(), "default", "web"),
         reg.eval_create_index
     );
     assert!(w.alloc(placed[0]).deployment_status.unwrap().modify_index < reg.eval_create_index);

@@ -39,9 +39,7 @@ mod server;
 mod ticker;
 mod views;
 
-pub use backend::{
-    Backend, BackendError, BoxFuture, MemoryBackend, StoreBackend,
-};
+pub use backend::{Backend, BackendError, BoxFuture, MemoryBackend, StoreBackend};
 pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;
 pub use limits::RequestLimits;

@@ -571,7 +571,8 @@ impl Simulation {
 
     fn rollouts_wait_on_operator(&self) -> bool {
         let manual = self.config.operator.manual_health;
-        self.engine.state()
+        self.engine
+            .state()
             .active_deployments()
             .all(|d| waiting_on_operator(self.engine.state(), d, manual).is_some())
     }
@@ -798,7 +799,11 @@ impl Simulation {
                 }
             }
         }
-        let pending = self.engine.state().eval(&eval).is_some_and(|e| e.is_pending());
+        let pending = self
+            .engine
+            .state()
+            .eval(&eval)
+            .is_some_and(|e| e.is_pending());
         if pending {
             let ack = Command::UpdateEvalStatus(UpdateEvalStatus {
                 eval_id: eval,
@@ -826,7 +831,11 @@ impl Simulation {
     }
 
     fn operator_chaos(&mut self) {
-        let decisions = operator::chaos(&self.config.operator, self.engine.state(), &mut self.rng_operator);
+        let decisions = operator::chaos(
+            &self.config.operator,
+            self.engine.state(),
+            &mut self.rng_operator,
+        );
         self.decide(decisions);
     }
 
@@ -889,7 +898,8 @@ impl Simulation {
     }
 
     fn active_deployment(&self, job: &str) -> Option<Uuid> {
-        self.engine.state()
+        self.engine
+            .state()
             .deployments_of_job_any(NAMESPACE, job)
             .rev()
             .find(|d| d.active())

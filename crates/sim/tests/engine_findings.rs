@@ -24,7 +24,10 @@ impl Driver {
     fn new() -> Driver {
         let clock = VirtualClock::new(T0);
         Driver {
-            engine: DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(1, clock.clone())),
+            engine: DeploymentEngine::new(
+                EngineConfig::default(),
+                SeededStamp::new(1, clock.clone()),
+            ),
             clock,
         }
     }
@@ -42,7 +45,10 @@ impl Driver {
     }
 
     fn apply(&mut self, command: Command) -> Outcome {
-        let applied = self.engine.submit(command).unwrap_or_else(|e| panic!("{e}"));
+        let applied = self
+            .engine
+            .submit(command)
+            .unwrap_or_else(|e| panic!("{e}"));
         applied.outcome
     }
 
@@ -96,7 +102,11 @@ impl Driver {
     }
 
     fn latest(&self) -> Deployment {
-        (**self.state().latest_deployment_any("default", "web").unwrap()).clone()
+        (**self
+            .state()
+            .latest_deployment_any("default", "web")
+            .unwrap())
+        .clone()
     }
 }
 

@@ -25,7 +25,10 @@ impl Engine {
     fn new() -> Engine {
         let clock = VirtualClock::new(T0);
         Engine {
-            engine: DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(1, clock.clone())),
+            engine: DeploymentEngine::new(
+                EngineConfig::default(),
+                SeededStamp::new(1, clock.clone()),
+            ),
             clock,
         }
     }

@@ -109,6 +109,14 @@ pub(crate) struct Writer {
     pub snapshots: Option<SnapshotTrigger>,
 }
 
+/// A batch applied to a clone of the engine, not yet written: the engine to keep if the
+/// write succeeds, the log records to write, and each submitter's answer.
+struct AppliedBatch {
+    engine: DeploymentEngine,
+    records: Vec<(u64, Vec<u8>)>,
+    results: Vec<(Reply, SubmitResult)>,
+}
+
 struct Pending {
     command: Command,
     reply: Reply,
@@ -166,7 +174,11 @@ impl Writer {
             }
             return;
         }
-        let (engine, records, results) = self.apply_batch(batch);
+        let AppliedBatch {
+            engine,
+            records,
+            results,
+        } = self.apply_batch(batch);
         let truncating = self.truncate_target > self.truncated_through;
         if records.is_empty() && !truncating {
             // Nothing to write: every command was rejected.
@@ -199,14 +211,7 @@ impl Writer {
 
     /// Stamps and applies each command in order to a clone of the engine. Pure with
     /// respect to storage: nothing is written here.
-    fn apply_batch(
-        &self,
-        batch: Vec<Pending>,
-    ) -> (
-        DeploymentEngine,
-        Vec<(u64, Vec<u8>)>,
-        Vec<(Reply, SubmitResult)>,
-    ) {
+    fn apply_batch(&self, batch: Vec<Pending>) -> AppliedBatch {
         let mut engine = self.engine.clone();
         let mut records = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
@@ -217,7 +222,11 @@ impl Writer {
             });
             results.push((reply, result));
         }
-        (engine, records, results)
+        AppliedBatch {
+            engine,
+            records,
+            results,
+        }
     }
 
     /// One write transaction, one fsync: the batch's records plus a bounded slice of
@@ -263,10 +272,7 @@ impl Writer {
             return;
         }
         // A full channel means a snapshot is still being written: try again next batch.
-        match trigger
-            .tx
-            .try_send(Arc::new(self.engine.state().clone()))
-        {
+        match trigger.tx.try_send(Arc::new(self.engine.state().clone())) {
             Ok(()) => {
                 trigger.entries_since = 0;
                 trigger.bytes_since = 0;

@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use rollout_engine::{apply, State};
-use rollout_store::codec::encode_state;
 use rollout_engine::{SeededStamp, VirtualClock};
+use rollout_store::codec::encode_state;
 use rollout_store::{Options, Store};
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +13,11 @@ pub const T0: i64 = 1_700_000_000_000_000_000;
 /// Deterministic options: seeded stamps, no automatic snapshots.
 pub fn options(seed: u64) -> Options {
     Options {
-        stamp: Arc::new(SeededStamp::stepping(seed, VirtualClock::new(T0), 1_000_000)),
+        stamp: Arc::new(SeededStamp::stepping(
+            seed,
+            VirtualClock::new(T0),
+            1_000_000,
+        )),
         snapshot_every_entries: 0,
         snapshot_every_bytes: 0,
         ..Options::default()
