@@ -545,6 +545,22 @@ impl World {
         self.apply(Command::Tick)
     }
 
+    /// Submits a [`Command::Tick`] only if a deadline is due ([`DeploymentEngine::tick`]),
+    /// logging it; `None` when nothing was due.
+    ///
+    /// # Panics
+    /// If the engine rejects the tick.
+    pub fn tick_if_due(&mut self) -> Option<Outcome> {
+        match self.engine.tick() {
+            Ok(Some(applied)) => {
+                self.log.push(applied.envelope);
+                Some(applied.outcome)
+            }
+            Ok(None) => None,
+            Err(e) => panic!("tick failed: {e}"),
+        }
+    }
+
     /// Whether replaying [`World::log`] from an empty state gives the same bytes.
     pub fn replay_equals_live(&self) -> bool {
         let Ok(replayed) = replay(self.state().config().clone(), &self.log) else {

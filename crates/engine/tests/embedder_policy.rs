@@ -1,0 +1,190 @@
+//! How an embedder property-tests a policy of its own with the engine's test kit.
+//!
+//! The embedder here runs canary rollouts with auto-revert and two rules of its own
+//! that it wants to hold whatever operators and clients do:
+//! 1. *a deployment succeeds only if every canary it placed was reported healthy* (the
+//!    deploy gate its users were promised), and
+//! 2. *every failure of an auto-reverting deployment says what happened to the rollback*
+//!    (a rollback decision in the same outcome, so its audit log is never silent).
+//!
+//! proptest generates random sequences of operator commands (promote, pause, resume,
+//! fail), health reports and the passing of time; each step is driven through
+//! [`World`], and after each step the engine's own invariants
+//! ([`State::check_invariants`](rollout_engine::State::check_invariants)) and the two
+//! rules above are checked. A failing case shrinks to the shortest sequence that breaks a
+//! rule, and replays exactly: the engine is deterministic.
+
+mod common;
+use common::*;
+use proptest::prelude::*;
+use rollout_engine::model::{status, UpdateStrategy, SECOND_NS};
+use rollout_engine::{Outcome, RollbackOutcome};
+use std::collections::BTreeSet;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// A new version (a new image).
+    Release,
+    /// The scheduler places what the pending evaluations ask for.
+    Schedule,
+    /// A client reports the `pick`-th live allocation: running and healthy, or failed.
+    Report {
+        pick: u8,
+        healthy: bool,
+    },
+    Promote,
+    Pause,
+    Resume,
+    Fail,
+    /// Time passes and due deadlines fire.
+    Wait {
+        seconds: u16,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        1 => Just(Step::Release),
+        4 => Just(Step::Schedule),
+        6 => (any::<u8>(), prop::bool::weighted(0.8))
+            .prop_map(|(pick, healthy)| Step::Report { pick, healthy }),
+        2 => Just(Step::Promote),
+        1 => Just(Step::Pause),
+        1 => Just(Step::Resume),
+        1 => Just(Step::Fail),
+        2 => (1u16..900).prop_map(|seconds| Step::Wait { seconds }),
+    ]
+}
+
+fn strategy() -> UpdateStrategy {
+    UpdateStrategy {
+        auto_revert: Some(true),
+        progress_deadline: Some(600 * SECOND_NS),
+        ..update(1, 1)
+    }
+}
+
+/// The embedder's memory: which allocations its clients reported healthy.
+#[derive(Default)]
+struct Reports {
+    healthy: BTreeSet<Uuid>,
+}
+
+/// Rule 1: a deployment that turned successful in this step placed only canaries that
+/// were reported healthy.
+fn deploy_gate_holds(w: &World, before: &rollout_engine::State, r: &Reports) -> Result<(), String> {
+    for d in w.state().deployments_in_namespace(None) {
+        let was = before.deployment(&d.id).map(|o| o.status.clone());
+        if d.status != status::SUCCESSFUL || was.as_deref() == Some(status::SUCCESSFUL) {
+            continue;
+        }
+        for g in d.task_groups.values() {
+            if let Some(c) = g
+                .placed_canaries_slice()
+                .iter()
+                .find(|c| !r.healthy.contains(c))
+            {
+                return Err(format!(
+                    "deployment {} succeeded with canary {c} never reported healthy",
+                    d.id
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rule 2: an auto-reverting deployment that failed in this step has a rollback decision.
+fn failures_are_explained(
+    w: &World,
+    before: &rollout_engine::State,
+    o: &Outcome,
+) -> Result<(), String> {
+    for d in w.state().deployments_in_namespace(None) {
+        let newly_failed = d.status == status::FAILED
+            && before
+                .deployment(&d.id)
+                .is_some_and(|b| b.status != status::FAILED);
+        let reverts = d.task_groups.values().any(|g| g.auto_revert);
+        if newly_failed && reverts && !o.rollbacks.iter().any(|r| r.deployment_id == d.id) {
+            return Err(format!(
+                "deployment {} failed with auto_revert and no rollback decision",
+                d.id
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn run(steps: &[Step]) -> Result<(), TestCaseError> {
+    let mut w = World::new();
+    let mut reports = Reports::default();
+    let mut release = 1;
+    w.deploy(service_job("web", 3, strategy()));
+    for s in steps {
+        let before = w.state().clone();
+        let latest = w.latest_deployment("web").id;
+        let outcome = match s {
+            Step::Release => {
+                release += 1;
+                let job = with_image(service_job("web", 3, strategy()), &format!("app:{release}"));
+                w.try_apply(rollout_engine::Command::RegisterJob(
+                    rollout_engine::command::RegisterJob {
+                        job,
+                        ..Default::default()
+                    },
+                ))
+                .ok()
+            }
+            Step::Schedule => {
+                w.schedule();
+                None
+            }
+            Step::Report { pick, healthy } => {
+                let live = w.live_allocs("web");
+                let Some(a) = live.get(*pick as usize % live.len().max(1)) else {
+                    continue;
+                };
+                if *healthy {
+                    reports.healthy.insert(a.id);
+                    Some(w.client(a.id, "running", Some(true)))
+                } else {
+                    reports.healthy.remove(&a.id);
+                    Some(w.client(a.id, "failed", Some(false)))
+                }
+            }
+            Step::Promote => w.promote(latest).ok(),
+            Step::Pause => w.pause(latest, true).ok(),
+            Step::Resume => w.pause(latest, false).ok(),
+            Step::Fail => w.fail(latest).ok(),
+            Step::Wait { seconds } => {
+                w.advance(i64::from(*seconds) * SECOND_NS);
+                w.tick_if_due()
+            }
+        };
+        w.state()
+            .check_invariants()
+            .map_err(|v| TestCaseError::fail(v.to_string()))?;
+        deploy_gate_holds(&w, &before, &reports).map_err(TestCaseError::fail)?;
+        if let Some(o) = &outcome {
+            failures_are_explained(&w, &before, o).map_err(TestCaseError::fail)?;
+            for r in &o.rollbacks {
+                if let RollbackOutcome::RolledBack { new_version, .. } = r.outcome {
+                    prop_assert_eq!(w.job("web").version, new_version);
+                }
+            }
+        }
+    }
+    prop_assert!(w.replay_equals_live());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn embedder_policy_holds_under_random_operators_and_clients(steps in prop::collection::vec(step(), 1..60)) {
+        run(&steps)?;
+    }
+}
