@@ -10,6 +10,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rollout_engine::acl::{
     AclPolicyWrite, AclTokenWrite, BootstrapAcl, SecretHash, UpsertAclPolicies, UpsertAclTokens,
 };
@@ -229,29 +230,41 @@ impl Auth {
     }
 }
 
-/// Bytes that may stand in a URI path segment or query as they are; everything else
-/// is percent-encoded. `%` stays, so inputs can carry their own escapes.
-fn uri_safe(b: u8, in_query: bool) -> bool {
-    match b {
-        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => true,
-        b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' => true,
-        b';' | b':' | b'@' | b'%' => true,
-        b'&' | b'=' | b'/' | b'?' => in_query,
-        _ => false,
-    }
-}
+/// What a URI path segment may hold as it is (RFC 3986 unreserved, sub-delims, `:`, `@`),
+/// plus `%`, so inputs can carry their own escapes; everything else is percent-encoded.
+const PATH_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'%');
+
+/// A query may also hold `&`, `=`, `/` and `?` as they are.
+const QUERY_ESCAPED: &AsciiSet = &PATH_ESCAPED
+    .remove(b'&')
+    .remove(b'=')
+    .remove(b'/')
+    .remove(b'?');
 
 /// Percent-encodes what a URI cannot hold, so any bytes make a valid request line.
 pub fn escape(bytes: &[u8], in_query: bool) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if uri_safe(b, in_query) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let set = if in_query {
+        QUERY_ESCAPED
+    } else {
+        PATH_ESCAPED
+    };
+    percent_encode(bytes, set).to_string()
 }
 
 /// What a request did.

@@ -8,6 +8,7 @@
 //! as the `namespace` query parameter of every request.
 
 use clap::Args;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;
@@ -227,16 +228,15 @@ impl Client {
 /// Percent-encodes a path segment or query value (everything but RFC 3986's unreserved
 /// characters), so that IDs with `/`, spaces or `?` reach the server as typed.
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, UNRESERVED_KEPT).to_string()
 }
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded.
+const UNRESERVED_KEPT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Nomad's CLI accepts single-dash long flags (`-policy=x`, `-address x`). clap wants
 /// two dashes, so the known long flags of the client commands are rewritten first.

@@ -150,15 +150,17 @@ impl Http {
     }
 }
 
-/// xorshift64*: deterministic per worker, no dependency.
-struct Rng(u64);
+/// Deterministic per worker: a ChaCha stream seeded from the run's seed.
+struct Rng(rand_chacha::ChaCha8Rng);
 
 impl Rng {
+    fn seeded(seed: u64) -> Rng {
+        use rand_chacha::rand_core::SeedableRng;
+        Rng(rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+    }
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        use rand_chacha::rand_core::Rng as _;
+        self.0.next_u64()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -187,7 +189,7 @@ fn job_spec(k: u64, image: &str) -> Value {
 
 async fn worker(shared: Arc<Shared>, seed: u64) {
     let http = Http::new();
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::seeded(seed);
     // The highest index each read path has shown this worker: it must never go back.
     let mut seen: HashMap<&'static str, u64> = HashMap::new();
     let mut base_rx = shared.base.clone();
