@@ -212,62 +212,49 @@ impl Command {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RegisterJob {
-    #[serde(rename = "Job")]
     pub job: Job,
     /// Only register if the job's `JobModifyIndex` equals [`Self::job_modify_index`].
-    #[serde(rename = "EnforceIndex")]
     pub enforce_index: bool,
-    #[serde(rename = "JobModifyIndex")]
     pub job_modify_index: u64,
     /// Priority of the evaluation (and of the deployment it creates); 0 = the job's.
-    #[serde(rename = "EvalPriority")]
     pub eval_priority: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct DeregisterJob {
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
     /// Remove the job, its versions, deployments and allocations instead of stopping it.
-    #[serde(rename = "Purge")]
     pub purge: bool,
-    #[serde(rename = "EvalPriority")]
     pub eval_priority: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RevertJob {
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
-    #[serde(rename = "JobVersion")]
     pub job_version: u64,
-    #[serde(rename = "EnforcePriorVersion")]
     pub enforce_prior_version: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct SetJobStability {
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
-    #[serde(rename = "JobVersion")]
     pub job_version: u64,
-    #[serde(rename = "Stable")]
     pub stable: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct SetAllocHealth {
     #[serde(rename = "DeploymentID", with = "empty_as_none")]
     pub deployment_id: Option<Uuid>,
@@ -278,114 +265,96 @@ pub struct SetAllocHealth {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PromoteDeployment {
     #[serde(rename = "DeploymentID", with = "empty_as_none")]
     pub deployment_id: Option<Uuid>,
-    #[serde(rename = "All")]
     pub all: bool,
-    #[serde(rename = "Groups")]
     pub groups: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PauseDeployment {
     #[serde(rename = "DeploymentID", with = "empty_as_none")]
     pub deployment_id: Option<Uuid>,
-    #[serde(rename = "Pause")]
     pub pause: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct FailDeployment {
     #[serde(rename = "DeploymentID", with = "empty_as_none")]
     pub deployment_id: Option<Uuid>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct UpdateEvalStatus {
     #[serde(rename = "EvalID")]
     pub eval_id: Uuid,
     /// `complete`, `failed` or `canceled`.
-    #[serde(rename = "Status")]
     pub status: String,
-    #[serde(rename = "StatusDescription")]
     pub status_description: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ReapDeployments {
-    #[serde(rename = "Deployments")]
     pub deployments: Vec<Uuid>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct GcDeployments {
     /// Terminal deployments untouched for at least this long are removed (Nomad's
     /// `deployment_gc_threshold`, 1 h by default; force-GC uses 1 ms).
-    #[serde(rename = "ThresholdNs")]
     pub threshold_ns: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct GcEvaluations {
     /// Finished evaluations untouched for at least this long are removed (Nomad's
     /// `eval_gc_threshold`, 1 h by default). The newest evaluation of each job is kept.
-    #[serde(rename = "ThresholdNs")]
     pub threshold_ns: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct GcAllocations {
     /// Finished allocations untouched for at least this long are removed (Nomad removes
     /// them with their evaluations after `eval_gc_threshold`, 1 h by default).
-    #[serde(rename = "ThresholdNs")]
     pub threshold_ns: i64,
 }
 
 /// Client-side updates for a batch of allocations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ClientAllocUpdates {
-    #[serde(rename = "Allocations")]
     pub allocations: Vec<ClientAllocUpdate>,
 }
 
 /// What a client may change about an allocation (A9).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ClientAllocUpdate {
     #[serde(rename = "ID")]
     pub id: Uuid,
-    #[serde(rename = "ClientStatus")]
     pub client_status: String,
-    #[serde(rename = "ClientDescription")]
     pub client_description: String,
-    #[serde(rename = "DeploymentStatus")]
     pub deployment_status: Option<ClientDeploymentStatus>,
-    #[serde(rename = "TaskStates")]
     pub task_states: Option<SmallMap<TaskState>>,
     /// Client-reported time of the change (becomes the allocation's `ModifyTime`).
-    #[serde(rename = "ModifyTime")]
     pub modify_time: UnixNanos,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ClientDeploymentStatus {
-    #[serde(rename = "Healthy")]
     pub healthy: Option<bool>,
-    #[serde(rename = "Timestamp")]
     pub timestamp: Timestamp,
     /// Only adopted when the allocation had no deployment status at all (A9).
-    #[serde(rename = "Canary")]
     pub canary: bool,
 }
 
@@ -393,55 +362,43 @@ pub struct ClientDeploymentStatus {
 /// match an item of the plan the engine computes for the evaluation at apply time;
 /// anything else makes the whole result stale.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PlanResult {
     #[serde(rename = "EvalID")]
     pub eval_id: Uuid,
     /// The state index the plan was computed from (becomes the eval's `SnapshotIndex`).
-    #[serde(rename = "SnapshotIndex")]
     pub snapshot_index: u64,
     /// The deployment the scheduler planned for, if any; must still be the plan's.
     #[serde(rename = "DeploymentID", with = "empty_as_none")]
     pub deployment_id: Option<Uuid>,
-    #[serde(rename = "Allocations")]
     pub allocations: Vec<PlacedAllocation>,
-    #[serde(rename = "InPlaceUpdates")]
     pub in_place_updates: Vec<Uuid>,
-    #[serde(rename = "Stops")]
     pub stops: Vec<AllocStop>,
 }
 
 /// A placement bound to a node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PlacedAllocation {
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "TaskGroup")]
     pub task_group: String,
-    #[serde(rename = "JobVersion")]
     pub job_version: u64,
-    #[serde(rename = "Canary")]
     pub canary: bool,
-    #[serde(rename = "PreviousAllocation", with = "empty_as_none")]
+    #[serde(with = "empty_as_none")]
     pub previous_allocation: Option<Uuid>,
     #[serde(rename = "NodeID")]
     pub node_id: String,
-    #[serde(rename = "NodeName")]
     pub node_name: String,
-    #[serde(rename = "AllocatedResources")]
     pub allocated_resources: Option<Value>,
-    #[serde(rename = "Metrics")]
     pub metrics: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct AllocStop {
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
     /// Optional; the plan's own description is used when empty.
-    #[serde(rename = "Description")]
     pub description: String,
 }
 

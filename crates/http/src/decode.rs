@@ -516,13 +516,11 @@ mod tests {
     use serde_json::json;
 
     #[derive(Debug, Default, Deserialize, PartialEq)]
-    #[serde(default)]
+    #[serde(default, rename_all = "PascalCase")]
     struct Pause {
         #[serde(rename = "DeploymentID")]
         deployment_id: String,
-        #[serde(rename = "Pause")]
         pause: bool,
-        #[serde(rename = "Groups")]
         groups: Option<Vec<String>>,
     }
 
@@ -547,11 +545,9 @@ mod tests {
     #[test]
     fn unicode_simple_folding_like_go() {
         #[derive(Debug, Default, Deserialize)]
-        #[serde(default)]
+        #[serde(default, rename_all = "PascalCase")]
         struct K {
-            #[serde(rename = "Kind")]
             kind: String,
-            #[serde(rename = "Size")]
             size: u64,
         }
         let k: K = from_slice("{\"\u{212A}ind\":\"x\",\"\u{017F}ize\":3}".as_bytes()).unwrap();

@@ -12,37 +12,32 @@ use uuid::Uuid;
 
 /// `POST /v1/acl/bootstrap`: the first management token.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct BootstrapAcl {
     #[serde(rename = "AccessorID")]
     pub accessor_id: Uuid,
-    #[serde(rename = "SecretHash")]
     pub secret_hash: SecretHash,
     /// To bootstrap again, the index of the previous bootstrap (Nomad's reset file);
     /// 0 for the first bootstrap.
-    #[serde(rename = "ResetIndex", default)]
+    #[serde(default)]
     pub reset_index: u64,
 }
 
 /// `PUT /v1/acl/policy/:name`: create or replace policies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct UpsertAclPolicies {
-    #[serde(rename = "Policies")]
     pub policies: Vec<AclPolicyWrite>,
 }
 
 /// One policy as written: the rules text and the document parsed from it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct AclPolicyWrite {
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Description")]
     pub description: String,
-    #[serde(rename = "Rules")]
     pub rules: String,
     /// `Rules` parsed (HCL or JSON) by the caller; validated and normalised by `apply`.
-    #[serde(rename = "Document")]
     pub document: PolicyRules,
     #[serde(rename = "JobACL")]
     pub job_acl: Option<JobAcl>,
@@ -50,43 +45,35 @@ pub struct AclPolicyWrite {
 
 /// `DELETE /v1/acl/policy/:name`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct DeleteAclPolicies {
-    #[serde(rename = "Names")]
     pub names: Vec<String>,
 }
 
 /// `PUT /v1/acl/token` (create) and `/v1/acl/token/:accessor` (update).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct UpsertAclTokens {
-    #[serde(rename = "Tokens")]
     pub tokens: Vec<AclTokenWrite>,
 }
 
 /// One token as written.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct AclTokenWrite {
     #[serde(rename = "AccessorID")]
     pub accessor_id: Uuid,
     /// Set for a new token (the accessor must be unused); `None` updates an existing
     /// token, which keeps its secret.
-    #[serde(rename = "SecretHash")]
     pub secret_hash: Option<SecretHash>,
-    #[serde(rename = "Name")]
     pub name: String,
     /// `client` or `management` (validated by `apply`).
     #[serde(rename = "Type")]
     pub token_type: String,
-    #[serde(rename = "Policies")]
     pub policies: Vec<String>,
     /// How many role links the request named: rollout has no roles, so any is refused.
-    #[serde(rename = "Roles")]
     pub roles: usize,
-    #[serde(rename = "Global")]
     pub global: bool,
-    #[serde(rename = "ExpirationTime")]
     pub expiration_time: Option<UnixNanos>,
     #[serde(rename = "ExpirationTTL")]
     pub expiration_ttl: DurationNs,
@@ -94,7 +81,7 @@ pub struct AclTokenWrite {
 
 /// `DELETE /v1/acl/token/:accessor`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct DeleteAclTokens {
     #[serde(rename = "AccessorIDs")]
     pub accessor_ids: Vec<Uuid>,

@@ -24,123 +24,93 @@ pub const MAX_DESCRIPTION_LEN: usize = 256;
 /// `Capabilities` also holds what its `Policy` shorthand and the implied capabilities
 /// expand to (Nomad's order: explicit first, then shorthand, then implied).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PolicyRules {
-    #[serde(rename = "Namespaces")]
     pub namespaces: Vec<NamespaceRule>,
-    #[serde(rename = "NodePools")]
     pub node_pools: Vec<LabelledRule>,
-    #[serde(rename = "HostVolumes")]
     pub host_volumes: Vec<LabelledRule>,
-    #[serde(rename = "Agent")]
     pub agent: Option<LevelRule>,
-    #[serde(rename = "Node")]
     pub node: Option<LevelRule>,
-    #[serde(rename = "Operator")]
     pub operator: Option<OperatorRule>,
-    #[serde(rename = "Quota")]
     pub quota: Option<LevelRule>,
-    #[serde(rename = "Plugin")]
     pub plugin: Option<LevelRule>,
 }
 
 /// `namespace "<name>" { policy = "…"  capabilities = [...]  variables { … } }`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct NamespaceRule {
-    #[serde(rename = "Name")]
     pub name: String,
     /// The shorthand, `""` when absent.
-    #[serde(rename = "Policy")]
     pub policy: String,
-    #[serde(rename = "Capabilities")]
     pub capabilities: Vec<String>,
-    #[serde(rename = "Variables")]
     pub variables: Option<VariablesRule>,
 }
 
 /// `variables { path "<spec>" { capabilities = [...] } }` inside a namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct VariablesRule {
-    #[serde(rename = "Paths")]
     pub paths: Vec<PathRule>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PathRule {
-    #[serde(rename = "PathSpec")]
     pub path_spec: String,
-    #[serde(rename = "Capabilities")]
     pub capabilities: Vec<String>,
 }
 
 /// `node_pool "<name>" { … }` and `host_volume "<name>" { … }`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct LabelledRule {
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Policy")]
     pub policy: String,
-    #[serde(rename = "Capabilities")]
     pub capabilities: Vec<String>,
 }
 
 /// `agent`, `node`, `quota`, `plugin`: a level only.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct LevelRule {
-    #[serde(rename = "Policy")]
     pub policy: String,
 }
 
 /// `operator { policy = "…"  capabilities = [...] }`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct OperatorRule {
-    #[serde(rename = "Policy")]
     pub policy: String,
-    #[serde(rename = "Capabilities")]
     pub capabilities: Vec<String>,
 }
 
 /// A policy's optional binding to a workload (`JobACL`), stored and echoed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct JobAcl {
-    #[serde(rename = "Namespace")]
     pub namespace: String,
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "Group")]
     pub group: String,
-    #[serde(rename = "Task")]
     pub task: String,
 }
 
 /// A stored policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct AclPolicy {
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Description")]
     pub description: String,
     /// The rules text exactly as submitted.
-    #[serde(rename = "Rules")]
     pub rules: String,
     /// The rules as validated and normalised at write time.
-    #[serde(rename = "Parsed")]
     pub parsed: PolicyRules,
     #[serde(rename = "JobACL")]
     pub job_acl: Option<JobAcl>,
     /// BLAKE2b-256 of the user-set fields, as Nomad's `ACLPolicy.SetHash`.
-    #[serde(rename = "Hash")]
     pub hash: [u8; 32],
-    #[serde(rename = "CreateIndex")]
     pub create_index: u64,
-    #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
 }
 

@@ -118,16 +118,17 @@ impl State {
 
 /// The serialised form of the ACL tables (snapshots): rows only, in key order.
 #[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct AclTablesData {
-    #[serde(rename = "BootstrapIndex", default)]
+    #[serde(default)]
     pub bootstrap_index: u64,
-    #[serde(rename = "PolicyIndex", default)]
+    #[serde(default)]
     pub policy_index: u64,
-    #[serde(rename = "TokenIndex", default)]
+    #[serde(default)]
     pub token_index: u64,
-    #[serde(rename = "Policies", default)]
+    #[serde(default)]
     pub policies: Vec<Arc<AclPolicy>>,
-    #[serde(rename = "Tokens", default)]
+    #[serde(default)]
     pub tokens: Vec<Arc<AclToken>>,
 }
 

@@ -110,32 +110,24 @@ impl<'de> Deserialize<'de> for SecretHash {
 
 /// A stored token. Its secret is not here: only [`SecretHash`] of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct AclToken {
     #[serde(rename = "AccessorID")]
     pub accessor_id: Uuid,
-    #[serde(rename = "SecretHash")]
     pub secret_hash: SecretHash,
-    #[serde(rename = "Name")]
     pub name: String,
     #[serde(rename = "Type")]
     pub token_type: TokenType,
     /// Policy names (client tokens); policies that do not exist grant nothing.
-    #[serde(rename = "Policies")]
     pub policies: Vec<String>,
-    #[serde(rename = "Global")]
     pub global: bool,
     /// BLAKE2b-256 of the user-set fields, as Nomad's `ACLToken.SetHash`.
-    #[serde(rename = "Hash")]
     pub hash: [u8; 32],
-    #[serde(rename = "CreateTime")]
     pub create_time: UnixNanos,
-    #[serde(rename = "ExpirationTime")]
     pub expiration_time: Option<UnixNanos>,
     #[serde(rename = "ExpirationTTL")]
     pub expiration_ttl: DurationNs,
-    #[serde(rename = "CreateIndex")]
     pub create_index: u64,
-    #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
 }
 

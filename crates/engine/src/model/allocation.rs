@@ -26,11 +26,11 @@ pub mod client_status {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Allocation {
     #[serde(rename = "ID")]
     pub id: Uuid,
-    #[serde(rename = "Namespace", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     #[serde(
         rename = "EvalID",
@@ -38,37 +38,32 @@ pub struct Allocation {
         skip_serializing_if = "Option::is_none"
     )]
     pub eval_id: Option<Uuid>,
-    #[serde(rename = "Name", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     #[serde(rename = "NodeID", skip_serializing_if = "String::is_empty")]
     pub node_id: String,
-    #[serde(rename = "NodeName", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub node_name: String,
     #[serde(rename = "JobID", skip_serializing_if = "String::is_empty")]
     pub job_id: String,
     /// The job version this allocation runs (Nomad embeds the whole job instead).
-    #[serde(rename = "JobVersion")]
     pub job_version: u64,
-    #[serde(rename = "TaskGroup", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub task_group: String,
-    #[serde(rename = "AllocatedResources", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allocated_resources: Option<Opaque>,
-    #[serde(rename = "Metrics", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Opaque>,
-    #[serde(rename = "DesiredStatus", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub desired_status: String,
-    #[serde(
-        rename = "DesiredDescription",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub desired_description: String,
-    #[serde(rename = "DesiredTransition")]
     pub desired_transition: DesiredTransition,
-    #[serde(rename = "ClientStatus", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client_status: String,
-    #[serde(rename = "ClientDescription", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client_description: String,
-    #[serde(rename = "TaskStates", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task_states: Option<SmallMap<TaskState>>,
     #[serde(
         rename = "DeploymentID",
@@ -76,10 +71,10 @@ pub struct Allocation {
         skip_serializing_if = "Option::is_none"
     )]
     pub deployment_id: Option<Uuid>,
-    #[serde(rename = "DeploymentStatus", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_status: Option<AllocDeploymentStatus>,
     /// Boxed: most allocations were never rescheduled.
-    #[serde(rename = "RescheduleTracker", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reschedule_tracker: Option<Box<RescheduleTracker>>,
     #[serde(
         rename = "FollowupEvalID",
@@ -87,37 +82,23 @@ pub struct Allocation {
         skip_serializing_if = "Option::is_none"
     )]
     pub followup_eval_id: Option<Uuid>,
-    #[serde(
-        rename = "PreviousAllocation",
-        with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub previous_allocation: Option<Uuid>,
-    #[serde(
-        rename = "NextAllocation",
-        with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub next_allocation: Option<Uuid>,
-    #[serde(
-        rename = "PreemptedAllocations",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preempted_allocations: Option<Vec<String>>,
-    #[serde(
-        rename = "PreemptedByAllocation",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub preempted_by_allocation: String,
-    #[serde(rename = "CreateIndex", skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub create_index: u64,
-    #[serde(rename = "ModifyIndex", skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub modify_index: u64,
-    #[serde(rename = "AllocModifyIndex", skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub alloc_modify_index: u64,
-    #[serde(rename = "CreateTime", skip_serializing_if = "is_zero_i64")]
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub create_time: UnixNanos,
-    #[serde(rename = "ModifyTime", skip_serializing_if = "is_zero_i64")]
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub modify_time: UnixNanos,
 }
 
@@ -178,31 +159,22 @@ pub fn alloc_name(job_id: &str, group: &str, index: u64) -> String {
 
 /// `DeploymentStatus` of an allocation (§1.3).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct AllocDeploymentStatus {
-    #[serde(rename = "Canary")]
     pub canary: bool,
-    #[serde(rename = "Healthy")]
     pub healthy: Option<bool>,
-    #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
-    #[serde(rename = "Timestamp")]
     pub timestamp: Timestamp,
 }
 
 /// `DesiredTransition` (§1.5): a value object, never null.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct DesiredTransition {
-    #[serde(rename = "ForceReschedule")]
     pub force_reschedule: Option<bool>,
-    #[serde(rename = "Migrate")]
     pub migrate: Option<bool>,
-    #[serde(rename = "MigrateDisablePlacement")]
     pub migrate_disable_placement: Option<bool>,
-    #[serde(rename = "NoShutdownDelay")]
     pub no_shutdown_delay: Option<bool>,
-    #[serde(rename = "Reschedule")]
     pub reschedule: Option<bool>,
 }
 
@@ -233,122 +205,79 @@ impl DesiredTransition {
 
 /// `RescheduleTracker` (§1.6).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RescheduleTracker {
-    #[serde(rename = "Events")]
     pub events: Option<Vec<RescheduleEvent>>,
-    #[serde(rename = "LastReschedule")]
     pub last_reschedule: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RescheduleEvent {
-    #[serde(rename = "Delay")]
     pub delay: DurationNs,
     #[serde(rename = "PrevAllocID")]
     pub prev_alloc_id: String,
     #[serde(rename = "PrevNodeID")]
     pub prev_node_id: String,
-    #[serde(rename = "RescheduleTime")]
     pub reschedule_time: UnixNanos,
 }
 
 /// A task's state as the client reports it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct TaskState {
-    #[serde(rename = "Events")]
     pub events: Option<Vec<TaskEvent>>,
-    #[serde(rename = "Failed")]
     pub failed: bool,
-    #[serde(rename = "FinishedAt")]
     pub finished_at: Timestamp,
-    #[serde(rename = "LastRestart")]
     pub last_restart: Timestamp,
-    #[serde(rename = "Paused")]
     pub paused: String,
-    #[serde(rename = "Restarts")]
     pub restarts: u64,
-    #[serde(rename = "StartedAt")]
     pub started_at: Timestamp,
-    #[serde(rename = "State")]
     pub state: String,
 }
 
 /// A task event. Every key is always present on the wire.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct TaskEvent {
-    #[serde(rename = "Details")]
     pub details: Option<SmallMap<String>>,
-    #[serde(rename = "DiskLimit")]
     pub disk_limit: i64,
-    #[serde(rename = "DisplayMessage")]
     pub display_message: String,
-    #[serde(rename = "DownloadError")]
     pub download_error: String,
-    #[serde(rename = "DriverError")]
     pub driver_error: String,
-    #[serde(rename = "DriverMessage")]
     pub driver_message: String,
-    #[serde(rename = "ExitCode")]
     pub exit_code: i64,
-    #[serde(rename = "FailedSibling")]
     pub failed_sibling: String,
-    #[serde(rename = "FailsTask")]
     pub fails_task: bool,
-    #[serde(rename = "GenericSource")]
     pub generic_source: String,
-    #[serde(rename = "KillError")]
     pub kill_error: String,
-    #[serde(rename = "KillReason")]
     pub kill_reason: String,
-    #[serde(rename = "KillTimeout")]
     pub kill_timeout: DurationNs,
-    #[serde(rename = "Message")]
     pub message: String,
-    #[serde(rename = "RestartReason")]
     pub restart_reason: String,
-    #[serde(rename = "SetupError")]
     pub setup_error: String,
-    #[serde(rename = "Signal")]
     pub signal: i64,
-    #[serde(rename = "StartDelay")]
     pub start_delay: i64,
-    #[serde(rename = "TaskSignal")]
     pub task_signal: String,
-    #[serde(rename = "TaskSignalReason")]
     pub task_signal_reason: String,
-    #[serde(rename = "Time")]
     pub time: UnixNanos,
     #[serde(rename = "Type")]
     pub event_type: String,
-    #[serde(rename = "ValidationError")]
     pub validation_error: String,
-    #[serde(rename = "VaultError")]
     pub vault_error: String,
 }
 
 /// `AllocListStub` (`http-api.md` §7.4): every key always present (no zero omission).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct AllocListStub {
-    #[serde(rename = "ClientDescription")]
     pub client_description: String,
-    #[serde(rename = "ClientStatus")]
     pub client_status: String,
-    #[serde(rename = "CreateIndex")]
     pub create_index: u64,
-    #[serde(rename = "CreateTime")]
     pub create_time: UnixNanos,
-    #[serde(rename = "DeploymentStatus")]
     pub deployment_status: Option<AllocDeploymentStatus>,
-    #[serde(rename = "DesiredDescription")]
     pub desired_description: String,
-    #[serde(rename = "DesiredStatus")]
     pub desired_status: String,
-    #[serde(rename = "DesiredTransition")]
     pub desired_transition: DesiredTransition,
     #[serde(rename = "EvalID", with = "empty_as_none")]
     pub eval_id: Option<Uuid>,
@@ -358,33 +287,21 @@ pub struct AllocListStub {
     pub id: Uuid,
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "JobType")]
     pub job_type: String,
-    #[serde(rename = "JobVersion")]
     pub job_version: u64,
-    #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
-    #[serde(rename = "ModifyTime")]
     pub modify_time: UnixNanos,
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
-    #[serde(rename = "NextAllocation", with = "empty_as_none")]
+    #[serde(with = "empty_as_none")]
     pub next_allocation: Option<Uuid>,
     #[serde(rename = "NodeID")]
     pub node_id: String,
-    #[serde(rename = "NodeName")]
     pub node_name: String,
-    #[serde(rename = "PreemptedAllocations")]
     pub preempted_allocations: Option<Vec<String>>,
-    #[serde(rename = "PreemptedByAllocation")]
     pub preempted_by_allocation: String,
-    #[serde(rename = "RescheduleTracker")]
     pub reschedule_tracker: Option<RescheduleTracker>,
-    #[serde(rename = "TaskGroup")]
     pub task_group: String,
-    #[serde(rename = "TaskStates")]
     pub task_states: Option<SmallMap<TaskState>>,
 }
 

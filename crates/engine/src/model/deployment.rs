@@ -55,41 +55,27 @@ pub mod description {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Deployment {
-    #[serde(rename = "CreateIndex")]
     pub create_index: u64,
-    #[serde(rename = "CreateTime")]
     pub create_time: UnixNanos,
-    #[serde(rename = "EvalPriority")]
     pub eval_priority: i64,
     #[serde(rename = "ID")]
     pub id: Uuid,
-    #[serde(rename = "IsMultiregion")]
     pub is_multiregion: bool,
-    #[serde(rename = "JobCreateIndex")]
     pub job_create_index: u64,
     #[serde(rename = "JobID")]
     pub job_id: String,
     /// The job's `ModifyIndex` (the crossed naming of §7.1 item 1 is kept on purpose).
-    #[serde(rename = "JobModifyIndex")]
     pub job_modify_index: u64,
     /// The job's `JobModifyIndex`.
-    #[serde(rename = "JobSpecModifyIndex")]
     pub job_spec_modify_index: u64,
-    #[serde(rename = "JobVersion")]
     pub job_version: u64,
-    #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
-    #[serde(rename = "ModifyTime")]
     pub modify_time: UnixNanos,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
-    #[serde(rename = "Status")]
     pub status: String,
-    #[serde(rename = "StatusDescription")]
     pub status_description: String,
-    #[serde(rename = "TaskGroups")]
     pub task_groups: SmallMap<DeploymentState>,
 }
 
@@ -142,32 +128,21 @@ pub fn is_active_status(s: &str) -> bool {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct DeploymentState {
-    #[serde(rename = "AutoPromote")]
     pub auto_promote: bool,
-    #[serde(rename = "AutoRevert")]
     pub auto_revert: bool,
-    #[serde(rename = "DesiredCanaries")]
     pub desired_canaries: u64,
-    #[serde(rename = "DesiredTotal")]
     pub desired_total: u64,
     /// Signed like Nomad's `int`: a flip back to healthy counts nothing, so a later
     /// healthy→unhealthy flip can take it below zero (§7.1 item 13). Healthy plus
     /// unhealthy never exceeds placed.
-    #[serde(rename = "HealthyAllocs")]
     pub healthy_allocs: i64,
-    #[serde(rename = "PlacedAllocs")]
     pub placed_allocs: u64,
-    #[serde(rename = "PlacedCanaries")]
     pub placed_canaries: Option<Vec<Uuid>>,
-    #[serde(rename = "ProgressDeadline")]
     pub progress_deadline: DurationNs,
-    #[serde(rename = "Promoted")]
     pub promoted: bool,
-    #[serde(rename = "RequireProgressBy")]
     pub require_progress_by: Timestamp,
-    #[serde(rename = "UnhealthyAllocs")]
     pub unhealthy_allocs: u64,
 }
 
@@ -189,15 +164,12 @@ impl DeploymentState {
 
 /// Response of every deployment write (`DeploymentUpdateResponse`, §1.10).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DeploymentUpdateResponse {
-    #[serde(rename = "DeploymentModifyIndex")]
     pub deployment_modify_index: u64,
-    #[serde(rename = "EvalCreateIndex")]
     pub eval_create_index: u64,
     #[serde(rename = "EvalID", with = "empty_as_none")]
     pub eval_id: Option<Uuid>,
-    #[serde(rename = "Index")]
     pub index: u64,
-    #[serde(rename = "RevertedJobVersion")]
     pub reverted_job_version: Option<u64>,
 }

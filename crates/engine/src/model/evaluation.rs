@@ -31,15 +31,15 @@ pub mod triggered_by {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Evaluation {
-    #[serde(rename = "AnnotatePlan", skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "is_false")]
     pub annotate_plan: bool,
-    #[serde(rename = "BlockedEval", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub blocked_eval: String,
-    #[serde(rename = "CreateIndex", skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub create_index: u64,
-    #[serde(rename = "CreateTime", skip_serializing_if = "is_zero_i64")]
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub create_time: UnixNanos,
     #[serde(
         rename = "DeploymentID",
@@ -51,37 +51,37 @@ pub struct Evaluation {
     pub id: Uuid,
     #[serde(rename = "JobID", skip_serializing_if = "String::is_empty")]
     pub job_id: String,
-    #[serde(rename = "JobModifyIndex", skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub job_modify_index: u64,
-    #[serde(rename = "ModifyIndex", skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub modify_index: u64,
-    #[serde(rename = "ModifyTime", skip_serializing_if = "is_zero_i64")]
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub modify_time: UnixNanos,
-    #[serde(rename = "Namespace", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
-    #[serde(rename = "NextEval", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub next_eval: String,
     #[serde(rename = "NodeID", skip_serializing_if = "String::is_empty")]
     pub node_id: String,
-    #[serde(rename = "PreviousEval", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub previous_eval: String,
-    #[serde(rename = "Priority", skip_serializing_if = "is_zero_i64")]
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub priority: i64,
-    #[serde(rename = "QueuedAllocations", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub queued_allocations: Option<BTreeMap<String, i64>>,
-    #[serde(rename = "SnapshotIndex", skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub snapshot_index: u64,
-    #[serde(rename = "Status", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub status: String,
-    #[serde(rename = "StatusDescription", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub status_description: String,
-    #[serde(rename = "TriggeredBy", skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub triggered_by: String,
     #[serde(rename = "Type", skip_serializing_if = "String::is_empty")]
     pub eval_type: String,
-    #[serde(rename = "Wait", skip_serializing_if = "is_zero_i64")]
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub wait: DurationNs,
-    #[serde(rename = "WaitUntil", skip_serializing_if = "Timestamp::is_zero_ref")]
+    #[serde(skip_serializing_if = "Timestamp::is_zero_ref")]
     pub wait_until: Timestamp,
 }
 

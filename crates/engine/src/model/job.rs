@@ -29,79 +29,48 @@ pub mod job_status {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Job {
-    #[serde(rename = "Affinities")]
     pub affinities: Option<Value>,
-    #[serde(rename = "AllAtOnce")]
     pub all_at_once: bool,
-    #[serde(rename = "Constraints")]
     pub constraints: Option<Value>,
-    #[serde(rename = "ConsulNamespace")]
     pub consul_namespace: String,
-    #[serde(rename = "CreateIndex")]
     pub create_index: u64,
-    #[serde(rename = "Datacenters")]
     pub datacenters: Option<Vec<String>>,
-    #[serde(rename = "DispatchIdempotencyToken")]
     pub dispatch_idempotency_token: String,
-    #[serde(rename = "Dispatched")]
     pub dispatched: bool,
     #[serde(rename = "ID")]
     pub id: String,
-    #[serde(rename = "JobModifyIndex")]
     pub job_modify_index: u64,
-    #[serde(rename = "Meta")]
     pub meta: Option<Meta>,
-    #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
-    #[serde(rename = "Multiregion")]
     pub multiregion: Option<Value>,
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
-    #[serde(rename = "NodePool")]
     pub node_pool: String,
     #[serde(rename = "NomadTokenID")]
     pub nomad_token_id: String,
-    #[serde(rename = "ParameterizedJob")]
     pub parameterized_job: Option<Value>,
     #[serde(rename = "ParentID")]
     pub parent_id: String,
-    #[serde(rename = "Payload")]
     pub payload: Option<Value>,
-    #[serde(rename = "Periodic")]
     pub periodic: Option<Value>,
-    #[serde(rename = "Priority")]
     pub priority: i64,
-    #[serde(rename = "Region")]
     pub region: String,
-    #[serde(rename = "Spreads")]
     pub spreads: Option<Value>,
-    #[serde(rename = "Stable")]
     pub stable: bool,
-    #[serde(rename = "Status")]
     pub status: String,
-    #[serde(rename = "StatusDescription")]
     pub status_description: String,
-    #[serde(rename = "Stop")]
     pub stop: bool,
-    #[serde(rename = "SubmitTime")]
     pub submit_time: UnixNanos,
-    #[serde(rename = "TaskGroups")]
     pub task_groups: Vec<TaskGroup>,
     #[serde(rename = "Type")]
     pub job_type: String,
     #[serde(rename = "UI")]
     pub ui: Option<Value>,
-    #[serde(rename = "Update")]
     pub update: UpdateStrategy,
-    #[serde(rename = "VaultNamespace")]
     pub vault_namespace: String,
-    #[serde(rename = "Version")]
     pub version: u64,
-    #[serde(rename = "VersionTag")]
     pub version_tag: Option<Value>,
 }
 
@@ -125,53 +94,30 @@ impl Job {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct TaskGroup {
-    #[serde(rename = "Affinities")]
     pub affinities: Option<Value>,
-    #[serde(rename = "Consul")]
     pub consul: Option<Consul>,
-    #[serde(rename = "Constraints")]
     pub constraints: Option<Value>,
-    #[serde(rename = "Count")]
     pub count: Option<i64>,
-    #[serde(rename = "Disconnect")]
     pub disconnect: Option<Value>,
-    #[serde(rename = "EphemeralDisk")]
     pub ephemeral_disk: Option<Value>,
-    #[serde(rename = "MaxClientDisconnect")]
     pub max_client_disconnect: Option<DurationNs>,
-    #[serde(rename = "MaxRunDuration")]
     pub max_run_duration: Option<DurationNs>,
-    #[serde(rename = "Meta")]
     pub meta: Option<Meta>,
-    #[serde(rename = "Migrate")]
     pub migrate: Option<Value>,
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Networks")]
     pub networks: Option<Value>,
-    #[serde(rename = "PreventRescheduleOnLost")]
     pub prevent_reschedule_on_lost: bool,
-    #[serde(rename = "ReschedulePolicy")]
     pub reschedule_policy: Option<ReschedulePolicy>,
-    #[serde(rename = "RestartPolicy")]
     pub restart_policy: Option<RestartPolicy>,
-    #[serde(rename = "Scaling")]
     pub scaling: Option<Value>,
-    #[serde(rename = "Services")]
     pub services: Option<Vec<Value>>,
-    #[serde(rename = "ShutdownDelay")]
     pub shutdown_delay: Option<DurationNs>,
-    #[serde(rename = "Spreads")]
     pub spreads: Option<Value>,
-    #[serde(rename = "StopAfterClientDisconnect")]
     pub stop_after_client_disconnect: Option<DurationNs>,
-    #[serde(rename = "Tasks")]
     pub tasks: Vec<Task>,
-    #[serde(rename = "Update")]
     pub update: Option<UpdateStrategy>,
-    #[serde(rename = "Volumes")]
     pub volumes: Option<Value>,
 }
 
@@ -190,119 +136,76 @@ impl TaskGroup {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Task {
-    #[serde(rename = "Actions")]
     pub actions: Option<Value>,
-    #[serde(rename = "Affinities")]
     pub affinities: Option<Value>,
-    #[serde(rename = "Artifacts")]
     pub artifacts: Option<Value>,
     #[serde(rename = "CSIPluginConfig")]
     pub csi_plugin_config: Option<Value>,
-    #[serde(rename = "Config")]
     pub config: Option<Value>,
-    #[serde(rename = "Constraints")]
     pub constraints: Option<Value>,
-    #[serde(rename = "Consul")]
     pub consul: Option<Consul>,
-    #[serde(rename = "DispatchPayload")]
     pub dispatch_payload: Option<Value>,
-    #[serde(rename = "Driver")]
     pub driver: String,
-    #[serde(rename = "Env")]
     pub env: Option<BTreeMap<String, String>>,
-    #[serde(rename = "Identities")]
     pub identities: Option<Value>,
-    #[serde(rename = "Identity")]
     pub identity: Option<Value>,
-    #[serde(rename = "KillSignal")]
     pub kill_signal: String,
-    #[serde(rename = "KillTimeout")]
     pub kill_timeout: Option<DurationNs>,
-    #[serde(rename = "Kind")]
     pub kind: String,
-    #[serde(rename = "Leader")]
     pub leader: bool,
-    #[serde(rename = "Lifecycle")]
     pub lifecycle: Option<Value>,
-    #[serde(rename = "LogConfig")]
     pub log_config: Option<LogConfig>,
-    #[serde(rename = "Meta")]
     pub meta: Option<Meta>,
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Resources")]
     pub resources: Option<Resources>,
-    #[serde(rename = "RestartPolicy")]
     pub restart_policy: Option<RestartPolicy>,
-    #[serde(rename = "ScalingPolicies")]
     pub scaling_policies: Option<Value>,
-    #[serde(rename = "Schedule")]
     pub schedule: Option<Value>,
-    #[serde(rename = "Secrets")]
     pub secrets: Option<Value>,
-    #[serde(rename = "Services")]
     pub services: Option<Vec<Value>>,
-    #[serde(rename = "ShutdownDelay")]
     pub shutdown_delay: Option<DurationNs>,
-    #[serde(rename = "Templates")]
     pub templates: Option<Value>,
-    #[serde(rename = "User")]
     pub user: String,
-    #[serde(rename = "Vault")]
     pub vault: Option<Value>,
-    #[serde(rename = "VolumeMounts")]
     pub volume_mounts: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Consul {
-    #[serde(rename = "Cluster")]
     pub cluster: String,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
-    #[serde(rename = "Partition")]
     pub partition: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct LogConfig {
-    #[serde(rename = "Disabled")]
     pub disabled: Option<bool>,
-    #[serde(rename = "Enabled")]
     pub enabled: Option<bool>,
     #[serde(rename = "MaxFileSizeMB")]
     pub max_file_size_mb: Option<i64>,
-    #[serde(rename = "MaxFiles")]
     pub max_files: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RestartPolicy {
-    #[serde(rename = "Attempts")]
     pub attempts: Option<i64>,
-    #[serde(rename = "Delay")]
     pub delay: Option<DurationNs>,
-    #[serde(rename = "Interval")]
     pub interval: Option<DurationNs>,
-    #[serde(rename = "Mode")]
     pub mode: Option<String>,
-    #[serde(rename = "RenderTemplates")]
     pub render_templates: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Resources {
     #[serde(rename = "CPU")]
     pub cpu: Option<i64>,
-    #[serde(rename = "Cores")]
     pub cores: Option<i64>,
-    #[serde(rename = "Devices")]
     pub devices: Option<Value>,
     #[serde(rename = "DiskMB")]
     pub disk_mb: Option<i64>,
@@ -314,7 +217,6 @@ pub struct Resources {
     pub memory_max_mb: Option<i64>,
     #[serde(rename = "NUMA")]
     pub numa: Option<Value>,
-    #[serde(rename = "Networks")]
     pub networks: Option<Value>,
     #[serde(rename = "SecretsMB")]
     pub secrets_mb: Option<i64>,
@@ -323,25 +225,16 @@ pub struct Resources {
 /// A group's (or, before canonicalisation, the job's) `update` block. Every field is
 /// optional in a submitted job; canonicalisation fills the defaults of §1.8.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct UpdateStrategy {
-    #[serde(rename = "AutoPromote")]
     pub auto_promote: Option<bool>,
-    #[serde(rename = "AutoRevert")]
     pub auto_revert: Option<bool>,
-    #[serde(rename = "Canary")]
     pub canary: Option<i64>,
-    #[serde(rename = "HealthCheck")]
     pub health_check: Option<String>,
-    #[serde(rename = "HealthyDeadline")]
     pub healthy_deadline: Option<DurationNs>,
-    #[serde(rename = "MaxParallel")]
     pub max_parallel: Option<i64>,
-    #[serde(rename = "MinHealthyTime")]
     pub min_healthy_time: Option<DurationNs>,
-    #[serde(rename = "ProgressDeadline")]
     pub progress_deadline: Option<DurationNs>,
-    #[serde(rename = "Stagger")]
     pub stagger: Option<DurationNs>,
 }
 
@@ -427,19 +320,13 @@ impl Strategy {
 
 /// A group's `reschedule` policy (§1.6).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ReschedulePolicy {
-    #[serde(rename = "Attempts")]
     pub attempts: Option<i64>,
-    #[serde(rename = "Delay")]
     pub delay: Option<DurationNs>,
-    #[serde(rename = "DelayFunction")]
     pub delay_function: Option<String>,
-    #[serde(rename = "Interval")]
     pub interval: Option<DurationNs>,
-    #[serde(rename = "MaxDelay")]
     pub max_delay: Option<DurationNs>,
-    #[serde(rename = "Unlimited")]
     pub unlimited: Option<bool>,
 }
 

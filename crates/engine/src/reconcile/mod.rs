@@ -36,33 +36,26 @@ pub enum PlacementKind {
 
 /// An allocation the scheduler must place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Placement {
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "TaskGroup")]
     pub task_group: String,
-    #[serde(rename = "JobVersion")]
     pub job_version: u64,
-    #[serde(rename = "Canary")]
     pub canary: bool,
-    #[serde(
-        rename = "PreviousAllocation",
-        with = "crate::model::id::empty_as_none"
-    )]
+    #[serde(with = "crate::model::id::empty_as_none")]
     pub previous_allocation: Option<Uuid>,
     /// The deployment the new allocation joins (only an active deployment is joined).
     #[serde(rename = "DeploymentID", with = "crate::model::id::empty_as_none")]
     pub deployment_id: Option<Uuid>,
-    #[serde(rename = "Kind")]
     pub kind: PlacementKind,
 }
 
 /// An allocation the scheduler must stop, and why (its `DesiredDescription`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Stop {
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
-    #[serde(rename = "Description")]
     pub description: String,
 }
 

@@ -79,27 +79,23 @@ impl Serialize for State {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct StateData {
-    #[serde(rename = "Index")]
     index: u64,
-    #[serde(rename = "Config", default)]
+    #[serde(default)]
     config: EngineConfig,
-    #[serde(rename = "Tables")]
     tables: TableIndexes,
-    #[serde(rename = "Jobs")]
     jobs: Vec<Arc<Job>>,
-    #[serde(rename = "JobVersions")]
     job_versions: Vec<Arc<Job>>,
-    #[serde(rename = "Deployments")]
     deployments: Vec<Arc<Deployment>>,
     #[serde(rename = "Allocations")]
     allocs: Vec<Arc<Allocation>>,
     #[serde(rename = "Evaluations")]
     evals: Vec<Arc<Evaluation>>,
-    #[serde(rename = "DeadlinesPassed", default)]
+    #[serde(default)]
     deadlines_passed: Vec<(Uuid, Timestamp)>,
     /// Absent in snapshots written before ACLs existed.
-    #[serde(rename = "Acl", default)]
+    #[serde(default)]
     acl: crate::acl::tables::AclTablesData,
 }
 

@@ -185,11 +185,10 @@ async fn fail(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct PauseRequest {
     #[serde(rename = "DeploymentID")]
     deployment_id: String,
-    #[serde(rename = "Pause")]
     pause: bool,
 }
 
@@ -211,17 +210,14 @@ async fn pause(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct PromoteRequest {
     #[serde(rename = "DeploymentID")]
     deployment_id: String,
-    #[serde(rename = "All")]
     all: bool,
-    #[serde(rename = "Groups")]
     groups: Option<Vec<String>>,
     /// Accepted for compatibility and ignored: rollout stamps promotions with the
     /// server's time (semantics §8 decision 2).
-    #[serde(rename = "PromotedAt")]
     _promoted_at: i64,
 }
 
@@ -249,7 +245,7 @@ async fn promote(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct AllocHealthRequest {
     #[serde(rename = "DeploymentID")]
     deployment_id: String,
@@ -296,7 +292,7 @@ async fn allocation_health(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct UnblockRequest {
     #[serde(rename = "DeploymentID")]
     deployment_id: String,
