@@ -49,35 +49,45 @@ impl Entropy {
 
 impl Serialize for Entropy {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if serializer.is_human_readable() {
-            let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-            serializer.serialize_str(&hex)
-        } else {
-            serializer.serialize_bytes(&self.0)
-        }
+        serialize_32(&self.0, serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Entropy {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let bytes: Vec<u8> = if deserializer.is_human_readable() {
-            let s = String::deserialize(deserializer)?;
-            if s.len() != 64 {
-                return Err(D::Error::custom("entropy must be 64 hex digits"));
-            }
-            (0..64)
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
-                .collect::<Result<_, _>>()
-                .map_err(D::Error::custom)?
-        } else {
-            serde_bytes_vec(deserializer)?
-        };
-        let arr: [u8; 32] = bytes
+        deserialize_32(deserializer, "entropy").map(Entropy)
+    }
+}
+
+/// Writes 32 bytes ([`Entropy`], an ACL secret hash): lower-case hex in human-readable
+/// formats, a byte string in binary ones.
+pub(crate) fn serialize_32<S: Serializer>(
+    bytes: &[u8; 32],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    if serializer.is_human_readable() {
+        serializer.serialize_str(&hex::encode(bytes))
+    } else {
+        serializer.serialize_bytes(bytes)
+    }
+}
+
+/// Reads what [`serialize_32`] writes; `what` names the value in errors.
+pub(crate) fn deserialize_32<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    what: &str,
+) -> Result<[u8; 32], D::Error> {
+    use serde::de::Error;
+    if deserializer.is_human_readable() {
+        let s = String::deserialize(deserializer)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(&s, &mut out)
+            .map_err(|e| D::Error::custom(format!("{what} must be 64 hex digits: {e}")))?;
+        Ok(out)
+    } else {
+        serde_bytes_vec(deserializer)?
             .try_into()
-            .map_err(|_| D::Error::custom("entropy must be 32 bytes"))?;
-        Ok(Entropy(arr))
+            .map_err(|_| D::Error::custom(format!("{what} must be 32 bytes")))
     }
 }
 

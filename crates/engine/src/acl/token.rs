@@ -85,26 +85,20 @@ impl Eq for SecretHash {}
 impl fmt::Debug for SecretHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Short and harmless: a hash prefix, never anything secret.
-        write!(f, "SecretHash({:02x}{:02x}…)", self.0[0], self.0[1])
+        write!(f, "SecretHash({}…)", hex::encode(&self.0[..2]))
     }
 }
 
 impl Serialize for SecretHash {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if serializer.is_human_readable() {
-            let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-            serializer.serialize_str(&hex)
-        } else {
-            serializer.serialize_bytes(&self.0)
-        }
+        crate::command::serialize_32(&self.0, serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for SecretHash {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // The same encoding as `Entropy`: 32 bytes, hex when human-readable.
-        let e = crate::command::Entropy::deserialize(deserializer)?;
-        Ok(SecretHash(e.0))
+        crate::command::deserialize_32(deserializer, "secret hash").map(SecretHash)
     }
 }
 

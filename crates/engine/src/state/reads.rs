@@ -28,27 +28,24 @@ impl Prefix {
                 bad as u32, bad
             )));
         }
+        let count = digits.clone().count();
+        if count > 32 {
+            return Err(Error::InvalidPrefix(format!(
+                "{input} is longer than a UUID"
+            )));
+        }
+        let mut ascii = [0u8; 32];
+        for (slot, c) in ascii.iter_mut().zip(digits) {
+            *slot = c;
+        }
         let mut p = Prefix {
             bytes: [0; 16],
-            len: 0,
+            len: count / 2,
         };
-        let mut high: Option<u8> = None;
-        for c in digits {
-            // Only ASCII hex digits remain (checked above).
-            let nibble = (c as char).to_digit(16).unwrap_or(0) as u8;
-            match high.take() {
-                None => high = Some(nibble),
-                Some(h) => {
-                    if p.len == 16 {
-                        return Err(Error::InvalidPrefix(format!(
-                            "{input} is longer than a UUID"
-                        )));
-                    }
-                    p.bytes[p.len] = h << 4 | nibble;
-                    p.len += 1;
-                }
-            }
-        }
+        // Only an even number of ASCII hex digits remains (checked above), so this cannot
+        // fail; an error is still an error, not a panic.
+        hex::decode_to_slice(&ascii[..count], &mut p.bytes[..p.len])
+            .map_err(|e| Error::InvalidPrefix(format!("encoding/hex: {e}")))?;
         Ok(p)
     }
 
