@@ -115,7 +115,7 @@ fn job(image: &str) -> Job {
     }
 }
 
-fn main() -> Result<(), rollout_engine::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut d = Driver {
         state: State::new(),
         now: 1_700_000_000_000_000_000,
@@ -139,8 +139,13 @@ fn main() -> Result<(), rollout_engine::Error> {
     d.show("canary placed");
     d.report_healthy(&canary)?;
     d.show("canary healthy");
+    let deployment = outcome
+        .deployments_created
+        .first()
+        .copied()
+        .ok_or("registering a new version creates a deployment")?;
     d.apply(Command::PromoteDeployment(PromoteDeployment {
-        deployment_id: outcome.deployments_created.first().copied(),
+        deployment_id: deployment,
         all: true,
         groups: None,
     }))?;
@@ -163,7 +168,8 @@ fn main() -> Result<(), rollout_engine::Error> {
     let deployment = d
         .state
         .latest_deployment_any("default", "web")
-        .map(|d| d.id);
+        .map(|d| d.id)
+        .ok_or("registering a new version creates a deployment")?;
     let out = d.apply(Command::SetAllocHealth(SetAllocHealth {
         deployment_id: deployment,
         healthy_allocation_ids: vec![],

@@ -263,39 +263,49 @@ pub struct SetJobStability {
     pub stable: bool,
 }
 
+// The deployment writes below name their deployment with a plain `Uuid`: it is required,
+// so decoding fails without it (no struct-level `default`). Callers that accept Nomad's
+// request bodies check for a missing or empty `DeploymentID` themselves (the HTTP layer
+// answers `DeploymentID must be specified`). Logs written while the ID was an
+// `Option<Uuid>` decode unchanged: the engine refused commands without one, so only
+// present IDs were ever logged, and `Some(id)` has the same encoding as `id`.
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase")]
 pub struct SetAllocHealth {
-    #[serde(rename = "DeploymentID", with = "empty_as_none")]
-    pub deployment_id: Option<Uuid>,
-    #[serde(rename = "HealthyAllocationIDs")]
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: Uuid,
+    #[serde(rename = "HealthyAllocationIDs", default)]
     pub healthy_allocation_ids: Vec<Uuid>,
-    #[serde(rename = "UnhealthyAllocationIDs")]
+    #[serde(rename = "UnhealthyAllocationIDs", default)]
     pub unhealthy_allocation_ids: Vec<Uuid>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase")]
 pub struct PromoteDeployment {
-    #[serde(rename = "DeploymentID", with = "empty_as_none")]
-    pub deployment_id: Option<Uuid>,
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: Uuid,
+    #[serde(default)]
     pub all: bool,
+    #[serde(default)]
     pub groups: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase")]
 pub struct PauseDeployment {
-    #[serde(rename = "DeploymentID", with = "empty_as_none")]
-    pub deployment_id: Option<Uuid>,
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: Uuid,
+    #[serde(default)]
     pub pause: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase")]
 pub struct FailDeployment {
-    #[serde(rename = "DeploymentID", with = "empty_as_none")]
-    pub deployment_id: Option<Uuid>,
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: Uuid,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -22,8 +22,6 @@ pub enum ErrorKind {
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum Error {
     // --- §5.2, endpoint checks -------------------------------------------------------------
-    #[error("missing deployment ID")]
-    MissingDeploymentId,
     #[error("must specify at least one healthy/unhealthy allocation ID")]
     MissingAllocationIds,
     #[error("deployment not found")]
@@ -143,8 +141,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use Error::*;
         match self {
-            MissingDeploymentId
-            | MissingAllocationIds
+            MissingAllocationIds
             | MissingJobIdForRevert
             | MissingJobIdForStable
             | InvalidJob(_)

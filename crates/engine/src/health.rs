@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// M1–M5.
 pub(crate) fn set_alloc_health(tx: &mut Tx, req: &SetAllocHealth) -> Result<()> {
     // M1, in Nomad's order.
-    let id = req.deployment_id.ok_or(Error::MissingDeploymentId)?;
+    let id = req.deployment_id;
     if req.healthy_allocation_ids.is_empty() && req.unhealthy_allocation_ids.is_empty() {
         return Err(Error::MissingAllocationIds);
     }

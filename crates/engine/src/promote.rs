@@ -25,7 +25,7 @@ impl Selection<'_> {
 
 /// P1–P11: the operator promotes canaries.
 pub(crate) fn promote(tx: &mut Tx, req: &PromoteDeployment) -> Result<()> {
-    let id = req.deployment_id.ok_or(Error::MissingDeploymentId)?;
+    let id = req.deployment_id;
     let d = tx.deployment(&id).ok_or(Error::DeploymentNotFound)?;
     if !d.active() {
         return Err(Error::CantPromoteTerminal);

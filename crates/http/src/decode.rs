@@ -621,14 +621,15 @@ mod tests {
         let id = "5c0f0a8e-1234-4abc-9def-0123456789ab";
         let p: PauseDeployment =
             from_slice(format!(r#"{{"deploymentID":"{id}","PAUSE":true}}"#).as_bytes()).unwrap();
-        assert_eq!(p.deployment_id.map(|u| u.to_string()), Some(id.to_string()));
+        assert_eq!(p.deployment_id.to_string(), id);
         assert!(p.pause);
         let h: SetAllocHealth = from_slice(
-            format!(r#"{{"healthyallocationids":["{id}"],"UnhealthyAllocationIds":[]}}"#)
+            format!(r#"{{"DEPLOYMENTID":"{id}","healthyallocationids":["{id}"],"UnhealthyAllocationIds":[]}}"#)
                 .as_bytes(),
         )
         .unwrap();
         assert_eq!(h.healthy_allocation_ids.len(), 1);
+        assert_eq!(h.deployment_id.to_string(), id);
     }
 
     #[test]

@@ -532,10 +532,10 @@ pub fn known_stuck(_state: &State, d: &Deployment, _now: i64) -> Option<&'static
 /// The deployment an operator command addresses.
 fn operator_target(c: &Command) -> Option<Uuid> {
     match c {
-        Command::PromoteDeployment(p) => p.deployment_id,
-        Command::PauseDeployment(p) => p.deployment_id,
-        Command::FailDeployment(p) => p.deployment_id,
-        Command::SetAllocHealth(p) => p.deployment_id,
+        Command::PromoteDeployment(p) => Some(p.deployment_id),
+        Command::PauseDeployment(p) => Some(p.deployment_id),
+        Command::FailDeployment(p) => Some(p.deployment_id),
+        Command::SetAllocHealth(p) => Some(p.deployment_id),
         _ => None,
     }
 }

@@ -829,7 +829,7 @@ impl Simulation {
                     let _ = self.apply(
                         Actor::Script,
                         Command::PromoteDeployment(PromoteDeployment {
-                            deployment_id: Some(id),
+                            deployment_id: id,
                             all: true,
                             groups: None,
                         }),
@@ -841,7 +841,7 @@ impl Simulation {
                     let _ = self.apply(
                         Actor::Script,
                         Command::PauseDeployment(PauseDeployment {
-                            deployment_id: Some(id),
+                            deployment_id: id,
                             pause,
                         }),
                     );
@@ -851,9 +851,7 @@ impl Simulation {
                 if let Some(id) = self.active_deployment(&job) {
                     let _ = self.apply(
                         Actor::Script,
-                        Command::FailDeployment(FailDeployment {
-                            deployment_id: Some(id),
-                        }),
+                        Command::FailDeployment(FailDeployment { deployment_id: id }),
                     );
                 }
             }

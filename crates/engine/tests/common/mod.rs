@@ -258,7 +258,7 @@ impl World {
         unhealthy: &[Uuid],
     ) -> Result<Outcome, Error> {
         self.try_apply(Command::SetAllocHealth(SetAllocHealth {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
             healthy_allocation_ids: healthy.to_vec(),
             unhealthy_allocation_ids: unhealthy.to_vec(),
         }))
@@ -266,7 +266,7 @@ impl World {
 
     pub fn promote(&mut self, deployment: Uuid) -> Result<Outcome, Error> {
         self.try_apply(Command::PromoteDeployment(PromoteDeployment {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
             all: true,
             groups: None,
         }))
@@ -274,7 +274,7 @@ impl World {
 
     pub fn promote_groups(&mut self, deployment: Uuid, groups: &[&str]) -> Result<Outcome, Error> {
         self.try_apply(Command::PromoteDeployment(PromoteDeployment {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
             all: false,
             groups: Some(groups.iter().map(|g| g.to_string()).collect()),
         }))
@@ -282,14 +282,14 @@ impl World {
 
     pub fn pause(&mut self, deployment: Uuid, pause: bool) -> Result<Outcome, Error> {
         self.try_apply(Command::PauseDeployment(PauseDeployment {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
             pause,
         }))
     }
 
     pub fn fail(&mut self, deployment: Uuid) -> Result<Outcome, Error> {
         self.try_apply(Command::FailDeployment(FailDeployment {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
         }))
     }
 

@@ -178,9 +178,7 @@ async fn fail(
 ) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
     let id = ids::parse("deployment", &id)?;
     authorize_write(&api, &access.identity()?, &id, Capability::FailDeployment)?;
-    let command = Command::FailDeployment(FailDeployment {
-        deployment_id: Some(id),
-    });
+    let command = Command::FailDeployment(FailDeployment { deployment_id: id });
     submit(&api, command, &w).await
 }
 
@@ -203,7 +201,7 @@ async fn pause(
     let id = body_deployment_id(&req.deployment_id, &id)?;
     authorize_write(&api, &access.identity()?, &id, Capability::PauseDeployment)?;
     let command = Command::PauseDeployment(PauseDeployment {
-        deployment_id: Some(id),
+        deployment_id: id,
         pause: req.pause,
     });
     submit(&api, command, &w).await
@@ -237,7 +235,7 @@ async fn promote(
         Capability::PromoteDeployment,
     )?;
     let command = Command::PromoteDeployment(PromoteDeployment {
-        deployment_id: Some(id),
+        deployment_id: id,
         all: req.all,
         groups: req.groups,
     });
@@ -284,7 +282,7 @@ async fn allocation_health(
     let who = access.identity()?;
     authorize_write(&api, &who, &id, Capability::SetAllocHealthDeployment)?;
     let command = Command::SetAllocHealth(SetAllocHealth {
-        deployment_id: Some(id),
+        deployment_id: id,
         healthy_allocation_ids: alloc_ids(&req.healthy)?,
         unhealthy_allocation_ids: alloc_ids(&req.unhealthy)?,
     });
