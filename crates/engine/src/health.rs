@@ -29,7 +29,7 @@ pub(crate) fn set_alloc_health(tx: &mut Tx, req: &SetAllocHealth) -> Result<()> 
     for (alloc_id, healthy) in marks {
         mark(tx, &id, alloc_id, healthy)?;
     }
-    tx.state.tables.allocs = tx.index;
+    tx.state.t_mut().tables.allocs = tx.index;
 
     let eval_id = if req.unhealthy_allocation_ids.is_empty() {
         // M3: an evaluation even when only healthy IDs were given.

@@ -125,7 +125,7 @@ pub(crate) fn apply_promotion(tx: &mut Tx, d: &Deployment, selection: &Selection
         tx.put_alloc(a, true, "canary promoted");
     }
     // P10: the allocs table moves even when nothing was promotable.
-    tx.state.tables.allocs = tx.index;
+    tx.state.t_mut().tables.allocs = tx.index;
     Ok(eval_id)
 }
 

@@ -156,5 +156,5 @@ fn allow_replacements(tx: &mut Tx, allocs: &[Uuid]) {
         a.desired_transition.reschedule = Some(true);
         tx.put_alloc(a, true, "replacement allowed");
     }
-    tx.state.tables.allocs = tx.index;
+    tx.state.t_mut().tables.allocs = tx.index;
 }
