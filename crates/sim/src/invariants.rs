@@ -9,8 +9,8 @@
 use crate::client::{health_policy, HealthPolicy};
 use rollout_engine::job::spec_changed;
 use rollout_engine::model::{client_status, status, Deployment};
-use rollout_engine::outcome::Topic;
 use rollout_engine::reconcile::PlacementKind;
+use rollout_engine::Topic;
 use rollout_engine::{apply, Command, Envelope, Outcome, RollbackOutcome, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

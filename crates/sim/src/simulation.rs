@@ -28,8 +28,8 @@ use rollout_engine::command::{
     UpdateEvalStatus,
 };
 use rollout_engine::model::{eval_status, DurationNs, UnixNanos, HOUR_NS};
-use rollout_engine::outcome::Topic;
 use rollout_engine::reconcile::PlacementKind;
+use rollout_engine::Topic;
 use rollout_engine::{apply, next_deadline, plan, Command, Envelope, Error, Outcome, Plan, State};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

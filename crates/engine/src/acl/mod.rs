@@ -12,12 +12,12 @@
 //!
 //! Resolving a request's token is a read: [`resolve`].
 
-pub mod capability;
-pub mod command;
-pub mod compiled;
+pub(crate) mod capability;
+pub(crate) mod command;
+pub(crate) mod compiled;
 pub mod policy;
-pub mod tables;
-pub mod token;
+pub(crate) mod tables;
+pub(crate) mod token;
 pub(crate) mod write;
 
 pub use capability::{Capability, CapabilitySet};

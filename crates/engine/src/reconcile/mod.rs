@@ -5,7 +5,7 @@
 //! (X1), and the planner calls it for a pending evaluation (what to place, update and
 //! stop). Nothing here writes.
 
-pub mod reschedule;
+pub(crate) mod reschedule;
 
 use crate::job::needs_destructive_update;
 use crate::model::{
