@@ -20,10 +20,13 @@ pub struct Envelope {
     pub now: UnixNanos,
     /// Seed for every ID the command creates.
     pub entropy: Entropy,
+    /// What to apply.
     pub command: Command,
 }
 
 impl Envelope {
+    /// An envelope for `command`, applied at `index` and time `now` (Unix nanoseconds), new
+    /// IDs drawn from `entropy`.
     pub fn new(index: u64, now: UnixNanos, entropy: Entropy, command: Command) -> Envelope {
         Envelope {
             index,
@@ -116,6 +119,8 @@ fn serde_bytes_vec<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>
     deserializer.deserialize_bytes(V)
 }
 
+/// Every write the engine accepts. Each variant's payload uses Nomad's JSON field names,
+/// so a command log written as JSON reads like the API calls that produced it.
 // A registration carries a whole job and is far larger than the other commands; commands
 // are built once and moved into an envelope, so boxing it would only add noise.
 #[allow(clippy::large_enum_variant)]
@@ -221,45 +226,63 @@ impl Command {
     }
 }
 
+/// `PUT /v1/jobs` and `PUT /v1/job/:id`: register a job, or a new version of it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct RegisterJob {
+    /// The job as submitted; the engine canonicalizes and validates it.
     pub job: Job,
     /// Only register if the job's `JobModifyIndex` equals [`Self::job_modify_index`].
     pub enforce_index: bool,
+    /// The `JobModifyIndex` to enforce when `EnforceIndex` is set (0: the job must not
+    /// exist).
     pub job_modify_index: u64,
     /// Priority of the evaluation (and of the deployment it creates); 0 = the job's.
     pub eval_priority: i64,
 }
 
+/// `DELETE /v1/job/:id`: stop a job (or purge it).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct DeregisterJob {
+    /// The job's ID (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
+    /// The job's namespace.
     pub namespace: String,
     /// Remove the job, its versions, deployments and allocations instead of stopping it.
     pub purge: bool,
+    /// Priority of the evaluation; 0 = the job's.
     pub eval_priority: i64,
 }
 
+/// `PUT /v1/job/:id/revert`: re-register an older version as the newest.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct RevertJob {
+    /// The job's ID (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
+    /// The job's namespace.
     pub namespace: String,
+    /// The version to go back to (`JobVersion`).
     pub job_version: u64,
+    /// Refuse unless the current version is this one (`EnforcePriorVersion`).
     pub enforce_prior_version: Option<u64>,
 }
 
+/// `PUT /v1/job/:id/stable`: mark a version stable or unstable (auto-revert targets).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct SetJobStability {
+    /// The job's ID (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
+    /// The job's namespace.
     pub namespace: String,
+    /// The version whose flag changes (`JobVersion`).
     pub job_version: u64,
+    /// The new value of its `Stable` flag.
     pub stable: bool,
 }
 
@@ -270,60 +293,80 @@ pub struct SetJobStability {
 // `Option<Uuid>` decode unchanged: the engine refused commands without one, so only
 // present IDs were ever logged, and `Some(id)` has the same encoding as `id`.
 
+/// Manual health of a deployment's allocations (M1–M5): for groups with
+/// `health_check = "manual"`, or to override automatic health.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SetAllocHealth {
+    /// The deployment the allocations belong to (required).
     #[serde(rename = "DeploymentID")]
     pub deployment_id: Uuid,
+    /// Allocations to mark healthy.
     #[serde(rename = "HealthyAllocationIDs", default)]
     pub healthy_allocation_ids: Vec<Uuid>,
+    /// Allocations to mark unhealthy (which may fail the deployment and auto-revert).
     #[serde(rename = "UnhealthyAllocationIDs", default)]
     pub unhealthy_allocation_ids: Vec<Uuid>,
 }
 
+/// Promote a deployment's canaries (P1–P12), all groups or some.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PromoteDeployment {
+    /// The deployment to promote (required).
     #[serde(rename = "DeploymentID")]
     pub deployment_id: Uuid,
+    /// Promote every group (`All`).
     #[serde(default)]
     pub all: bool,
+    /// Promote only these groups (`Groups`), when `All` is false.
     #[serde(default)]
     pub groups: Option<Vec<String>>,
 }
 
+/// Pause (`Pause: true`) or resume (`false`) a deployment (S1–S6).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PauseDeployment {
+    /// The deployment to pause or resume (required).
     #[serde(rename = "DeploymentID")]
     pub deployment_id: Uuid,
+    /// `true` pauses, `false` resumes.
     #[serde(default)]
     pub pause: bool,
 }
 
+/// Fail a deployment by hand (F1–F5); auto-revert applies as for any failure.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FailDeployment {
+    /// The deployment to fail (required).
     #[serde(rename = "DeploymentID")]
     pub deployment_id: Uuid,
 }
 
+/// A scheduler finished with an evaluation (`PUT /v1/evaluation/:id/ack`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct UpdateEvalStatus {
+    /// The evaluation (`EvalID`); it must be pending.
     #[serde(rename = "EvalID")]
     pub eval_id: Uuid,
     /// `complete`, `failed` or `canceled`.
     pub status: String,
+    /// Why, in words (`StatusDescription`).
     pub status_description: String,
 }
 
+/// `Deployment.Reap`: delete these deployments (G1).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ReapDeployments {
+    /// The IDs of the deployments to delete.
     pub deployments: Vec<Uuid>,
 }
 
+/// Deployment garbage collection (G2): terminal deployments past a threshold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct GcDeployments {
@@ -332,6 +375,7 @@ pub struct GcDeployments {
     pub threshold_ns: i64,
 }
 
+/// Evaluation garbage collection: finished evaluations past a threshold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct GcEvaluations {
@@ -340,6 +384,7 @@ pub struct GcEvaluations {
     pub threshold_ns: i64,
 }
 
+/// Allocation garbage collection: finished allocations past a threshold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct GcAllocations {
@@ -352,6 +397,7 @@ pub struct GcAllocations {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ClientAllocUpdates {
+    /// One update per allocation.
     pub allocations: Vec<ClientAllocUpdate>,
 }
 
@@ -359,20 +405,29 @@ pub struct ClientAllocUpdates {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ClientAllocUpdate {
+    /// The allocation (`ID`).
     #[serde(rename = "ID")]
     pub id: Uuid,
+    /// The client's view of it (`ClientStatus`: `pending`, `running`, `complete`, `failed`,
+    /// `lost`).
     pub client_status: String,
+    /// Free text (`ClientDescription`).
     pub client_description: String,
+    /// Health the client measured (automatic health), if any.
     pub deployment_status: Option<ClientDeploymentStatus>,
+    /// Task states as the client reports them (`TaskStates`).
     pub task_states: Option<SmallMap<TaskState>>,
     /// Client-reported time of the change (becomes the allocation's `ModifyTime`).
     pub modify_time: UnixNanos,
 }
 
+/// The client's health verdict on an allocation (`DeploymentStatus`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct ClientDeploymentStatus {
+    /// Healthy, unhealthy, or not decided yet (`Healthy`).
     pub healthy: Option<bool>,
+    /// When the verdict was reached (`Timestamp`).
     pub timestamp: Timestamp,
     /// Only adopted when the allocation had no deployment status at all (A9).
     pub canary: bool,
@@ -384,6 +439,7 @@ pub struct ClientDeploymentStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct PlanResult {
+    /// The evaluation the plan was for (`EvalID`).
     #[serde(rename = "EvalID")]
     pub eval_id: Uuid,
     /// The state index the plan was computed from (becomes the eval's `SnapshotIndex`).
@@ -391,8 +447,11 @@ pub struct PlanResult {
     /// The deployment the scheduler planned for, if any; must still be the plan's.
     #[serde(rename = "DeploymentID", with = "empty_as_none")]
     pub deployment_id: Option<Uuid>,
+    /// Placements, each bound to a node.
     pub allocations: Vec<PlacedAllocation>,
+    /// Allocations updated in place to the job's version.
     pub in_place_updates: Vec<Uuid>,
+    /// Allocations stopped.
     pub stops: Vec<AllocStop>,
 }
 
@@ -400,22 +459,33 @@ pub struct PlanResult {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct PlacedAllocation {
+    /// The allocation's name (`Name`, `job.group[index]`), as planned.
     pub name: String,
+    /// Its task group (`TaskGroup`), as planned.
     pub task_group: String,
+    /// The job version it runs (`JobVersion`), as planned.
     pub job_version: u64,
+    /// Whether it is a canary (`Canary`), as planned.
     pub canary: bool,
+    /// The allocation it replaces (`PreviousAllocation`), as planned.
     #[serde(with = "empty_as_none")]
     pub previous_allocation: Option<Uuid>,
+    /// The node it was placed on (`NodeID`).
     #[serde(rename = "NodeID")]
     pub node_id: String,
+    /// That node's name (`NodeName`).
     pub node_name: String,
+    /// Resources the scheduler allocated (`AllocatedResources`), stored verbatim.
     pub allocated_resources: Option<Value>,
+    /// Placement metrics (`Metrics`), stored verbatim.
     pub metrics: Option<Value>,
 }
 
+/// An allocation stopped by a plan result.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct AllocStop {
+    /// The allocation (`AllocID`).
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
     /// Optional; the plan's own description is used when empty.

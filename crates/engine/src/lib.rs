@@ -32,6 +32,8 @@
 //! assert_eq!(deployment.task_groups["web"].desired_total, 3);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod acl;
 mod alloc_write;
 mod apply;

@@ -15,11 +15,17 @@ use uuid::Uuid;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DesiredUpdates {
+    /// Allocations to place (missing, lost, rescheduled).
     pub place: u64,
+    /// Canaries to place.
     pub canary: u64,
+    /// Destructive updates (stop and replace).
     pub destructive_update: u64,
+    /// Updates in place.
     pub in_place_update: u64,
+    /// Allocations to stop.
     pub stop: u64,
+    /// Allocations left as they are.
     pub ignore: u64,
 }
 
@@ -27,8 +33,10 @@ pub struct DesiredUpdates {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InPlaceUpdate {
+    /// The allocation to update.
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
+    /// The job version it moves to.
     pub job_version: u64,
 }
 
@@ -36,6 +44,7 @@ pub struct InPlaceUpdate {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RescheduleLater {
+    /// The failed allocation.
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
     /// Unix nanoseconds.
@@ -46,11 +55,14 @@ pub struct RescheduleLater {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Plan {
+    /// The evaluation this plan is for (`EvalID`).
     #[serde(rename = "EvalID")]
     pub eval_id: Uuid,
     /// The state index the plan was computed from; send it back in the plan result.
     pub snapshot_index: u64,
+    /// The job's namespace.
     pub namespace: String,
+    /// The job (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
     /// The job version being rolled out (`None` if the job is gone).
@@ -61,11 +73,14 @@ pub struct Plan {
     /// Canaries first, then missing/lost/reschedule replacements, then destructive
     /// updates, each group in name order.
     pub placements: Vec<Placement>,
+    /// Allocations updated in place, with their new version.
     pub in_place_updates: Vec<InPlaceUpdate>,
+    /// Allocations to stop, each with its `DesiredDescription`.
     pub stops: Vec<Stop>,
     /// Failed allocations to reschedule later; submitting the result creates their
     /// follow-up evaluations.
     pub reschedule_later: Vec<RescheduleLater>,
+    /// Per-group counts (`DesiredTGUpdates`), as Nomad's plan annotations.
     #[serde(rename = "DesiredTGUpdates")]
     pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
 }

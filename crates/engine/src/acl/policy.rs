@@ -26,13 +26,22 @@ pub const MAX_DESCRIPTION_LEN: usize = 256;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct PolicyRules {
+    /// `namespace "…" {}` blocks, in document order.
     pub namespaces: Vec<NamespaceRule>,
+    /// `node_pool "…" {}` blocks: accepted and validated, not enforced (no node pools
+    /// here).
     pub node_pools: Vec<LabelledRule>,
+    /// `host_volume "…" {}` blocks: accepted and validated, not enforced.
     pub host_volumes: Vec<LabelledRule>,
+    /// The `agent` block: accepted and validated, not enforced.
     pub agent: Option<LevelRule>,
+    /// The `node` block: accepted and validated, not enforced.
     pub node: Option<LevelRule>,
+    /// The `operator` block: accepted and validated, not enforced.
     pub operator: Option<OperatorRule>,
+    /// The `quota` block: accepted and validated, not enforced.
     pub quota: Option<LevelRule>,
+    /// The `plugin` block: accepted and validated, not enforced.
     pub plugin: Option<LevelRule>,
 }
 
@@ -40,10 +49,13 @@ pub struct PolicyRules {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct NamespaceRule {
+    /// The namespace name or glob (`*` matches any run of characters).
     pub name: String,
     /// The shorthand, `""` when absent.
     pub policy: String,
+    /// Explicit capabilities, added to those of `policy`.
     pub capabilities: Vec<String>,
+    /// The `variables` block: accepted and validated, not enforced.
     pub variables: Option<VariablesRule>,
 }
 
@@ -51,13 +63,17 @@ pub struct NamespaceRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct VariablesRule {
+    /// One rule per variable path.
     pub paths: Vec<PathRule>,
 }
 
+/// One `path "…" {}` of a `variables` block.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct PathRule {
+    /// The variable path or glob.
     pub path_spec: String,
+    /// The capabilities granted on it.
     pub capabilities: Vec<String>,
 }
 
@@ -65,8 +81,11 @@ pub struct PathRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct LabelledRule {
+    /// The pool or volume name (or glob).
     pub name: String,
+    /// The shorthand level (`read`, `write`, `deny`, …).
     pub policy: String,
+    /// Explicit capabilities.
     pub capabilities: Vec<String>,
 }
 
@@ -74,6 +93,7 @@ pub struct LabelledRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct LevelRule {
+    /// The level: `read`, `write` or `deny`.
     pub policy: String,
 }
 
@@ -81,7 +101,9 @@ pub struct LevelRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct OperatorRule {
+    /// The level: `read`, `write` or `deny`.
     pub policy: String,
+    /// Explicit capabilities.
     pub capabilities: Vec<String>,
 }
 
@@ -89,10 +111,14 @@ pub struct OperatorRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]
 pub struct JobAcl {
+    /// The namespace of the job the policy is bound to.
     pub namespace: String,
+    /// The job's ID (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
+    /// The task group, or empty for every group of the job.
     pub group: String,
+    /// The task, or empty for every task of the group.
     pub task: String,
 }
 
@@ -100,17 +126,22 @@ pub struct JobAcl {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AclPolicy {
+    /// The policy's name (`Name`): its key.
     pub name: String,
+    /// Free text (`Description`).
     pub description: String,
     /// The rules text exactly as submitted.
     pub rules: String,
     /// The rules as validated and normalised at write time.
     pub parsed: PolicyRules,
+    /// The workload the policy is bound to (`JobACL`), if any.
     #[serde(rename = "JobACL")]
     pub job_acl: Option<JobAcl>,
     /// BLAKE2b-256 of the user-set fields, as Nomad's `ACLPolicy.SetHash`.
     pub hash: [u8; 32],
+    /// `CreateIndex`: the index that created the policy.
     pub create_index: u64,
+    /// `ModifyIndex`: the index that last wrote it.
     pub modify_index: u64,
 }
 

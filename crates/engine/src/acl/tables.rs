@@ -71,13 +71,16 @@ impl AclTables {
 /// The ACL table indexes (`X-Nomad-Index` of ACL reads).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AclIndexes {
+    /// The index of the last policy write.
     pub policies: u64,
+    /// The index of the last token write.
     pub tokens: u64,
     /// The index of the last bootstrap; 0 when ACLs were never bootstrapped.
     pub bootstrap: u64,
 }
 
 impl State {
+    /// The ACL tables' indexes (what ACL reads report as `X-Nomad-Index`).
     pub fn acl_indexes(&self) -> AclIndexes {
         AclIndexes {
             policies: self.t().acl.policy_index,
@@ -86,6 +89,7 @@ impl State {
         }
     }
 
+    /// The policy named `name`.
     pub fn acl_policy(&self, name: &str) -> Option<&Arc<AclPolicy>> {
         self.t().acl.policies.get(name)
     }
@@ -95,6 +99,7 @@ impl State {
         self.t().acl.policies.values()
     }
 
+    /// The token with this accessor.
     pub fn acl_token(&self, accessor: &Uuid) -> Option<&Arc<AclToken>> {
         self.t().acl.tokens.get(accessor)
     }

@@ -25,13 +25,16 @@ pub const MAX_EXPIRATION_TTL_NS: DurationNs = 24 * HOUR_NS;
 /// `client` or `management`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TokenType {
+    /// Holds the capabilities of its policies.
     #[serde(rename = "client")]
     Client,
+    /// May do everything, everywhere.
     #[serde(rename = "management")]
     Management,
 }
 
 impl TokenType {
+    /// The token type named `s` (`client` or `management`), if it is one.
     pub fn parse(s: &str) -> Option<TokenType> {
         match s {
             "client" => Some(TokenType::Client),
@@ -40,6 +43,7 @@ impl TokenType {
         }
     }
 
+    /// The type's wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             TokenType::Client => "client",
@@ -59,6 +63,7 @@ pub struct SecretHash(pub [u8; 32]);
 const SECRET_DOMAIN: &[u8] = b"rollout acl token secret v1\0";
 
 impl SecretHash {
+    /// The hash of `secret`, as stored and looked up.
     pub fn of(secret: &str) -> SecretHash {
         let mut h = Blake2b256::new();
         h.update(SECRET_DOMAIN);
@@ -106,26 +111,37 @@ impl<'de> Deserialize<'de> for SecretHash {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AclToken {
+    /// The token's public ID (`AccessorID`).
     #[serde(rename = "AccessorID")]
     pub accessor_id: Uuid,
+    /// The hash of its secret (see [`SecretHash`]).
     pub secret_hash: SecretHash,
+    /// Free text (`Name`).
     pub name: String,
+    /// `client` or `management` (`Type`).
     #[serde(rename = "Type")]
     pub token_type: TokenType,
     /// Policy names (client tokens); policies that do not exist grant nothing.
     pub policies: Vec<String>,
+    /// `Global`: replicated to every region in Nomad; stored and returned here.
     pub global: bool,
     /// BLAKE2b-256 of the user-set fields, as Nomad's `ACLToken.SetHash`.
     pub hash: [u8; 32],
+    /// When the token was created (`CreateTime`).
     pub create_time: UnixNanos,
+    /// When it expires (`ExpirationTime`), if ever.
     pub expiration_time: Option<UnixNanos>,
+    /// The time to live it was created with (`ExpirationTTL`), 0 for none.
     #[serde(rename = "ExpirationTTL")]
     pub expiration_ttl: DurationNs,
+    /// `CreateIndex`: the index that created the token.
     pub create_index: u64,
+    /// `ModifyIndex`: the index that last wrote it.
     pub modify_index: u64,
 }
 
 impl AclToken {
+    /// Whether this is a management token.
     pub fn is_management(&self) -> bool {
         self.token_type == TokenType::Management
     }

@@ -38,15 +38,21 @@ pub enum PlacementKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Placement {
+    /// `job.group[index]`: the name slot the allocation takes.
     pub name: String,
+    /// Its task group.
     pub task_group: String,
+    /// The job version it runs (older than the job's for C14 downgrades).
     pub job_version: u64,
+    /// Whether it is a canary.
     pub canary: bool,
+    /// The allocation it replaces, if any.
     #[serde(with = "crate::model::id::empty_as_none")]
     pub previous_allocation: Option<Uuid>,
     /// The deployment the new allocation joins (only an active deployment is joined).
     #[serde(rename = "DeploymentID", with = "crate::model::id::empty_as_none")]
     pub deployment_id: Option<Uuid>,
+    /// Why it is placed.
     pub kind: PlacementKind,
 }
 
@@ -54,18 +60,26 @@ pub struct Placement {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Stop {
+    /// The allocation to stop.
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
+    /// Why (`DesiredDescription`, one of [`stop_reason`]).
     pub description: String,
 }
 
 /// `DesiredDescription`s of stops.
 pub mod stop_reason {
+    /// Scaled down, or its slot was taken.
     pub const NOT_NEEDED: &str = "alloc not needed due to job update";
+    /// Replaced by a destructive update.
     pub const UPDATING: &str = "alloc is being updated due to job update";
+    /// Its node was lost.
     pub const LOST: &str = "alloc is lost since its node is down";
+    /// Replaced after failing (§3.13).
     pub const RESCHEDULED: &str = "alloc was rescheduled because it failed";
+    /// The job was stopped.
     pub const JOB_STOPPED: &str = "alloc not needed as job is stopped";
+    /// A canary of a deployment that was superseded or failed unpromoted (C5).
     pub const STALE_CANARY: &str = "alloc not needed as its canary deployment is no longer current";
 }
 
@@ -77,7 +91,7 @@ pub struct GroupPlan {
     /// Missing, lost and reschedule replacements allowed now.
     pub placements: Vec<Placement>,
     /// Missing placements allowed now that were only counted, not built (count-only
-    /// reconciliations, see [`reconcile_counts`]).
+    /// reconciliations, which the engine runs for its own deployment lifecycle).
     #[serde(skip)]
     pub counted_placements: u64,
     /// Destructive updates allowed now by the `max_parallel` budget (C9).
@@ -142,11 +156,13 @@ impl GroupPlan {
 /// The reconciler's answer for one job.
 #[derive(Clone, Debug, Default)]
 pub struct Reconciliation {
+    /// The job, if it exists.
     pub job: Option<Arc<Job>>,
     /// The deployment the job is being rolled out with (C1).
     pub current: Option<Arc<Deployment>>,
     /// K1/K2: the latest deployment must be cancelled with this description.
     pub cancel: Option<(Uuid, &'static str)>,
+    /// Each group's needs, by name (groups the job no longer has included).
     pub groups: BTreeMap<String, GroupPlan>,
 }
 

@@ -5,8 +5,8 @@
 //! Secondary indexes are ordered sets of small `Copy`-ish keys (UUIDs, interned strings):
 //! path copies clone keys, so keys must be cheap to clone.
 //!
-//! Mutation is crate-private and only happens on a transaction's private copy
-//! ([`crate::tx::Tx`]); everything public here is a read.
+//! Mutation is crate-private and only happens on the private copy a command's
+//! transaction works on; everything public here is a read.
 
 mod reads;
 mod snapshot;
@@ -24,11 +24,14 @@ use uuid::Uuid;
 /// A job's identity: jobs are keyed by namespace and ID.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobKey {
+    /// The job's namespace.
     pub namespace: Arc<str>,
+    /// The job's ID.
     pub id: Arc<str>,
 }
 
 impl JobKey {
+    /// The key of job `id` in `namespace`.
     pub fn new(namespace: &str, id: &str) -> JobKey {
         JobKey {
             namespace: Arc::from(namespace),
@@ -36,6 +39,7 @@ impl JobKey {
         }
     }
 
+    /// The key of `job`.
     pub fn of_job(job: &Job) -> JobKey {
         JobKey::new(&job.namespace, &job.id)
     }
@@ -45,14 +49,19 @@ impl JobKey {
 /// last write that touched the table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableIndexes {
+    /// `jobs`: the last job write.
     #[serde(rename = "jobs")]
     pub jobs: u64,
+    /// `job_version`: the last write of the version history.
     #[serde(rename = "job_version")]
     pub job_version: u64,
+    /// `deployment`: the last deployment write.
     #[serde(rename = "deployment")]
     pub deployment: u64,
+    /// `allocs`: the last allocation write.
     #[serde(rename = "allocs")]
     pub allocs: u64,
+    /// `evals`: the last evaluation write.
     #[serde(rename = "evals")]
     pub evals: u64,
 }
@@ -165,10 +174,12 @@ impl PartialEq for State {
 }
 
 impl State {
+    /// An empty state with the default [`EngineConfig`].
     pub fn new() -> State {
         State::default()
     }
 
+    /// An empty state with `config`.
     pub fn with_config(config: EngineConfig) -> State {
         State {
             inner: Arc::new(inner::Inner {
@@ -183,10 +194,12 @@ impl State {
         self.t().index
     }
 
+    /// The settings the state was created with.
     pub fn config(&self) -> &EngineConfig {
         &self.t().config
     }
 
+    /// The index of the last write to each table.
     pub fn table_indexes(&self) -> TableIndexes {
         self.t().tables
     }

@@ -58,6 +58,7 @@ impl Prefix {
         (Uuid::from_bytes(lo), Uuid::from_bytes(hi))
     }
 
+    /// Whether the prefix is empty (it selects every ID).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -71,6 +72,7 @@ fn namespace_matches(selector: Option<&str>, namespace: &str) -> bool {
 impl State {
     // --- deployments ---------------------------------------------------------------------
 
+    /// The deployment with this ID.
     pub fn deployment(&self, id: &Uuid) -> Option<&Arc<Deployment>> {
         self.t().deployments.get(id)
     }
@@ -180,6 +182,7 @@ impl State {
 
     // --- jobs ----------------------------------------------------------------------------
 
+    /// The current version of job `id` in `namespace`.
     pub fn job(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
         self.t().jobs.get(&self.job_id(namespace, id)?)
     }
@@ -200,6 +203,7 @@ impl State {
             .map(|(_, j)| j)
     }
 
+    /// Version `version` of a job, if it is still kept.
     pub fn job_version(&self, namespace: &str, id: &str, version: u64) -> Option<&Arc<Job>> {
         self.t()
             .job_versions
@@ -211,6 +215,7 @@ impl State {
         self.job_versions(namespace, id).find(|j| j.stable)
     }
 
+    /// Every allocation of a job, by ID.
     pub fn job_allocs(
         &self,
         namespace: &str,
@@ -223,6 +228,7 @@ impl State {
             .filter_map(|(_, a)| self.t().allocs.get(a))
     }
 
+    /// Every evaluation of a job, by ID.
     pub fn job_evals(
         &self,
         namespace: &str,
@@ -237,10 +243,12 @@ impl State {
 
     // --- allocations and evaluations -----------------------------------------------------
 
+    /// The allocation with this ID.
     pub fn alloc(&self, id: &Uuid) -> Option<&Arc<Allocation>> {
         self.t().allocs.get(id)
     }
 
+    /// The evaluation with this ID.
     pub fn eval(&self, id: &Uuid) -> Option<&Arc<Evaluation>> {
         self.t().evals.get(id)
     }
@@ -300,14 +308,17 @@ impl State {
         self.t().deployments.values().filter(|d| d.active())
     }
 
+    /// How many deployments the state holds.
     pub fn deployment_count(&self) -> usize {
         self.t().deployments.len()
     }
 
+    /// How many allocations the state holds.
     pub fn alloc_count(&self) -> usize {
         self.t().allocs.len()
     }
 
+    /// How many evaluations the state holds.
     pub fn eval_count(&self) -> usize {
         self.t().evals.len()
     }

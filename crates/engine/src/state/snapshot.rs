@@ -137,8 +137,11 @@ pub struct Tables {
     pub jobs: Vec<Arc<Job>>,
     /// Version history rows (the current version included).
     pub job_versions: Vec<Arc<Job>>,
+    /// Deployment rows.
     pub deployments: Vec<Arc<Deployment>>,
+    /// Allocation rows.
     pub allocations: Vec<Arc<Allocation>>,
+    /// Evaluation rows.
     pub evaluations: Vec<Arc<Evaluation>>,
 }
 
