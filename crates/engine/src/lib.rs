@@ -34,6 +34,11 @@
 
 #![warn(missing_docs)]
 
+// The README's example is compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod acl;
 mod alloc_write;
 mod apply;
