@@ -627,7 +627,7 @@ pub fn set_health_command(t: &HealthTarget, i: usize, k: usize) -> Command {
     let n = t.allocs.len();
     let s = (i * k) % (n - k + 1);
     Command::SetAllocHealth(SetAllocHealth {
-        deployment_id: Some(t.deployment),
+        deployment_id: t.deployment,
         healthy_allocation_ids: t.allocs[s..s + k].to_vec(),
         unhealthy_allocation_ids: vec![],
     })
@@ -635,7 +635,7 @@ pub fn set_health_command(t: &HealthTarget, i: usize, k: usize) -> Command {
 
 pub fn promote_command(deployment: Uuid) -> Command {
     Command::PromoteDeployment(PromoteDeployment {
-        deployment_id: Some(deployment),
+        deployment_id: deployment,
         all: true,
         groups: None,
     })
@@ -643,6 +643,6 @@ pub fn promote_command(deployment: Uuid) -> Command {
 
 pub fn fail_command(deployment: Uuid) -> Command {
     Command::FailDeployment(FailDeployment {
-        deployment_id: Some(deployment),
+        deployment_id: deployment,
     })
 }

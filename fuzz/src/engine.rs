@@ -666,9 +666,9 @@ fn set_health(state: &State, picks: &Picks, h: &SetHealth) -> Command {
     }
     Command::SetAllocHealth(SetAllocHealth {
         deployment_id: if h.garbage % 8 == 4 {
-            Some(unknown_id(4))
+            unknown_id(4)
         } else {
-            d
+            d.unwrap_or(unknown_id(h.deployment))
         },
         healthy_allocation_ids: healthy,
         unhealthy_allocation_ids: unhealthy,
@@ -757,12 +757,12 @@ fn acl(a: &Acl) -> Command {
 fn garbage(picks: &Picks, which: u8) -> Command {
     match which % 4 {
         0 => Command::PromoteDeployment(PromoteDeployment {
-            deployment_id: Some(Uuid::from_u128(which as u128)),
+            deployment_id: Uuid::from_u128(which as u128),
             all: true,
             groups: None,
         }),
         1 => Command::SetAllocHealth(SetAllocHealth {
-            deployment_id: nth(&picks.deployments, which),
+            deployment_id: nth(&picks.deployments, which).unwrap_or(unknown_id(which)),
             healthy_allocation_ids: vec![Uuid::from_u128(7)],
             unhealthy_allocation_ids: vec![],
         }),
@@ -804,7 +804,8 @@ pub fn command(state: &State, now: i64, step: &Step) -> Option<Command> {
         Action::Client(c) => client(now, &picks, c),
         Action::SetHealth(h) => set_health(state, &picks, h),
         Action::Promote(p) => Command::PromoteDeployment(PromoteDeployment {
-            deployment_id: nth(&picks.deployments, p.deployment),
+            deployment_id: nth(&picks.deployments, p.deployment)
+                .unwrap_or(unknown_id(p.deployment)),
             all: p.all,
             groups: match p.groups % 6 {
                 0 => None,
@@ -816,11 +817,13 @@ pub fn command(state: &State, now: i64, step: &Step) -> Option<Command> {
             },
         }),
         Action::Pause(p) => Command::PauseDeployment(PauseDeployment {
-            deployment_id: nth(&picks.deployments, p.deployment),
+            deployment_id: nth(&picks.deployments, p.deployment)
+                .unwrap_or(unknown_id(p.deployment)),
             pause: p.pause,
         }),
         Action::Fail(f) => Command::FailDeployment(FailDeployment {
-            deployment_id: nth(&picks.deployments, f.deployment),
+            deployment_id: nth(&picks.deployments, f.deployment)
+                .unwrap_or(unknown_id(f.deployment)),
         }),
         Action::Tick(_) | Action::Warp(_) => Command::Tick,
         Action::Ack(a) => Command::UpdateEvalStatus(UpdateEvalStatus {

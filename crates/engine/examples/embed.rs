@@ -191,7 +191,7 @@ fn main() -> Result<(), Failure> {
 
     // What would promoting do? A dry run answers without doing it.
     let promote = Command::PromoteDeployment(PromoteDeployment {
-        deployment_id: Some(deployment),
+        deployment_id: deployment,
         all: true,
         groups: None,
     });

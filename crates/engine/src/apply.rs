@@ -95,7 +95,7 @@ fn tick(tx: &mut Tx) -> Result<()> {
         let failing = failing_groups(&d);
         if failing.is_empty() {
             // D6: ignored; not re-armed until the cutoff changes.
-            tx.state.deadlines_passed.insert(id, cutoff);
+            tx.state.t_mut().deadlines_passed.insert(id, cutoff);
             tx.touched_deployments.insert(id);
             continue;
         }

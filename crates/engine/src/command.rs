@@ -20,10 +20,13 @@ pub struct Envelope {
     pub now: UnixNanos,
     /// Seed for every ID the command creates.
     pub entropy: Entropy,
+    /// What to apply.
     pub command: Command,
 }
 
 impl Envelope {
+    /// An envelope for `command`, applied at `index` and time `now` (Unix nanoseconds), new
+    /// IDs drawn from `entropy`.
     pub fn new(index: u64, now: UnixNanos, entropy: Entropy, command: Command) -> Envelope {
         Envelope {
             index,
@@ -49,35 +52,45 @@ impl Entropy {
 
 impl Serialize for Entropy {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if serializer.is_human_readable() {
-            let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-            serializer.serialize_str(&hex)
-        } else {
-            serializer.serialize_bytes(&self.0)
-        }
+        serialize_32(&self.0, serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Entropy {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let bytes: Vec<u8> = if deserializer.is_human_readable() {
-            let s = String::deserialize(deserializer)?;
-            if s.len() != 64 {
-                return Err(D::Error::custom("entropy must be 64 hex digits"));
-            }
-            (0..64)
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
-                .collect::<Result<_, _>>()
-                .map_err(D::Error::custom)?
-        } else {
-            serde_bytes_vec(deserializer)?
-        };
-        let arr: [u8; 32] = bytes
+        deserialize_32(deserializer, "entropy").map(Entropy)
+    }
+}
+
+/// Writes 32 bytes ([`Entropy`], an ACL secret hash): lower-case hex in human-readable
+/// formats, a byte string in binary ones.
+pub(crate) fn serialize_32<S: Serializer>(
+    bytes: &[u8; 32],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    if serializer.is_human_readable() {
+        serializer.serialize_str(&hex::encode(bytes))
+    } else {
+        serializer.serialize_bytes(bytes)
+    }
+}
+
+/// Reads what [`serialize_32`] writes; `what` names the value in errors.
+pub(crate) fn deserialize_32<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    what: &str,
+) -> Result<[u8; 32], D::Error> {
+    use serde::de::Error;
+    if deserializer.is_human_readable() {
+        let s = String::deserialize(deserializer)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(&s, &mut out)
+            .map_err(|e| D::Error::custom(format!("{what} must be 64 hex digits: {e}")))?;
+        Ok(out)
+    } else {
+        serde_bytes_vec(deserializer)?
             .try_into()
-            .map_err(|_| D::Error::custom("entropy must be 32 bytes"))?;
-        Ok(Entropy(arr))
+            .map_err(|_| D::Error::custom(format!("{what} must be 32 bytes")))
     }
 }
 
@@ -106,6 +119,8 @@ fn serde_bytes_vec<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>
     deserializer.deserialize_bytes(V)
 }
 
+/// Every write the engine accepts. Each variant's payload uses Nomad's JSON field names,
+/// so a command log written as JSON reads like the API calls that produced it.
 // A registration carries a whole job and is far larger than the other commands; commands
 // are built once and moved into an envelope, so boxing it would only add noise.
 #[allow(clippy::large_enum_variant)]
@@ -211,181 +226,210 @@ impl Command {
     }
 }
 
+/// `PUT /v1/jobs` and `PUT /v1/job/:id`: register a job, or a new version of it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RegisterJob {
-    #[serde(rename = "Job")]
+    /// The job as submitted; the engine canonicalizes and validates it.
     pub job: Job,
     /// Only register if the job's `JobModifyIndex` equals [`Self::job_modify_index`].
-    #[serde(rename = "EnforceIndex")]
     pub enforce_index: bool,
-    #[serde(rename = "JobModifyIndex")]
+    /// The `JobModifyIndex` to enforce when `EnforceIndex` is set (0: the job must not
+    /// exist).
     pub job_modify_index: u64,
     /// Priority of the evaluation (and of the deployment it creates); 0 = the job's.
-    #[serde(rename = "EvalPriority")]
     pub eval_priority: i64,
 }
 
+/// `DELETE /v1/job/:id`: stop a job (or purge it).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct DeregisterJob {
+    /// The job's ID (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "Namespace")]
+    /// The job's namespace.
     pub namespace: String,
     /// Remove the job, its versions, deployments and allocations instead of stopping it.
-    #[serde(rename = "Purge")]
     pub purge: bool,
-    #[serde(rename = "EvalPriority")]
+    /// Priority of the evaluation; 0 = the job's.
     pub eval_priority: i64,
 }
 
+/// `PUT /v1/job/:id/revert`: re-register an older version as the newest.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RevertJob {
+    /// The job's ID (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "Namespace")]
+    /// The job's namespace.
     pub namespace: String,
-    #[serde(rename = "JobVersion")]
+    /// The version to go back to (`JobVersion`).
     pub job_version: u64,
-    #[serde(rename = "EnforcePriorVersion")]
+    /// Refuse unless the current version is this one (`EnforcePriorVersion`).
     pub enforce_prior_version: Option<u64>,
 }
 
+/// `PUT /v1/job/:id/stable`: mark a version stable or unstable (auto-revert targets).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct SetJobStability {
+    /// The job's ID (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "Namespace")]
+    /// The job's namespace.
     pub namespace: String,
-    #[serde(rename = "JobVersion")]
+    /// The version whose flag changes (`JobVersion`).
     pub job_version: u64,
-    #[serde(rename = "Stable")]
+    /// The new value of its `Stable` flag.
     pub stable: bool,
 }
 
+// The deployment writes below name their deployment with a plain `Uuid`: it is required,
+// so decoding fails without it (no struct-level `default`). Callers that accept Nomad's
+// request bodies check for a missing or empty `DeploymentID` themselves (the HTTP layer
+// answers `DeploymentID must be specified`). Logs written while the ID was an
+// `Option<Uuid>` decode unchanged: the engine refused commands without one, so only
+// present IDs were ever logged, and `Some(id)` has the same encoding as `id`.
+
+/// Manual health of a deployment's allocations (M1–M5): for groups with
+/// `health_check = "manual"`, or to override automatic health.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "PascalCase")]
 pub struct SetAllocHealth {
-    #[serde(rename = "DeploymentID", with = "empty_as_none")]
-    pub deployment_id: Option<Uuid>,
-    #[serde(rename = "HealthyAllocationIDs")]
+    /// The deployment the allocations belong to (required).
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: Uuid,
+    /// Allocations to mark healthy.
+    #[serde(rename = "HealthyAllocationIDs", default)]
     pub healthy_allocation_ids: Vec<Uuid>,
-    #[serde(rename = "UnhealthyAllocationIDs")]
+    /// Allocations to mark unhealthy (which may fail the deployment and auto-revert).
+    #[serde(rename = "UnhealthyAllocationIDs", default)]
     pub unhealthy_allocation_ids: Vec<Uuid>,
 }
 
+/// Promote a deployment's canaries (P1–P12), all groups or some.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "PascalCase")]
 pub struct PromoteDeployment {
-    #[serde(rename = "DeploymentID", with = "empty_as_none")]
-    pub deployment_id: Option<Uuid>,
-    #[serde(rename = "All")]
+    /// The deployment to promote (required).
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: Uuid,
+    /// Promote every group (`All`).
+    #[serde(default)]
     pub all: bool,
-    #[serde(rename = "Groups")]
+    /// Promote only these groups (`Groups`), when `All` is false.
+    #[serde(default)]
     pub groups: Option<Vec<String>>,
 }
 
+/// Pause (`Pause: true`) or resume (`false`) a deployment (S1–S6).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "PascalCase")]
 pub struct PauseDeployment {
-    #[serde(rename = "DeploymentID", with = "empty_as_none")]
-    pub deployment_id: Option<Uuid>,
-    #[serde(rename = "Pause")]
+    /// The deployment to pause or resume (required).
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: Uuid,
+    /// `true` pauses, `false` resumes.
+    #[serde(default)]
     pub pause: bool,
 }
 
+/// Fail a deployment by hand (F1–F5); auto-revert applies as for any failure.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "PascalCase")]
 pub struct FailDeployment {
-    #[serde(rename = "DeploymentID", with = "empty_as_none")]
-    pub deployment_id: Option<Uuid>,
+    /// The deployment to fail (required).
+    #[serde(rename = "DeploymentID")]
+    pub deployment_id: Uuid,
 }
 
+/// A scheduler finished with an evaluation (`PUT /v1/evaluation/:id/ack`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct UpdateEvalStatus {
+    /// The evaluation (`EvalID`); it must be pending.
     #[serde(rename = "EvalID")]
     pub eval_id: Uuid,
     /// `complete`, `failed` or `canceled`.
-    #[serde(rename = "Status")]
     pub status: String,
-    #[serde(rename = "StatusDescription")]
+    /// Why, in words (`StatusDescription`).
     pub status_description: String,
 }
 
+/// `Deployment.Reap`: delete these deployments (G1).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ReapDeployments {
-    #[serde(rename = "Deployments")]
+    /// The IDs of the deployments to delete.
     pub deployments: Vec<Uuid>,
 }
 
+/// Deployment garbage collection (G2): terminal deployments past a threshold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct GcDeployments {
     /// Terminal deployments untouched for at least this long are removed (Nomad's
     /// `deployment_gc_threshold`, 1 h by default; force-GC uses 1 ms).
-    #[serde(rename = "ThresholdNs")]
     pub threshold_ns: i64,
 }
 
+/// Evaluation garbage collection: finished evaluations past a threshold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct GcEvaluations {
     /// Finished evaluations untouched for at least this long are removed (Nomad's
     /// `eval_gc_threshold`, 1 h by default). The newest evaluation of each job is kept.
-    #[serde(rename = "ThresholdNs")]
     pub threshold_ns: i64,
 }
 
+/// Allocation garbage collection: finished allocations past a threshold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct GcAllocations {
     /// Finished allocations untouched for at least this long are removed (Nomad removes
     /// them with their evaluations after `eval_gc_threshold`, 1 h by default).
-    #[serde(rename = "ThresholdNs")]
     pub threshold_ns: i64,
 }
 
 /// Client-side updates for a batch of allocations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ClientAllocUpdates {
-    #[serde(rename = "Allocations")]
+    /// One update per allocation.
     pub allocations: Vec<ClientAllocUpdate>,
 }
 
 /// What a client may change about an allocation (A9).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ClientAllocUpdate {
+    /// The allocation (`ID`).
     #[serde(rename = "ID")]
     pub id: Uuid,
-    #[serde(rename = "ClientStatus")]
+    /// The client's view of it (`ClientStatus`: `pending`, `running`, `complete`, `failed`,
+    /// `lost`).
     pub client_status: String,
-    #[serde(rename = "ClientDescription")]
+    /// Free text (`ClientDescription`).
     pub client_description: String,
-    #[serde(rename = "DeploymentStatus")]
+    /// Health the client measured (automatic health), if any.
     pub deployment_status: Option<ClientDeploymentStatus>,
-    #[serde(rename = "TaskStates")]
+    /// Task states as the client reports them (`TaskStates`).
     pub task_states: Option<SmallMap<TaskState>>,
     /// Client-reported time of the change (becomes the allocation's `ModifyTime`).
-    #[serde(rename = "ModifyTime")]
     pub modify_time: UnixNanos,
 }
 
+/// The client's health verdict on an allocation (`DeploymentStatus`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ClientDeploymentStatus {
-    #[serde(rename = "Healthy")]
+    /// Healthy, unhealthy, or not decided yet (`Healthy`).
     pub healthy: Option<bool>,
-    #[serde(rename = "Timestamp")]
+    /// When the verdict was reached (`Timestamp`).
     pub timestamp: Timestamp,
     /// Only adopted when the allocation had no deployment status at all (A9).
-    #[serde(rename = "Canary")]
     pub canary: bool,
 }
 
@@ -393,55 +437,58 @@ pub struct ClientDeploymentStatus {
 /// match an item of the plan the engine computes for the evaluation at apply time;
 /// anything else makes the whole result stale.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PlanResult {
+    /// The evaluation the plan was for (`EvalID`).
     #[serde(rename = "EvalID")]
     pub eval_id: Uuid,
     /// The state index the plan was computed from (becomes the eval's `SnapshotIndex`).
-    #[serde(rename = "SnapshotIndex")]
     pub snapshot_index: u64,
     /// The deployment the scheduler planned for, if any; must still be the plan's.
     #[serde(rename = "DeploymentID", with = "empty_as_none")]
     pub deployment_id: Option<Uuid>,
-    #[serde(rename = "Allocations")]
+    /// Placements, each bound to a node.
     pub allocations: Vec<PlacedAllocation>,
-    #[serde(rename = "InPlaceUpdates")]
+    /// Allocations updated in place to the job's version.
     pub in_place_updates: Vec<Uuid>,
-    #[serde(rename = "Stops")]
+    /// Allocations stopped.
     pub stops: Vec<AllocStop>,
 }
 
 /// A placement bound to a node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PlacedAllocation {
-    #[serde(rename = "Name")]
+    /// The allocation's name (`Name`, `job.group[index]`), as planned.
     pub name: String,
-    #[serde(rename = "TaskGroup")]
+    /// Its task group (`TaskGroup`), as planned.
     pub task_group: String,
-    #[serde(rename = "JobVersion")]
+    /// The job version it runs (`JobVersion`), as planned.
     pub job_version: u64,
-    #[serde(rename = "Canary")]
+    /// Whether it is a canary (`Canary`), as planned.
     pub canary: bool,
-    #[serde(rename = "PreviousAllocation", with = "empty_as_none")]
+    /// The allocation it replaces (`PreviousAllocation`), as planned.
+    #[serde(with = "empty_as_none")]
     pub previous_allocation: Option<Uuid>,
+    /// The node it was placed on (`NodeID`).
     #[serde(rename = "NodeID")]
     pub node_id: String,
-    #[serde(rename = "NodeName")]
+    /// That node's name (`NodeName`).
     pub node_name: String,
-    #[serde(rename = "AllocatedResources")]
+    /// Resources the scheduler allocated (`AllocatedResources`), stored verbatim.
     pub allocated_resources: Option<Value>,
-    #[serde(rename = "Metrics")]
+    /// Placement metrics (`Metrics`), stored verbatim.
     pub metrics: Option<Value>,
 }
 
+/// An allocation stopped by a plan result.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct AllocStop {
+    /// The allocation (`AllocID`).
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
     /// Optional; the plan's own description is used when empty.
-    #[serde(rename = "Description")]
     pub description: String,
 }
 

@@ -37,7 +37,7 @@ fn armed_cutoff(state: &State, d: &Deployment) -> Option<Timestamp> {
         return None;
     }
     let c = cutoff(state, d);
-    if c.is_zero() || state.deadlines_passed.get(&d.id) == Some(&c) {
+    if c.is_zero() || state.t().deadlines_passed.get(&d.id) == Some(&c) {
         return None;
     }
     Some(c)
@@ -46,31 +46,31 @@ fn armed_cutoff(state: &State, d: &Deployment) -> Option<Timestamp> {
 impl State {
     /// Re-arms (or disarms) one deployment's deadline after it or its allocations changed.
     pub(crate) fn refresh_deadline(&mut self, id: &Uuid) {
-        let (armed, active) = match self.deployments.get(id) {
+        let (armed, active) = match self.t().deployments.get(id) {
             Some(d) => (armed_cutoff(self, d), d.active()),
             None => (None, false),
         };
-        if !active && self.deadlines_passed.contains_key(id) {
-            self.deadlines_passed.remove(id);
+        if !active && self.t().deadlines_passed.contains_key(id) {
+            self.t_mut().deadlines_passed.remove(id);
         }
-        let current = self.deadline_of.get(id).copied();
+        let current = self.t().deadline_of.get(id).copied();
         if current == armed {
             return;
         }
         if let Some(old) = current {
-            self.deadline_of.remove(id);
-            self.deadline_queue.remove(&(old, *id));
+            self.t_mut().deadline_of.remove(id);
+            self.t_mut().deadline_queue.remove(&(old, *id));
         }
         if let Some(c) = armed {
-            self.deadline_of.insert(*id, c);
-            self.deadline_queue.insert((c, *id));
+            self.t_mut().deadline_of.insert(*id, c);
+            self.t_mut().deadline_queue.insert((c, *id));
         }
     }
 
     /// Rebuilds the deadline queue from scratch (after loading a snapshot).
     pub(crate) fn rebuild_deadlines(&mut self) {
-        self.deadline_queue = Default::default();
-        self.deadline_of = Default::default();
+        self.t_mut().deadline_queue = Default::default();
+        self.t_mut().deadline_of = Default::default();
         let ids: Vec<Uuid> = self.active_deployments().map(|d| d.id).collect();
         for id in ids {
             self.refresh_deadline(&id);
@@ -79,7 +79,8 @@ impl State {
 
     /// Deployments whose deadline is due at `now`, soonest first.
     pub(crate) fn due_deadlines(&self, now: UnixNanos) -> Vec<(Timestamp, Uuid)> {
-        self.deadline_queue
+        self.t()
+            .deadline_queue
             .iter()
             .take_while(|(t, _)| t.nanos() <= now)
             .cloned()
@@ -90,7 +91,7 @@ impl State {
 /// When the next `Tick` can change anything: the earliest armed progress deadline.
 /// `None` means no deadline is pending; the driver need not tick at all.
 pub fn next_deadline(state: &State) -> Option<UnixNanos> {
-    state.deadline_queue.get_min().map(|(t, _)| t.nanos())
+    state.t().deadline_queue.get_min().map(|(t, _)| t.nanos())
 }
 
 /// D5: the groups that have not made enough progress when the deadline expires. A group

@@ -48,7 +48,7 @@ use uuid::Uuid;
 ///
 /// // What would failing it do? Nothing is kept.
 /// let what_if = engine.dry_run(rollout_engine::Command::FailDeployment(
-///     rollout_engine::command::FailDeployment { deployment_id: Some(deployment.id) })).unwrap();
+///     rollout_engine::command::FailDeployment { deployment_id: deployment.id })).unwrap();
 /// assert_eq!(what_if.state.deployment(&deployment.id).unwrap().status, "failed");
 /// assert_eq!(engine.state().deployment(&deployment.id).unwrap().status, "running");
 /// assert_eq!(engine.index(), 1);
@@ -246,7 +246,7 @@ impl DeploymentEngine {
     /// Promotes the canaries of every group (`All: true`).
     pub fn promote(&mut self, deployment: Uuid) -> Result<Applied> {
         self.submit(Command::PromoteDeployment(PromoteDeployment {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
             all: true,
             groups: None,
         }))
@@ -256,7 +256,7 @@ impl DeploymentEngine {
     /// nothing but is still a write, P10).
     pub fn promote_groups(&mut self, deployment: Uuid, groups: &[&str]) -> Result<Applied> {
         self.submit(Command::PromoteDeployment(PromoteDeployment {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
             all: false,
             groups: Some(groups.iter().map(|g| g.to_string()).collect()),
         }))
@@ -274,7 +274,7 @@ impl DeploymentEngine {
 
     fn set_paused(&mut self, deployment: Uuid, pause: bool) -> Result<Applied> {
         self.submit(Command::PauseDeployment(PauseDeployment {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
             pause,
         }))
     }
@@ -282,7 +282,7 @@ impl DeploymentEngine {
     /// Fails a deployment (rolling back if a group auto-reverts).
     pub fn fail(&mut self, deployment: Uuid) -> Result<Applied> {
         self.submit(Command::FailDeployment(FailDeployment {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
         }))
     }
 
@@ -295,7 +295,7 @@ impl DeploymentEngine {
         unhealthy: &[Uuid],
     ) -> Result<Applied> {
         self.submit(Command::SetAllocHealth(SetAllocHealth {
-            deployment_id: Some(deployment),
+            deployment_id: deployment,
             healthy_allocation_ids: healthy.to_vec(),
             unhealthy_allocation_ids: unhealthy.to_vec(),
         }))

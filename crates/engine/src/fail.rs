@@ -55,7 +55,7 @@ pub(crate) fn fail_deployment(
 
 /// F1–F5: the operator fails a deployment.
 pub(crate) fn fail(tx: &mut Tx, req: &FailDeployment) -> Result<()> {
-    let id = req.deployment_id.ok_or(Error::MissingDeploymentId)?;
+    let id = req.deployment_id;
     let d = tx.deployment(&id).ok_or(Error::DeploymentNotFound)?;
     if !d.active() {
         return Err(Error::CantFailTerminal);

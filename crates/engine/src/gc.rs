@@ -17,7 +17,7 @@ pub(crate) fn reap(tx: &mut Tx, req: &ReapDeployments) -> Result<()> {
         tx.delete_deployment(id, ("G1", "reaped"));
     }
     if !req.deployments.is_empty() {
-        tx.state.tables.deployment = tx.index;
+        tx.state.t_mut().tables.deployment = tx.index;
     }
     Ok(())
 }
@@ -27,6 +27,7 @@ pub(crate) fn reap(tx: &mut Tx, req: &ReapDeployments) -> Result<()> {
 pub fn gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Vec<Uuid> {
     let cutoff = now.saturating_sub(threshold_ns);
     state
+        .t()
         .deployments
         .values()
         .filter(|d| !d.active() && d.modify_time <= cutoff)
@@ -46,7 +47,7 @@ pub(crate) fn gc(tx: &mut Tx, req: &GcDeployments) -> Result<()> {
 pub fn eval_gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Vec<Uuid> {
     let cutoff = now.saturating_sub(threshold_ns);
     let mut newest: BTreeMap<(&str, &str), (u64, Uuid)> = BTreeMap::new();
-    for e in state.evals.values() {
+    for e in state.t().evals.values() {
         let slot = newest
             .entry((e.namespace.as_str(), e.job_id.as_str()))
             .or_insert((0, e.id));
@@ -55,6 +56,7 @@ pub fn eval_gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Ve
         }
     }
     state
+        .t()
         .evals
         .values()
         .filter(|e| eval_status::is_final(&e.status) && e.modify_time <= cutoff)
@@ -82,6 +84,7 @@ pub(crate) fn gc_evals(tx: &mut Tx, req: &GcEvaluations) -> Result<()> {
 pub fn alloc_gc_eligible(state: &crate::State, now: i64, threshold_ns: i64) -> Vec<Uuid> {
     let cutoff = now.saturating_sub(threshold_ns);
     state
+        .t()
         .allocs
         .values()
         .filter(|a| a.modify_time <= cutoff)

@@ -12,7 +12,7 @@ use uuid::Uuid;
 /// M1–M5.
 pub(crate) fn set_alloc_health(tx: &mut Tx, req: &SetAllocHealth) -> Result<()> {
     // M1, in Nomad's order.
-    let id = req.deployment_id.ok_or(Error::MissingDeploymentId)?;
+    let id = req.deployment_id;
     if req.healthy_allocation_ids.is_empty() && req.unhealthy_allocation_ids.is_empty() {
         return Err(Error::MissingAllocationIds);
     }
@@ -29,7 +29,7 @@ pub(crate) fn set_alloc_health(tx: &mut Tx, req: &SetAllocHealth) -> Result<()> 
     for (alloc_id, healthy) in marks {
         mark(tx, &id, alloc_id, healthy)?;
     }
-    tx.state.tables.allocs = tx.index;
+    tx.state.t_mut().tables.allocs = tx.index;
 
     let eval_id = if req.unhealthy_allocation_ids.is_empty() {
         // M3: an evaluation even when only healthy IDs were given.

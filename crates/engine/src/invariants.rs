@@ -55,11 +55,11 @@ impl State {
     pub fn check_invariants(&self) -> Checked {
         self.check_indexes()
             .map_err(|e| violation("indexes-consistent", e))?;
-        for d in self.deployments.values() {
+        for d in self.t().deployments.values() {
             check_deployment(self, d)?;
         }
         let mut active: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for d in self.deployments.values().filter(|d| d.active()) {
+        for d in self.t().deployments.values().filter(|d| d.active()) {
             *active.entry((&d.namespace, &d.job_id)).or_default() += 1;
         }
         if let Some(((ns, job), n)) = active.into_iter().find(|(_, n)| *n > 1) {
@@ -75,7 +75,7 @@ impl State {
 /// Checks the invariants that relate a state to the one after it, over every deployment.
 pub fn check_transition(before: &State, after: &State) -> Checked {
     check_clock(before, after)?;
-    for old in before.deployments.values() {
+    for old in before.t().deployments.values() {
         if let Some(new) = after.deployment(&old.id) {
             check_deployment_transition(old, new)?;
         }
@@ -235,17 +235,17 @@ fn check_object_indexes(state: &State) -> Checked {
             ),
         )
     };
-    for a in state.allocs.values() {
+    for a in state.t().allocs.values() {
         if a.create_index > a.modify_index || a.modify_index > index {
             return Err(bad("allocation", &a.id, a.create_index, a.modify_index));
         }
     }
-    for e in state.evals.values() {
+    for e in state.t().evals.values() {
         if e.create_index > e.modify_index || e.modify_index > index {
             return Err(bad("evaluation", &e.id, e.create_index, e.modify_index));
         }
     }
-    for j in state.jobs.values() {
+    for j in state.t().jobs.values() {
         if j.create_index > j.modify_index || j.modify_index > index {
             return Err(bad("job", &j.id, j.create_index, j.modify_index));
         }

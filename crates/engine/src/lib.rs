@@ -32,14 +32,21 @@
 //! assert_eq!(deployment.task_groups["web"].desired_total, 3);
 //! ```
 
+#![warn(missing_docs)]
+
+// The README's example is compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod acl;
 mod alloc_write;
 mod apply;
 mod client;
 pub mod command;
-pub mod deadline;
+mod deadline;
 mod engine;
-pub mod error;
+mod error;
 mod eval;
 mod fail;
 pub mod format;
@@ -50,7 +57,7 @@ pub mod job;
 mod job_status;
 mod lifecycle;
 pub mod model;
-pub mod outcome;
+mod outcome;
 mod pause;
 mod plan_result;
 pub mod planner;
@@ -64,7 +71,7 @@ mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tx;
-pub mod watcher;
+mod watcher;
 
 pub use apply::apply;
 pub use command::{Command, Entropy, Envelope};
@@ -72,8 +79,9 @@ pub use deadline::next_deadline;
 pub use engine::{Applied, DeploymentEngine};
 pub use error::{Error, ErrorKind, Result};
 pub use gc::{alloc_gc_eligible, eval_gc_eligible, gc_eligible, MAX_REAP_BATCH};
-pub use outcome::{Event, Outcome, RollbackDecision, RollbackOutcome};
+pub use outcome::{Change, Decision, Event, Outcome, RollbackDecision, RollbackOutcome, Topic};
 pub use planner::{plan, Plan};
 pub use register::{EVAL_PRIORITY_RANGE, SYSTEM_DEPLOYMENTS_UNSUPPORTED};
 pub use stamp::{SeededStamp, Stamp, StampError, VirtualClock};
 pub use state::{EngineConfig, JobKey, State, TableIndexes};
+pub use watcher::latest_eval_index;

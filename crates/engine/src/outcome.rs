@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// What applying one command did, besides the new state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Outcome {
     /// The index the command was applied at.
@@ -15,6 +16,7 @@ pub struct Outcome {
     /// The evaluation the API response names (`EvalID`), if the command created one.
     #[serde(with = "empty_as_none")]
     pub eval_id: Option<Uuid>,
+    /// The `CreateIndex` of that evaluation (`EvalCreateIndex`), 0 if none.
     pub eval_create_index: u64,
     /// `DeploymentModifyIndex` of deployment writes.
     pub deployment_modify_index: u64,
@@ -62,19 +64,27 @@ impl Outcome {
 /// What a failure decided about auto-revert (§3.8).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollbackDecision {
+    /// The deployment that failed.
     pub deployment_id: Uuid,
+    /// What was decided.
     pub outcome: RollbackOutcome,
 }
 
+/// What auto-revert did for a failed deployment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RollbackOutcome {
     /// R3: the stable version differs; it was re-registered as `new_version`.
     RolledBack {
+        /// The stable version that was re-registered.
         stable_version: u64,
+        /// The job's new version (a copy of the stable one).
         new_version: u64,
     },
     /// R3: the stable version has the same spec as the failing one; nothing registered.
-    SameSpecification { stable_version: u64 },
+    SameSpecification {
+        /// The stable version, identical to the failing one.
+        stable_version: u64,
+    },
     /// Auto-revert was wanted but no version is stable.
     NoStableVersion,
 }
@@ -82,17 +92,24 @@ pub enum RollbackOutcome {
 /// The topics of Nomad's event stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Topic {
+    /// Deployments.
     Deployment,
+    /// Allocations.
     Allocation,
+    /// Evaluations.
     Evaluation,
+    /// Jobs.
     Job,
 }
 
 /// Whether the object appeared, changed or disappeared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Change {
+    /// It did not exist before.
     Created,
+    /// It changed.
     Updated,
+    /// It was removed.
     Deleted,
 }
 
@@ -100,14 +117,17 @@ pub enum Change {
 /// state at `index` (or from the previous state for deletions).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
+    /// The kind of object.
     pub topic: Topic,
     /// The Nomad raft message type of the command (`DeploymentStatusUpdate`, …).
     pub event_type: &'static str,
     /// The object's key: an ID, or the job ID for jobs.
     pub key: String,
+    /// The object's namespace.
     pub namespace: Arc<str>,
     /// The job the object belongs to (event stream `FilterKeys`).
     pub job_id: Arc<str>,
+    /// Whether it appeared, changed or disappeared.
     pub change: Change,
     /// The rule behind the object's last change in this write (a rule ID of
     /// `docs/semantics.md`: `W2`, `P6`, `decision 14`, …).

@@ -8,7 +8,7 @@ use crate::{Error, Result};
 
 /// S1–S5.
 pub(crate) fn pause(tx: &mut Tx, req: &PauseDeployment) -> Result<()> {
-    let id = req.deployment_id.ok_or(Error::MissingDeploymentId)?;
+    let id = req.deployment_id;
     let d = tx.deployment(&id).ok_or(Error::DeploymentNotFound)?;
     if !d.active() {
         return Err(if req.pause {

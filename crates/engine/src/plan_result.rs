@@ -131,7 +131,7 @@ pub(crate) fn apply_plan_result(tx: &mut Tx, req: &PlanResult) -> Result<()> {
     };
     e.modify_time = tx.now;
     tx.write_eval(e, ("C14", "the scheduler's plan result was applied"));
-    tx.state.tables.allocs = tx.index;
+    tx.state.t_mut().tables.allocs = tx.index;
     Ok(())
 }
 

@@ -13,70 +13,74 @@ use uuid::Uuid;
 
 /// Per-group counts of what a plan does (Nomad's `DesiredTGUpdates`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DesiredUpdates {
-    #[serde(rename = "Place")]
+    /// Allocations to place (missing, lost, rescheduled).
     pub place: u64,
-    #[serde(rename = "Canary")]
+    /// Canaries to place.
     pub canary: u64,
-    #[serde(rename = "DestructiveUpdate")]
+    /// Destructive updates (stop and replace).
     pub destructive_update: u64,
-    #[serde(rename = "InPlaceUpdate")]
+    /// Updates in place.
     pub in_place_update: u64,
-    #[serde(rename = "Stop")]
+    /// Allocations to stop.
     pub stop: u64,
-    #[serde(rename = "Ignore")]
+    /// Allocations left as they are.
     pub ignore: u64,
 }
 
 /// An allocation updated in place to a newer job version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct InPlaceUpdate {
+    /// The allocation to update.
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
-    #[serde(rename = "JobVersion")]
+    /// The job version it moves to.
     pub job_version: u64,
 }
 
 /// A failed allocation that will be replaced later, and when (§3.13 T2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RescheduleLater {
+    /// The failed allocation.
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
     /// Unix nanoseconds.
-    #[serde(rename = "RescheduleTime")]
     pub reschedule_time: i64,
 }
 
 /// What the scheduler must do for one evaluation, computed from one state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Plan {
+    /// The evaluation this plan is for (`EvalID`).
     #[serde(rename = "EvalID")]
     pub eval_id: Uuid,
     /// The state index the plan was computed from; send it back in the plan result.
-    #[serde(rename = "SnapshotIndex")]
     pub snapshot_index: u64,
-    #[serde(rename = "Namespace")]
+    /// The job's namespace.
     pub namespace: String,
+    /// The job (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
     /// The job version being rolled out (`None` if the job is gone).
-    #[serde(rename = "JobVersion")]
     pub job_version: Option<u64>,
     /// The deployment new allocations join.
     #[serde(rename = "DeploymentID", with = "crate::model::id::empty_as_none")]
     pub deployment_id: Option<Uuid>,
     /// Canaries first, then missing/lost/reschedule replacements, then destructive
     /// updates, each group in name order.
-    #[serde(rename = "Placements")]
     pub placements: Vec<Placement>,
-    #[serde(rename = "InPlaceUpdates")]
+    /// Allocations updated in place, with their new version.
     pub in_place_updates: Vec<InPlaceUpdate>,
-    #[serde(rename = "Stops")]
+    /// Allocations to stop, each with its `DesiredDescription`.
     pub stops: Vec<Stop>,
     /// Failed allocations to reschedule later; submitting the result creates their
     /// follow-up evaluations.
-    #[serde(rename = "RescheduleLater")]
     pub reschedule_later: Vec<RescheduleLater>,
+    /// Per-group counts (`DesiredTGUpdates`), as Nomad's plan annotations.
     #[serde(rename = "DesiredTGUpdates")]
     pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
 }

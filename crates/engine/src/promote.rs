@@ -25,7 +25,7 @@ impl Selection<'_> {
 
 /// P1–P11: the operator promotes canaries.
 pub(crate) fn promote(tx: &mut Tx, req: &PromoteDeployment) -> Result<()> {
-    let id = req.deployment_id.ok_or(Error::MissingDeploymentId)?;
+    let id = req.deployment_id;
     let d = tx.deployment(&id).ok_or(Error::DeploymentNotFound)?;
     if !d.active() {
         return Err(Error::CantPromoteTerminal);
@@ -145,7 +145,7 @@ pub(crate) fn apply_promotion(
         tx.put_alloc(a, true, ("P9", "its canary was promoted"));
     }
     // P10: the allocs table moves even when nothing was promotable.
-    tx.state.tables.allocs = tx.index;
+    tx.state.t_mut().tables.allocs = tx.index;
     Ok(eval_id)
 }
 

@@ -218,7 +218,7 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
     for id in &deployments {
         tx.delete_deployment(id, ("G3", "job purged"));
     }
-    tx.state.tables.deployment = tx.index;
+    tx.state.t_mut().tables.deployment = tx.index;
     let allocs: Vec<_> = tx
         .state
         .job_allocs(&key.namespace, &key.id)
@@ -227,7 +227,7 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
     for id in &allocs {
         tx.delete_alloc(id, ("G3", "job purged"));
     }
-    tx.state.tables.allocs = tx.index;
+    tx.state.t_mut().tables.allocs = tx.index;
     let versions: Vec<u64> = tx
         .state
         .job_versions(&key.namespace, &key.id)
@@ -236,7 +236,7 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
     for v in versions {
         tx.state.remove_job_version(key, v);
     }
-    tx.state.tables.job_version = tx.index;
+    tx.state.t_mut().tables.job_version = tx.index;
     let pending: Vec<_> = tx
         .state
         .job_evals(&key.namespace, &key.id)
@@ -250,7 +250,7 @@ fn purge(tx: &mut Tx, key: &JobKey, existing: &Job) {
         tx.write_eval(e, ("G3", "job purged"));
     }
     tx.state.remove_job(key);
-    tx.state.tables.jobs = tx.index;
+    tx.state.t_mut().tables.jobs = tx.index;
     tx.touched_jobs.insert(key.clone());
     let job_key = tx.job_key(&existing.namespace, &existing.id);
     tx.event(

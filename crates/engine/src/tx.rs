@@ -99,8 +99,8 @@ impl Tx {
     }
 
     pub fn finish(mut self) -> (State, Outcome) {
-        self.state.index = self.index;
-        self.state.now = self.now;
+        self.state.t_mut().index = self.index;
+        self.state.t_mut().now = self.now;
         (self.state, self.out)
     }
 
@@ -158,7 +158,7 @@ impl Tx {
     // --- deployments ---------------------------------------------------------------------
 
     pub fn deployment(&self, id: &Uuid) -> Option<Arc<Deployment>> {
-        self.state.deployments.get(id).cloned()
+        self.state.t().deployments.get(id).cloned()
     }
 
     /// Inserts a new deployment at this index (`CreateIndex = ModifyIndex = i`).
@@ -169,7 +169,7 @@ impl Tx {
         let (ns, job) = (d.namespace.clone(), d.job_id.clone());
         self.state.insert_deployment(Arc::new(d));
         let key = self.job_key(&ns, &job);
-        self.state.tables.deployment = self.index;
+        self.state.t_mut().tables.deployment = self.index;
         self.touched_deployments.insert(id);
         self.touched_jobs.insert(key.clone());
         self.job_status_dirty.insert(key.clone());
@@ -189,7 +189,7 @@ impl Tx {
         mut d: Deployment,
         why: impl Into<Why>,
     ) -> crate::Result<()> {
-        let Some(stored) = self.state.deployments.get(&d.id).cloned() else {
+        let Some(stored) = self.state.t().deployments.get(&d.id).cloned() else {
             return Err(crate::Error::DeploymentDoesNotExist(d.id));
         };
         let undone = stored
@@ -205,7 +205,7 @@ impl Tx {
         let id = d.id;
         let key = self.job_key(&d.namespace, &d.job_id);
         self.state.replace_deployment(Arc::new(d));
-        self.state.tables.deployment = self.index;
+        self.state.t_mut().tables.deployment = self.index;
         self.touched_deployments.insert(id);
         self.touched_jobs.insert(key.clone());
         if became_inactive {
@@ -231,7 +231,7 @@ impl Tx {
         why: impl Into<Why>,
         f: impl FnOnce(&mut Deployment),
     ) -> crate::Result<()> {
-        let Some(stored) = self.state.deployments.get(id) else {
+        let Some(stored) = self.state.t().deployments.get(id) else {
             return Err(crate::Error::DeploymentDoesNotExist(*id));
         };
         let promoted_before: Vec<bool> = if stored.task_groups.values().any(|g| g.promoted) {
@@ -244,7 +244,7 @@ impl Tx {
             self.job_key(&stored.namespace, &stored.job_id),
         );
         let index = self.index;
-        let Some(slot) = self.state.deployments.get_mut(id) else {
+        let Some(slot) = self.state.t_mut().deployments.get_mut(id) else {
             return Err(crate::Error::DeploymentDoesNotExist(*id));
         };
         let d = Arc::make_mut(slot);
@@ -260,7 +260,7 @@ impl Tx {
             return Err(crate::Error::PromotionCannotBeUndone);
         }
         let became_inactive = active_before && !d.active();
-        self.state.tables.deployment = self.index;
+        self.state.t_mut().tables.deployment = self.index;
         self.touched_deployments.insert(*id);
         self.touched_jobs.insert(key.clone());
         if became_inactive {
@@ -278,8 +278,8 @@ impl Tx {
 
     pub fn delete_deployment(&mut self, id: &Uuid, why: impl Into<Why>) {
         if let Some(old) = self.state.remove_deployment(id) {
-            if let Some(t) = self.state.deadline_of.remove(id) {
-                self.state.deadline_queue.remove(&(t, *id));
+            if let Some(t) = self.state.t_mut().deadline_of.remove(id) {
+                self.state.t_mut().deadline_queue.remove(&(t, *id));
             }
             let key = self.job_key(&old.namespace, &old.job_id);
             self.event(
@@ -295,13 +295,13 @@ impl Tx {
     // --- allocations ---------------------------------------------------------------------
 
     pub fn alloc(&self, id: &Uuid) -> Option<Arc<Allocation>> {
-        self.state.allocs.get(id).cloned()
+        self.state.t().allocs.get(id).cloned()
     }
 
     /// Stores an allocation stamped with this index. `server_driven` writes (plans,
     /// promotion, desired transitions) also set `AllocModifyIndex` (§4.1).
     pub fn put_alloc(&mut self, a: Allocation, server_driven: bool, why: impl Into<Why>) {
-        let stored = self.state.allocs.get(&a.id).cloned();
+        let stored = self.state.t().allocs.get(&a.id).cloned();
         self.put_alloc_over(stored.as_deref(), a, server_driven, why);
     }
 
@@ -336,13 +336,13 @@ impl Tx {
             self.job_status_dirty.insert(key.clone());
         }
         self.touched_jobs.insert(key.clone());
-        self.state.tables.allocs = self.index;
+        self.state.t_mut().tables.allocs = self.index;
         self.event(Topic::Allocation, change, EventKey::Id(id), &key, why);
     }
 
     pub fn delete_alloc(&mut self, id: &Uuid, why: impl Into<Why>) {
         if let Some(old) = self.state.remove_alloc(id) {
-            self.state.tables.allocs = self.index;
+            self.state.t_mut().tables.allocs = self.index;
             let key = self.job_key(&old.namespace, &old.job_id);
             self.event(
                 Topic::Allocation,
@@ -367,7 +367,7 @@ impl Tx {
         let (ns, job) = (e.namespace.clone(), e.job_id.clone());
         self.state.insert_eval(Arc::new(e));
         let key = self.job_key(&ns, &job);
-        self.state.tables.evals = self.index;
+        self.state.t_mut().tables.evals = self.index;
         self.out.evals_created.push(id);
         self.eval_changed(&key);
         self.event(
@@ -385,7 +385,7 @@ impl Tx {
         let id = e.id;
         let key = self.job_key(&e.namespace, &e.job_id);
         self.state.replace_eval(Arc::new(e));
-        self.state.tables.evals = self.index;
+        self.state.t_mut().tables.evals = self.index;
         self.eval_changed(&key);
         self.event(
             Topic::Evaluation,
@@ -410,7 +410,7 @@ impl Tx {
 
     pub fn delete_eval(&mut self, id: &Uuid, why: impl Into<Why>) {
         if let Some(old) = self.state.remove_eval(id) {
-            self.state.tables.evals = self.index;
+            self.state.t_mut().tables.evals = self.index;
             let key = self.job_key(&old.namespace, &old.job_id);
             self.event(
                 Topic::Evaluation,
@@ -433,7 +433,7 @@ impl Tx {
         let (ns, id) = (job.namespace.clone(), job.id.clone());
         self.state.put_job(job);
         let key = self.job_key(&ns, &id);
-        self.state.tables.jobs = self.index;
+        self.state.t_mut().tables.jobs = self.index;
         self.jobs_changed.insert(key.clone());
         self.touched_jobs.insert(key.clone());
         self.job_status_dirty.insert(key.clone());
@@ -445,7 +445,7 @@ impl Tx {
     pub fn put_job_version(&mut self, job: Arc<Job>) {
         let key = JobKey::of_job(&job);
         self.state.put_job_version(job);
-        self.state.tables.job_version = self.index;
+        self.state.t_mut().tables.job_version = self.index;
         self.trim_versions(&key);
     }
 
@@ -453,7 +453,7 @@ impl Tx {
     /// version would fall out of the kept window it takes the place of the oldest kept
     /// one, so that auto-revert always has its target.
     fn trim_versions(&mut self, key: &JobKey) {
-        let limit = self.state.config.job_tracked_versions.max(1);
+        let limit = self.state.t().config.job_tracked_versions.max(1);
         let untagged: Vec<(u64, bool)> = self
             .state
             .job_versions(&key.namespace, &key.id)

@@ -190,5 +190,5 @@ fn allow_replacements(tx: &mut Tx, allocs: &[Uuid]) {
         let why = "unhealthy with reschedule attempts left: its replacement is allowed";
         tx.put_alloc(a, true, ("W6", why));
     }
-    tx.state.tables.allocs = tx.index;
+    tx.state.t_mut().tables.allocs = tx.index;
 }

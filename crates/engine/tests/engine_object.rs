@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use rollout_engine::model::{status, UpdateStrategy, SECOND_NS};
-use rollout_engine::outcome::{Change, Topic};
+use rollout_engine::{Change, Topic};
 use rollout_engine::{
     Command, DeploymentEngine, EngineConfig, Entropy, Envelope, Error, SeededStamp, Stamp,
     StampError, VirtualClock,
@@ -134,9 +134,7 @@ fn dry_run_shows_a_fail_and_its_rollback_and_keeps_nothing() {
     let what_if = w
         .engine
         .dry_run(Command::FailDeployment(
-            rollout_engine::command::FailDeployment {
-                deployment_id: Some(d),
-            },
+            rollout_engine::command::FailDeployment { deployment_id: d },
         ))
         .unwrap();
     assert_eq!(*w.state(), before, "nothing kept");
@@ -162,7 +160,7 @@ fn dry_run_reports_the_rejection_the_real_command_would_get() {
     let (w, d, _) = canary_without_deadline();
     let err = w.engine.dry_run(Command::PromoteDeployment(
         rollout_engine::command::PromoteDeployment {
-            deployment_id: Some(d),
+            deployment_id: d,
             all: true,
             groups: None,
         },

@@ -41,7 +41,7 @@ fn canary_rollout_promote_and_complete() {
     assert_eq!(d.task_groups["web"].healthy_allocs, 1);
     w.apply(rollout_engine::Command::PromoteDeployment(
         rollout_engine::command::PromoteDeployment {
-            deployment_id: Some(d.id),
+            deployment_id: d.id,
             all: true,
             groups: None,
         },

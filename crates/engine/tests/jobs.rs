@@ -498,6 +498,31 @@ fn prefix_reads_validate_their_input() {
     );
 }
 
+/// Prefix decoding: a whole UUID (either case, with or without hyphens) selects itself;
+/// more digits than a UUID has are refused; a multi-byte character is an invalid byte.
+#[test]
+fn prefix_parse_whole_overlong_and_non_ascii() {
+    use rollout_engine::state::Prefix;
+    let id = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    for s in [
+        id.simple().to_string(),
+        id.hyphenated().to_string(),
+        id.simple().to_string().to_uppercase(),
+    ] {
+        assert_eq!(Prefix::parse(&s).unwrap().bounds(), (id, id), "{s}");
+    }
+    let long = format!("{}00", id.simple());
+    assert_eq!(
+        Prefix::parse(&long).unwrap_err().to_string(),
+        format!("index error: Invalid UUID: {long} is longer than a UUID")
+    );
+    assert_eq!(
+        Prefix::parse("é").unwrap_err().to_string(),
+        "index error: Invalid UUID: encoding/hex: invalid byte: U+00E9 'é'"
+    );
+    assert!(Prefix::parse("").unwrap().is_empty());
+}
+
 /// §4.1: an index that does not increase is refused with a typed error.
 #[test]
 fn index_must_increase() {

@@ -43,22 +43,14 @@ fn m1_endpoint_checks_in_order() {
             .unwrap_err()
             .to_string()
     };
+    // M1's "missing deployment ID" cannot be expressed any more (`deployment_id` is a
+    // `Uuid`): the HTTP layer refuses a body without one, see
+    // `deployment_writes_need_a_deployment_id` in crates/http/tests/api/errors.rs.
     assert_eq!(
         err(
             &mut w,
             SetAllocHealth {
-                deployment_id: None,
-                healthy_allocation_ids: vec![],
-                unhealthy_allocation_ids: vec![]
-            }
-        ),
-        "missing deployment ID"
-    );
-    assert_eq!(
-        err(
-            &mut w,
-            SetAllocHealth {
-                deployment_id: Some(d),
+                deployment_id: d,
                 ..Default::default()
             }
         ),
@@ -68,7 +60,7 @@ fn m1_endpoint_checks_in_order() {
         err(
             &mut w,
             SetAllocHealth {
-                deployment_id: Some(Uuid::from_u128(9)),
+                deployment_id: Uuid::from_u128(9),
                 healthy_allocation_ids: placed.clone(),
                 ..Default::default()
             }
@@ -80,7 +72,7 @@ fn m1_endpoint_checks_in_order() {
         err(
             &mut w,
             SetAllocHealth {
-                deployment_id: Some(d),
+                deployment_id: d,
                 healthy_allocation_ids: placed,
                 ..Default::default()
             }
@@ -303,12 +295,9 @@ fn scenario_67_r3_rollback_no_op_when_spec_is_the_same() {
 fn p1_endpoint_checks() {
     let mut w = World::new();
     let d = v1_rollout(&mut w, 2, strategy(1, 0, false));
-    let e = w.try_apply(Command::PromoteDeployment(PromoteDeployment {
-        deployment_id: None,
-        all: true,
-        groups: None,
-    }));
-    assert_eq!(e.unwrap_err().to_string(), "missing deployment ID");
+    // P1's "missing deployment ID" cannot be expressed any more (`deployment_id` is a
+    // `Uuid`): the HTTP layer refuses a body without one, see
+    // `deployment_writes_need_a_deployment_id` in crates/http/tests/api/errors.rs.
     assert_eq!(
         w.promote(Uuid::from_u128(3)).unwrap_err().to_string(),
         "deployment not found"
@@ -657,11 +646,9 @@ fn scenario_87_decision_9_more_healthy_canaries_than_desired_auto_promote() {
 fn s1_endpoint_checks() {
     let mut w = World::new();
     let d = v1_rollout(&mut w, 2, strategy(0, 0, false));
-    let e = w.try_apply(Command::PauseDeployment(PauseDeployment {
-        deployment_id: None,
-        pause: true,
-    }));
-    assert_eq!(e.unwrap_err().to_string(), "missing deployment ID");
+    // S1's "missing deployment ID" cannot be expressed any more (`deployment_id` is a
+    // `Uuid`): the HTTP layer refuses a body without one, see
+    // `deployment_writes_need_a_deployment_id` in crates/http/tests/api/errors.rs.
     assert_eq!(
         w.pause(Uuid::from_u128(1), true).unwrap_err().to_string(),
         "deployment not found"
@@ -776,10 +763,9 @@ fn s6_paused_deployment_fails_on_unhealthy_allocation() {
 fn f1_endpoint_checks() {
     let mut w = World::new();
     let d = v1_rollout(&mut w, 2, strategy(0, 0, false));
-    let e = w.try_apply(Command::FailDeployment(FailDeployment {
-        deployment_id: None,
-    }));
-    assert_eq!(e.unwrap_err().to_string(), "missing deployment ID");
+    // F1's "missing deployment ID" cannot be expressed any more (`deployment_id` is a
+    // `Uuid`): the HTTP layer refuses a body without one, see
+    // `deployment_writes_need_a_deployment_id` in crates/http/tests/api/errors.rs.
     assert_eq!(
         w.fail(Uuid::from_u128(1)).unwrap_err().to_string(),
         "deployment not found"

@@ -197,22 +197,22 @@ fn command(state: &State, now: i64, a: &Action) -> Command {
                 .unwrap_or_default();
             let chosen: Vec<Uuid> = nth(&ids, *pick).into_iter().collect();
             Command::SetAllocHealth(SetAllocHealth {
-                deployment_id: d,
+                deployment_id: some(d),
                 healthy_allocation_ids: if *healthy { chosen.clone() } else { vec![] },
                 unhealthy_allocation_ids: if *healthy { vec![] } else { chosen },
             })
         }
         Action::Promote { dep, all } => Command::PromoteDeployment(PromoteDeployment {
-            deployment_id: nth(&deployments, *dep),
+            deployment_id: some(nth(&deployments, *dep)),
             all: *all,
             groups: Some(vec!["web".into()]),
         }),
         Action::Pause { dep, pause } => Command::PauseDeployment(PauseDeployment {
-            deployment_id: nth(&deployments, *dep),
+            deployment_id: some(nth(&deployments, *dep)),
             pause: *pause,
         }),
         Action::Fail { dep } => Command::FailDeployment(FailDeployment {
-            deployment_id: nth(&deployments, *dep),
+            deployment_id: some(nth(&deployments, *dep)),
         }),
         Action::Tick { .. } => Command::Tick,
         Action::Ack { pick, status } => Command::UpdateEvalStatus(UpdateEvalStatus {
@@ -247,12 +247,12 @@ fn command(state: &State, now: i64, a: &Action) -> Command {
         }),
         Action::Garbage { which } => match which % 4 {
             0 => Command::PromoteDeployment(PromoteDeployment {
-                deployment_id: Some(Uuid::from_u128(*which as u128)),
+                deployment_id: Uuid::from_u128(*which as u128),
                 all: true,
                 groups: None,
             }),
             1 => Command::SetAllocHealth(SetAllocHealth {
-                deployment_id: nth(&deployments, *which),
+                deployment_id: some(nth(&deployments, *which)),
                 healthy_allocation_ids: vec![Uuid::from_u128(7)],
                 unhealthy_allocation_ids: vec![],
             }),

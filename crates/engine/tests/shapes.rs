@@ -93,3 +93,60 @@ fn model_round_trips_through_json() {
     let back: Allocation = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
     assert_eq!(back, a);
 }
+
+/// 64 bytes that are not 64 ASCII characters: "é" (two bytes) straddles a digit pair, so
+/// slicing by byte offsets would cut it and panic. Decoding must fail with an error.
+fn hex_with_multibyte_char() -> String {
+    let s = format!("\"{}é{}\"", "0".repeat(61), "0");
+    assert_eq!(s.len(), 64 + 2);
+    s
+}
+
+#[test]
+fn entropy_hex_with_multibyte_char_is_an_error_not_a_panic() {
+    let err =
+        serde_json::from_str::<rollout_engine::Entropy>(&hex_with_multibyte_char()).unwrap_err();
+    assert!(err.to_string().contains("hex"), "{err}");
+}
+
+#[test]
+fn secret_hash_hex_with_multibyte_char_is_an_error_not_a_panic() {
+    let err = serde_json::from_str::<rollout_engine::acl::SecretHash>(&hex_with_multibyte_char())
+        .unwrap_err();
+    assert!(err.to_string().contains("hex"), "{err}");
+}
+
+#[test]
+fn entropy_and_secret_hash_hex_round_trip() {
+    let e = rollout_engine::Entropy(std::array::from_fn(|i| (i * 37) as u8));
+    let json = serde_json::to_string(&e).unwrap();
+    assert_eq!(
+        json,
+        "\"00254a6f94b9de03284d7297bce1062b50759abfe4092e53789dc2e70c31567b\""
+    );
+    assert_eq!(
+        serde_json::from_str::<rollout_engine::Entropy>(&json).unwrap(),
+        e
+    );
+    // Upper-case digits are hex too.
+    let upper = json.to_uppercase();
+    assert_eq!(
+        serde_json::from_str::<rollout_engine::Entropy>(&upper).unwrap(),
+        e
+    );
+    let h = rollout_engine::acl::SecretHash(e.0);
+    assert_eq!(serde_json::to_string(&h).unwrap(), json);
+    assert_eq!(
+        serde_json::from_str::<rollout_engine::acl::SecretHash>(&json).unwrap(),
+        h
+    );
+    for bad in [
+        "\"00\"",
+        "\"zz254a6f94b9de03284d7297bce1062b50759abfe4092e53789dc2e70c31567b\"",
+    ] {
+        assert!(
+            serde_json::from_str::<rollout_engine::Entropy>(bad).is_err(),
+            "{bad}"
+        );
+    }
+}

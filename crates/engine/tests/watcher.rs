@@ -104,7 +104,7 @@ fn scenario_90_w1_latest_eval_index_ignores_canceled() {
     let e = w.pending_evals()[0];
     let eval_index = w.state().eval(&e).unwrap().create_index;
     assert_eq!(
-        rollout_engine::watcher::latest_eval_index(w.state(), "default", "web"),
+        rollout_engine::latest_eval_index(w.state(), "default", "web"),
         eval_index
     );
     w.apply(Command::UpdateEvalStatus(
@@ -115,7 +115,7 @@ fn scenario_90_w1_latest_eval_index_ignores_canceled() {
         },
     ));
     assert_eq!(
-        rollout_engine::watcher::latest_eval_index(w.state(), "default", "web"),
+        rollout_engine::latest_eval_index(w.state(), "default", "web"),
         0
     );
 }
@@ -519,7 +519,7 @@ fn e4_scheduler_evals_count_for_the_latest_eval_index() {
     // A registration eval newer than the health stamp is the latest eval (W1)...
     let reg = w.register(service_job("web", 2, strategy(0, false)));
     assert_eq!(
-        rollout_engine::watcher::latest_eval_index(w.state(), "default", "web"),
+        rollout_engine::latest_eval_index(w.state(), "default", "web"),
         reg.eval_create_index
     );
     assert!(w.alloc(placed[0]).deployment_status.unwrap().modify_index < reg.eval_create_index);

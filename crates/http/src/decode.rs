@@ -516,13 +516,11 @@ mod tests {
     use serde_json::json;
 
     #[derive(Debug, Default, Deserialize, PartialEq)]
-    #[serde(default)]
+    #[serde(default, rename_all = "PascalCase")]
     struct Pause {
         #[serde(rename = "DeploymentID")]
         deployment_id: String,
-        #[serde(rename = "Pause")]
         pause: bool,
-        #[serde(rename = "Groups")]
         groups: Option<Vec<String>>,
     }
 
@@ -547,11 +545,9 @@ mod tests {
     #[test]
     fn unicode_simple_folding_like_go() {
         #[derive(Debug, Default, Deserialize)]
-        #[serde(default)]
+        #[serde(default, rename_all = "PascalCase")]
         struct K {
-            #[serde(rename = "Kind")]
             kind: String,
-            #[serde(rename = "Size")]
             size: u64,
         }
         let k: K = from_slice("{\"\u{212A}ind\":\"x\",\"\u{017F}ize\":3}".as_bytes()).unwrap();
@@ -625,14 +621,15 @@ mod tests {
         let id = "5c0f0a8e-1234-4abc-9def-0123456789ab";
         let p: PauseDeployment =
             from_slice(format!(r#"{{"deploymentID":"{id}","PAUSE":true}}"#).as_bytes()).unwrap();
-        assert_eq!(p.deployment_id.map(|u| u.to_string()), Some(id.to_string()));
+        assert_eq!(p.deployment_id.to_string(), id);
         assert!(p.pause);
         let h: SetAllocHealth = from_slice(
-            format!(r#"{{"healthyallocationids":["{id}"],"UnhealthyAllocationIds":[]}}"#)
+            format!(r#"{{"DEPLOYMENTID":"{id}","healthyallocationids":["{id}"],"UnhealthyAllocationIds":[]}}"#)
                 .as_bytes(),
         )
         .unwrap();
         assert_eq!(h.healthy_allocation_ids.len(), 1);
+        assert_eq!(h.deployment_id.to_string(), id);
     }
 
     #[test]

@@ -28,20 +28,22 @@ pub fn alloc_stub(state: &State, alloc: &Allocation) -> AllocListStub {
 /// An `AllocListStub` of `/v1/allocations`, which can also carry the resources
 /// (`?resources=true`) and drop task states (`?task_states=false`).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct AllocListItem {
     #[serde(flatten)]
     pub stub: AllocListStub,
-    #[serde(rename = "AllocatedResources", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allocated_resources: Option<Value>,
 }
 
 /// `GET /v1/allocation/:id`: the allocation with the job version it runs embedded as
 /// `Job`, as Nomad denormalises it (omitted, like any zero field, if that version is gone).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct AllocationView {
     #[serde(flatten)]
     pub alloc: Arc<Allocation>,
-    #[serde(rename = "Job", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<Arc<Job>>,
 }
 
@@ -58,93 +60,64 @@ impl AllocationView {
 
 /// Allocation counts per client status of one group (`TaskGroupSummary`).
 #[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct TaskGroupSummary {
-    #[serde(rename = "Complete")]
     pub complete: u64,
-    #[serde(rename = "Failed")]
     pub failed: u64,
-    #[serde(rename = "Lost")]
     pub lost: u64,
-    #[serde(rename = "Queued")]
     pub queued: u64,
-    #[serde(rename = "Running")]
     pub running: u64,
-    #[serde(rename = "Starting")]
     pub starting: u64,
-    #[serde(rename = "Unknown")]
     pub unknown: u64,
 }
 
 #[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct JobChildrenSummary {
-    #[serde(rename = "Dead")]
     pub dead: u64,
-    #[serde(rename = "Pending")]
     pub pending: u64,
-    #[serde(rename = "Running")]
     pub running: u64,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct JobSummary {
-    #[serde(rename = "Children")]
     pub children: JobChildrenSummary,
-    #[serde(rename = "CreateIndex")]
     pub create_index: u64,
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
-    #[serde(rename = "Summary")]
     pub summary: BTreeMap<String, TaskGroupSummary>,
 }
 
 /// An item of `GET /v1/jobs`.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct JobListStub {
-    #[serde(rename = "CreateIndex")]
     pub create_index: u64,
-    #[serde(rename = "Datacenters")]
     pub datacenters: Option<Vec<String>>,
     #[serde(rename = "ID")]
     pub id: String,
-    #[serde(rename = "JobModifyIndex")]
     pub job_modify_index: u64,
-    #[serde(rename = "JobSummary")]
     pub job_summary: JobSummary,
-    #[serde(rename = "Meta")]
     pub meta: Option<BTreeMap<String, String>>,
-    #[serde(rename = "ModifyIndex")]
     pub modify_index: u64,
-    #[serde(rename = "Multiregion")]
     pub multiregion: Option<Value>,
-    #[serde(rename = "Name")]
     pub name: String,
-    #[serde(rename = "Namespace")]
     pub namespace: String,
-    #[serde(rename = "NodePool")]
     pub node_pool: String,
-    #[serde(rename = "ParameterizedJob")]
     pub parameterized_job: bool,
     #[serde(rename = "ParentID")]
     pub parent_id: String,
-    #[serde(rename = "Periodic")]
     pub periodic: bool,
-    #[serde(rename = "Priority")]
     pub priority: i64,
-    #[serde(rename = "Status")]
     pub status: String,
-    #[serde(rename = "StatusDescription")]
     pub status_description: String,
-    #[serde(rename = "Stop")]
     pub stop: bool,
-    #[serde(rename = "SubmitTime")]
     pub submit_time: UnixNanos,
     #[serde(rename = "Type")]
     pub job_type: String,
-    #[serde(rename = "Version")]
     pub version: u64,
 }
 
@@ -206,23 +179,17 @@ impl JobListStub {
 /// `JobRegisterResponse` (register and revert): it embeds a full query meta, so
 /// `KnownLeader`, `LastContact` and `NextToken` appear in the body (§7.8).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct JobRegisterResponse {
-    #[serde(rename = "EvalCreateIndex")]
     pub eval_create_index: u64,
     #[serde(rename = "EvalID", with = "empty_as_none")]
     pub eval_id: Option<Uuid>,
-    #[serde(rename = "Index")]
     pub index: u64,
-    #[serde(rename = "JobModifyIndex")]
     pub job_modify_index: u64,
-    #[serde(rename = "KnownLeader")]
     pub known_leader: bool,
-    #[serde(rename = "LastContact")]
     pub last_contact: u64,
-    #[serde(rename = "NextToken")]
     pub next_token: String,
     /// One string, one warning per line; `""` when none.
-    #[serde(rename = "Warnings")]
     pub warnings: String,
 }
 
@@ -243,24 +210,18 @@ impl JobRegisterResponse {
 
 /// `JobDeregisterResponse` (`DELETE /v1/job/:id`).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct JobDeregisterResponse {
-    #[serde(rename = "EvalCreateIndex")]
     pub eval_create_index: u64,
     #[serde(rename = "EvalID", with = "empty_as_none")]
     pub eval_id: Option<Uuid>,
-    #[serde(rename = "Index")]
     pub index: u64,
-    #[serde(rename = "JobModifyIndex")]
     pub job_modify_index: u64,
-    #[serde(rename = "KnownLeader")]
     pub known_leader: bool,
-    #[serde(rename = "LastContact")]
     pub last_contact: u64,
-    #[serde(rename = "NextToken")]
     pub next_token: String,
     #[serde(rename = "VolumeEvalID")]
     pub volume_eval_id: String,
-    #[serde(rename = "VolumeEvalIndex")]
     pub volume_eval_index: u64,
 }
 
@@ -283,24 +244,19 @@ impl JobDeregisterResponse {
 /// `GET /v1/job/:id/versions`: the whole response object, not a bare list. Job diffs
 /// are out of scope (R8), so `Diffs` is always `null`.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct JobVersionsResponse {
-    #[serde(rename = "Diffs")]
     pub diffs: Option<Vec<Value>>,
-    #[serde(rename = "Index")]
     pub index: u64,
-    #[serde(rename = "KnownLeader")]
     pub known_leader: bool,
-    #[serde(rename = "LastContact")]
     pub last_contact: u64,
-    #[serde(rename = "NextToken")]
     pub next_token: String,
-    #[serde(rename = "Versions")]
     pub versions: Vec<Arc<Job>>,
 }
 
 /// Responses that only say at which index a write was applied (`/stable`, eval ack).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct IndexResponse {
-    #[serde(rename = "Index")]
     pub index: u64,
 }

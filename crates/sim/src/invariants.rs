@@ -17,9 +17,8 @@
 use crate::client::{health_policy, HealthPolicy};
 use rollout_engine::job::spec_changed;
 use rollout_engine::model::{client_status, status, Deployment};
-use rollout_engine::outcome::Topic;
 use rollout_engine::reconcile::PlacementKind;
-use rollout_engine::{invariants, Command, Envelope, Outcome, RollbackOutcome, State};
+use rollout_engine::{invariants, Command, Envelope, Outcome, RollbackOutcome, State, Topic};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use uuid::Uuid;
@@ -415,10 +414,10 @@ pub fn known_stuck(_state: &State, d: &Deployment, _now: i64) -> Option<&'static
 /// The deployment an operator command addresses.
 fn operator_target(c: &Command) -> Option<Uuid> {
     match c {
-        Command::PromoteDeployment(p) => p.deployment_id,
-        Command::PauseDeployment(p) => p.deployment_id,
-        Command::FailDeployment(p) => p.deployment_id,
-        Command::SetAllocHealth(p) => p.deployment_id,
+        Command::PromoteDeployment(p) => Some(p.deployment_id),
+        Command::PauseDeployment(p) => Some(p.deployment_id),
+        Command::FailDeployment(p) => Some(p.deployment_id),
+        Command::SetAllocHealth(p) => Some(p.deployment_id),
         _ => None,
     }
 }

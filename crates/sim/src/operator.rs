@@ -89,7 +89,7 @@ pub fn duties(
             out.push(Decision::Deployment {
                 deployment: d.id,
                 command: Box::new(Command::PromoteDeployment(PromoteDeployment {
-                    deployment_id: Some(d.id),
+                    deployment_id: d.id,
                     all: true,
                     groups: None,
                 })),
@@ -124,7 +124,7 @@ pub fn chaos(policy: &OperatorPolicy, state: &State, rng: &mut SimRng) -> Vec<De
             out.push(Decision::Deployment {
                 deployment: id,
                 command: Box::new(Command::FailDeployment(FailDeployment {
-                    deployment_id: Some(id),
+                    deployment_id: id,
                 })),
             });
         }
@@ -144,7 +144,7 @@ fn pause(id: Uuid, pause: bool) -> Decision {
     Decision::Deployment {
         deployment: id,
         command: Box::new(Command::PauseDeployment(PauseDeployment {
-            deployment_id: Some(id),
+            deployment_id: id,
             pause,
         })),
     }
@@ -231,7 +231,7 @@ fn manual_health(
         return None;
     }
     Some(Command::SetAllocHealth(SetAllocHealth {
-        deployment_id: Some(d.id),
+        deployment_id: d.id,
         healthy_allocation_ids: healthy,
         unhealthy_allocation_ids: unhealthy,
     }))

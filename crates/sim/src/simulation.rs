@@ -28,11 +28,10 @@ use rollout_engine::command::{
     UpdateEvalStatus,
 };
 use rollout_engine::model::{eval_status, DurationNs, UnixNanos, HOUR_NS};
-use rollout_engine::outcome::Topic;
 use rollout_engine::reconcile::PlacementKind;
 use rollout_engine::{
     next_deadline, plan, Command, DeploymentEngine, EngineConfig, Entropy, Envelope, Error,
-    Outcome, Plan, Stamp, StampError, State, VirtualClock,
+    Outcome, Plan, Stamp, StampError, State, Topic, VirtualClock,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -865,7 +864,7 @@ impl Simulation {
                     let _ = self.apply(
                         Actor::Script,
                         Command::PromoteDeployment(PromoteDeployment {
-                            deployment_id: Some(id),
+                            deployment_id: id,
                             all: true,
                             groups: None,
                         }),
@@ -877,7 +876,7 @@ impl Simulation {
                     let _ = self.apply(
                         Actor::Script,
                         Command::PauseDeployment(PauseDeployment {
-                            deployment_id: Some(id),
+                            deployment_id: id,
                             pause,
                         }),
                     );
@@ -887,9 +886,7 @@ impl Simulation {
                 if let Some(id) = self.active_deployment(&job) {
                     let _ = self.apply(
                         Actor::Script,
-                        Command::FailDeployment(FailDeployment {
-                            deployment_id: Some(id),
-                        }),
+                        Command::FailDeployment(FailDeployment { deployment_id: id }),
                     );
                 }
             }

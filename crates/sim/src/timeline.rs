@@ -6,7 +6,7 @@
 
 use crate::clock::format_elapsed;
 use crate::jobs::release_of;
-use rollout_engine::outcome::{Change, Topic};
+use rollout_engine::{Change, Topic};
 use rollout_engine::{Envelope, Outcome, RollbackOutcome, State};
 use std::fmt;
 use uuid::Uuid;

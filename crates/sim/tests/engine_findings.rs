@@ -251,7 +251,7 @@ fn deployment_completes_after_a_delayed_reschedule_turns_out_moot() {
     d.client(canaries[0], "running", Some(true));
     let dep = d.latest();
     d.apply(Command::PromoteDeployment(PromoteDeployment {
-        deployment_id: Some(dep.id),
+        deployment_id: dep.id,
         all: true,
         groups: None,
     }));

@@ -166,7 +166,7 @@ fn manual_health_waits_for_the_operator() {
 
     engine
         .submit(Command::SetAllocHealth(SetAllocHealth {
-            deployment_id: Some(d.id),
+            deployment_id: d.id,
             healthy_allocation_ids: allocs.iter().map(|a| a.id).collect(),
             unhealthy_allocation_ids: vec![],
         }))

@@ -51,7 +51,7 @@ pub fn fail_unknown_deployment(seed: u64) -> Command {
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8] = 0xfe;
     Command::FailDeployment(FailDeployment {
-        deployment_id: Some(Uuid::from_bytes(bytes)),
+        deployment_id: Uuid::from_bytes(bytes),
     })
 }
 

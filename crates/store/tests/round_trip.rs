@@ -191,3 +191,86 @@ fn a_second_open_of_the_same_directory_is_refused() {
         .expect("second open fails");
     assert!(err.to_string().contains("rollout.redb"), "{err}");
 }
+
+/// Log records written while the deployment writes' `DeploymentID` was an
+/// `Option<Uuid>` (bytes and JSON captured from that build): they decode to the same
+/// commands now that it is a plain `Uuid`, and re-encode to the same bytes.
+#[test]
+fn deployment_writes_logged_with_optional_ids_still_decode() {
+    use rollout_engine::command::{
+        FailDeployment, PauseDeployment, PromoteDeployment, SetAllocHealth,
+    };
+    use rollout_engine::{Entropy, Envelope};
+    use rollout_store::codec::{decode_log_record, encode_log_record};
+    use uuid::Uuid;
+
+    let d = Uuid::from_u128(0x5c0f0a8e_1234_4abc_9def_0123456789ab);
+    let a = Uuid::from_u128(0x11111111_2222_4333_8444_555555555555);
+    let commands = [
+        Command::SetAllocHealth(SetAllocHealth {
+            deployment_id: d,
+            healthy_allocation_ids: vec![a],
+            unhealthy_allocation_ids: vec![],
+        }),
+        Command::PromoteDeployment(PromoteDeployment {
+            deployment_id: d,
+            all: false,
+            groups: Some(vec!["web".into()]),
+        }),
+        Command::PauseDeployment(PauseDeployment {
+            deployment_id: d,
+            pause: true,
+        }),
+        Command::FailDeployment(FailDeployment { deployment_id: d }),
+    ];
+    let records = [
+        concat!(
+            "01b2626e5a84a5696e64657807a36e6f77cf17979cfe362a0000a7656e74726f7079c42009000000",
+            "00000000000000000000000000000000000000000000000000000000a7636f6d6d616e6481ae5365",
+            "74416c6c6f634865616c746883ac4465706c6f796d656e744944c4105c0f0a8e12344abc9def0123",
+            "456789abb44865616c746879416c6c6f636174696f6e49447391c410111111112222433384445555",
+            "55555555b6556e6865616c746879416c6c6f636174696f6e49447390"
+        ),
+        concat!(
+            "01eb2c1e1c84a5696e64657808a36e6f77cf17979cfe362a0000a7656e74726f7079c42009000000",
+            "00000000000000000000000000000000000000000000000000000000a7636f6d6d616e6481b15072",
+            "6f6d6f74654465706c6f796d656e7483ac4465706c6f796d656e744944c4105c0f0a8e12344abc9d",
+            "ef0123456789aba3416c6cc2a647726f75707391a3776562"
+        ),
+        concat!(
+            "014a4418bb84a5696e64657809a36e6f77cf17979cfe362a0000a7656e74726f7079c42009000000",
+            "00000000000000000000000000000000000000000000000000000000a7636f6d6d616e6481af5061",
+            "7573654465706c6f796d656e7482ac4465706c6f796d656e744944c4105c0f0a8e12344abc9def01",
+            "23456789aba55061757365c3"
+        ),
+        concat!(
+            "014b86a64a84a5696e6465780aa36e6f77cf17979cfe362a0000a7656e74726f7079c42009000000",
+            "00000000000000000000000000000000000000000000000000000000a7636f6d6d616e6481ae4661",
+            "696c4465706c6f796d656e7481ac4465706c6f796d656e744944c4105c0f0a8e12344abc9def0123",
+            "456789ab"
+        ),
+    ];
+    let json = [
+        r#"{"index":7,"now":1700000000000000000,"entropy":"0900000000000000000000000000000000000000000000000000000000000000","command":{"SetAllocHealth":{"DeploymentID":"5c0f0a8e-1234-4abc-9def-0123456789ab","HealthyAllocationIDs":["11111111-2222-4333-8444-555555555555"],"UnhealthyAllocationIDs":[]}}}"#,
+        r#"{"index":8,"now":1700000000000000000,"entropy":"0900000000000000000000000000000000000000000000000000000000000000","command":{"PromoteDeployment":{"DeploymentID":"5c0f0a8e-1234-4abc-9def-0123456789ab","All":false,"Groups":["web"]}}}"#,
+        r#"{"index":9,"now":1700000000000000000,"entropy":"0900000000000000000000000000000000000000000000000000000000000000","command":{"PauseDeployment":{"DeploymentID":"5c0f0a8e-1234-4abc-9def-0123456789ab","Pause":true}}}"#,
+        r#"{"index":10,"now":1700000000000000000,"entropy":"0900000000000000000000000000000000000000000000000000000000000000","command":{"FailDeployment":{"DeploymentID":"5c0f0a8e-1234-4abc-9def-0123456789ab"}}}"#,
+    ];
+    for (i, command) in commands.into_iter().enumerate() {
+        let want = Envelope::new(
+            7 + i as u64,
+            1_700_000_000_000_000_000,
+            Entropy::from_u64(9),
+            command,
+        );
+        let bytes = hex::decode(records[i]).unwrap();
+        assert_eq!(decode_log_record(&bytes).unwrap(), want, "record {i}");
+        assert_eq!(encode_log_record(&want).unwrap(), bytes, "record {i}");
+        assert_eq!(
+            serde_json::from_str::<Envelope>(json[i]).unwrap(),
+            want,
+            "json {i}"
+        );
+        assert_eq!(serde_json::to_string(&want).unwrap(), json[i], "json {i}");
+    }
+}

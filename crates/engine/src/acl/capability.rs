@@ -9,13 +9,17 @@ macro_rules! capabilities {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[repr(u8)]
         pub enum Capability {
-            $($variant,)*
+            $(
+                #[doc = concat!("`", $name, "`.")]
+                $variant,
+            )*
         }
 
         impl Capability {
             /// Every capability, in declaration order.
             pub const ALL: &'static [Capability] = &[$(Capability::$variant,)*];
 
+            /// The capability's wire name, as policies spell it.
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Capability::$variant => $name,)*
@@ -174,24 +178,30 @@ pub struct CapabilitySet(u64);
 const _: () = assert!(Capability::ALL.len() <= 64);
 
 impl CapabilitySet {
+    /// No capability at all.
     pub const EMPTY: CapabilitySet = CapabilitySet(0);
 
+    /// A set of one capability.
     pub fn only(cap: Capability) -> CapabilitySet {
         CapabilitySet(1 << cap as u8)
     }
 
+    /// Whether `cap` is in the set.
     pub fn contains(self, cap: Capability) -> bool {
         self.0 & (1 << cap as u8) != 0
     }
 
+    /// Adds `cap`.
     pub fn insert(&mut self, cap: Capability) {
         self.0 |= 1 << cap as u8;
     }
 
+    /// Whether the set holds no capability.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
 
+    /// The capabilities in the set, in declaration order.
     pub fn iter(self) -> impl Iterator<Item = Capability> {
         Capability::ALL
             .iter()

@@ -55,6 +55,7 @@ impl Acl {
         acl
     }
 
+    /// Whether the token is a management token (every capability, every namespace).
     pub fn is_management(&self) -> bool {
         self.management
     }

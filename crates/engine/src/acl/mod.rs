@@ -3,21 +3,23 @@
 //!
 //! ACL state lives in the engine like everything else, so it is written through the
 //! command log, snapshotted and replayed. The pieces:
-//! - [`capability`]: capability names, shorthand expansion;
+//! - [`Capability`]: capability names, shorthand expansion;
 //! - [`policy`]: the rules document, its validation and normalisation, the stored row;
-//! - [`token`]: the stored token (with a hash of its secret, never the secret);
-//! - [`compiled`]: a token's policies compiled into an [`Acl`] and the namespace rule
-//!   (closest glob, `deny` wins);
-//! - the commands ([`command`]) and their application (`write`).
+//! - [`AclToken`]: the stored token (with a [`SecretHash`] of its secret, never the
+//!   secret);
+//! - [`Acl`]: a token's policies compiled, and the namespace rule (closest glob, `deny`
+//!   wins);
+//! - the commands ([`BootstrapAcl`], [`UpsertAclPolicies`], [`UpsertAclTokens`], …) and
+//!   their application.
 //!
 //! Resolving a request's token is a read: [`resolve`].
 
-pub mod capability;
-pub mod command;
-pub mod compiled;
+pub(crate) mod capability;
+pub(crate) mod command;
+pub(crate) mod compiled;
 pub mod policy;
-pub mod tables;
-pub mod token;
+pub(crate) mod tables;
+pub(crate) mod token;
 pub(crate) mod write;
 
 pub use capability::{Capability, CapabilitySet};
@@ -43,6 +45,7 @@ pub const ANONYMOUS_POLICY: &str = "anonymous";
 pub struct Resolved {
     /// The token presented; `None` for the anonymous token.
     pub token: Option<Arc<AclToken>>,
+    /// The capabilities the token's policies grant (management: everything).
     pub acl: Acl,
 }
 

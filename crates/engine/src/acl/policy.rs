@@ -24,123 +24,124 @@ pub const MAX_DESCRIPTION_LEN: usize = 256;
 /// `Capabilities` also holds what its `Policy` shorthand and the implied capabilities
 /// expand to (Nomad's order: explicit first, then shorthand, then implied).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PolicyRules {
-    #[serde(rename = "Namespaces")]
+    /// `namespace "…" {}` blocks, in document order.
     pub namespaces: Vec<NamespaceRule>,
-    #[serde(rename = "NodePools")]
+    /// `node_pool "…" {}` blocks: accepted and validated, not enforced (no node pools
+    /// here).
     pub node_pools: Vec<LabelledRule>,
-    #[serde(rename = "HostVolumes")]
+    /// `host_volume "…" {}` blocks: accepted and validated, not enforced.
     pub host_volumes: Vec<LabelledRule>,
-    #[serde(rename = "Agent")]
+    /// The `agent` block: accepted and validated, not enforced.
     pub agent: Option<LevelRule>,
-    #[serde(rename = "Node")]
+    /// The `node` block: accepted and validated, not enforced.
     pub node: Option<LevelRule>,
-    #[serde(rename = "Operator")]
+    /// The `operator` block: accepted and validated, not enforced.
     pub operator: Option<OperatorRule>,
-    #[serde(rename = "Quota")]
+    /// The `quota` block: accepted and validated, not enforced.
     pub quota: Option<LevelRule>,
-    #[serde(rename = "Plugin")]
+    /// The `plugin` block: accepted and validated, not enforced.
     pub plugin: Option<LevelRule>,
 }
 
 /// `namespace "<name>" { policy = "…"  capabilities = [...]  variables { … } }`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct NamespaceRule {
-    #[serde(rename = "Name")]
+    /// The namespace name or glob (`*` matches any run of characters).
     pub name: String,
     /// The shorthand, `""` when absent.
-    #[serde(rename = "Policy")]
     pub policy: String,
-    #[serde(rename = "Capabilities")]
+    /// Explicit capabilities, added to those of `policy`.
     pub capabilities: Vec<String>,
-    #[serde(rename = "Variables")]
+    /// The `variables` block: accepted and validated, not enforced.
     pub variables: Option<VariablesRule>,
 }
 
 /// `variables { path "<spec>" { capabilities = [...] } }` inside a namespace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct VariablesRule {
-    #[serde(rename = "Paths")]
+    /// One rule per variable path.
     pub paths: Vec<PathRule>,
 }
 
+/// One `path "…" {}` of a `variables` block.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct PathRule {
-    #[serde(rename = "PathSpec")]
+    /// The variable path or glob.
     pub path_spec: String,
-    #[serde(rename = "Capabilities")]
+    /// The capabilities granted on it.
     pub capabilities: Vec<String>,
 }
 
 /// `node_pool "<name>" { … }` and `host_volume "<name>" { … }`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct LabelledRule {
-    #[serde(rename = "Name")]
+    /// The pool or volume name (or glob).
     pub name: String,
-    #[serde(rename = "Policy")]
+    /// The shorthand level (`read`, `write`, `deny`, …).
     pub policy: String,
-    #[serde(rename = "Capabilities")]
+    /// Explicit capabilities.
     pub capabilities: Vec<String>,
 }
 
 /// `agent`, `node`, `quota`, `plugin`: a level only.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct LevelRule {
-    #[serde(rename = "Policy")]
+    /// The level: `read`, `write` or `deny`.
     pub policy: String,
 }
 
 /// `operator { policy = "…"  capabilities = [...] }`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct OperatorRule {
-    #[serde(rename = "Policy")]
+    /// The level: `read`, `write` or `deny`.
     pub policy: String,
-    #[serde(rename = "Capabilities")]
+    /// Explicit capabilities.
     pub capabilities: Vec<String>,
 }
 
 /// A policy's optional binding to a workload (`JobACL`), stored and echoed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct JobAcl {
-    #[serde(rename = "Namespace")]
+    /// The namespace of the job the policy is bound to.
     pub namespace: String,
+    /// The job's ID (`JobID`).
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "Group")]
+    /// The task group, or empty for every group of the job.
     pub group: String,
-    #[serde(rename = "Task")]
+    /// The task, or empty for every task of the group.
     pub task: String,
 }
 
 /// A stored policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct AclPolicy {
-    #[serde(rename = "Name")]
+    /// The policy's name (`Name`): its key.
     pub name: String,
-    #[serde(rename = "Description")]
+    /// Free text (`Description`).
     pub description: String,
     /// The rules text exactly as submitted.
-    #[serde(rename = "Rules")]
     pub rules: String,
     /// The rules as validated and normalised at write time.
-    #[serde(rename = "Parsed")]
     pub parsed: PolicyRules,
+    /// The workload the policy is bound to (`JobACL`), if any.
     #[serde(rename = "JobACL")]
     pub job_acl: Option<JobAcl>,
     /// BLAKE2b-256 of the user-set fields, as Nomad's `ACLPolicy.SetHash`.
-    #[serde(rename = "Hash")]
     pub hash: [u8; 32],
-    #[serde(rename = "CreateIndex")]
+    /// `CreateIndex`: the index that created the policy.
     pub create_index: u64,
-    #[serde(rename = "ModifyIndex")]
+    /// `ModifyIndex`: the index that last wrote it.
     pub modify_index: u64,
 }
 

@@ -71,37 +71,42 @@ impl AclTables {
 /// The ACL table indexes (`X-Nomad-Index` of ACL reads).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AclIndexes {
+    /// The index of the last policy write.
     pub policies: u64,
+    /// The index of the last token write.
     pub tokens: u64,
     /// The index of the last bootstrap; 0 when ACLs were never bootstrapped.
     pub bootstrap: u64,
 }
 
 impl State {
+    /// The ACL tables' indexes (what ACL reads report as `X-Nomad-Index`).
     pub fn acl_indexes(&self) -> AclIndexes {
         AclIndexes {
-            policies: self.acl.policy_index,
-            tokens: self.acl.token_index,
-            bootstrap: self.acl.bootstrap_index,
+            policies: self.t().acl.policy_index,
+            tokens: self.t().acl.token_index,
+            bootstrap: self.t().acl.bootstrap_index,
         }
     }
 
+    /// The policy named `name`.
     pub fn acl_policy(&self, name: &str) -> Option<&Arc<AclPolicy>> {
-        self.acl.policies.get(name)
+        self.t().acl.policies.get(name)
     }
 
     /// Every policy, by name.
     pub fn acl_policies(&self) -> impl Iterator<Item = &Arc<AclPolicy>> + '_ {
-        self.acl.policies.values()
+        self.t().acl.policies.values()
     }
 
+    /// The token with this accessor.
     pub fn acl_token(&self, accessor: &Uuid) -> Option<&Arc<AclToken>> {
-        self.acl.tokens.get(accessor)
+        self.t().acl.tokens.get(accessor)
     }
 
     /// Every token, in creation order (`CreateIndex`, then accessor).
     pub fn acl_tokens(&self) -> Vec<&Arc<AclToken>> {
-        let mut tokens: Vec<&Arc<AclToken>> = self.acl.tokens.values().collect();
+        let mut tokens: Vec<&Arc<AclToken>> = self.t().acl.tokens.values().collect();
         tokens.sort_by_key(|t| (t.create_index, t.accessor_id));
         tokens
     }
@@ -110,24 +115,25 @@ impl State {
     /// the stored hash is then compared in constant time.
     pub fn acl_token_by_secret(&self, secret: &str) -> Option<&Arc<AclToken>> {
         let hash = SecretHash::of(secret);
-        let accessor = self.acl.by_secret.get(&hash)?;
-        let token = self.acl.tokens.get(accessor)?;
+        let accessor = self.t().acl.by_secret.get(&hash)?;
+        let token = self.t().acl.tokens.get(accessor)?;
         token.secret_hash.matches(secret).then_some(token)
     }
 }
 
 /// The serialised form of the ACL tables (snapshots): rows only, in key order.
 #[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct AclTablesData {
-    #[serde(rename = "BootstrapIndex", default)]
+    #[serde(default)]
     pub bootstrap_index: u64,
-    #[serde(rename = "PolicyIndex", default)]
+    #[serde(default)]
     pub policy_index: u64,
-    #[serde(rename = "TokenIndex", default)]
+    #[serde(default)]
     pub token_index: u64,
-    #[serde(rename = "Policies", default)]
+    #[serde(default)]
     pub policies: Vec<Arc<AclPolicy>>,
-    #[serde(rename = "Tokens", default)]
+    #[serde(default)]
     pub tokens: Vec<Arc<AclToken>>,
 }
 

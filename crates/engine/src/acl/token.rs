@@ -25,13 +25,16 @@ pub const MAX_EXPIRATION_TTL_NS: DurationNs = 24 * HOUR_NS;
 /// `client` or `management`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TokenType {
+    /// Holds the capabilities of its policies.
     #[serde(rename = "client")]
     Client,
+    /// May do everything, everywhere.
     #[serde(rename = "management")]
     Management,
 }
 
 impl TokenType {
+    /// The token type named `s` (`client` or `management`), if it is one.
     pub fn parse(s: &str) -> Option<TokenType> {
         match s {
             "client" => Some(TokenType::Client),
@@ -40,6 +43,7 @@ impl TokenType {
         }
     }
 
+    /// The type's wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             TokenType::Client => "client",
@@ -59,6 +63,7 @@ pub struct SecretHash(pub [u8; 32]);
 const SECRET_DOMAIN: &[u8] = b"rollout acl token secret v1\0";
 
 impl SecretHash {
+    /// The hash of `secret`, as stored and looked up.
     pub fn of(secret: &str) -> SecretHash {
         let mut h = Blake2b256::new();
         h.update(SECRET_DOMAIN);
@@ -85,61 +90,58 @@ impl Eq for SecretHash {}
 impl fmt::Debug for SecretHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Short and harmless: a hash prefix, never anything secret.
-        write!(f, "SecretHash({:02x}{:02x}…)", self.0[0], self.0[1])
+        write!(f, "SecretHash({}…)", hex::encode(&self.0[..2]))
     }
 }
 
 impl Serialize for SecretHash {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if serializer.is_human_readable() {
-            let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-            serializer.serialize_str(&hex)
-        } else {
-            serializer.serialize_bytes(&self.0)
-        }
+        crate::command::serialize_32(&self.0, serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for SecretHash {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // The same encoding as `Entropy`: 32 bytes, hex when human-readable.
-        let e = crate::command::Entropy::deserialize(deserializer)?;
-        Ok(SecretHash(e.0))
+        crate::command::deserialize_32(deserializer, "secret hash").map(SecretHash)
     }
 }
 
 /// A stored token. Its secret is not here: only [`SecretHash`] of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct AclToken {
+    /// The token's public ID (`AccessorID`).
     #[serde(rename = "AccessorID")]
     pub accessor_id: Uuid,
-    #[serde(rename = "SecretHash")]
+    /// The hash of its secret (see [`SecretHash`]).
     pub secret_hash: SecretHash,
-    #[serde(rename = "Name")]
+    /// Free text (`Name`).
     pub name: String,
+    /// `client` or `management` (`Type`).
     #[serde(rename = "Type")]
     pub token_type: TokenType,
     /// Policy names (client tokens); policies that do not exist grant nothing.
-    #[serde(rename = "Policies")]
     pub policies: Vec<String>,
-    #[serde(rename = "Global")]
+    /// `Global`: replicated to every region in Nomad; stored and returned here.
     pub global: bool,
     /// BLAKE2b-256 of the user-set fields, as Nomad's `ACLToken.SetHash`.
-    #[serde(rename = "Hash")]
     pub hash: [u8; 32],
-    #[serde(rename = "CreateTime")]
+    /// When the token was created (`CreateTime`).
     pub create_time: UnixNanos,
-    #[serde(rename = "ExpirationTime")]
+    /// When it expires (`ExpirationTime`), if ever.
     pub expiration_time: Option<UnixNanos>,
+    /// The time to live it was created with (`ExpirationTTL`), 0 for none.
     #[serde(rename = "ExpirationTTL")]
     pub expiration_ttl: DurationNs,
-    #[serde(rename = "CreateIndex")]
+    /// `CreateIndex`: the index that created the token.
     pub create_index: u64,
-    #[serde(rename = "ModifyIndex")]
+    /// `ModifyIndex`: the index that last wrote it.
     pub modify_index: u64,
 }
 
 impl AclToken {
+    /// Whether this is a management token.
     pub fn is_management(&self) -> bool {
         self.token_type == TokenType::Management
     }

@@ -16,7 +16,7 @@ pub const BOOTSTRAP_TOKEN_NAME: &str = "Bootstrap Token";
 
 /// `ACL.Bootstrap`: once, unless the caller names the index of the last bootstrap.
 pub(crate) fn bootstrap(tx: &mut Tx, c: &BootstrapAcl) -> Result<()> {
-    let done_at = tx.state.acl.bootstrap_index;
+    let done_at = tx.state.t().acl.bootstrap_index;
     if done_at != 0 {
         if c.reset_index == 0 {
             return Err(Error::AclBootstrapDone(done_at));
@@ -43,7 +43,7 @@ pub(crate) fn bootstrap(tx: &mut Tx, c: &BootstrapAcl) -> Result<()> {
         create_index: tx.index,
         modify_index: tx.index,
     };
-    let acl = &mut tx.state.acl;
+    let acl = &mut tx.state.t_mut().acl;
     acl.put_token(Arc::new(token));
     acl.bootstrap_index = tx.index;
     acl.token_index = tx.index;
@@ -56,10 +56,10 @@ fn check_new_token(
     accessor: &uuid::Uuid,
     secret: &super::token::SecretHash,
 ) -> Result<()> {
-    if tx.state.acl.tokens.contains_key(accessor) {
+    if tx.state.t().acl.tokens.contains_key(accessor) {
         return Err(Error::AclAccessorExists(*accessor));
     }
-    if tx.state.acl.by_secret.contains_key(secret) {
+    if tx.state.t().acl.by_secret.contains_key(secret) {
         return Err(Error::AclSecretInUse);
     }
     Ok(())
@@ -91,7 +91,7 @@ pub(crate) fn upsert_policies(tx: &mut Tx, c: &UpsertAclPolicies) -> Result<()> 
             modify_index: tx.index,
         });
     }
-    let acl = &mut tx.state.acl;
+    let acl = &mut tx.state.t_mut().acl;
     for mut row in rows {
         if let Some(old) = acl.policies.get(row.name.as_str()) {
             row.create_index = old.create_index;
@@ -110,11 +110,11 @@ pub(crate) fn delete_policies(tx: &mut Tx, c: &DeleteAclPolicies) -> Result<()> 
     }
     if c.names
         .iter()
-        .any(|n| !tx.state.acl.policies.contains_key(n.as_str()))
+        .any(|n| !tx.state.t().acl.policies.contains_key(n.as_str()))
     {
         return Err(Error::AclPolicyNotFound);
     }
-    let acl = &mut tx.state.acl;
+    let acl = &mut tx.state.t_mut().acl;
     for name in &c.names {
         acl.policies.remove(name.as_str());
     }
@@ -134,7 +134,7 @@ pub(crate) fn upsert_tokens(tx: &mut Tx, c: &UpsertAclTokens) -> Result<()> {
             .and_then(|r| r.map_err(|errors| Error::InvalidAclToken { index, errors }))?;
         rows.push(row);
     }
-    let acl = &mut tx.state.acl;
+    let acl = &mut tx.state.t_mut().acl;
     for row in rows {
         acl.put_token(Arc::new(row));
     }
@@ -152,6 +152,7 @@ fn token_row(tx: &Tx, w: &AclTokenWrite) -> Result<Result<AclToken, Vec<String>>
         None => {
             let old = tx
                 .state
+                .t()
                 .acl
                 .tokens
                 .get(&w.accessor_id)
@@ -197,13 +198,13 @@ pub(crate) fn delete_tokens(tx: &mut Tx, c: &DeleteAclTokens) -> Result<()> {
     let missing: Vec<uuid::Uuid> = c
         .accessor_ids
         .iter()
-        .filter(|a| !tx.state.acl.tokens.contains_key(*a))
+        .filter(|a| !tx.state.t().acl.tokens.contains_key(*a))
         .copied()
         .collect();
     if !missing.is_empty() {
         return Err(Error::AclTokensNonexistent(missing));
     }
-    let acl = &mut tx.state.acl;
+    let acl = &mut tx.state.t_mut().acl;
     for accessor in &c.accessor_ids {
         acl.remove_token(accessor);
     }

@@ -36,7 +36,9 @@ const PRIORITY_MAX: i64 = 100;
 /// The result of validating a canonical job: fatal errors and non-fatal warnings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Validation {
+    /// Problems that make the job invalid (`Job validation failed`).
     pub errors: Vec<String>,
+    /// Problems the registration reports but accepts (`Warnings`).
     pub warnings: Vec<String>,
 }
 

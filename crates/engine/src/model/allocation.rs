@@ -10,114 +10,137 @@ use super::time::{DurationNs, Timestamp, UnixNanos};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// `DesiredStatus` values: what the server wants of an allocation.
 pub mod desired_status {
+    /// Keep it running.
     pub const RUN: &str = "run";
+    /// Stop it (replaced, no longer needed, or its job stopped).
     pub const STOP: &str = "stop";
+    /// Evict it (preempted or drained).
     pub const EVICT: &str = "evict";
 }
 
+/// `ClientStatus` values: what the client reports about an allocation.
 pub mod client_status {
+    /// Not started yet.
     pub const PENDING: &str = "pending";
+    /// Running.
     pub const RUNNING: &str = "running";
+    /// Finished successfully (batch work); never replaced.
     pub const COMPLETE: &str = "complete";
+    /// Failed; may be rescheduled (§3.13).
     pub const FAILED: &str = "failed";
+    /// Its node is gone; replaced.
     pub const LOST: &str = "lost";
+    /// The client lost contact (disconnected clients); treated as live.
     pub const UNKNOWN: &str = "unknown";
 }
 
+/// An allocation: one instance of a task group placed on a node (`structs.Allocation`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Allocation {
+    /// The allocation's ID (`ID`).
     #[serde(rename = "ID")]
     pub id: Uuid,
-    #[serde(rename = "Namespace", skip_serializing_if = "String::is_empty")]
+    /// Its job's namespace (`Namespace`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
+    /// The evaluation that placed it (`EvalID`).
     #[serde(
         rename = "EvalID",
         with = "empty_as_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub eval_id: Option<Uuid>,
-    #[serde(rename = "Name", skip_serializing_if = "String::is_empty")]
+    /// `job.group[index]` (`Name`): the name slot it holds.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// The node it runs on (`NodeID`).
     #[serde(rename = "NodeID", skip_serializing_if = "String::is_empty")]
     pub node_id: String,
-    #[serde(rename = "NodeName", skip_serializing_if = "String::is_empty")]
+    /// That node's name (`NodeName`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub node_name: String,
+    /// Its job (`JobID`).
     #[serde(rename = "JobID", skip_serializing_if = "String::is_empty")]
     pub job_id: String,
     /// The job version this allocation runs (Nomad embeds the whole job instead).
-    #[serde(rename = "JobVersion")]
     pub job_version: u64,
-    #[serde(rename = "TaskGroup", skip_serializing_if = "String::is_empty")]
+    /// Its task group (`TaskGroup`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub task_group: String,
-    #[serde(rename = "AllocatedResources", skip_serializing_if = "Option::is_none")]
+    /// Resources the scheduler allocated (`AllocatedResources`), stored verbatim.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub allocated_resources: Option<Opaque>,
-    #[serde(rename = "Metrics", skip_serializing_if = "Option::is_none")]
+    /// Placement metrics (`Metrics`), stored verbatim.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Opaque>,
-    #[serde(rename = "DesiredStatus", skip_serializing_if = "String::is_empty")]
+    /// What the server wants (`DesiredStatus`, see [`desired_status`]).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub desired_status: String,
-    #[serde(
-        rename = "DesiredDescription",
-        skip_serializing_if = "String::is_empty"
-    )]
+    /// Why (`DesiredDescription`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub desired_description: String,
-    #[serde(rename = "DesiredTransition")]
+    /// Transitions requested by the server, e.g. a reschedule the watcher allows
+    /// (`DesiredTransition`).
     pub desired_transition: DesiredTransition,
-    #[serde(rename = "ClientStatus", skip_serializing_if = "String::is_empty")]
+    /// What the client reports (`ClientStatus`, see [`client_status`]).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client_status: String,
-    #[serde(rename = "ClientDescription", skip_serializing_if = "String::is_empty")]
+    /// The client's words (`ClientDescription`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub client_description: String,
-    #[serde(rename = "TaskStates", skip_serializing_if = "Option::is_none")]
+    /// Per-task state as the client reports it (`TaskStates`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task_states: Option<SmallMap<TaskState>>,
+    /// The deployment it was placed for (`DeploymentID`), if any.
     #[serde(
         rename = "DeploymentID",
         with = "empty_as_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub deployment_id: Option<Uuid>,
-    #[serde(rename = "DeploymentStatus", skip_serializing_if = "Option::is_none")]
+    /// Its deployment health and canary flag (`DeploymentStatus`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_status: Option<AllocDeploymentStatus>,
     /// Boxed: most allocations were never rescheduled.
-    #[serde(rename = "RescheduleTracker", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reschedule_tracker: Option<Box<RescheduleTracker>>,
+    /// The evaluation that will reschedule it later (`FollowupEvalID`).
     #[serde(
         rename = "FollowupEvalID",
         with = "empty_as_none",
         skip_serializing_if = "Option::is_none"
     )]
     pub followup_eval_id: Option<Uuid>,
-    #[serde(
-        rename = "PreviousAllocation",
-        with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// The allocation it replaced (`PreviousAllocation`).
+    #[serde(with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub previous_allocation: Option<Uuid>,
-    #[serde(
-        rename = "NextAllocation",
-        with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// The allocation that replaced it (`NextAllocation`).
+    #[serde(with = "empty_as_none", skip_serializing_if = "Option::is_none")]
     pub next_allocation: Option<Uuid>,
-    #[serde(
-        rename = "PreemptedAllocations",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// Allocations it preempted (`PreemptedAllocations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub preempted_allocations: Option<Vec<String>>,
-    #[serde(
-        rename = "PreemptedByAllocation",
-        skip_serializing_if = "String::is_empty"
-    )]
+    /// The allocation that preempted it (`PreemptedByAllocation`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub preempted_by_allocation: String,
-    #[serde(rename = "CreateIndex", skip_serializing_if = "is_zero_u64")]
+    /// `CreateIndex`: the index that created it.
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub create_index: u64,
-    #[serde(rename = "ModifyIndex", skip_serializing_if = "is_zero_u64")]
+    /// `ModifyIndex`: the index that last wrote it.
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub modify_index: u64,
-    #[serde(rename = "AllocModifyIndex", skip_serializing_if = "is_zero_u64")]
+    /// `AllocModifyIndex`: the index of the last server-side change (desired status,
+    /// transition).
+    #[serde(skip_serializing_if = "is_zero_u64")]
     pub alloc_modify_index: u64,
-    #[serde(rename = "CreateTime", skip_serializing_if = "is_zero_i64")]
+    /// `CreateTime`, Unix nanoseconds.
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub create_time: UnixNanos,
-    #[serde(rename = "ModifyTime", skip_serializing_if = "is_zero_i64")]
+    /// `ModifyTime`, Unix nanoseconds: the last client update's time.
+    #[serde(skip_serializing_if = "is_zero_i64")]
     pub modify_time: UnixNanos,
 }
 
@@ -138,22 +161,28 @@ impl Allocation {
         )
     }
 
+    /// Stopped by the server or finished on the client: it will never run again.
     pub fn terminal(&self) -> bool {
         self.server_terminal() || self.client_terminal()
     }
 
+    /// Its deployment health: healthy, unhealthy, or not decided (`None`).
     pub fn health(&self) -> Option<bool> {
         self.deployment_status.as_ref().and_then(|s| s.healthy)
     }
+    /// Whether its deployment health is decided.
     pub fn has_health(&self) -> bool {
         self.health().is_some()
     }
+    /// Whether it is marked healthy.
     pub fn is_healthy(&self) -> bool {
         self.health() == Some(true)
     }
+    /// Whether it is marked unhealthy.
     pub fn is_unhealthy(&self) -> bool {
         self.health() == Some(false)
     }
+    /// Whether it was placed as a canary.
     pub fn is_canary(&self) -> bool {
         self.deployment_status.as_ref().is_some_and(|s| s.canary)
     }
@@ -178,35 +207,36 @@ pub fn alloc_name(job_id: &str, group: &str, index: u64) -> String {
 
 /// `DeploymentStatus` of an allocation (§1.3).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct AllocDeploymentStatus {
-    #[serde(rename = "Canary")]
+    /// Placed as a canary (`Canary`).
     pub canary: bool,
-    #[serde(rename = "Healthy")]
+    /// Healthy, unhealthy, or not decided yet (`Healthy`).
     pub healthy: Option<bool>,
-    #[serde(rename = "ModifyIndex")]
+    /// `ModifyIndex`: the index that last changed this status.
     pub modify_index: u64,
-    #[serde(rename = "Timestamp")]
+    /// When health was decided (`Timestamp`).
     pub timestamp: Timestamp,
 }
 
 /// `DesiredTransition` (§1.5): a value object, never null.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct DesiredTransition {
-    #[serde(rename = "ForceReschedule")]
+    /// Reschedule now despite the policy (`ForceReschedule`).
     pub force_reschedule: Option<bool>,
-    #[serde(rename = "Migrate")]
+    /// Migrate off a draining node (`Migrate`).
     pub migrate: Option<bool>,
-    #[serde(rename = "MigrateDisablePlacement")]
+    /// Migrate without placing a replacement (`MigrateDisablePlacement`).
     pub migrate_disable_placement: Option<bool>,
-    #[serde(rename = "NoShutdownDelay")]
+    /// Stop without the shutdown delay (`NoShutdownDelay`).
     pub no_shutdown_delay: Option<bool>,
-    #[serde(rename = "Reschedule")]
+    /// The watcher allows this failed allocation to be rescheduled (`Reschedule`, T1).
     pub reschedule: Option<bool>,
 }
 
 impl DesiredTransition {
+    /// Whether a reschedule is allowed (T1).
     pub fn should_reschedule(&self) -> bool {
         self.reschedule == Some(true)
     }
@@ -233,162 +263,173 @@ impl DesiredTransition {
 
 /// `RescheduleTracker` (§1.6).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RescheduleTracker {
-    #[serde(rename = "Events")]
+    /// Past reschedules, oldest first (`Events`).
     pub events: Option<Vec<RescheduleEvent>>,
-    #[serde(rename = "LastReschedule")]
+    /// When the last reschedule happened (`LastReschedule`), as Nomad formats it.
     pub last_reschedule: String,
 }
 
+/// One reschedule of an allocation (`RescheduleEvent`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RescheduleEvent {
-    #[serde(rename = "Delay")]
+    /// The delay the reschedule policy applied (`Delay`).
     pub delay: DurationNs,
+    /// The allocation that failed (`PrevAllocID`).
     #[serde(rename = "PrevAllocID")]
     pub prev_alloc_id: String,
+    /// Its node (`PrevNodeID`).
     #[serde(rename = "PrevNodeID")]
     pub prev_node_id: String,
-    #[serde(rename = "RescheduleTime")]
+    /// When the replacement was placed (`RescheduleTime`).
     pub reschedule_time: UnixNanos,
 }
 
 /// A task's state as the client reports it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct TaskState {
-    #[serde(rename = "Events")]
+    /// The task's recent events (`Events`).
     pub events: Option<Vec<TaskEvent>>,
-    #[serde(rename = "Failed")]
+    /// Whether the task failed (`Failed`).
     pub failed: bool,
-    #[serde(rename = "FinishedAt")]
+    /// When it finished (`FinishedAt`).
     pub finished_at: Timestamp,
-    #[serde(rename = "LastRestart")]
+    /// When it last restarted (`LastRestart`).
     pub last_restart: Timestamp,
-    #[serde(rename = "Paused")]
+    /// Pause state for scheduled tasks (`Paused`).
     pub paused: String,
-    #[serde(rename = "Restarts")]
+    /// How many times it restarted (`Restarts`).
     pub restarts: u64,
-    #[serde(rename = "StartedAt")]
+    /// When it started (`StartedAt`).
     pub started_at: Timestamp,
-    #[serde(rename = "State")]
+    /// `pending`, `running` or `dead` (`State`).
     pub state: String,
 }
 
 /// A task event. Every key is always present on the wire.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct TaskEvent {
-    #[serde(rename = "Details")]
+    /// Event details, by key (`Details`).
     pub details: Option<SmallMap<String>>,
-    #[serde(rename = "DiskLimit")]
+    /// `DiskLimit` of a disk-exceeded event.
     pub disk_limit: i64,
-    #[serde(rename = "DisplayMessage")]
+    /// A human-readable summary (`DisplayMessage`).
     pub display_message: String,
-    #[serde(rename = "DownloadError")]
+    /// `DownloadError` of an artifact download.
     pub download_error: String,
-    #[serde(rename = "DriverError")]
+    /// `DriverError`.
     pub driver_error: String,
-    #[serde(rename = "DriverMessage")]
+    /// `DriverMessage`.
     pub driver_message: String,
-    #[serde(rename = "ExitCode")]
+    /// `ExitCode` of the task.
     pub exit_code: i64,
-    #[serde(rename = "FailedSibling")]
+    /// `FailedSibling`: the task whose failure killed this one.
     pub failed_sibling: String,
-    #[serde(rename = "FailsTask")]
+    /// `FailsTask`: the event failed the task.
     pub fails_task: bool,
-    #[serde(rename = "GenericSource")]
+    /// `GenericSource`.
     pub generic_source: String,
-    #[serde(rename = "KillError")]
+    /// `KillError`.
     pub kill_error: String,
-    #[serde(rename = "KillReason")]
+    /// `KillReason`.
     pub kill_reason: String,
-    #[serde(rename = "KillTimeout")]
+    /// `KillTimeout`.
     pub kill_timeout: DurationNs,
-    #[serde(rename = "Message")]
+    /// `Message`.
     pub message: String,
-    #[serde(rename = "RestartReason")]
+    /// `RestartReason`.
     pub restart_reason: String,
-    #[serde(rename = "SetupError")]
+    /// `SetupError`.
     pub setup_error: String,
-    #[serde(rename = "Signal")]
+    /// `Signal` the task exited on.
     pub signal: i64,
-    #[serde(rename = "StartDelay")]
+    /// `StartDelay` before a restart, nanoseconds.
     pub start_delay: i64,
-    #[serde(rename = "TaskSignal")]
+    /// `TaskSignal` sent to the task.
     pub task_signal: String,
-    #[serde(rename = "TaskSignalReason")]
+    /// `TaskSignalReason`.
     pub task_signal_reason: String,
-    #[serde(rename = "Time")]
+    /// When it happened (`Time`), Unix nanoseconds.
     pub time: UnixNanos,
+    /// The event type (`Type`), e.g. `Started`, `Terminated`.
     #[serde(rename = "Type")]
     pub event_type: String,
-    #[serde(rename = "ValidationError")]
+    /// `ValidationError`.
     pub validation_error: String,
-    #[serde(rename = "VaultError")]
+    /// `VaultError`.
     pub vault_error: String,
 }
 
 /// `AllocListStub` (`http-api.md` §7.4): every key always present (no zero omission).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct AllocListStub {
-    #[serde(rename = "ClientDescription")]
+    /// As [`Allocation::client_description`].
     pub client_description: String,
-    #[serde(rename = "ClientStatus")]
+    /// As [`Allocation::client_status`].
     pub client_status: String,
-    #[serde(rename = "CreateIndex")]
+    /// As [`Allocation::create_index`].
     pub create_index: u64,
-    #[serde(rename = "CreateTime")]
+    /// As [`Allocation::create_time`].
     pub create_time: UnixNanos,
-    #[serde(rename = "DeploymentStatus")]
+    /// As [`Allocation::deployment_status`].
     pub deployment_status: Option<AllocDeploymentStatus>,
-    #[serde(rename = "DesiredDescription")]
+    /// As [`Allocation::desired_description`].
     pub desired_description: String,
-    #[serde(rename = "DesiredStatus")]
+    /// As [`Allocation::desired_status`].
     pub desired_status: String,
-    #[serde(rename = "DesiredTransition")]
+    /// As [`Allocation::desired_transition`].
     pub desired_transition: DesiredTransition,
+    /// As [`Allocation::eval_id`].
     #[serde(rename = "EvalID", with = "empty_as_none")]
     pub eval_id: Option<Uuid>,
+    /// As [`Allocation::followup_eval_id`].
     #[serde(rename = "FollowupEvalID", with = "empty_as_none")]
     pub followup_eval_id: Option<Uuid>,
+    /// As [`Allocation::id`].
     #[serde(rename = "ID")]
     pub id: Uuid,
+    /// As [`Allocation::job_id`].
     #[serde(rename = "JobID")]
     pub job_id: String,
-    #[serde(rename = "JobType")]
+    /// The job's type (`JobType`), joined from the job.
     pub job_type: String,
-    #[serde(rename = "JobVersion")]
+    /// As [`Allocation::job_version`].
     pub job_version: u64,
-    #[serde(rename = "ModifyIndex")]
+    /// As [`Allocation::modify_index`].
     pub modify_index: u64,
-    #[serde(rename = "ModifyTime")]
+    /// As [`Allocation::modify_time`].
     pub modify_time: UnixNanos,
-    #[serde(rename = "Name")]
+    /// As [`Allocation::name`].
     pub name: String,
-    #[serde(rename = "Namespace")]
+    /// As [`Allocation::namespace`].
     pub namespace: String,
-    #[serde(rename = "NextAllocation", with = "empty_as_none")]
+    /// As [`Allocation::next_allocation`].
+    #[serde(with = "empty_as_none")]
     pub next_allocation: Option<Uuid>,
+    /// As [`Allocation::node_id`].
     #[serde(rename = "NodeID")]
     pub node_id: String,
-    #[serde(rename = "NodeName")]
+    /// As [`Allocation::node_name`].
     pub node_name: String,
-    #[serde(rename = "PreemptedAllocations")]
+    /// As [`Allocation::preempted_allocations`].
     pub preempted_allocations: Option<Vec<String>>,
-    #[serde(rename = "PreemptedByAllocation")]
+    /// As [`Allocation::preempted_by_allocation`].
     pub preempted_by_allocation: String,
-    #[serde(rename = "RescheduleTracker")]
+    /// As [`Allocation::reschedule_tracker`].
     pub reschedule_tracker: Option<RescheduleTracker>,
-    #[serde(rename = "TaskGroup")]
+    /// As [`Allocation::task_group`].
     pub task_group: String,
-    #[serde(rename = "TaskStates")]
+    /// As [`Allocation::task_states`].
     pub task_states: Option<SmallMap<TaskState>>,
 }
 
 impl AllocListStub {
+    /// The stub of `alloc`, whose job has type `job_type`.
     pub fn new(alloc: &Allocation, job_type: &str) -> AllocListStub {
         AllocListStub {
             client_description: alloc.client_description.clone(),

@@ -17,6 +17,7 @@ use std::fmt;
 pub struct Opaque(std::sync::Arc<str>);
 
 impl Opaque {
+    /// The value, stored as its compact JSON text.
     pub fn new(value: &Value) -> Opaque {
         Opaque(std::sync::Arc::from(value.to_string()))
     }
@@ -101,6 +102,7 @@ impl<V: fmt::Debug> fmt::Debug for SmallMap<V> {
 }
 
 impl<V> SmallMap<V> {
+    /// An empty map.
     pub fn new() -> SmallMap<V> {
         SmallMap::default()
     }
@@ -109,10 +111,12 @@ impl<V> SmallMap<V> {
         self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
+    /// The value at `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
         self.position(key).ok().map(|i| &self.entries[i].1)
     }
 
+    /// The value at `key`, to change it.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V>
     where
         V: Clone,
@@ -121,12 +125,14 @@ impl<V> SmallMap<V> {
         Some(&mut std::sync::Arc::make_mut(&mut self.entries)[i].1)
     }
 
+    /// The stored key and value at `key`.
     pub fn get_key_value(&self, key: &str) -> Option<(&String, &V)> {
         self.position(key)
             .ok()
             .map(|i| (&self.entries[i].0, &self.entries[i].1))
     }
 
+    /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_ok()
     }
@@ -147,6 +153,7 @@ impl<V> SmallMap<V> {
         }
     }
 
+    /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<V>
     where
         V: Clone,
@@ -155,10 +162,12 @@ impl<V> SmallMap<V> {
         Some(std::sync::Arc::make_mut(&mut self.entries).remove(i).1)
     }
 
+    /// How many entries there are.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -168,6 +177,7 @@ impl<V> SmallMap<V> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
+    /// The entries in key order, values mutable.
     pub fn iter_mut(
         &mut self,
     ) -> impl DoubleEndedIterator<Item = (&String, &mut V)> + ExactSizeIterator
@@ -179,14 +189,17 @@ impl<V> SmallMap<V> {
             .map(|(k, v)| (&*k, v))
     }
 
+    /// The keys in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
         self.entries.iter().map(|(k, _)| k)
     }
 
+    /// The values in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
         self.entries.iter().map(|(_, v)| v)
     }
 
+    /// The values in key order, mutable.
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator
     where
         V: Clone,

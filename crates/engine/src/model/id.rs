@@ -12,6 +12,7 @@ use uuid::Uuid;
 pub mod empty_as_none {
     use super::*;
 
+    /// Writes `None` as `""` in human-readable formats, the UUID otherwise.
     pub fn serialize<S: Serializer>(id: &Option<Uuid>, serializer: S) -> Result<S::Ok, S::Error> {
         if !serializer.is_human_readable() {
             return id.serialize(serializer);
@@ -22,6 +23,7 @@ pub mod empty_as_none {
         }
     }
 
+    /// Reads `""` (or `null`) as `None` in human-readable formats.
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Uuid>, D::Error> {

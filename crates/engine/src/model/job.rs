@@ -11,105 +11,122 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// `Meta`: free-form string metadata of a job, group or task.
 pub type Meta = BTreeMap<String, String>;
 
 /// Job types Nomad knows. Stored as the raw string so that JSON round-trips exactly.
 pub mod job_type {
+    /// Long-running services: the only type that gets deployments here.
     pub const SERVICE: &str = "service";
+    /// Run-to-completion work.
     pub const BATCH: &str = "batch";
+    /// One allocation per node (no deployments in rollout: §8 decision 15).
     pub const SYSTEM: &str = "system";
+    /// Run-to-completion work on every node.
     pub const SYSBATCH: &str = "sysbatch";
 }
 
 /// Job statuses (derived, §1.7).
 pub mod job_status {
+    /// No allocation is running yet.
     pub const PENDING: &str = "pending";
+    /// Some allocation is running (or pending).
     pub const RUNNING: &str = "running";
+    /// Stopped, or every allocation finished.
     pub const DEAD: &str = "dead";
 }
 
+/// A job: the spec as submitted plus the server's bookkeeping (`structs.Job`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Job {
-    #[serde(rename = "Affinities")]
+    /// `Affinities`, stored verbatim.
     pub affinities: Option<Value>,
-    #[serde(rename = "AllAtOnce")]
+    /// `AllAtOnce`: place every allocation at once or not at all.
     pub all_at_once: bool,
-    #[serde(rename = "Constraints")]
+    /// `Constraints`, stored verbatim.
     pub constraints: Option<Value>,
-    #[serde(rename = "ConsulNamespace")]
+    /// `ConsulNamespace`.
     pub consul_namespace: String,
-    #[serde(rename = "CreateIndex")]
+    /// `CreateIndex`: the index that created the job (a re-created job gets a new one).
     pub create_index: u64,
-    #[serde(rename = "Datacenters")]
+    /// `Datacenters` it may run in.
     pub datacenters: Option<Vec<String>>,
-    #[serde(rename = "DispatchIdempotencyToken")]
+    /// `DispatchIdempotencyToken` of a dispatched job.
     pub dispatch_idempotency_token: String,
-    #[serde(rename = "Dispatched")]
+    /// `Dispatched`: an instance of a parameterized job.
     pub dispatched: bool,
+    /// The job's ID (`ID`).
     #[serde(rename = "ID")]
     pub id: String,
-    #[serde(rename = "JobModifyIndex")]
+    /// `JobModifyIndex`: the index of the last change to the spec.
     pub job_modify_index: u64,
-    #[serde(rename = "Meta")]
+    /// `Meta`.
     pub meta: Option<Meta>,
-    #[serde(rename = "ModifyIndex")]
+    /// `ModifyIndex`: the index of the last write of any kind (status included).
     pub modify_index: u64,
-    #[serde(rename = "Multiregion")]
+    /// `Multiregion`, stored verbatim (multiregion deployments are not supported).
     pub multiregion: Option<Value>,
-    #[serde(rename = "Name")]
+    /// `Name`, usually the ID.
     pub name: String,
-    #[serde(rename = "Namespace")]
+    /// `Namespace`.
     pub namespace: String,
-    #[serde(rename = "NodePool")]
+    /// `NodePool`.
     pub node_pool: String,
+    /// `NomadTokenID`: the accessor of the token that submitted it.
     #[serde(rename = "NomadTokenID")]
     pub nomad_token_id: String,
-    #[serde(rename = "ParameterizedJob")]
+    /// `ParameterizedJob`, stored verbatim.
     pub parameterized_job: Option<Value>,
+    /// `ParentID` of a dispatched or periodic child.
     #[serde(rename = "ParentID")]
     pub parent_id: String,
-    #[serde(rename = "Payload")]
+    /// `Payload` of a dispatched job.
     pub payload: Option<Value>,
-    #[serde(rename = "Periodic")]
+    /// `Periodic`, stored verbatim.
     pub periodic: Option<Value>,
-    #[serde(rename = "Priority")]
+    /// `Priority`: the default priority of its evaluations.
     pub priority: i64,
-    #[serde(rename = "Region")]
+    /// `Region`.
     pub region: String,
-    #[serde(rename = "Spreads")]
+    /// `Spreads`, stored verbatim.
     pub spreads: Option<Value>,
-    #[serde(rename = "Stable")]
+    /// `Stable`: this version rolled out successfully; auto-revert goes back to stable
+    /// versions.
     pub stable: bool,
-    #[serde(rename = "Status")]
+    /// `Status`, derived (see [`job_status`]).
     pub status: String,
-    #[serde(rename = "StatusDescription")]
+    /// `StatusDescription`.
     pub status_description: String,
-    #[serde(rename = "Stop")]
+    /// `Stop`: the job was stopped (its allocations are stopped, it is kept).
     pub stop: bool,
-    #[serde(rename = "SubmitTime")]
+    /// `SubmitTime`, Unix nanoseconds.
     pub submit_time: UnixNanos,
-    #[serde(rename = "TaskGroups")]
+    /// `TaskGroups`.
     pub task_groups: Vec<TaskGroup>,
+    /// `Type`, one of [`job_type`].
     #[serde(rename = "Type")]
     pub job_type: String,
+    /// `UI` block, stored verbatim.
     #[serde(rename = "UI")]
     pub ui: Option<Value>,
-    #[serde(rename = "Update")]
+    /// The job-level `Update` block (groups inherit it during canonicalization).
     pub update: UpdateStrategy,
-    #[serde(rename = "VaultNamespace")]
+    /// `VaultNamespace`.
     pub vault_namespace: String,
-    #[serde(rename = "Version")]
+    /// `Version`: 0 for the first registration, one more for each spec change.
     pub version: u64,
-    #[serde(rename = "VersionTag")]
+    /// `VersionTag`: a tagged version is kept however many versions follow.
     pub version_tag: Option<Value>,
 }
 
 impl Job {
+    /// The group named `name`.
     pub fn group(&self, name: &str) -> Option<&TaskGroup> {
         self.task_groups.iter().find(|g| g.name == name)
     }
 
+    /// Whether this is a service job.
     pub fn is_service(&self) -> bool {
         self.job_type == job_type::SERVICE
     }
@@ -119,59 +136,61 @@ impl Job {
         self.is_service()
     }
 
+    /// Whether the version is tagged (tagged versions are never pruned).
     pub fn is_tagged(&self) -> bool {
         self.version_tag.as_ref().is_some_and(|v| !v.is_null())
     }
 }
 
+/// A task group: `Count` instances of its tasks, rolled out together (`structs.TaskGroup`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct TaskGroup {
-    #[serde(rename = "Affinities")]
+    /// `Affinities`, stored verbatim.
     pub affinities: Option<Value>,
-    #[serde(rename = "Consul")]
+    /// `Consul` block.
     pub consul: Option<Consul>,
-    #[serde(rename = "Constraints")]
+    /// `Constraints`, stored verbatim.
     pub constraints: Option<Value>,
-    #[serde(rename = "Count")]
+    /// `Count`: how many allocations the group wants (1 when absent).
     pub count: Option<i64>,
-    #[serde(rename = "Disconnect")]
+    /// `Disconnect` block, stored verbatim.
     pub disconnect: Option<Value>,
-    #[serde(rename = "EphemeralDisk")]
+    /// `EphemeralDisk`, stored verbatim.
     pub ephemeral_disk: Option<Value>,
-    #[serde(rename = "MaxClientDisconnect")]
+    /// `MaxClientDisconnect`.
     pub max_client_disconnect: Option<DurationNs>,
-    #[serde(rename = "MaxRunDuration")]
+    /// `MaxRunDuration`.
     pub max_run_duration: Option<DurationNs>,
-    #[serde(rename = "Meta")]
+    /// `Meta`.
     pub meta: Option<Meta>,
-    #[serde(rename = "Migrate")]
+    /// `Migrate` block, stored verbatim.
     pub migrate: Option<Value>,
-    #[serde(rename = "Name")]
+    /// `Name`: unique within the job.
     pub name: String,
-    #[serde(rename = "Networks")]
+    /// `Networks`, stored verbatim.
     pub networks: Option<Value>,
-    #[serde(rename = "PreventRescheduleOnLost")]
+    /// `PreventRescheduleOnLost`.
     pub prevent_reschedule_on_lost: bool,
-    #[serde(rename = "ReschedulePolicy")]
+    /// `ReschedulePolicy` (§3.13); canonicalization fills the job type's default.
     pub reschedule_policy: Option<ReschedulePolicy>,
-    #[serde(rename = "RestartPolicy")]
+    /// `RestartPolicy`.
     pub restart_policy: Option<RestartPolicy>,
-    #[serde(rename = "Scaling")]
+    /// `Scaling` policy, stored verbatim.
     pub scaling: Option<Value>,
-    #[serde(rename = "Services")]
+    /// `Services`, stored verbatim.
     pub services: Option<Vec<Value>>,
-    #[serde(rename = "ShutdownDelay")]
+    /// `ShutdownDelay`.
     pub shutdown_delay: Option<DurationNs>,
-    #[serde(rename = "Spreads")]
+    /// `Spreads`, stored verbatim.
     pub spreads: Option<Value>,
-    #[serde(rename = "StopAfterClientDisconnect")]
+    /// `StopAfterClientDisconnect`.
     pub stop_after_client_disconnect: Option<DurationNs>,
-    #[serde(rename = "Tasks")]
+    /// `Tasks`.
     pub tasks: Vec<Task>,
-    #[serde(rename = "Update")]
+    /// The group's `Update` block: its rollout strategy (none: no deployment).
     pub update: Option<UpdateStrategy>,
-    #[serde(rename = "Volumes")]
+    /// `Volumes`, stored verbatim.
     pub volumes: Option<Value>,
 }
 
@@ -189,133 +208,147 @@ impl TaskGroup {
     }
 }
 
+/// A task: one process of a group, run by a driver (`structs.Task`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Task {
-    #[serde(rename = "Actions")]
+    /// `Actions`, stored verbatim.
     pub actions: Option<Value>,
-    #[serde(rename = "Affinities")]
+    /// `Affinities`, stored verbatim.
     pub affinities: Option<Value>,
-    #[serde(rename = "Artifacts")]
+    /// `Artifacts`, stored verbatim.
     pub artifacts: Option<Value>,
+    /// `CSIPluginConfig`, stored verbatim.
     #[serde(rename = "CSIPluginConfig")]
     pub csi_plugin_config: Option<Value>,
-    #[serde(rename = "Config")]
+    /// `Config`: the driver's configuration, stored verbatim.
     pub config: Option<Value>,
-    #[serde(rename = "Constraints")]
+    /// `Constraints`, stored verbatim.
     pub constraints: Option<Value>,
-    #[serde(rename = "Consul")]
+    /// `Consul` block.
     pub consul: Option<Consul>,
-    #[serde(rename = "DispatchPayload")]
+    /// `DispatchPayload`, stored verbatim.
     pub dispatch_payload: Option<Value>,
-    #[serde(rename = "Driver")]
+    /// `Driver` (`docker`, `exec`, …).
     pub driver: String,
-    #[serde(rename = "Env")]
+    /// `Env`: environment variables.
     pub env: Option<BTreeMap<String, String>>,
-    #[serde(rename = "Identities")]
+    /// `Identities`, stored verbatim.
     pub identities: Option<Value>,
-    #[serde(rename = "Identity")]
+    /// `Identity`, stored verbatim.
     pub identity: Option<Value>,
-    #[serde(rename = "KillSignal")]
+    /// `KillSignal`.
     pub kill_signal: String,
-    #[serde(rename = "KillTimeout")]
+    /// `KillTimeout`.
     pub kill_timeout: Option<DurationNs>,
-    #[serde(rename = "Kind")]
+    /// `Kind`.
     pub kind: String,
-    #[serde(rename = "Leader")]
+    /// `Leader`: the group stops when this task stops.
     pub leader: bool,
-    #[serde(rename = "Lifecycle")]
+    /// `Lifecycle` hooks, stored verbatim.
     pub lifecycle: Option<Value>,
-    #[serde(rename = "LogConfig")]
+    /// `LogConfig`.
     pub log_config: Option<LogConfig>,
-    #[serde(rename = "Meta")]
+    /// `Meta`.
     pub meta: Option<Meta>,
-    #[serde(rename = "Name")]
+    /// `Name`: unique within the group.
     pub name: String,
-    #[serde(rename = "Resources")]
+    /// `Resources`.
     pub resources: Option<Resources>,
-    #[serde(rename = "RestartPolicy")]
+    /// `RestartPolicy` (group's when absent).
     pub restart_policy: Option<RestartPolicy>,
-    #[serde(rename = "ScalingPolicies")]
+    /// `ScalingPolicies`, stored verbatim.
     pub scaling_policies: Option<Value>,
-    #[serde(rename = "Schedule")]
+    /// `Schedule`, stored verbatim.
     pub schedule: Option<Value>,
-    #[serde(rename = "Secrets")]
+    /// `Secrets`, stored verbatim.
     pub secrets: Option<Value>,
-    #[serde(rename = "Services")]
+    /// `Services`, stored verbatim.
     pub services: Option<Vec<Value>>,
-    #[serde(rename = "ShutdownDelay")]
+    /// `ShutdownDelay`.
     pub shutdown_delay: Option<DurationNs>,
-    #[serde(rename = "Templates")]
+    /// `Templates`, stored verbatim.
     pub templates: Option<Value>,
-    #[serde(rename = "User")]
+    /// `User` to run as.
     pub user: String,
-    #[serde(rename = "Vault")]
+    /// `Vault` block, stored verbatim.
     pub vault: Option<Value>,
-    #[serde(rename = "VolumeMounts")]
+    /// `VolumeMounts`, stored verbatim.
     pub volume_mounts: Option<Value>,
 }
 
+/// A `consul` block.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Consul {
-    #[serde(rename = "Cluster")]
+    /// `Cluster`.
     pub cluster: String,
-    #[serde(rename = "Namespace")]
+    /// `Namespace`.
     pub namespace: String,
-    #[serde(rename = "Partition")]
+    /// `Partition`.
     pub partition: String,
 }
 
+/// A task's `logs` block.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct LogConfig {
-    #[serde(rename = "Disabled")]
+    /// `Disabled`.
     pub disabled: Option<bool>,
-    #[serde(rename = "Enabled")]
+    /// `Enabled`.
     pub enabled: Option<bool>,
+    /// `MaxFileSizeMB`.
     #[serde(rename = "MaxFileSizeMB")]
     pub max_file_size_mb: Option<i64>,
-    #[serde(rename = "MaxFiles")]
+    /// `MaxFiles`.
     pub max_files: Option<i64>,
 }
 
+/// A `restart` block: in-place restarts on the client.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct RestartPolicy {
-    #[serde(rename = "Attempts")]
+    /// `Attempts` per interval.
     pub attempts: Option<i64>,
-    #[serde(rename = "Delay")]
+    /// `Delay` between restarts.
     pub delay: Option<DurationNs>,
-    #[serde(rename = "Interval")]
+    /// `Interval`.
     pub interval: Option<DurationNs>,
-    #[serde(rename = "Mode")]
+    /// `Mode`: `fail` or `delay` once the attempts are used.
     pub mode: Option<String>,
-    #[serde(rename = "RenderTemplates")]
+    /// `RenderTemplates` on restart.
     pub render_templates: Option<bool>,
 }
 
+/// A task's `resources` block.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct Resources {
+    /// `CPU` in MHz.
     #[serde(rename = "CPU")]
     pub cpu: Option<i64>,
-    #[serde(rename = "Cores")]
+    /// `Cores`.
     pub cores: Option<i64>,
-    #[serde(rename = "Devices")]
+    /// `Devices`, stored verbatim.
     pub devices: Option<Value>,
+    /// `DiskMB`.
     #[serde(rename = "DiskMB")]
     pub disk_mb: Option<i64>,
+    /// `IOPS`.
     #[serde(rename = "IOPS")]
     pub iops: Option<i64>,
+    /// `MemoryMB`.
     #[serde(rename = "MemoryMB")]
     pub memory_mb: Option<i64>,
+    /// `MemoryMaxMB`.
     #[serde(rename = "MemoryMaxMB")]
     pub memory_max_mb: Option<i64>,
+    /// `NUMA`, stored verbatim.
     #[serde(rename = "NUMA")]
     pub numa: Option<Value>,
-    #[serde(rename = "Networks")]
+    /// `Networks`, stored verbatim.
     pub networks: Option<Value>,
+    /// `SecretsMB`.
     #[serde(rename = "SecretsMB")]
     pub secrets_mb: Option<i64>,
 }
@@ -323,32 +356,35 @@ pub struct Resources {
 /// A group's (or, before canonicalisation, the job's) `update` block. Every field is
 /// optional in a submitted job; canonicalisation fills the defaults of §1.8.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct UpdateStrategy {
-    #[serde(rename = "AutoPromote")]
+    /// `AutoPromote`: promote canaries once all are healthy.
     pub auto_promote: Option<bool>,
-    #[serde(rename = "AutoRevert")]
+    /// `AutoRevert`: re-register the last stable version when the deployment fails.
     pub auto_revert: Option<bool>,
-    #[serde(rename = "Canary")]
+    /// `Canary`: how many canaries a destructive change gets first.
     pub canary: Option<i64>,
-    #[serde(rename = "HealthCheck")]
+    /// `HealthCheck`: how health is decided (see [`health_check`]).
     pub health_check: Option<String>,
-    #[serde(rename = "HealthyDeadline")]
+    /// `HealthyDeadline`: how long an allocation has to become healthy.
     pub healthy_deadline: Option<DurationNs>,
-    #[serde(rename = "MaxParallel")]
+    /// `MaxParallel`: how many allocations are updated at once (0: no deployment).
     pub max_parallel: Option<i64>,
-    #[serde(rename = "MinHealthyTime")]
+    /// `MinHealthyTime`: how long an allocation must stay healthy to count.
     pub min_healthy_time: Option<DurationNs>,
-    #[serde(rename = "ProgressDeadline")]
+    /// `ProgressDeadline`: how long the deployment may go without a new healthy allocation.
     pub progress_deadline: Option<DurationNs>,
-    #[serde(rename = "Stagger")]
+    /// `Stagger` (deprecated in Nomad; stored).
     pub stagger: Option<DurationNs>,
 }
 
 /// Health-check modes of an update block.
 pub mod health_check {
+    /// Healthy when the tasks run and their service checks pass.
     pub const CHECKS: &str = "checks";
+    /// Healthy when the tasks run.
     pub const TASK_STATES: &str = "task_states";
+    /// Healthy or unhealthy only when an operator says so (M1–M5).
     pub const MANUAL: &str = "manual";
 }
 
@@ -395,17 +431,26 @@ impl UpdateStrategy {
 /// An update block with every default applied: what the rules read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Strategy {
+    /// How many allocations are updated at once.
     pub max_parallel: u64,
+    /// How many canaries a destructive change gets first.
     pub canary: u64,
+    /// Whether a failure reverts to the last stable version.
     pub auto_revert: bool,
+    /// Whether healthy canaries are promoted automatically.
     pub auto_promote: bool,
+    /// How long the deployment may go without a new healthy allocation (0: no deadline).
     pub progress_deadline: DurationNs,
+    /// How long an allocation has to become healthy.
     pub healthy_deadline: DurationNs,
+    /// How long an allocation must stay healthy to count.
     pub min_healthy_time: DurationNs,
+    /// How health is decided (see [`health_check`]).
     pub health_check: String,
 }
 
 impl Strategy {
+    /// The strategy of an `update` block, Nomad's defaults filling the gaps.
     pub fn from_update(u: &UpdateStrategy) -> Strategy {
         let d = UpdateStrategy::nomad_default().merged_with(u);
         Strategy {
@@ -420,6 +465,7 @@ impl Strategy {
         }
     }
 
+    /// Whether health is set by operators only (`health_check = "manual"`).
     pub fn is_manual_health(&self) -> bool {
         self.health_check == health_check::MANUAL
     }
@@ -427,19 +473,19 @@ impl Strategy {
 
 /// A group's `reschedule` policy (§1.6).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ReschedulePolicy {
-    #[serde(rename = "Attempts")]
+    /// `Attempts` within `Interval` (ignored when unlimited).
     pub attempts: Option<i64>,
-    #[serde(rename = "Delay")]
+    /// `Delay` before the first reschedule.
     pub delay: Option<DurationNs>,
-    #[serde(rename = "DelayFunction")]
+    /// `DelayFunction`: `constant`, `exponential` or `fibonacci`.
     pub delay_function: Option<String>,
-    #[serde(rename = "Interval")]
+    /// `Interval` over which attempts are counted.
     pub interval: Option<DurationNs>,
-    #[serde(rename = "MaxDelay")]
+    /// `MaxDelay` the delay function may reach.
     pub max_delay: Option<DurationNs>,
-    #[serde(rename = "Unlimited")]
+    /// `Unlimited`: reschedule however many times.
     pub unlimited: Option<bool>,
 }
 
@@ -468,6 +514,7 @@ impl ReschedulePolicy {
         }
     }
 
+    /// This policy with every field `over` sets taking precedence.
     pub fn merged_with(&self, over: &ReschedulePolicy) -> ReschedulePolicy {
         ReschedulePolicy {
             attempts: over.attempts.or(self.attempts),
@@ -482,21 +529,27 @@ impl ReschedulePolicy {
         }
     }
 
+    /// `Attempts`, 0 when unset.
     pub fn attempts(&self) -> i64 {
         self.attempts.unwrap_or(0)
     }
+    /// `Interval`, 0 when unset.
     pub fn interval(&self) -> DurationNs {
         self.interval.unwrap_or(0)
     }
+    /// `Delay`, 0 when unset.
     pub fn delay(&self) -> DurationNs {
         self.delay.unwrap_or(0)
     }
+    /// `MaxDelay`, 0 when unset.
     pub fn max_delay(&self) -> DurationNs {
         self.max_delay.unwrap_or(0)
     }
+    /// `Unlimited`, false when unset.
     pub fn unlimited(&self) -> bool {
         self.unlimited.unwrap_or(false)
     }
+    /// `DelayFunction`, `constant` when unset.
     pub fn delay_function(&self) -> &str {
         self.delay_function.as_deref().unwrap_or("constant")
     }

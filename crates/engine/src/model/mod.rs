@@ -1,11 +1,11 @@
 //! The data model: Nomad's objects with Nomad's JSON field names and types.
 
-pub mod allocation;
-pub mod compact;
-pub mod deployment;
-pub mod evaluation;
+pub(crate) mod allocation;
+pub(crate) mod compact;
+pub(crate) mod deployment;
+pub(crate) mod evaluation;
 pub mod id;
-pub mod job;
+pub(crate) mod job;
 mod skip;
 pub mod time;
 

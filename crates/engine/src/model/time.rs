@@ -15,8 +15,11 @@ pub type UnixNanos = i64;
 /// A duration in nanoseconds, as Go's `time.Duration` serialises.
 pub type DurationNs = i64;
 
+/// One second in nanoseconds.
 pub const SECOND_NS: DurationNs = 1_000_000_000;
+/// One minute in nanoseconds.
 pub const MINUTE_NS: DurationNs = 60 * SECOND_NS;
+/// One hour in nanoseconds.
 pub const HOUR_NS: DurationNs = 60 * MINUTE_NS;
 
 /// A Go `time.Time` held as Unix nanoseconds, where 0 stands for Go's zero time.
@@ -28,12 +31,15 @@ pub const HOUR_NS: DurationNs = 60 * MINUTE_NS;
 pub struct Timestamp(pub UnixNanos);
 
 impl Timestamp {
+    /// The zero time (Go's `time.Time{}`): "not set".
     pub const ZERO: Timestamp = Timestamp(0);
 
+    /// Whether this is the zero time.
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
 
+    /// The time as Unix nanoseconds.
     pub fn nanos(self) -> UnixNanos {
         self.0
     }

@@ -5,7 +5,7 @@
 //! (X1), and the planner calls it for a pending evaluation (what to place, update and
 //! stop). Nothing here writes.
 
-pub mod reschedule;
+pub(crate) mod reschedule;
 
 use crate::job::needs_destructive_update;
 use crate::model::{
@@ -36,43 +36,50 @@ pub enum PlacementKind {
 
 /// An allocation the scheduler must place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Placement {
-    #[serde(rename = "Name")]
+    /// `job.group[index]`: the name slot the allocation takes.
     pub name: String,
-    #[serde(rename = "TaskGroup")]
+    /// Its task group.
     pub task_group: String,
-    #[serde(rename = "JobVersion")]
+    /// The job version it runs (older than the job's for C14 downgrades).
     pub job_version: u64,
-    #[serde(rename = "Canary")]
+    /// Whether it is a canary.
     pub canary: bool,
-    #[serde(
-        rename = "PreviousAllocation",
-        with = "crate::model::id::empty_as_none"
-    )]
+    /// The allocation it replaces, if any.
+    #[serde(with = "crate::model::id::empty_as_none")]
     pub previous_allocation: Option<Uuid>,
     /// The deployment the new allocation joins (only an active deployment is joined).
     #[serde(rename = "DeploymentID", with = "crate::model::id::empty_as_none")]
     pub deployment_id: Option<Uuid>,
-    #[serde(rename = "Kind")]
+    /// Why it is placed.
     pub kind: PlacementKind,
 }
 
 /// An allocation the scheduler must stop, and why (its `DesiredDescription`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Stop {
+    /// The allocation to stop.
     #[serde(rename = "AllocID")]
     pub alloc_id: Uuid,
-    #[serde(rename = "Description")]
+    /// Why (`DesiredDescription`, one of [`stop_reason`]).
     pub description: String,
 }
 
 /// `DesiredDescription`s of stops.
 pub mod stop_reason {
+    /// Scaled down, or its slot was taken.
     pub const NOT_NEEDED: &str = "alloc not needed due to job update";
+    /// Replaced by a destructive update.
     pub const UPDATING: &str = "alloc is being updated due to job update";
+    /// Its node was lost.
     pub const LOST: &str = "alloc is lost since its node is down";
+    /// Replaced after failing (§3.13).
     pub const RESCHEDULED: &str = "alloc was rescheduled because it failed";
+    /// The job was stopped.
     pub const JOB_STOPPED: &str = "alloc not needed as job is stopped";
+    /// A canary of a deployment that was superseded or failed unpromoted (C5).
     pub const STALE_CANARY: &str = "alloc not needed as its canary deployment is no longer current";
 }
 
@@ -84,7 +91,7 @@ pub struct GroupPlan {
     /// Missing, lost and reschedule replacements allowed now.
     pub placements: Vec<Placement>,
     /// Missing placements allowed now that were only counted, not built (count-only
-    /// reconciliations, see [`reconcile_counts`]).
+    /// reconciliations, which the engine runs for its own deployment lifecycle).
     #[serde(skip)]
     pub counted_placements: u64,
     /// Destructive updates allowed now by the `max_parallel` budget (C9).
@@ -149,11 +156,13 @@ impl GroupPlan {
 /// The reconciler's answer for one job.
 #[derive(Clone, Debug, Default)]
 pub struct Reconciliation {
+    /// The job, if it exists.
     pub job: Option<Arc<Job>>,
     /// The deployment the job is being rolled out with (C1).
     pub current: Option<Arc<Deployment>>,
     /// K1/K2: the latest deployment must be cancelled with this description.
     pub cancel: Option<(Uuid, &'static str)>,
+    /// Each group's needs, by name (groups the job no longer has included).
     pub groups: BTreeMap<String, GroupPlan>,
 }
 
@@ -352,23 +361,36 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// One group of a running job: the phases below, in order, each filling [`Work`].
+    /// The order matters: earlier phases claim name slots and budget before later ones.
     fn active_group(
         &self,
         job: &Job,
         tg: &TaskGroup,
         allocs: Vec<&'a Arc<Allocation>>,
     ) -> GroupPlan {
-        let mut plan = GroupPlan::default();
-        let name = tg.name.as_str();
-        let count = tg.count();
-        let strategy: Option<Strategy> = if job.gets_deployments() {
-            tg.strategy()
-        } else {
-            None
-        };
-        let current = self.current;
-        let existing_state = current.and_then(|d| d.task_groups.get(name)).cloned();
-        let (paused, failed) = match current {
+        let g = self.group_spec(job, tg);
+        let mut w = Work::default();
+        for a in allocs {
+            self.classify(&g, a, &mut w);
+        }
+        self.keep_slots(&mut w, g.count);
+        self.claim_slots(&mut w, g.count);
+        tally(&mut w, g.count);
+        let r = self.rollout(&g, &mut w);
+        self.place_canaries(&g, &r, &mut w);
+        w.budget = self.budget(&g, &w.destructive, r.canarying);
+        self.place_replacements(&g, &r, &mut w);
+        self.place_missing(&g, &r, &mut w);
+        self.destructive_updates(&g, &r, &mut w);
+        cap_placements(&mut w.plan, g.count);
+        self.finish(&g, r, w)
+    }
+
+    /// What every phase of a group reads: its strategy (none for job types without
+    /// deployments) and whether the current deployment holds work back (C10).
+    fn group_spec<'g>(&self, job: &'g Job, tg: &'g TaskGroup) -> Group<'g> {
+        let (paused, failed) = match self.current {
             Some(d) => (
                 matches!(
                     d.status.as_str(),
@@ -378,191 +400,224 @@ impl<'a> Ctx<'a> {
             ),
             None => (false, false),
         };
-        let in_current = |a: &Allocation| current.is_some_and(|d| a.deployment_id == Some(d.id));
-
-        // --- classify ------------------------------------------------------------------
-        let mut fits: BTreeMap<u64, Fit> = BTreeMap::new();
-        let mut live: Vec<(&Arc<Allocation>, Fit)> = Vec::new();
-        let mut live_canaries: Vec<&Arc<Allocation>> = Vec::new();
-        let mut held: Vec<&Arc<Allocation>> = Vec::new();
-        let mut replace: Vec<(&Arc<Allocation>, PlacementKind)> = Vec::new();
-        let mut existing_canaries = 0u64;
-        let mut used_canary_names: BTreeSet<String> = BTreeSet::new();
-        for a in allocs {
-            if a.server_terminal() {
-                continue;
-            }
-            if self.stale_canary(a) {
-                plan.stops.push(self.stop(a, stop_reason::STALE_CANARY));
-                continue;
-            }
-            let counts_as_canary = a.is_canary() && in_current(a) && a.next_allocation.is_none();
-            match a.client_status.as_str() {
-                client_status::COMPLETE => continue,
-                client_status::LOST => {
-                    if a.next_allocation.is_none() {
-                        replace.push((a, PlacementKind::Lost));
-                    } else {
-                        continue;
-                    }
-                }
-                client_status::FAILED => {
-                    if a.next_allocation.is_some() {
-                        continue;
-                    }
-                    let canary = a.is_canary() && in_current(a);
-                    let fate = self.failed_alloc_fate(job, tg, a, failed);
-                    let fit = self.fit(job, a, &mut fits);
-                    match fate {
-                        // A canary is extra to the count: it never holds a name slot.
-                        FailedFate::Held | FailedFate::Later(_) if canary => plan.ignore += 1,
-                        // A failed allocation of an older version that is not (yet)
-                        // rescheduled still needs the new version: it is replaced like a
-                        // live one, always destructively (updating a dead allocation in
-                        // place would leave its slot dead).
-                        FailedFate::Held | FailedFate::Later(_) if fit != Fit::Current => {
-                            live.push((a, Fit::Destructive))
-                        }
-                        FailedFate::Held => held.push(a),
-                        FailedFate::Now => replace.push((a, PlacementKind::Reschedule)),
-                        FailedFate::Later(_) => held.push(a),
-                    }
-                    if let FailedFate::Later(at) = fate {
-                        if fit == Fit::Current || canary {
-                            plan.reschedule_later.push((a.id, at));
-                        }
-                    }
-                }
-                _ => {
-                    if a.is_canary() && in_current(a) {
-                        live_canaries.push(a);
-                    } else {
-                        live.push((a, self.fit(job, a, &mut fits)));
-                    }
-                }
-            }
-            if counts_as_canary {
-                existing_canaries += 1;
-                used_canary_names.insert(a.name.clone());
-            }
-        }
-
-        // --- name slots: who holds job.group[0..count) ----------------------------------
-        let mut slots: BTreeSet<u64> = BTreeSet::new();
-        let index_of = |a: &Allocation| a.name_index().unwrap_or(u64::MAX);
-        live.sort_by_cached_key(|(a, _)| (index_of(a), a.create_index, a.id));
-        let mut old: Vec<(&Arc<Allocation>, Fit)> = Vec::new();
-        for (a, _) in live.iter().filter(|(_, f)| *f == Fit::Current) {
-            let idx = index_of(a);
-            if idx >= count || !slots.insert(idx) {
-                plan.stops.push(self.stop(a, stop_reason::NOT_NEEDED));
+        Group {
+            job,
+            tg,
+            count: tg.count(),
+            strategy: if job.gets_deployments() {
+                tg.strategy()
             } else {
-                plan.ignore += 1;
-            }
-        }
-        for a in &held {
-            let idx = index_of(a);
-            if idx < count {
-                slots.insert(idx);
-            }
-            plan.ignore += 1;
-        }
-        let mut replacements: Vec<(&Arc<Allocation>, PlacementKind)> = Vec::new();
-        for (a, kind) in replace {
-            // A canary's replacement is a canary too (T2), extra to the count.
-            let canary = a.is_canary() && in_current(a);
-            let idx = index_of(a);
-            if canary || (idx < count && slots.insert(idx)) {
-                replacements.push((a, kind));
-            }
-            if kind == PlacementKind::Lost {
-                plan.stops.push(self.stop(a, stop_reason::LOST));
-            }
-        }
-        for (a, fit) in live.iter().filter(|(_, f)| *f != Fit::Current) {
-            let idx = index_of(a);
-            if idx >= count || !slots.insert(idx) {
-                plan.stops.push(self.stop(a, stop_reason::NOT_NEEDED));
-            } else {
-                old.push((a, *fit));
-            }
-        }
-        let missing: Vec<u64> = (0..count).filter(|i| !slots.contains(i)).collect();
-        let destructive: Vec<&Arc<Allocation>> = old
-            .iter()
-            .filter(|(_, f)| *f == Fit::Destructive)
-            .map(|(a, _)| *a)
-            .collect();
-        plan.in_place = old
-            .iter()
-            .filter(|(_, f)| *f == Fit::InPlace)
-            .map(|(a, _)| a.id)
-            .collect();
-        plan.destructive_total = destructive.len() as u64;
-        plan.placements_total = (missing.len() + replacements.len()) as u64;
-        plan.ignore += live_canaries.len() as u64;
-
-        // --- deployment state (C4), canaries (C7), budget (C9) --------------------------
-        let fresh = existing_state.is_none();
-        let mut ds = existing_state.unwrap_or_else(|| fresh_state(strategy.as_ref()));
-        let desired_canary = strategy.as_ref().map_or(0, |s| s.canary);
-        plan.needs_canaries = strategy.is_some()
-            && !destructive.is_empty()
-            && existing_canaries < desired_canary
-            && !ds.promoted;
-        if plan.needs_canaries {
-            ds.desired_canaries = desired_canary;
-        }
-        plan.desired_canaries = ds.desired_canaries;
-        let canarying = ds.canarying();
-        let deployment_id = current.filter(|d| d.active()).map(|d| d.id);
-
-        if plan.needs_canaries && !paused && !failed {
-            let wanted = desired_canary.saturating_sub(existing_canaries).min(count);
-            let mut idx = 0u64;
-            while (plan.canaries.len() as u64) < wanted {
-                let n = self.name(&job.id, name, idx);
-                if !self.detail || !used_canary_names.contains(&n) {
-                    plan.canaries.push(Placement {
-                        name: n,
-                        task_group: name.to_string(),
-                        job_version: job.version,
-                        canary: true,
-                        previous_allocation: None,
-                        deployment_id,
-                        kind: PlacementKind::Canary,
-                    });
-                }
-                idx += 1;
-            }
-        } else if plan.needs_canaries {
-            plan.withheld += desired_canary.saturating_sub(existing_canaries);
-        }
-
-        let mut budget = self.budget(
-            strategy.as_ref(),
-            count,
-            &destructive,
-            canarying,
+                None
+            },
             paused,
             failed,
-            name,
-        );
-        let hold_ordinary = paused || failed || canarying;
-        // Lost and reschedule replacements are made even when paused or failed (C10), except
-        // replacements of failed allocations of the failed current deployment (T3, handled
-        // by `failed_alloc_fate`).
-        for (a, kind) in replacements {
-            let keep_canary = a.is_canary() && in_current(a);
-            let (version, dep) = if keep_canary || !canarying {
-                (job.version, deployment_id)
+        }
+    }
+
+    /// Whether an allocation belongs to the current deployment.
+    fn in_current(&self, a: &Allocation) -> bool {
+        self.current.is_some_and(|d| a.deployment_id == Some(d.id))
+    }
+
+    /// Sorts one allocation of the group. Server-terminal and completed allocations are
+    /// done; a stale canary is stopped (C5); a lost one is replaced unless it already was;
+    /// a failed one goes by [`Self::classify_failed`] (§3.13, T1–T3); a live canary of
+    /// the current deployment is kept apart from the other live allocations, which carry
+    /// their [`Fit`]. Unreplaced canaries of the current deployment are counted (C7).
+    fn classify(&self, g: &Group, a: &'a Arc<Allocation>, w: &mut Work<'a>) {
+        if a.server_terminal() {
+            return;
+        }
+        if self.stale_canary(a) {
+            w.plan.stops.push(self.stop(a, stop_reason::STALE_CANARY));
+            return;
+        }
+        let counts_as_canary = a.is_canary() && self.in_current(a) && a.next_allocation.is_none();
+        match a.client_status.as_str() {
+            client_status::COMPLETE => return,
+            client_status::LOST => {
+                if a.next_allocation.is_some() {
+                    return;
+                }
+                w.replace.push((a, PlacementKind::Lost));
+            }
+            client_status::FAILED => {
+                if a.next_allocation.is_some() {
+                    return;
+                }
+                self.classify_failed(g, a, w);
+            }
+            _ => {
+                if a.is_canary() && self.in_current(a) {
+                    w.live_canaries.push(a);
+                } else {
+                    let fit = self.fit(g.job, a, &mut w.fits);
+                    w.live.push((a, fit));
+                }
+            }
+        }
+        if counts_as_canary {
+            w.existing_canaries += 1;
+            w.used_canary_names.insert(a.name.clone());
+        }
+    }
+
+    /// §3.13 for a failed allocation not yet replaced: rescheduled now (a replacement),
+    /// later (held, with its time in `reschedule_later`) or not at all (held). A failed
+    /// canary of the current deployment is extra to the count and holds no slot; a failed
+    /// allocation of an older version that is not rescheduled now is updated like a live
+    /// one.
+    fn classify_failed(&self, g: &Group, a: &'a Arc<Allocation>, w: &mut Work<'a>) {
+        let canary = a.is_canary() && self.in_current(a);
+        let fate = self.failed_alloc_fate(g.job, g.tg, a, g.failed);
+        let fit = self.fit(g.job, a, &mut w.fits);
+        match fate {
+            // A canary is extra to the count: it never holds a name slot.
+            FailedFate::Held | FailedFate::Later(_) if canary => w.plan.ignore += 1,
+            // A failed allocation of an older version that is not (yet) rescheduled
+            // still needs the new version: it is replaced like a live one, always
+            // destructively (updating a dead allocation in place would leave its slot
+            // dead).
+            FailedFate::Held | FailedFate::Later(_) if fit != Fit::Current => {
+                w.live.push((a, Fit::Destructive))
+            }
+            FailedFate::Held => w.held.push(a),
+            FailedFate::Now => w.replace.push((a, PlacementKind::Reschedule)),
+            FailedFate::Later(_) => w.held.push(a),
+        }
+        if let FailedFate::Later(at) = fate {
+            if fit == Fit::Current || canary {
+                w.plan.reschedule_later.push((a.id, at));
+            }
+        }
+    }
+
+    /// Name slots `job.group[0..count)`, first claims: live allocations of the job's
+    /// version keep their slot, lowest index (then oldest) first, and one outside the
+    /// count or on a taken slot is stopped (C3); held failed allocations keep theirs.
+    fn keep_slots(&self, w: &mut Work<'a>, count: u64) {
+        w.live
+            .sort_by_cached_key(|(a, _)| (slot_of(a), a.create_index, a.id));
+        for (a, _) in w.live.iter().filter(|(_, f)| *f == Fit::Current) {
+            let idx = slot_of(a);
+            if idx >= count || !w.slots.insert(idx) {
+                w.plan.stops.push(self.stop(a, stop_reason::NOT_NEEDED));
             } else {
-                self.downgrade(job, name, a)
+                w.plan.ignore += 1;
+            }
+        }
+        for a in &w.held {
+            let idx = slot_of(a);
+            if idx < count {
+                w.slots.insert(idx);
+            }
+            w.plan.ignore += 1;
+        }
+    }
+
+    /// Name slots, second claims: lost and reschedule replacements take their
+    /// allocation's slot (a canary's replacement is a canary too, extra to the count:
+    /// T2) and lost allocations are stopped; then live allocations of older versions
+    /// take theirs, to be updated, or are stopped if it is out of the count or taken.
+    fn claim_slots(&self, w: &mut Work<'a>, count: u64) {
+        for (a, kind) in std::mem::take(&mut w.replace) {
+            let canary = a.is_canary() && self.in_current(a);
+            let idx = slot_of(a);
+            if canary || (idx < count && w.slots.insert(idx)) {
+                w.replacements.push((a, kind));
+            }
+            if kind == PlacementKind::Lost {
+                w.plan.stops.push(self.stop(a, stop_reason::LOST));
+            }
+        }
+        for (a, fit) in w.live.iter().filter(|(_, f)| *f != Fit::Current) {
+            let idx = slot_of(a);
+            if idx >= count || !w.slots.insert(idx) {
+                w.plan.stops.push(self.stop(a, stop_reason::NOT_NEEDED));
+            } else {
+                w.old.push((a, *fit));
+            }
+        }
+    }
+
+    /// C4 and C7: the group's deployment state (the current deployment's, or a fresh
+    /// one), whether the group needs canaries (a destructive change under a strategy
+    /// with canaries, fewer canaries than wanted, not yet promoted) and so whether it is
+    /// canarying; the deployment new placements join (only an active one).
+    fn rollout(&self, g: &Group, w: &mut Work<'a>) -> Rollout {
+        let existing = self
+            .current
+            .and_then(|d| d.task_groups.get(g.tg.name.as_str()))
+            .cloned();
+        let fresh = existing.is_none();
+        let mut state = existing.unwrap_or_else(|| fresh_state(g.strategy.as_ref()));
+        let desired_canary = g.strategy.as_ref().map_or(0, |s| s.canary);
+        w.plan.needs_canaries = g.strategy.is_some()
+            && !w.destructive.is_empty()
+            && w.existing_canaries < desired_canary
+            && !state.promoted;
+        if w.plan.needs_canaries {
+            state.desired_canaries = desired_canary;
+        }
+        w.plan.desired_canaries = state.desired_canaries;
+        let canarying = state.canarying();
+        Rollout {
+            state,
+            fresh,
+            canarying,
+            desired_canary,
+            deployment_id: self.current.filter(|d| d.active()).map(|d| d.id),
+            hold_ordinary: g.paused || g.failed || canarying,
+        }
+    }
+
+    /// C7 and C10: the canaries still wanted, named from slot 0 up (skipping names the
+    /// current canaries use), at most `count` of them; withheld while the deployment is
+    /// paused or failed.
+    fn place_canaries(&self, g: &Group, r: &Rollout, w: &mut Work<'a>) {
+        if !w.plan.needs_canaries {
+            return;
+        }
+        let wanted = r.desired_canary.saturating_sub(w.existing_canaries);
+        if g.paused || g.failed {
+            w.plan.withheld += wanted;
+            return;
+        }
+        let wanted = wanted.min(g.count);
+        let mut idx = 0u64;
+        while (w.plan.canaries.len() as u64) < wanted {
+            let n = self.name(&g.job.id, &g.tg.name, idx);
+            if !self.detail || !w.used_canary_names.contains(&n) {
+                w.plan.canaries.push(Placement {
+                    name: n,
+                    task_group: g.tg.name.clone(),
+                    job_version: g.job.version,
+                    canary: true,
+                    previous_allocation: None,
+                    deployment_id: r.deployment_id,
+                    kind: PlacementKind::Canary,
+                });
+            }
+            idx += 1;
+        }
+    }
+
+    /// C10 and C14: lost and reschedule replacements are made even when paused or failed
+    /// (replacements of failed allocations of the failed current deployment never reach
+    /// here, T3). While the group is canarying, a replacement that is not a canary runs
+    /// the last promoted version ([`Self::downgrade`]). Each uses budget.
+    fn place_replacements(&self, g: &Group, r: &Rollout, w: &mut Work<'a>) {
+        for (a, kind) in std::mem::take(&mut w.replacements) {
+            let keep_canary = a.is_canary() && self.in_current(a);
+            let (version, dep) = if keep_canary || !r.canarying {
+                (g.job.version, r.deployment_id)
+            } else {
+                self.downgrade(g.job, &g.tg.name, a)
             };
-            budget = budget.saturating_sub(1);
-            plan.placements.push(Placement {
+            w.budget = w.budget.saturating_sub(1);
+            w.plan.placements.push(Placement {
                 name: a.name.clone(),
-                task_group: name.to_string(),
+                task_group: g.tg.name.clone(),
                 job_version: version,
                 canary: keep_canary,
                 previous_allocation: Some(a.id),
@@ -570,105 +625,98 @@ impl<'a> Ctx<'a> {
                 kind,
             });
         }
-        for idx in missing {
-            if hold_ordinary {
-                plan.withheld += 1;
+    }
+
+    /// Scale-up and fresh placements for the empty slots, withheld while the deployment
+    /// is paused, failed or canarying (C10). Each uses budget. Count-only
+    /// reconciliations count them instead of naming them.
+    fn place_missing(&self, g: &Group, r: &Rollout, w: &mut Work<'a>) {
+        for idx in std::mem::take(&mut w.missing) {
+            if r.hold_ordinary {
+                w.plan.withheld += 1;
                 continue;
             }
-            budget = budget.saturating_sub(1);
+            w.budget = w.budget.saturating_sub(1);
             if !self.detail {
-                plan.counted_placements += 1;
+                w.plan.counted_placements += 1;
                 continue;
             }
-            plan.placements.push(Placement {
-                name: self.name(&job.id, name, idx),
-                task_group: name.to_string(),
-                job_version: job.version,
+            w.plan.placements.push(Placement {
+                name: self.name(&g.job.id, &g.tg.name, idx),
+                task_group: g.tg.name.clone(),
+                job_version: g.job.version,
                 canary: false,
                 previous_allocation: None,
-                deployment_id,
+                deployment_id: r.deployment_id,
                 kind: PlacementKind::Missing,
             });
         }
-        for a in destructive {
-            if hold_ordinary || budget == 0 {
-                plan.ignore += 1;
-                if hold_ordinary {
-                    plan.withheld += 1;
+    }
+
+    /// C9 and C10: destructive updates, as many as the remaining `max_parallel` budget
+    /// allows, each a stop of the old allocation plus a placement replacing it; the rest
+    /// are left for later (and withheld while paused, failed or canarying).
+    fn destructive_updates(&self, g: &Group, r: &Rollout, w: &mut Work<'a>) {
+        for a in std::mem::take(&mut w.destructive) {
+            if r.hold_ordinary || w.budget == 0 {
+                w.plan.ignore += 1;
+                if r.hold_ordinary {
+                    w.plan.withheld += 1;
                 }
                 continue;
             }
-            budget -= 1;
-            plan.stops.push(self.stop(a, stop_reason::UPDATING));
-            plan.destructive.push(Placement {
+            w.budget -= 1;
+            w.plan.stops.push(self.stop(a, stop_reason::UPDATING));
+            w.plan.destructive.push(Placement {
                 name: a.name.clone(),
-                task_group: name.to_string(),
-                job_version: job.version,
+                task_group: g.tg.name.clone(),
+                job_version: g.job.version,
                 canary: false,
                 previous_allocation: Some(a.id),
-                deployment_id,
+                deployment_id: r.deployment_id,
                 kind: PlacementKind::Destructive,
             });
         }
-        // C12: never more placements for a group in one evaluation than its count.
-        let total = plan.placements_now();
-        if total > count {
-            let mut excess = total - count;
-            while excess > 0 {
-                if let Some(p) = plan.destructive.pop() {
-                    plan.stops
-                        .retain(|s| Some(s.alloc_id) != p.previous_allocation);
-                    plan.ignore += 1;
-                } else if plan.counted_placements > 0 {
-                    plan.counted_placements -= 1;
-                } else if plan.placements.pop().is_none() {
-                    plan.canaries.pop();
-                }
-                excess -= 1;
-            }
-        }
-
-        // C6: DesiredTotal of a fresh state.
-        if fresh {
-            ds.desired_total =
-                plan.destructive_total + plan.in_place.len() as u64 + plan.placements_total;
-        }
-        plan.version_already_running = live.iter().any(|(_, fit)| *fit == Fit::Current)
-            || held
-                .iter()
-                .any(|a| self.fit(job, a, &mut fits) == Fit::Current);
-        plan.fresh_state = fresh;
-        plan.state = strategy.is_some().then_some(ds);
-        plan
     }
 
-    /// C9: how many destructive updates may start now.
-    #[allow(clippy::too_many_arguments)]
-    fn budget(
-        &self,
-        strategy: Option<&Strategy>,
-        count: u64,
-        destructive: &[&Arc<Allocation>],
-        canarying: bool,
-        paused: bool,
-        failed: bool,
-        group: &str,
-    ) -> u64 {
-        let Some(s) = strategy else {
-            return count;
+    /// C6 and C11: a fresh state's `DesiredTotal` (every update and placement still
+    /// needed), and whether this version already runs (a scale-up or reschedule, not a
+    /// rollout); the group's plan with its state, if the group has a strategy.
+    fn finish(&self, g: &Group, mut r: Rollout, mut w: Work<'a>) -> GroupPlan {
+        if r.fresh {
+            r.state.desired_total =
+                w.plan.destructive_total + w.plan.in_place.len() as u64 + w.plan.placements_total;
+        }
+        w.plan.version_already_running = w.live.iter().any(|(_, fit)| *fit == Fit::Current)
+            || w.held
+                .iter()
+                .any(|a| self.fit(g.job, a, &mut w.fits) == Fit::Current);
+        w.plan.fresh_state = r.fresh;
+        w.plan.state = g.strategy.is_some().then_some(r.state);
+        w.plan
+    }
+
+    /// C9: how many destructive updates may start now: the group's count without a
+    /// strategy or without destructive updates; `max_parallel` for a first deployment;
+    /// none while paused, failed or canarying, or while one of the deployment's
+    /// allocations of the group is unhealthy; else `max_parallel` less those not yet
+    /// healthy.
+    fn budget(&self, g: &Group, destructive: &[&Arc<Allocation>], canarying: bool) -> u64 {
+        let Some(s) = g.strategy.as_ref() else {
+            return g.count;
         };
         if destructive.is_empty() {
-            return count;
+            return g.count;
         }
         let Some(current) = self.current else {
             return s.max_parallel;
         };
-        if paused || failed || canarying {
+        if g.paused || g.failed || canarying {
             return 0;
         }
         let mut not_healthy = 0u64;
         for a in self.state.deployment_allocs(&current.id) {
-            if a.task_group != group
+            if a.task_group != g.tg.name
                 || a.server_terminal()
                 || a.client_status == client_status::LOST
             {
@@ -753,6 +801,118 @@ enum FailedFate {
     Held,
     Now,
     Later(UnixNanos),
+}
+
+/// One task group of a running job, as every reconciliation phase reads it.
+struct Group<'g> {
+    job: &'g Job,
+    tg: &'g TaskGroup,
+    count: u64,
+    /// `None` for job types without deployments, or a group without an update block.
+    strategy: Option<Strategy>,
+    /// The current deployment is paused, pending or initializing: ordinary work waits (C10).
+    paused: bool,
+    /// The current deployment failed: ordinary work stops (C10, T3).
+    failed: bool,
+}
+
+/// The working sets one group's reconciliation phases fill in, in the order
+/// [`Ctx::active_group`] runs them, and the plan they build.
+#[derive(Default)]
+struct Work<'a> {
+    plan: GroupPlan,
+    /// [`Fit`] per job version (see [`Ctx::fit`]).
+    fits: BTreeMap<u64, Fit>,
+    /// Live allocations other than the current deployment's canaries, with their fit
+    /// (and failed allocations of older versions, to be updated like live ones).
+    live: Vec<(&'a Arc<Allocation>, Fit)>,
+    /// Live canaries of the current deployment: left as they are.
+    live_canaries: Vec<&'a Arc<Allocation>>,
+    /// Failed allocations not rescheduled now: they keep their slot.
+    held: Vec<&'a Arc<Allocation>>,
+    /// Lost and failed allocations to replace now, before slots are checked.
+    replace: Vec<(&'a Arc<Allocation>, PlacementKind)>,
+    /// Unreplaced canaries of the current deployment (C7).
+    existing_canaries: u64,
+    /// Their names: new canaries take other names.
+    used_canary_names: BTreeSet<String>,
+    /// Name slots claimed so far.
+    slots: BTreeSet<u64>,
+    /// Live allocations of older versions that hold a slot: updated in place or
+    /// destructively.
+    old: Vec<(&'a Arc<Allocation>, Fit)>,
+    /// Replacements that got a slot (or are canaries).
+    replacements: Vec<(&'a Arc<Allocation>, PlacementKind)>,
+    /// Slots nobody holds.
+    missing: Vec<u64>,
+    /// Allocations that need a destructive update.
+    destructive: Vec<&'a Arc<Allocation>>,
+    /// Placements that may still start now (C9).
+    budget: u64,
+}
+
+/// The group's rollout as [`Ctx::rollout`] decided it (C4, C7, C10).
+struct Rollout {
+    /// The group's deployment state, existing or fresh.
+    state: DeploymentState,
+    fresh: bool,
+    /// Canaries are wanted and not yet promoted: ordinary work waits.
+    canarying: bool,
+    /// The strategy's canary count.
+    desired_canary: u64,
+    /// The deployment new placements join (only an active one).
+    deployment_id: Option<Uuid>,
+    /// Paused, failed or canarying: no missing placements, no destructive updates (C10).
+    hold_ordinary: bool,
+}
+
+/// An allocation's name slot; one without a parsable index claims none.
+fn slot_of(a: &Allocation) -> u64 {
+    a.name_index().unwrap_or(u64::MAX)
+}
+
+/// After the slot claims: the slots left empty, the updates needed (destructive, or in
+/// place), and the totals C6, C11 and X1 read (budget and pause aside).
+fn tally(w: &mut Work<'_>, count: u64) {
+    w.missing = (0..count).filter(|i| !w.slots.contains(i)).collect();
+    w.destructive = w
+        .old
+        .iter()
+        .filter(|(_, f)| *f == Fit::Destructive)
+        .map(|(a, _)| *a)
+        .collect();
+    w.plan.in_place = w
+        .old
+        .iter()
+        .filter(|(_, f)| *f == Fit::InPlace)
+        .map(|(a, _)| a.id)
+        .collect();
+    w.plan.destructive_total = w.destructive.len() as u64;
+    w.plan.placements_total = (w.missing.len() + w.replacements.len()) as u64;
+    w.plan.ignore += w.live_canaries.len() as u64;
+}
+
+/// C12: never more placements for a group in one evaluation than its count. The excess
+/// goes, destructive updates first (with their stops), then counted placements, then
+/// named ones, then canaries.
+fn cap_placements(plan: &mut GroupPlan, count: u64) {
+    let total = plan.placements_now();
+    if total <= count {
+        return;
+    }
+    let mut excess = total - count;
+    while excess > 0 {
+        if let Some(p) = plan.destructive.pop() {
+            plan.stops
+                .retain(|s| Some(s.alloc_id) != p.previous_allocation);
+            plan.ignore += 1;
+        } else if plan.counted_placements > 0 {
+            plan.counted_placements -= 1;
+        } else if plan.placements.pop().is_none() {
+            plan.canaries.pop();
+        }
+        excess -= 1;
+    }
 }
 
 /// C3: a group that is gone (or scaled to zero, or whose job stopped) stops everything.

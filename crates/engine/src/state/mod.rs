@@ -5,8 +5,8 @@
 //! Secondary indexes are ordered sets of small `Copy`-ish keys (UUIDs, interned strings):
 //! path copies clone keys, so keys must be cheap to clone.
 //!
-//! Mutation is crate-private and only happens on a transaction's private copy
-//! ([`crate::tx::Tx`]); everything public here is a read.
+//! Mutation is crate-private and only happens on the private copy a command's
+//! transaction works on; everything public here is a read.
 
 mod reads;
 mod snapshot;
@@ -24,11 +24,14 @@ use uuid::Uuid;
 /// A job's identity: jobs are keyed by namespace and ID.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobKey {
+    /// The job's namespace.
     pub namespace: Arc<str>,
+    /// The job's ID.
     pub id: Arc<str>,
 }
 
 impl JobKey {
+    /// The key of job `id` in `namespace`.
     pub fn new(namespace: &str, id: &str) -> JobKey {
         JobKey {
             namespace: Arc::from(namespace),
@@ -36,6 +39,7 @@ impl JobKey {
         }
     }
 
+    /// The key of `job`.
     pub fn of_job(job: &Job) -> JobKey {
         JobKey::new(&job.namespace, &job.id)
     }
@@ -45,14 +49,19 @@ impl JobKey {
 /// last write that touched the table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableIndexes {
+    /// `jobs`: the last job write.
     #[serde(rename = "jobs")]
     pub jobs: u64,
+    /// `job_version`: the last write of the version history.
     #[serde(rename = "job_version")]
     pub job_version: u64,
+    /// `deployment`: the last deployment write.
     #[serde(rename = "deployment")]
     pub deployment: u64,
+    /// `allocs`: the last allocation write.
     #[serde(rename = "allocs")]
     pub allocs: u64,
+    /// `evals`: the last evaluation write.
     #[serde(rename = "evals")]
     pub evals: u64,
 }
@@ -84,15 +93,15 @@ pub struct State {
     inner: Arc<inner::Inner>,
 }
 
-impl std::ops::Deref for State {
-    type Target = inner::Inner;
-    fn deref(&self) -> &inner::Inner {
+impl State {
+    /// The tables, to read.
+    pub(crate) fn t(&self) -> &inner::Inner {
         &self.inner
     }
-}
 
-impl std::ops::DerefMut for State {
-    fn deref_mut(&mut self) -> &mut inner::Inner {
+    /// The tables, to write: the first write to a state that shares its tables with
+    /// another (a snapshot) copies the table handles, each an O(1) persistent-map clone.
+    pub(crate) fn t_mut(&mut self) -> &mut inner::Inner {
         Arc::make_mut(&mut self.inner)
     }
 }
@@ -100,10 +109,10 @@ impl std::ops::DerefMut for State {
 mod inner {
     use super::*;
 
-    /// The tables of a [`State`]. Public only as the target of `State`'s `Deref`; its
-    /// fields are private to the engine.
+    /// The tables of a [`State`], private to the engine: read them through
+    /// [`State::t`], write them through [`State::t_mut`].
     #[derive(Clone, Debug, Default)]
-    pub struct Inner {
+    pub(crate) struct Inner {
         pub(crate) index: u64,
         /// The time of the last applied command (Unix ns): the floor of the next one's.
         pub(crate) now: UnixNanos,
@@ -151,27 +160,29 @@ impl PartialEq for State {
     fn eq(&self, other: &Self) -> bool {
         // Secondary indexes are derived from the tables, so comparing tables is enough.
         // Job tables are compared in key order: interned numbers are private to a state.
-        self.index == other.index
-            && self.now == other.now
-            && self.config == other.config
-            && self.tables == other.tables
+        self.t().index == other.t().index
+            && self.t().now == other.t().now
+            && self.t().config == other.t().config
+            && self.t().tables == other.t().tables
             && self.jobs_in_key_order().eq(other.jobs_in_key_order())
             && self
                 .job_versions_in_key_order()
                 .eq(other.job_versions_in_key_order())
-            && self.deployments == other.deployments
-            && self.allocs == other.allocs
-            && self.evals == other.evals
-            && self.deadlines_passed == other.deadlines_passed
-            && self.acl == other.acl
+            && self.t().deployments == other.t().deployments
+            && self.t().allocs == other.t().allocs
+            && self.t().evals == other.t().evals
+            && self.t().deadlines_passed == other.t().deadlines_passed
+            && self.t().acl == other.t().acl
     }
 }
 
 impl State {
+    /// An empty state with the default [`EngineConfig`].
     pub fn new() -> State {
         State::default()
     }
 
+    /// An empty state with `config`.
     pub fn with_config(config: EngineConfig) -> State {
         State {
             inner: Arc::new(inner::Inner {
@@ -183,7 +194,7 @@ impl State {
 
     /// The index of the last applied command (0 for an empty state).
     pub fn index(&self) -> u64 {
-        self.index
+        self.t().index
     }
 
     /// The time of the last applied command (Unix nanoseconds; 0 for a new state).
@@ -191,54 +202,61 @@ impl State {
     /// The engine's clock never goes backwards: a command stamped earlier than this is
     /// applied at this time instead (see [`apply`](crate::apply)).
     pub fn now(&self) -> UnixNanos {
-        self.now
+        self.t().now
     }
 
+    /// The settings the state was created with.
     pub fn config(&self) -> &EngineConfig {
-        &self.config
+        &self.t().config
     }
 
+    /// The index of the last write to each table.
     pub fn table_indexes(&self) -> TableIndexes {
-        self.tables
+        self.t().tables
     }
 
     // --- crate-private mutation primitives; they keep secondary indexes in step ----------
 
     pub(crate) fn put_job(&mut self, job: Arc<Job>) {
         let num = self.intern_job(&job.namespace, &job.id);
-        self.jobs.insert(num, job);
+        self.t_mut().jobs.insert(num, job);
     }
 
     pub(crate) fn remove_job(&mut self, key: &JobKey) -> Option<Arc<Job>> {
         let num = self.job_id(&key.namespace, &key.id)?;
-        self.jobs.remove(&num)
+        self.t_mut().jobs.remove(&num)
     }
 
     pub(crate) fn put_job_version(&mut self, job: Arc<Job>) {
         let num = self.intern_job(&job.namespace, &job.id);
-        self.job_versions.insert((num, Reverse(job.version)), job);
+        self.t_mut()
+            .job_versions
+            .insert((num, Reverse(job.version)), job);
     }
 
     pub(crate) fn remove_job_version(&mut self, key: &JobKey, version: u64) -> Option<Arc<Job>> {
         let num = self.job_id(&key.namespace, &key.id)?;
-        self.job_versions.remove(&(num, Reverse(version)))
+        self.t_mut().job_versions.remove(&(num, Reverse(version)))
     }
 
     /// Current job rows ordered by namespace, then job ID.
     pub(crate) fn jobs_in_key_order(&self) -> impl Iterator<Item = &Arc<Job>> + '_ {
-        self.job_ids
+        self.t()
+            .job_ids
             .values()
             .flat_map(|jobs| jobs.values())
-            .filter_map(|num| self.jobs.get(num))
+            .filter_map(|num| self.t().jobs.get(num))
     }
 
     /// Version rows ordered by namespace, job ID, then version (newest first).
     pub(crate) fn job_versions_in_key_order(&self) -> impl Iterator<Item = &Arc<Job>> + '_ {
-        self.job_ids
+        self.t()
+            .job_ids
             .values()
             .flat_map(|jobs| jobs.values())
             .flat_map(|num| {
-                self.job_versions
+                self.t()
+                    .job_versions
                     .range((*num, Reverse(u64::MAX))..=(*num, Reverse(0)))
                     .map(|(_, j)| j)
             })
@@ -248,12 +266,12 @@ impl State {
 
     /// The number of a namespace or group name, assigning one if it is new.
     fn intern(&mut self, name: &str) -> u32 {
-        if let Some(id) = self.name_ids.get(name) {
+        if let Some(id) = self.t().name_ids.get(name) {
             return *id;
         }
-        let id = self.next_name_id;
-        self.next_name_id += 1;
-        self.name_ids.insert(Arc::from(name), id);
+        let id = self.t().next_name_id;
+        self.t_mut().next_name_id += 1;
+        self.t_mut().name_ids.insert(Arc::from(name), id);
         id
     }
 
@@ -262,22 +280,23 @@ impl State {
         if let Some(id) = self.job_id(namespace, job) {
             return id;
         }
-        let id = self.next_name_id;
-        self.next_name_id += 1;
-        let mut jobs = self.job_ids.get(namespace).cloned().unwrap_or_default();
+        let id = self.t().next_name_id;
+        self.t_mut().next_name_id += 1;
+        let mut jobs = self.t().job_ids.get(namespace).cloned().unwrap_or_default();
         jobs.insert(Arc::from(job), id);
-        self.job_ids.insert(Arc::from(namespace), jobs);
+        self.t_mut().job_ids.insert(Arc::from(namespace), jobs);
         id
     }
 
     pub(crate) fn name_id(&self, name: &str) -> Option<u32> {
-        self.name_ids.get(name).copied()
+        self.t().name_ids.get(name).copied()
     }
 
     /// The key of a job, sharing the interned strings when the job is known (no
     /// allocation); a fresh key otherwise.
     pub fn job_key(&self, namespace: &str, job: &str) -> JobKey {
         let found = self
+            .t()
             .job_ids
             .get_key_value(namespace)
             .and_then(|(ns, jobs)| {
@@ -290,45 +309,51 @@ impl State {
     }
 
     pub(crate) fn job_id(&self, namespace: &str, job: &str) -> Option<u32> {
-        self.job_ids.get(namespace)?.get(job).copied()
+        self.t().job_ids.get(namespace)?.get(job).copied()
     }
 
     // --- deployments ----------------------------------------------------------------------
 
     pub(crate) fn insert_deployment(&mut self, d: Arc<Deployment>) {
-        if let Some(old) = self.deployments.get(&d.id).cloned() {
+        if let Some(old) = self.t().deployments.get(&d.id).cloned() {
             self.unindex_deployment(&old);
         }
         let job = self.intern_job(&d.namespace, &d.job_id);
         let ns = self.intern(&d.namespace);
-        self.deployments_by_job.insert((job, d.create_index, d.id));
-        self.deployments_by_namespace
+        self.t_mut()
+            .deployments_by_job
+            .insert((job, d.create_index, d.id));
+        self.t_mut()
+            .deployments_by_namespace
             .insert((ns, d.create_index, d.id));
-        self.deployments.insert(d.id, d);
+        self.t_mut().deployments.insert(d.id, d);
     }
 
     pub(crate) fn remove_deployment(&mut self, id: &Uuid) -> Option<Arc<Deployment>> {
-        let old = self.deployments.remove(id)?;
+        let old = self.t_mut().deployments.remove(id)?;
         self.unindex_deployment(&old);
-        self.deadlines_passed.remove(id);
+        self.t_mut().deadlines_passed.remove(id);
         Some(old)
     }
 
     fn unindex_deployment(&mut self, d: &Deployment) {
         if let Some(job) = self.job_id(&d.namespace, &d.job_id) {
-            self.deployments_by_job.remove(&(job, d.create_index, d.id));
+            self.t_mut()
+                .deployments_by_job
+                .remove(&(job, d.create_index, d.id));
         }
         if let Some(ns) = self.name_id(&d.namespace) {
-            self.deployments_by_namespace
+            self.t_mut()
+                .deployments_by_namespace
                 .remove(&(ns, d.create_index, d.id));
         }
     }
 
     /// Replaces a stored deployment whose identity fields are unchanged.
     pub(crate) fn replace_deployment(&mut self, new: Arc<Deployment>) {
-        match self.deployments.get(&new.id) {
+        match self.t().deployments.get(&new.id) {
             Some(old) if old.create_index == new.create_index => {
-                self.deployments.insert(new.id, new);
+                self.t_mut().deployments.insert(new.id, new);
             }
             _ => self.insert_deployment(new),
         }
@@ -337,11 +362,11 @@ impl State {
     // --- allocations ----------------------------------------------------------------------
 
     pub(crate) fn insert_alloc(&mut self, a: Arc<Allocation>) {
-        if let Some(old) = self.allocs.get(&a.id).cloned() {
+        if let Some(old) = self.t().allocs.get(&a.id).cloned() {
             self.unindex_alloc(&old);
         }
         self.index_alloc(&a);
-        self.allocs.insert(a.id, a);
+        self.t_mut().allocs.insert(a.id, a);
     }
 
     /// Replaces a stored allocation (`old`, as the caller read it), updating only the index
@@ -357,11 +382,13 @@ impl State {
         );
         if old.deployment_id != new.deployment_id {
             if let Some(d) = old.deployment_id {
-                self.allocs_by_deployment.remove(&(d, old.id));
+                self.t_mut().allocs_by_deployment.remove(&(d, old.id));
             }
         }
         if let Some(d) = new.deployment_id {
-            self.allocs_by_deployment.insert((d, new.id), new.clone());
+            self.t_mut()
+                .allocs_by_deployment
+                .insert((d, new.id), new.clone());
         }
         let (old_live, new_live) = (self.live_healthy_key(old), self.live_healthy_key(&new));
         if old_live != new_live {
@@ -372,27 +399,31 @@ impl State {
                 self.adjust_live_healthy(k, true);
             }
         }
-        self.allocs.insert(new.id, new);
+        self.t_mut().allocs.insert(new.id, new);
     }
 
     pub(crate) fn remove_alloc(&mut self, id: &Uuid) -> Option<Arc<Allocation>> {
-        let old = self.allocs.remove(id)?;
+        let old = self.t_mut().allocs.remove(id)?;
         self.unindex_alloc(&old);
         Some(old)
     }
 
     fn index_alloc(&mut self, a: &Arc<Allocation>) {
         if let Some(d) = a.deployment_id {
-            self.allocs_by_deployment.insert((d, a.id), a.clone());
+            self.t_mut()
+                .allocs_by_deployment
+                .insert((d, a.id), a.clone());
         }
         if let Some(e) = a.eval_id {
-            self.allocs_by_eval.insert((e, a.id));
+            self.t_mut().allocs_by_eval.insert((e, a.id));
         }
         let job = self.intern_job(&a.namespace, &a.job_id);
         let ns = self.intern(&a.namespace);
         self.intern(&a.task_group);
-        self.allocs_by_job.insert((job, a.id));
-        self.allocs_by_namespace.insert((ns, a.create_index, a.id));
+        self.t_mut().allocs_by_job.insert((job, a.id));
+        self.t_mut()
+            .allocs_by_namespace
+            .insert((ns, a.create_index, a.id));
         if let Some(k) = self.live_healthy_key(a) {
             self.adjust_live_healthy(k, true);
         }
@@ -400,16 +431,18 @@ impl State {
 
     fn unindex_alloc(&mut self, a: &Allocation) {
         if let Some(d) = a.deployment_id {
-            self.allocs_by_deployment.remove(&(d, a.id));
+            self.t_mut().allocs_by_deployment.remove(&(d, a.id));
         }
         if let Some(e) = a.eval_id {
-            self.allocs_by_eval.remove(&(e, a.id));
+            self.t_mut().allocs_by_eval.remove(&(e, a.id));
         }
         if let Some(job) = self.job_id(&a.namespace, &a.job_id) {
-            self.allocs_by_job.remove(&(job, a.id));
+            self.t_mut().allocs_by_job.remove(&(job, a.id));
         }
         if let Some(ns) = self.name_id(&a.namespace) {
-            self.allocs_by_namespace.remove(&(ns, a.create_index, a.id));
+            self.t_mut()
+                .allocs_by_namespace
+                .remove(&(ns, a.create_index, a.id));
         }
         if let Some(k) = self.live_healthy_key(a) {
             self.adjust_live_healthy(k, false);
@@ -427,16 +460,16 @@ impl State {
     }
 
     fn adjust_live_healthy(&mut self, key: (Uuid, u32), up: bool) {
-        let count = self.live_healthy.get(&key).copied().unwrap_or(0);
+        let count = self.t().live_healthy.get(&key).copied().unwrap_or(0);
         let next = if up {
             count + 1
         } else {
             count.saturating_sub(1)
         };
         if next == 0 {
-            self.live_healthy.remove(&key);
+            self.t_mut().live_healthy.remove(&key);
         } else {
-            self.live_healthy.insert(key, next);
+            self.t_mut().live_healthy.insert(key, next);
         }
     }
 
@@ -444,110 +477,126 @@ impl State {
     /// (what §3.10 D3 counts), kept incrementally so deadline checks are O(1).
     pub fn live_healthy_allocs(&self, deployment: &Uuid, group: &str) -> u64 {
         self.name_id(group)
-            .and_then(|g| self.live_healthy.get(&(*deployment, g)).copied())
+            .and_then(|g| self.t().live_healthy.get(&(*deployment, g)).copied())
             .unwrap_or(0)
     }
 
     // --- evaluations ----------------------------------------------------------------------
 
     pub(crate) fn insert_eval(&mut self, e: Arc<Evaluation>) {
-        if let Some(old) = self.evals.get(&e.id).cloned() {
+        if let Some(old) = self.t().evals.get(&e.id).cloned() {
             self.unindex_eval(&old);
         }
         let job = self.intern_job(&e.namespace, &e.job_id);
         let ns = self.intern(&e.namespace);
-        self.evals_by_job.insert((job, e.id));
-        self.evals_by_namespace.insert((ns, e.create_index, e.id));
-        self.evals.insert(e.id, e);
+        self.t_mut().evals_by_job.insert((job, e.id));
+        self.t_mut()
+            .evals_by_namespace
+            .insert((ns, e.create_index, e.id));
+        self.t_mut().evals.insert(e.id, e);
     }
 
     /// Replaces a stored evaluation whose namespace, job and `CreateIndex` are unchanged.
     pub(crate) fn replace_eval(&mut self, e: Arc<Evaluation>) {
-        match self.evals.get(&e.id) {
+        match self.t().evals.get(&e.id) {
             Some(old) if old.create_index == e.create_index => {
-                self.evals.insert(e.id, e);
+                self.t_mut().evals.insert(e.id, e);
             }
             _ => self.insert_eval(e),
         }
     }
 
     pub(crate) fn remove_eval(&mut self, id: &Uuid) -> Option<Arc<Evaluation>> {
-        let old = self.evals.remove(id)?;
+        let old = self.t_mut().evals.remove(id)?;
         self.unindex_eval(&old);
         Some(old)
     }
 
     fn unindex_eval(&mut self, e: &Evaluation) {
         if let Some(job) = self.job_id(&e.namespace, &e.job_id) {
-            self.evals_by_job.remove(&(job, e.id));
+            self.t_mut().evals_by_job.remove(&(job, e.id));
         }
         if let Some(ns) = self.name_id(&e.namespace) {
-            self.evals_by_namespace.remove(&(ns, e.create_index, e.id));
+            self.t_mut()
+                .evals_by_namespace
+                .remove(&(ns, e.create_index, e.id));
         }
     }
 
     /// Checks that every secondary index agrees with its table. For tests and debug builds.
     pub fn check_indexes(&self) -> Result<(), String> {
-        let mut rebuilt = State::with_config(self.config.clone());
-        rebuilt.index = self.index;
-        rebuilt.tables = self.tables;
-        rebuilt.deadlines_passed = self.deadlines_passed.clone();
-        rebuilt.name_ids = self.name_ids.clone();
-        rebuilt.job_ids = self.job_ids.clone();
-        rebuilt.next_name_id = self.next_name_id;
+        let mut rebuilt = State::with_config(self.t().config.clone());
+        rebuilt.t_mut().index = self.t().index;
+        rebuilt.t_mut().tables = self.t().tables;
+        rebuilt.t_mut().deadlines_passed = self.t().deadlines_passed.clone();
+        rebuilt.t_mut().name_ids = self.t().name_ids.clone();
+        rebuilt.t_mut().job_ids = self.t().job_ids.clone();
+        rebuilt.t_mut().next_name_id = self.t().next_name_id;
         for j in self.jobs_in_key_order() {
             rebuilt.put_job(j.clone());
         }
         for j in self.job_versions_in_key_order() {
             rebuilt.put_job_version(j.clone());
         }
-        for d in self.deployments.values() {
+        for d in self.t().deployments.values() {
             rebuilt.insert_deployment(d.clone());
         }
-        for a in self.allocs.values() {
+        for a in self.t().allocs.values() {
             rebuilt.insert_alloc(a.clone());
         }
-        for e in self.evals.values() {
+        for e in self.t().evals.values() {
             rebuilt.insert_eval(e.clone());
         }
         rebuilt.rebuild_deadlines();
         let checks = [
             (
                 "deployments_by_job",
-                self.deployments_by_job == rebuilt.deployments_by_job,
+                self.t().deployments_by_job == rebuilt.t().deployments_by_job,
             ),
             (
                 "deployments_by_namespace",
-                self.deployments_by_namespace == rebuilt.deployments_by_namespace,
+                self.t().deployments_by_namespace == rebuilt.t().deployments_by_namespace,
             ),
             (
                 "allocs_by_deployment",
-                self.allocs_by_deployment == rebuilt.allocs_by_deployment,
+                self.t().allocs_by_deployment == rebuilt.t().allocs_by_deployment,
             ),
             (
                 "allocs_by_eval",
-                self.allocs_by_eval == rebuilt.allocs_by_eval,
+                self.t().allocs_by_eval == rebuilt.t().allocs_by_eval,
             ),
-            ("allocs_by_job", self.allocs_by_job == rebuilt.allocs_by_job),
+            (
+                "allocs_by_job",
+                self.t().allocs_by_job == rebuilt.t().allocs_by_job,
+            ),
             (
                 "allocs_by_namespace",
-                self.allocs_by_namespace == rebuilt.allocs_by_namespace,
+                self.t().allocs_by_namespace == rebuilt.t().allocs_by_namespace,
             ),
-            ("evals_by_job", self.evals_by_job == rebuilt.evals_by_job),
+            (
+                "evals_by_job",
+                self.t().evals_by_job == rebuilt.t().evals_by_job,
+            ),
             (
                 "evals_by_namespace",
-                self.evals_by_namespace == rebuilt.evals_by_namespace,
+                self.t().evals_by_namespace == rebuilt.t().evals_by_namespace,
             ),
-            ("live_healthy", self.live_healthy == rebuilt.live_healthy),
+            (
+                "live_healthy",
+                self.t().live_healthy == rebuilt.t().live_healthy,
+            ),
             (
                 "deadline_queue",
-                self.deadline_queue == rebuilt.deadline_queue,
+                self.t().deadline_queue == rebuilt.t().deadline_queue,
             ),
-            ("deadline_of", self.deadline_of == rebuilt.deadline_of),
+            (
+                "deadline_of",
+                self.t().deadline_of == rebuilt.t().deadline_of,
+            ),
         ];
         match checks.iter().find(|(_, ok)| !ok) {
             Some((name, _)) => Err(format!("secondary index {name} disagrees with its table")),
-            None => self.acl.check_indexes(),
+            None => self.t().acl.check_indexes(),
         }
     }
 }

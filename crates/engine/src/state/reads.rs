@@ -28,27 +28,24 @@ impl Prefix {
                 bad as u32, bad
             )));
         }
+        let count = digits.clone().count();
+        if count > 32 {
+            return Err(Error::InvalidPrefix(format!(
+                "{input} is longer than a UUID"
+            )));
+        }
+        let mut ascii = [0u8; 32];
+        for (slot, c) in ascii.iter_mut().zip(digits) {
+            *slot = c;
+        }
         let mut p = Prefix {
             bytes: [0; 16],
-            len: 0,
+            len: count / 2,
         };
-        let mut high: Option<u8> = None;
-        for c in digits {
-            // Only ASCII hex digits remain (checked above).
-            let nibble = (c as char).to_digit(16).unwrap_or(0) as u8;
-            match high.take() {
-                None => high = Some(nibble),
-                Some(h) => {
-                    if p.len == 16 {
-                        return Err(Error::InvalidPrefix(format!(
-                            "{input} is longer than a UUID"
-                        )));
-                    }
-                    p.bytes[p.len] = h << 4 | nibble;
-                    p.len += 1;
-                }
-            }
-        }
+        // Only an even number of ASCII hex digits remains (checked above), so this cannot
+        // fail; an error is still an error, not a panic.
+        hex::decode_to_slice(&ascii[..count], &mut p.bytes[..p.len])
+            .map_err(|e| Error::InvalidPrefix(format!("encoding/hex: {e}")))?;
         Ok(p)
     }
 
@@ -61,6 +58,7 @@ impl Prefix {
         (Uuid::from_bytes(lo), Uuid::from_bytes(hi))
     }
 
+    /// Whether the prefix is empty (it selects every ID).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -74,8 +72,9 @@ fn namespace_matches(selector: Option<&str>, namespace: &str) -> bool {
 impl State {
     // --- deployments ---------------------------------------------------------------------
 
+    /// The deployment with this ID.
     pub fn deployment(&self, id: &Uuid) -> Option<&Arc<Deployment>> {
-        self.deployments.get(id)
+        self.t().deployments.get(id)
     }
 
     /// Deployments whose ID starts with `prefix`, in ID order, optionally limited to one
@@ -86,7 +85,8 @@ impl State {
         prefix: &Prefix,
     ) -> impl DoubleEndedIterator<Item = &'a Arc<Deployment>> + 'a {
         let (lo, hi) = prefix.bounds();
-        self.deployments
+        self.t()
+            .deployments
             .range(lo..=hi)
             .map(|(_, d)| d)
             .filter(move |d| namespace_matches(namespace, &d.namespace))
@@ -99,13 +99,14 @@ impl State {
                 let Some(key) = self.name_id(ns) else {
                     return Vec::new();
                 };
-                self.deployments_by_namespace
+                self.t()
+                    .deployments_by_namespace
                     .range((key, 0u64, Uuid::nil())..=(key, u64::MAX, Uuid::max()))
-                    .filter_map(|(_, _, id)| self.deployments.get(id))
+                    .filter_map(|(_, _, id)| self.t().deployments.get(id))
                     .collect()
             }
             _ => {
-                let mut all: Vec<&Arc<Deployment>> = self.deployments.values().collect();
+                let mut all: Vec<&Arc<Deployment>> = self.t().deployments.values().collect();
                 all.sort_by_key(|d| (d.create_index, d.id));
                 all
             }
@@ -120,9 +121,10 @@ impl State {
     ) -> impl DoubleEndedIterator<Item = &Arc<Deployment>> + '_ {
         // An unknown job gets an empty range (no interned number is u32::MAX).
         let key = self.job_id(namespace, job_id).unwrap_or(u32::MAX);
-        self.deployments_by_job
+        self.t()
+            .deployments_by_job
             .range((key, 0u64, Uuid::nil())..=(key, u64::MAX, Uuid::max()))
-            .filter_map(|(_, _, id)| self.deployments.get(id))
+            .filter_map(|(_, _, id)| self.t().deployments.get(id))
     }
 
     /// `GET /v1/job/:id/deployments`: without `all`, only deployments of the current job
@@ -161,7 +163,8 @@ impl State {
         &self,
         id: &Uuid,
     ) -> impl DoubleEndedIterator<Item = &Arc<Allocation>> + '_ {
-        self.allocs_by_deployment
+        self.t()
+            .allocs_by_deployment
             .range((*id, Uuid::nil())..=(*id, Uuid::max()))
             .map(|(_, a)| a)
     }
@@ -171,15 +174,17 @@ impl State {
         &self,
         eval: &Uuid,
     ) -> impl DoubleEndedIterator<Item = &Arc<Allocation>> + '_ {
-        self.allocs_by_eval
+        self.t()
+            .allocs_by_eval
             .range((*eval, Uuid::nil())..=(*eval, Uuid::max()))
-            .filter_map(|(_, a)| self.allocs.get(a))
+            .filter_map(|(_, a)| self.t().allocs.get(a))
     }
 
     // --- jobs ----------------------------------------------------------------------------
 
+    /// The current version of job `id` in `namespace`.
     pub fn job(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
-        self.jobs.get(&self.job_id(namespace, id)?)
+        self.t().jobs.get(&self.job_id(namespace, id)?)
     }
 
     /// Jobs of a namespace (or all), ordered by namespace then ID.
@@ -192,13 +197,16 @@ impl State {
     /// A job's stored versions, newest first.
     pub fn job_versions(&self, namespace: &str, id: &str) -> impl Iterator<Item = &Arc<Job>> + '_ {
         let num = self.job_id(namespace, id).unwrap_or(u32::MAX);
-        self.job_versions
+        self.t()
+            .job_versions
             .range((num, Reverse(u64::MAX))..=(num, Reverse(0)))
             .map(|(_, j)| j)
     }
 
+    /// Version `version` of a job, if it is still kept.
     pub fn job_version(&self, namespace: &str, id: &str, version: u64) -> Option<&Arc<Job>> {
-        self.job_versions
+        self.t()
+            .job_versions
             .get(&(self.job_id(namespace, id)?, Reverse(version)))
     }
 
@@ -207,58 +215,64 @@ impl State {
         self.job_versions(namespace, id).find(|j| j.stable)
     }
 
+    /// Every allocation of a job, by ID.
     pub fn job_allocs(
         &self,
         namespace: &str,
         id: &str,
     ) -> impl Iterator<Item = &Arc<Allocation>> + '_ {
         let key = self.job_id(namespace, id).unwrap_or(u32::MAX);
-        self.allocs_by_job
+        self.t()
+            .allocs_by_job
             .range((key, Uuid::nil())..=(key, Uuid::max()))
-            .filter_map(|(_, a)| self.allocs.get(a))
+            .filter_map(|(_, a)| self.t().allocs.get(a))
     }
 
+    /// Every evaluation of a job, by ID.
     pub fn job_evals(
         &self,
         namespace: &str,
         id: &str,
     ) -> impl Iterator<Item = &Arc<Evaluation>> + '_ {
         let key = self.job_id(namespace, id).unwrap_or(u32::MAX);
-        self.evals_by_job
+        self.t()
+            .evals_by_job
             .range((key, Uuid::nil())..=(key, Uuid::max()))
-            .filter_map(|(_, e)| self.evals.get(e))
+            .filter_map(|(_, e)| self.t().evals.get(e))
     }
 
     // --- allocations and evaluations -----------------------------------------------------
 
+    /// The allocation with this ID.
     pub fn alloc(&self, id: &Uuid) -> Option<&Arc<Allocation>> {
-        self.allocs.get(id)
+        self.t().allocs.get(id)
     }
 
+    /// The evaluation with this ID.
     pub fn eval(&self, id: &Uuid) -> Option<&Arc<Evaluation>> {
-        self.evals.get(id)
+        self.t().evals.get(id)
     }
 
     /// Allocations whose ID starts with `prefix`.
     pub fn allocs_by_prefix(&self, prefix: &Prefix) -> impl Iterator<Item = &Arc<Allocation>> + '_ {
         let (lo, hi) = prefix.bounds();
-        self.allocs.range(lo..=hi).map(|(_, a)| a)
+        self.t().allocs.range(lo..=hi).map(|(_, a)| a)
     }
 
     /// Evaluations whose ID starts with `prefix`.
     pub fn evals_by_prefix(&self, prefix: &Prefix) -> impl Iterator<Item = &Arc<Evaluation>> + '_ {
         let (lo, hi) = prefix.bounds();
-        self.evals.range(lo..=hi).map(|(_, e)| e)
+        self.t().evals.range(lo..=hi).map(|(_, e)| e)
     }
 
     /// Allocations of a namespace (or all), in `(CreateIndex, ID)` order.
     pub fn allocs_in_namespace(&self, namespace: Option<&str>) -> Vec<&Arc<Allocation>> {
         ordered_by_create(
             self.namespace_selector(namespace),
-            &self.allocs_by_namespace,
-            |id| self.allocs.get(id),
+            &self.t().allocs_by_namespace,
+            |id| self.t().allocs.get(id),
             |a| (a.create_index, a.id),
-            self.allocs.values(),
+            self.t().allocs.values(),
         )
     }
 
@@ -266,10 +280,10 @@ impl State {
     pub fn evals_in_namespace(&self, namespace: Option<&str>) -> Vec<&Arc<Evaluation>> {
         ordered_by_create(
             self.namespace_selector(namespace),
-            &self.evals_by_namespace,
-            |id| self.evals.get(id),
+            &self.t().evals_by_namespace,
+            |id| self.t().evals.get(id),
             |e| (e.create_index, e.id),
-            self.evals.values(),
+            self.t().evals.values(),
         )
     }
 
@@ -284,26 +298,29 @@ impl State {
     /// Evaluations that are `pending`, oldest first: the scheduler's queue.
     pub fn pending_evals(&self) -> Vec<&Arc<Evaluation>> {
         let mut out: Vec<&Arc<Evaluation>> =
-            self.evals.values().filter(|e| e.is_pending()).collect();
+            self.t().evals.values().filter(|e| e.is_pending()).collect();
         out.sort_by_key(|e| (e.create_index, e.id));
         out
     }
 
     /// Active deployments (every deployment a Nomad leader would run a watcher for).
     pub fn active_deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> + '_ {
-        self.deployments.values().filter(|d| d.active())
+        self.t().deployments.values().filter(|d| d.active())
     }
 
+    /// How many deployments the state holds.
     pub fn deployment_count(&self) -> usize {
-        self.deployments.len()
+        self.t().deployments.len()
     }
 
+    /// How many allocations the state holds.
     pub fn alloc_count(&self) -> usize {
-        self.allocs.len()
+        self.t().allocs.len()
     }
 
+    /// How many evaluations the state holds.
     pub fn eval_count(&self) -> usize {
-        self.evals.len()
+        self.t().evals.len()
     }
 }
 

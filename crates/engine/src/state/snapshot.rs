@@ -49,61 +49,66 @@ where
 impl Serialize for State {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("State", 11)?;
-        s.serialize_field("Index", &self.index)?;
-        s.serialize_field("Now", &self.now)?;
-        s.serialize_field("Config", &self.config)?;
-        s.serialize_field("Tables", &self.tables)?;
-        s.serialize_field("Jobs", &Seq::new(self.jobs.len(), self.jobs_in_key_order()))?;
+        s.serialize_field("Index", &self.t().index)?;
+        s.serialize_field("Now", &self.t().now)?;
+        s.serialize_field("Config", &self.t().config)?;
+        s.serialize_field("Tables", &self.t().tables)?;
+        s.serialize_field(
+            "Jobs",
+            &Seq::new(self.t().jobs.len(), self.jobs_in_key_order()),
+        )?;
         s.serialize_field(
             "JobVersions",
-            &Seq::new(self.job_versions.len(), self.job_versions_in_key_order()),
+            &Seq::new(
+                self.t().job_versions.len(),
+                self.job_versions_in_key_order(),
+            ),
         )?;
         s.serialize_field(
             "Deployments",
-            &Seq::new(self.deployments.len(), self.deployments.values()),
+            &Seq::new(self.t().deployments.len(), self.t().deployments.values()),
         )?;
         s.serialize_field(
             "Allocations",
-            &Seq::new(self.allocs.len(), self.allocs.values()),
+            &Seq::new(self.t().allocs.len(), self.t().allocs.values()),
         )?;
         s.serialize_field(
             "Evaluations",
-            &Seq::new(self.evals.len(), self.evals.values()),
+            &Seq::new(self.t().evals.len(), self.t().evals.values()),
         )?;
         s.serialize_field(
             "DeadlinesPassed",
-            &Seq::new(self.deadlines_passed.len(), self.deadlines_passed.iter()),
+            &Seq::new(
+                self.t().deadlines_passed.len(),
+                self.t().deadlines_passed.iter(),
+            ),
         )?;
-        s.serialize_field("Acl", &self.acl.to_data())?;
+        s.serialize_field("Acl", &self.t().acl.to_data())?;
         s.end()
     }
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct StateData {
-    #[serde(rename = "Index")]
     index: u64,
     /// Absent in snapshots written before the engine kept its clock.
-    #[serde(rename = "Now", default)]
+    #[serde(default)]
     now: UnixNanos,
-    #[serde(rename = "Config", default)]
+    #[serde(default)]
     config: EngineConfig,
-    #[serde(rename = "Tables")]
     tables: TableIndexes,
-    #[serde(rename = "Jobs")]
     jobs: Vec<Arc<Job>>,
-    #[serde(rename = "JobVersions")]
     job_versions: Vec<Arc<Job>>,
-    #[serde(rename = "Deployments")]
     deployments: Vec<Arc<Deployment>>,
     #[serde(rename = "Allocations")]
     allocs: Vec<Arc<Allocation>>,
     #[serde(rename = "Evaluations")]
     evals: Vec<Arc<Evaluation>>,
-    #[serde(rename = "DeadlinesPassed", default)]
+    #[serde(default)]
     deadlines_passed: Vec<(Uuid, Timestamp)>,
     /// Absent in snapshots written before ACLs existed.
-    #[serde(rename = "Acl", default)]
+    #[serde(default)]
     acl: crate::acl::tables::AclTablesData,
 }
 
@@ -122,9 +127,9 @@ impl<'de> Deserialize<'de> for State {
                 evaluations: data.evals,
             },
         );
-        state.now = data.now;
-        state.deadlines_passed = data.deadlines_passed.into_iter().collect();
-        state.acl = crate::acl::AclTables::from_data(data.acl);
+        state.t_mut().now = data.now;
+        state.t_mut().deadlines_passed = data.deadlines_passed.into_iter().collect();
+        state.t_mut().acl = crate::acl::AclTables::from_data(data.acl);
         state.rebuild_deadlines();
         Ok(state)
     }
@@ -137,8 +142,11 @@ pub struct Tables {
     pub jobs: Vec<Arc<Job>>,
     /// Version history rows (the current version included).
     pub job_versions: Vec<Arc<Job>>,
+    /// Deployment rows.
     pub deployments: Vec<Arc<Deployment>>,
+    /// Allocation rows.
     pub allocations: Vec<Arc<Allocation>>,
+    /// Evaluation rows.
     pub evaluations: Vec<Arc<Evaluation>>,
 }
 
@@ -153,8 +161,8 @@ impl State {
         rows: Tables,
     ) -> State {
         let mut state = State::with_config(config);
-        state.index = index;
-        state.tables = tables;
+        state.t_mut().index = index;
+        state.t_mut().tables = tables;
         for j in rows.jobs {
             state.put_job(j);
         }

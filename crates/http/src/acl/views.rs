@@ -58,6 +58,7 @@ fn go_json_string(s: &str) -> Box<RawValue> {
 
 /// A token, in `ACLToken.MarshalJSON`'s order.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct TokenView {
     #[serde(rename = "ExpirationTTL")]
     expiration_ttl: String,
@@ -65,25 +66,17 @@ pub struct TokenView {
     accessor_id: String,
     #[serde(rename = "SecretID")]
     secret_id: String,
-    #[serde(rename = "Name")]
     name: Box<RawValue>,
     #[serde(rename = "Type")]
     token_type: &'static str,
-    #[serde(rename = "Policies")]
     policies: Option<Vec<String>>,
-    #[serde(rename = "Roles")]
     roles: Option<()>,
-    #[serde(rename = "Global")]
     global: bool,
-    #[serde(rename = "Hash")]
     hash: String,
-    #[serde(rename = "CreateTime")]
     create_time: String,
-    #[serde(rename = "ExpirationTime", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     expiration_time: Option<String>,
-    #[serde(rename = "CreateIndex")]
     create_index: u64,
-    #[serde(rename = "ModifyIndex")]
     modify_index: u64,
 }
 
@@ -115,26 +108,18 @@ impl TokenView {
 
 /// `GET /v1/acl/tokens` items (no secret).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct TokenStub {
     #[serde(rename = "AccessorID")]
     accessor_id: String,
-    #[serde(rename = "CreateIndex")]
     create_index: u64,
-    #[serde(rename = "CreateTime")]
     create_time: String,
-    #[serde(rename = "ExpirationTime")]
     expiration_time: Option<String>,
-    #[serde(rename = "Global")]
     global: bool,
-    #[serde(rename = "Hash")]
     hash: String,
-    #[serde(rename = "ModifyIndex")]
     modify_index: u64,
-    #[serde(rename = "Name")]
     name: String,
-    #[serde(rename = "Policies")]
     policies: Option<Vec<String>>,
-    #[serde(rename = "Roles")]
     roles: Option<()>,
     #[serde(rename = "Type")]
     token_type: &'static str,
@@ -160,18 +145,14 @@ impl TokenStub {
 
 /// `GET /v1/acl/policies` items.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PolicyStub {
-    #[serde(rename = "CreateIndex")]
     create_index: u64,
-    #[serde(rename = "Description")]
     description: String,
-    #[serde(rename = "Hash")]
     hash: String,
     #[serde(rename = "JobACL")]
     job_acl: Option<JobAcl>,
-    #[serde(rename = "ModifyIndex")]
     modify_index: u64,
-    #[serde(rename = "Name")]
     name: String,
 }
 
@@ -190,20 +171,15 @@ impl PolicyStub {
 
 /// `GET /v1/acl/policy/:name`.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PolicyView {
-    #[serde(rename = "CreateIndex")]
     create_index: u64,
-    #[serde(rename = "Description")]
     description: String,
-    #[serde(rename = "Hash")]
     hash: String,
     #[serde(rename = "JobACL")]
     job_acl: Option<JobAcl>,
-    #[serde(rename = "ModifyIndex")]
     modify_index: u64,
-    #[serde(rename = "Name")]
     name: String,
-    #[serde(rename = "Rules")]
     rules: String,
     #[serde(rename = "RulesJSON")]
     rules_json: RulesJson,
@@ -231,56 +207,42 @@ fn some_if_any<T: Clone>(items: &[T]) -> Option<Vec<T>> {
 /// Nomad's `acl.Policy` after parsing: shorthands already expanded into `Capabilities`;
 /// empty lists are Go's nil slices (`null`).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct RulesJson {
-    #[serde(rename = "Agent")]
     agent: Option<LevelRule>,
     #[serde(rename = "ExtraKeysHCL")]
     extra_keys_hcl: Option<Vec<String>>,
-    #[serde(rename = "HostVolumes")]
     host_volumes: Option<Vec<LabelledView>>,
-    #[serde(rename = "Namespaces")]
     namespaces: Option<Vec<NamespaceView>>,
-    #[serde(rename = "Node")]
     node: Option<LevelRule>,
-    #[serde(rename = "NodePools")]
     node_pools: Option<Vec<LabelledView>>,
-    #[serde(rename = "Operator")]
     operator: Option<OperatorView>,
-    #[serde(rename = "Plugin")]
     plugin: Option<LevelRule>,
-    #[serde(rename = "Quota")]
     quota: Option<LevelRule>,
-    #[serde(rename = "Raw")]
     raw: String,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct NamespaceView {
-    #[serde(rename = "Capabilities")]
     capabilities: Option<Vec<String>>,
-    #[serde(rename = "Name")]
     name: String,
-    #[serde(rename = "Policy")]
     policy: String,
-    #[serde(rename = "Variables")]
     variables: Option<VariablesRule>,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct LabelledView {
-    #[serde(rename = "Capabilities")]
     capabilities: Option<Vec<String>>,
-    #[serde(rename = "Name")]
     name: String,
-    #[serde(rename = "Policy")]
     policy: String,
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct OperatorView {
-    #[serde(rename = "Capabilities")]
     capabilities: Option<Vec<String>>,
-    #[serde(rename = "Policy")]
     policy: String,
 }
 

@@ -87,9 +87,8 @@ impl IntoResponse for Empty {
 // --- bootstrap -------------------------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct BootstrapRequest {
-    #[serde(rename = "BootstrapSecret")]
     bootstrap_secret: String,
 }
 
@@ -196,13 +195,10 @@ async fn read_policy(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct PolicyRequest {
-    #[serde(rename = "Name")]
     name: String,
-    #[serde(rename = "Description")]
     description: String,
-    #[serde(rename = "Rules")]
     rules: String,
     #[serde(rename = "JobACL")]
     job_acl: Option<JobAcl>,
@@ -304,23 +300,18 @@ async fn list_tokens(
 /// A token request body (`api.ACLToken`). `ExpirationTTL` is a duration string or a
 /// number of nanoseconds; `ExpirationTime` RFC 3339 or null.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct TokenRequest {
     #[serde(rename = "AccessorID")]
     accessor_id: String,
-    #[serde(rename = "Name")]
     name: String,
     #[serde(rename = "Type")]
     token_type: String,
-    #[serde(rename = "Policies")]
     policies: Option<Vec<String>>,
-    #[serde(rename = "Roles")]
     roles: Option<Vec<serde_json::Value>>,
-    #[serde(rename = "Global")]
     global: bool,
     #[serde(rename = "ExpirationTTL")]
     expiration_ttl: serde_json::Value,
-    #[serde(rename = "ExpirationTime")]
     expiration_time: Option<String>,
 }
 

@@ -178,18 +178,15 @@ async fn fail(
 ) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
     let id = ids::parse("deployment", &id)?;
     authorize_write(&api, &access.identity()?, &id, Capability::FailDeployment)?;
-    let command = Command::FailDeployment(FailDeployment {
-        deployment_id: Some(id),
-    });
+    let command = Command::FailDeployment(FailDeployment { deployment_id: id });
     submit(&api, command, &w).await
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct PauseRequest {
     #[serde(rename = "DeploymentID")]
     deployment_id: String,
-    #[serde(rename = "Pause")]
     pause: bool,
 }
 
@@ -204,24 +201,21 @@ async fn pause(
     let id = body_deployment_id(&req.deployment_id, &id)?;
     authorize_write(&api, &access.identity()?, &id, Capability::PauseDeployment)?;
     let command = Command::PauseDeployment(PauseDeployment {
-        deployment_id: Some(id),
+        deployment_id: id,
         pause: req.pause,
     });
     submit(&api, command, &w).await
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct PromoteRequest {
     #[serde(rename = "DeploymentID")]
     deployment_id: String,
-    #[serde(rename = "All")]
     all: bool,
-    #[serde(rename = "Groups")]
     groups: Option<Vec<String>>,
     /// Accepted for compatibility and ignored: rollout stamps promotions with the
     /// server's time (semantics §8 decision 2).
-    #[serde(rename = "PromotedAt")]
     _promoted_at: i64,
 }
 
@@ -241,7 +235,7 @@ async fn promote(
         Capability::PromoteDeployment,
     )?;
     let command = Command::PromoteDeployment(PromoteDeployment {
-        deployment_id: Some(id),
+        deployment_id: id,
         all: req.all,
         groups: req.groups,
     });
@@ -249,7 +243,7 @@ async fn promote(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct AllocHealthRequest {
     #[serde(rename = "DeploymentID")]
     deployment_id: String,
@@ -288,7 +282,7 @@ async fn allocation_health(
     let who = access.identity()?;
     authorize_write(&api, &who, &id, Capability::SetAllocHealthDeployment)?;
     let command = Command::SetAllocHealth(SetAllocHealth {
-        deployment_id: Some(id),
+        deployment_id: id,
         healthy_allocation_ids: alloc_ids(&req.healthy)?,
         unhealthy_allocation_ids: alloc_ids(&req.unhealthy)?,
     });
@@ -296,7 +290,7 @@ async fn allocation_health(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct UnblockRequest {
     #[serde(rename = "DeploymentID")]
     deployment_id: String,

@@ -55,6 +55,7 @@ async fn read_plan(
 
 /// What a plan or client write created.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct IngestResponse {
     /// Allocations created, in the order they were submitted.
     #[serde(rename = "AllocIDs")]
@@ -62,7 +63,6 @@ struct IngestResponse {
     /// Evaluations created (follow-ups, watcher evaluations).
     #[serde(rename = "EvalIDs")]
     eval_ids: Vec<Uuid>,
-    #[serde(rename = "Index")]
     index: u64,
 }
 
@@ -115,11 +115,9 @@ async fn update_allocations(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct AckRequest {
-    #[serde(rename = "Status")]
     status: String,
-    #[serde(rename = "StatusDescription")]
     status_description: String,
 }
 

@@ -85,17 +85,12 @@ async fn list(
 /// The register body (`api.JobRegisterRequest`). `PolicyOverride`, `PreserveCounts`,
 /// `Submission` and the like are accepted and ignored (unknown keys are).
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct JobRegisterRequest {
-    #[serde(rename = "Job")]
     job: Option<Job>,
-    #[serde(rename = "EnforceIndex")]
     enforce_index: bool,
-    #[serde(rename = "JobModifyIndex")]
     job_modify_index: u64,
-    #[serde(rename = "EvalPriority")]
     eval_priority: i64,
-    #[serde(rename = "Namespace")]
     namespace: String,
 }
 
@@ -292,15 +287,12 @@ fn check_body_job_id(body_id: &str, path_id: &str) -> Result<(), ApiError> {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct RevertRequest {
     #[serde(rename = "JobID")]
     job_id: String,
-    #[serde(rename = "JobVersion")]
     job_version: u64,
-    #[serde(rename = "EnforcePriorVersion")]
     enforce_prior_version: Option<u64>,
-    #[serde(rename = "Namespace")]
     namespace: String,
 }
 
@@ -329,15 +321,12 @@ async fn revert(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "PascalCase")]
 struct StableRequest {
     #[serde(rename = "JobID")]
     job_id: String,
-    #[serde(rename = "JobVersion")]
     job_version: u64,
-    #[serde(rename = "Stable")]
     stable: bool,
-    #[serde(rename = "Namespace")]
     namespace: String,
 }
 

@@ -17,6 +17,49 @@ fn expect(r: &Resp, status: u16, text: &str) {
     }
 }
 
+/// M1, P1, S1, F1 (moved from the engine's tests, whose commands can no longer lack a
+/// deployment ID): every deployment write without a `DeploymentID`, absent, empty or
+/// `null`, is refused with 400 before anything is applied.
+#[tokio::test]
+async fn deployment_writes_need_a_deployment_id() {
+    let s = Server::start().await;
+    s.register(job("web", 2, "app:1", json!({"MaxParallel": 1})))
+        .await;
+    let d = s.latest_deployment_id("web").await;
+    let allocs = s.schedule().await;
+    let before = s.applied_index().await;
+    let bodies = [
+        ("allocation-health", json!({"HealthyAllocationIDs": allocs})),
+        ("promote", json!({"All": true})),
+        ("pause", json!({"Pause": true})),
+        ("unblock", json!({})),
+    ];
+    for (endpoint, body) in bodies {
+        let path = format!("/v1/deployment/{endpoint}/{d}");
+        for id in [None, Some(json!("")), Some(json!(null))] {
+            let mut body = body.clone();
+            if let Some(id) = id {
+                body["DeploymentID"] = id;
+            }
+            expect(
+                &s.put(&path, body).await,
+                400,
+                "DeploymentID must be specified",
+            );
+        }
+        expect(
+            &s.put_raw(&path, "null").await,
+            400,
+            "DeploymentID must be specified",
+        );
+    }
+    // Fail reads the ID from the path only: without one, no route takes the write.
+    let r = s.request("PUT", "/v1/deployment/fail/", None).await;
+    assert_eq!(r.status, 405, "{r:?}");
+    assert_eq!(s.applied_index().await, before);
+    assert_eq!(s.deployment(&d).await["Status"], "running");
+}
+
 #[tokio::test]
 async fn bad_requests_are_400() {
     let s = Server::start().await;
