@@ -27,6 +27,7 @@
 
 pub mod codec;
 mod error;
+pub mod faults;
 mod log;
 mod publish;
 mod recovery;

@@ -10,6 +10,7 @@
 
 use crate::codec::{self, decode_log_record};
 use crate::error::{Corruption, OpenError, Problem};
+use crate::faults::FaultPlan;
 use crate::log::{self, meta_key, LOG, META, STORE_FORMAT};
 use crate::snapshot::{self, LoadError};
 use crate::Options;
@@ -20,6 +21,7 @@ use redb::{
 use rollout_engine::{apply, EngineConfig, State};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The database file inside the store directory.
@@ -132,6 +134,25 @@ fn builder(options: &Options, verify: bool) -> Builder {
     b
 }
 
+/// Opens (or initialises) the database file at `path`, through the fault plan's backend
+/// when one is set.
+pub(crate) fn create_db(
+    b: &Builder,
+    path: &Path,
+    faults: Option<&Arc<FaultPlan>>,
+) -> Result<Database, DatabaseError> {
+    let Some(plan) = faults else {
+        return b.create(path);
+    };
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    b.create_with_backend(plan.backend(file)?)
+}
+
 /// Opens (or creates) the database. A file that fails redb's integrity check is reported
 /// with the first damaged log index a read-only scan can find; with
 /// `recover_to_last_good`, its readable prefix is copied into a fresh file.
@@ -140,7 +161,11 @@ fn open_db(
     options: &Options,
     repairs: &mut Vec<Repair>,
 ) -> Result<Database, OpenError> {
-    let message = match builder(options, options.verify_file_on_open).create(path) {
+    let message = match create_db(
+        &builder(options, options.verify_file_on_open),
+        path,
+        options.faults.as_ref(),
+    ) {
         Ok(db) => return Ok(db),
         Err(DatabaseError::Storage(StorageError::Corrupted(message))) => message,
         Err(e) => return Err(storage(path)(e.into())),
@@ -157,8 +182,7 @@ fn open_db(
     };
     let action = salvage(path, options, &scan)?;
     repairs.push(Repair { corruption, action });
-    builder(options, true)
-        .create(path)
+    create_db(&builder(options, true), path, options.faults.as_ref())
         .map_err(|e| storage(path)(e.into()))
 }
 

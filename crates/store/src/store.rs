@@ -2,6 +2,7 @@
 
 use crate::codec::decode_log_record;
 use crate::error::{OpenError, ReadError, SnapshotError, SubmitError};
+use crate::faults::FaultPlan;
 use crate::log::LOG;
 use crate::publish::Published;
 use crate::recovery::{self, RecoveryReport, DB_FILE};
@@ -51,6 +52,9 @@ pub struct Options {
     pub engine_config: EngineConfig,
     /// Time and entropy for envelopes.
     pub stamper: Arc<dyn Stamper>,
+    /// Storage faults to inject (tests only; `None` in production): every file the
+    /// store opens or writes goes through this plan. See [`crate::faults`].
+    pub faults: Option<Arc<FaultPlan>>,
 }
 
 impl Default for Options {
@@ -67,6 +71,7 @@ impl Default for Options {
             cache_bytes: 64 << 20,
             engine_config: EngineConfig::default(),
             stamper: Arc::new(SystemStamper),
+            faults: None,
         }
     }
 }
@@ -84,6 +89,7 @@ impl fmt::Debug for Options {
             .field("recover_to_last_good", &self.recover_to_last_good)
             .field("cache_bytes", &self.cache_bytes)
             .field("engine_config", &self.engine_config)
+            .field("faults", &self.faults)
             .finish_non_exhaustive()
     }
 }
@@ -102,8 +108,10 @@ pub struct StoreStats {
     pub truncated_through: u64,
     pub snapshots_written: u64,
     pub last_snapshot: Option<SnapshotInfo>,
-    /// The last background snapshot failure, until a snapshot succeeds.
+    /// The last snapshot failure, until a snapshot succeeds.
     pub last_snapshot_error: Option<String>,
+    /// Snapshot writes that failed since open (each is logged and retried).
+    pub snapshot_failures: u64,
 }
 
 /// A durable engine: a command log and snapshots in a directory.
@@ -143,6 +151,8 @@ impl Store {
             options.snapshots_retained,
             options.log_tail_entries,
             tx.clone(),
+            options.faults.clone(),
+            recovered.report.snapshot_index.unwrap_or(0),
         ));
         let mut threads = Vec::new();
         let snapshots = if options.snapshot_every_entries > 0 || options.snapshot_every_bytes > 0 {
@@ -154,8 +164,8 @@ impl Store {
             Some(SnapshotTrigger {
                 every_entries: options.snapshot_every_entries,
                 every_bytes: options.snapshot_every_bytes,
-                entries_since: recovered.report.entries_replayed,
-                bytes_since: 0,
+                log_bytes: 0,
+                snapshotter: snapshotter.clone(),
                 tx: snap_tx,
             })
         } else {
@@ -311,6 +321,7 @@ impl Store {
             snapshots_written: snapshots.written,
             last_snapshot: snapshots.last,
             last_snapshot_error: snapshots.last_error,
+            snapshot_failures: snapshots.failures,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::codec;
 use crate::error::SubmitError;
 use crate::log;
 use crate::publish::Published;
+use crate::snapshotter::{Job, Snapshotter};
 use crate::stamp::Stamper;
 use redb::{Database, Durability};
 use rollout_engine::{apply, Command, Envelope, Outcome, State};
@@ -79,19 +80,23 @@ pub(crate) struct Counters {
     pub truncated_through: AtomicU64,
 }
 
-/// When to hand a state to the background snapshotter.
+/// When to hand a state to the background snapshotter: counted from the last *durable*
+/// snapshot (the snapshotter's), so that one that failed stays due and is retried.
 pub(crate) struct SnapshotTrigger {
     pub every_entries: u64,
     pub every_bytes: u64,
-    pub entries_since: u64,
-    pub bytes_since: u64,
-    pub tx: SyncSender<Arc<State>>,
+    /// Log record bytes appended since open.
+    pub log_bytes: u64,
+    pub snapshotter: Arc<Snapshotter>,
+    pub tx: SyncSender<Job>,
 }
 
 impl SnapshotTrigger {
-    fn due(&self) -> bool {
-        (self.every_entries > 0 && self.entries_since >= self.every_entries)
-            || (self.every_bytes > 0 && self.bytes_since >= self.every_bytes)
+    fn due(&self, index: u64) -> bool {
+        let status = self.snapshotter.status();
+        (self.every_entries > 0 && index.saturating_sub(status.durable_index) >= self.every_entries)
+            || (self.every_bytes > 0
+                && self.log_bytes.saturating_sub(status.durable_log_bytes) >= self.every_bytes)
     }
 }
 
@@ -284,22 +289,24 @@ impl Writer {
         }
     }
 
-    fn maybe_snapshot(&mut self, entries: u64, bytes: u64) {
+    fn maybe_snapshot(&mut self, _entries: u64, bytes: u64) {
         let Some(trigger) = &mut self.snapshots else {
             return;
         };
-        trigger.entries_since += entries;
-        trigger.bytes_since += bytes;
-        if !trigger.due() {
+        trigger.log_bytes += bytes;
+        // One job at a time, none during a failed snapshot's backoff (the snapshotter
+        // retries by itself); nothing is reset here, only when a snapshot is durable.
+        if !trigger.due(self.state.index()) || !trigger.snapshotter.ready() {
             return;
         }
-        // A full channel means a snapshot is still being written: try again next batch.
-        match trigger.tx.try_send(self.state.clone()) {
-            Ok(()) => {
-                trigger.entries_since = 0;
-                trigger.bytes_since = 0;
-            }
-            Err(TrySendError::Full(_)) => {}
+        let job = Job {
+            state: self.state.clone(),
+            log_bytes: trigger.log_bytes,
+        };
+        trigger.snapshotter.mark_busy();
+        match trigger.tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => trigger.snapshotter.clear_busy(),
             Err(TrySendError::Disconnected(_)) => self.snapshots = None,
         }
     }
