@@ -105,12 +105,14 @@ pub enum SubmitError {
     #[error(transparent)]
     Rejected(rollout_engine::Error),
     /// The durable commit failed. The command may or may not be on disk (an fsync failure
-    /// leaves that unknown), so the store stops accepting writes: reopen it, and recovery
-    /// will tell what survived.
-    #[error("commit failed, the store stopped accepting writes (reopen it): {0}")]
+    /// leaves that unknown), so the store refuses writes until it has reopened the
+    /// database and verified it (by itself, with backoff); the reopened store holds the
+    /// command if it reached the disk.
+    #[error("commit failed; the command may or may not be durable, and the store refuses writes until it has reopened and verified the database: {0}")]
     Storage(Arc<redb::Error>),
-    /// An earlier commit failed; see [`SubmitError::Storage`].
-    #[error("the store stopped accepting writes after a failed commit (reopen it): {0}")]
+    /// An earlier commit failed and the store is recovering; see [`SubmitError::Storage`]
+    /// and [`crate::Store::refusing_writes`]. Nothing was written; retry later.
+    #[error("the store refuses writes after a failed commit while it reopens the database; retry later: {0}")]
     Failed(Arc<redb::Error>),
     /// The submission queue is full (only from the non-blocking submit).
     #[error("the store's submission queue is full ({capacity} commands); retry later")]
@@ -145,6 +147,9 @@ pub enum ReadError {
         #[source]
         source: redb::Error,
     },
+    /// The database is being reopened after a failed commit; try again shortly.
+    #[error("{}: the database is being reopened after a failed commit; retry shortly", path.display())]
+    Reopening { path: PathBuf },
     #[error("{}: log record at index {index}: {source}", path.display())]
     Decode {
         path: PathBuf,

@@ -31,6 +31,7 @@ pub mod faults;
 mod log;
 mod publish;
 mod recovery;
+mod reopen;
 mod snapshot;
 mod snapshotter;
 mod stamp;

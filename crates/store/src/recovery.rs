@@ -66,9 +66,26 @@ struct Meta {
 }
 
 pub(crate) fn recover(dir: &Path, options: &Options) -> Result<Recovered, OpenError> {
-    let started = Instant::now();
     fs::create_dir_all(dir).map_err(io(dir))?;
     snapshot::remove_stale_temp_files(dir).map_err(io(dir))?;
+    recover_files(dir, options)
+}
+
+/// Recovery in a running store, after a failed commit: the same checks as an open, on a
+/// directory that must already hold a store, leaving the snapshot thread's temp files.
+pub(crate) fn reopen(dir: &Path, options: &Options) -> Result<Recovered, OpenError> {
+    let db_path = dir.join(DB_FILE);
+    if !db_path.exists() {
+        return Err(OpenError::Io {
+            path: db_path,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    recover_files(dir, options)
+}
+
+fn recover_files(dir: &Path, options: &Options) -> Result<Recovered, OpenError> {
+    let started = Instant::now();
     let db_path = dir.join(DB_FILE);
     let mut repairs = Vec::new();
 

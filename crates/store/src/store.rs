@@ -6,17 +6,18 @@ use crate::faults::FaultPlan;
 use crate::log::LOG;
 use crate::publish::Published;
 use crate::recovery::{self, RecoveryReport, DB_FILE};
+use crate::reopen::{DbSlot, Gate};
 use crate::snapshotter::{SnapshotInfo, Snapshotter};
 use crate::stamp::{Stamper, SystemStamper};
 use crate::writer::{Committed, Counters, Msg, Reply, SnapshotTrigger, Writer};
-use redb::{Database, ReadableDatabase};
+use redb::ReadableDatabase;
 use rollout_engine::{Command, EngineConfig, Envelope, State};
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -112,6 +113,11 @@ pub struct StoreStats {
     pub last_snapshot_error: Option<String>,
     /// Snapshot writes that failed since open (each is logged and retried).
     pub snapshot_failures: u64,
+    /// Commits that failed since open (each makes the store refuse writes until it has
+    /// reopened the database).
+    pub failed_commits: u64,
+    /// In-process reopens after a failed commit that succeeded.
+    pub recoveries: u64,
 }
 
 /// A durable engine: a command log and snapshots in a directory.
@@ -120,11 +126,11 @@ pub struct StoreStats {
 /// the commands already queued, and waits for a snapshot in progress.
 pub struct Store {
     dir: PathBuf,
-    db: Arc<Database>,
+    db: Arc<DbSlot>,
     tx: SyncSender<Msg>,
     queue_capacity: usize,
     published: Arc<Published>,
-    failed: Arc<OnceLock<Arc<redb::Error>>>,
+    gate: Arc<Gate>,
     counters: Arc<Counters>,
     snapshotter: Arc<Snapshotter>,
     report: RecoveryReport,
@@ -137,10 +143,10 @@ impl Store {
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Store, OpenError> {
         let dir = dir.as_ref().to_path_buf();
         let recovered = recovery::recover(&dir, &options)?;
-        let db = Arc::new(recovered.db);
+        let db = Arc::new(DbSlot::from_pointee(recovered.db));
         let state = Arc::new(recovered.state);
         let published = Arc::new(Published::new(state.clone()));
-        let failed = Arc::new(OnceLock::new());
+        let gate = Arc::new(Gate::default());
         let counters = Arc::new(Counters::default());
         counters
             .truncated_through
@@ -176,7 +182,14 @@ impl Store {
             rx,
             published: published.clone(),
             stamper: options.stamper.clone(),
-            failed: failed.clone(),
+            gate: gate.clone(),
+            dir: dir.clone(),
+            options: Options {
+                // A reopen after a failed commit never repairs: it is not the operator's
+                // explicit choice that `recover_to_last_good` is.
+                recover_to_last_good: false,
+                ..options.clone()
+            },
             counters: counters.clone(),
             max_batch: options.max_batch_commands.max(1),
             state,
@@ -197,7 +210,7 @@ impl Store {
             tx,
             queue_capacity: options.queue_capacity.max(1),
             published,
-            failed,
+            gate,
             counters,
             snapshotter,
             report: recovered.report,
@@ -209,8 +222,8 @@ impl Store {
     /// engine rejects writes nothing and returns [`SubmitError::Rejected`]. Blocks the
     /// calling thread for the group's fsync: from async code use [`Store::submit_async`].
     pub fn submit(&self, command: Command) -> Result<Committed, SubmitError> {
-        if let Some(e) = self.failed.get() {
-            return Err(SubmitError::Failed(e.clone()));
+        if let Some(e) = self.gate.failed.load_full() {
+            return Err(SubmitError::Failed(e));
         }
         let (reply_tx, reply_rx) = sync_channel(1);
         self.tx
@@ -237,8 +250,8 @@ impl Store {
         &self,
         command: Command,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Committed, SubmitError>>, SubmitError> {
-        if let Some(e) = self.failed.get() {
-            return Err(SubmitError::Failed(e.clone()));
+        if let Some(e) = self.gate.failed.load_full() {
+            return Err(SubmitError::Failed(e));
         }
         let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
         let msg = Msg::Submit {
@@ -280,7 +293,11 @@ impl Store {
             path: path.clone(),
             source: e,
         };
-        let txn = self.db.begin_read().map_err(|e| st(e.into()))?;
+        let db = self
+            .db
+            .load_full()
+            .ok_or_else(|| ReadError::Reopening { path: path.clone() })?;
+        let txn = db.begin_read().map_err(|e| st(e.into()))?;
         let table = txn.open_table(LOG).map_err(|e| st(e.into()))?;
         let mut out = Vec::new();
         for item in table.range(from..).map_err(|e| st(e.into()))? {
@@ -322,7 +339,16 @@ impl Store {
             last_snapshot: snapshots.last,
             last_snapshot_error: snapshots.last_error,
             snapshot_failures: snapshots.failures,
+            failed_commits: self.gate.failed_commits.load(Ordering::Relaxed),
+            recoveries: self.gate.recoveries.load(Ordering::Relaxed),
         }
+    }
+
+    /// `None` while the store accepts writes; else why it refuses them (a commit failed
+    /// and it is reopening the database, or found acknowledged entries missing), in
+    /// words an operator can act on. What `/v1/agent/health` reports.
+    pub fn refusing_writes(&self) -> Option<String> {
+        self.gate.refusing()
     }
 
     /// The store's directory.

@@ -15,13 +15,16 @@ use crate::codec;
 use crate::error::SubmitError;
 use crate::log;
 use crate::publish::Published;
+use crate::reopen::{DbSlot, Gate};
 use crate::snapshotter::{Job, Snapshotter};
 use crate::stamp::Stamper;
-use redb::{Database, Durability};
+use crate::Options;
+use redb::Durability;
 use rollout_engine::{apply, Command, Envelope, Outcome, State};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
 
 /// A command that was committed durably.
 #[derive(Clone, Debug)]
@@ -101,11 +104,16 @@ impl SnapshotTrigger {
 }
 
 pub(crate) struct Writer {
-    pub db: Arc<Database>,
+    /// The database; swapped by an in-process reopen after a failed commit.
+    pub db: Arc<DbSlot>,
     pub rx: Receiver<Msg>,
     pub published: Arc<Published>,
     pub stamper: Arc<dyn Stamper>,
-    pub failed: Arc<OnceLock<Arc<redb::Error>>>,
+    /// Whether writes are accepted (refused from a failed commit until a reopen).
+    pub gate: Arc<Gate>,
+    /// Where the store is and how it was opened: what a reopen needs.
+    pub dir: PathBuf,
+    pub options: Options,
     pub counters: Arc<Counters>,
     pub max_batch: usize,
     /// The last committed state (equal to the published one between batches).
@@ -128,7 +136,19 @@ impl Writer {
         let mut batch: Vec<Pending> = Vec::with_capacity(self.max_batch);
         loop {
             // With truncation left to do, don't sleep: do it when the queue is empty.
-            let first = if self.truncate_target > self.truncated_through {
+            let first = if let Some(wait) = self.gate.next_attempt_in() {
+                // Refusing writes after a failed commit: answer what comes, and reopen
+                // the database when the backoff allows (also under a steady stream).
+                if wait.is_zero() {
+                    self.try_reopen();
+                    continue;
+                }
+                match self.rx.recv_timeout(wait) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            } else if self.truncate_target > self.truncated_through {
                 match self.rx.try_recv() {
                     Ok(m) => Some(m),
                     Err(TryRecvError::Empty) => None,
@@ -166,7 +186,7 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: Vec<Pending>) {
-        if let Some(err) = self.failed.get() {
+        if let Some(err) = self.gate.failed.load_full() {
             // No more writes of any kind, truncation included (or `run` would spin on it).
             self.truncate_target = self.truncated_through;
             for p in batch {
@@ -196,7 +216,12 @@ impl Writer {
             }
             Err(e) => {
                 let e = Arc::new(e);
-                let _ = self.failed.set(e.clone());
+                tracing::error!(
+                    error = %e,
+                    index = self.state.index(),
+                    "commit failed; refusing writes until the database is reopened and verified"
+                );
+                self.gate.fail(e.clone());
                 self.truncate_target = self.truncated_through;
                 for (reply, _) in results {
                     reply.send(Err(SubmitError::Storage(e.clone())));
@@ -259,7 +284,8 @@ impl Writer {
     /// One write transaction, one fsync: the batch's records plus a bounded slice of
     /// pending truncation.
     fn write(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), redb::Error> {
-        let mut txn = self.db.begin_write()?;
+        let db = self.db.load_full().ok_or(redb::Error::PreviousIo)?;
+        let mut txn = db.begin_write()?;
         // The default, spelled out: the commit returns only after fsync.
         txn.set_durability(Durability::Immediate)?;
         log::append(&txn, records)?;

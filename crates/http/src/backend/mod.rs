@@ -45,6 +45,16 @@ pub trait Backend: Send + Sync + 'static {
     fn now_ns(&self) -> UnixNanos {
         system_now_ns()
     }
+
+    /// `None` while the backend accepts writes; else why it does not (a durable store
+    /// after a failed commit), which `/v1/agent/health` answers with a 503 so that load
+    /// balancers and operators see an agent in trouble.
+    fn refusing_writes(&self) -> Option<String> {
+        None
+    }
+
+    /// Appends the backend's own metrics to `/v1/metrics` (Prometheus text).
+    fn render_metrics(&self, _out: &mut String) {}
 }
 
 /// Why a command was not applied.

@@ -12,3 +12,4 @@ mod limits;
 mod load;
 mod resilience;
 mod shapes;
+mod storage_faults;
