@@ -74,6 +74,17 @@ pub enum Problem {
     Database(String),
     #[error("metadata entry {key:?} is damaged: {reason}")]
     Meta { key: &'static str, reason: String },
+    /// The log is gone in a directory that holds a store: taking it for a new store would
+    /// lose every acknowledged entry (after the newest snapshot, if any).
+    #[error("the log is {what}, but this directory holds a store ({evidence}); it is not taken for a new one, which would lose the acknowledged entries")]
+    LogLost { what: String, evidence: String },
+    #[error("the identity file {0}")]
+    Identity(String),
+    #[error("the database belongs to another store: its store ID is {found}, this directory's identity file says {expected}")]
+    ForeignDatabase {
+        expected: uuid::Uuid,
+        found: uuid::Uuid,
+    },
 }
 
 impl fmt::Display for Corruption {
@@ -87,11 +98,18 @@ impl fmt::Display for Corruption {
             ". Nothing was changed. Restore the data directory from a backup"
         )?;
         match self.last_good {
+            Some(0) => write!(
+                f,
+                ", or start with --recover-to-last-good (the store's recover_to_last_good) to start from an empty state through index 0: nothing can be kept (damaged files are kept aside as *.corrupt)"
+            ),
             Some(good) => write!(
                 f,
-                ", or reopen with recover_to_last_good to keep the state through index {good} and discard what follows (the damaged files are kept aside as *.corrupt)"
+                ", or start with --recover-to-last-good (the store's recover_to_last_good) to keep the state through index {good} and discard what follows (damaged files are kept aside as *.corrupt)"
             ),
-            None => write!(f, "; recover_to_last_good cannot repair this"),
+            None => write!(
+                f,
+                "; --recover-to-last-good (recover_to_last_good) cannot repair this"
+            ),
         }
     }
 }

@@ -155,11 +155,16 @@ pub fn prune(dir: &Path, keep: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Renames a damaged file aside so that it is kept as evidence but never loaded again.
-pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+/// Where [`set_aside`] moves `path`.
+pub fn aside_path(path: &Path) -> PathBuf {
     let mut aside = path.as_os_str().to_owned();
     aside.push(".corrupt");
-    let aside = PathBuf::from(aside);
+    PathBuf::from(aside)
+}
+
+/// Renames a damaged file aside so that it is kept as evidence but never loaded again.
+pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let aside = aside_path(path);
     fs::rename(path, &aside)?;
     Ok(aside)
 }
