@@ -220,6 +220,7 @@ fn init_logging(level: LogLevel) {
 
 async fn run(args: AgentArgs) -> Result<(), String> {
     let signalled = shutdown_signal()?;
+    let _file_size_limit = survive_file_size_limit()?;
     let location = match (&args.data_dir, args.dev) {
         (Some(path), _) => Location::Dir {
             path: path.clone(),
@@ -326,6 +327,23 @@ fn scheduler_name(args: &AgentArgs) -> &'static str {
         (true, DevScheduler::Sim) => "dev-cluster",
         _ => "external",
     }
+}
+
+/// A file size limit (`ulimit -f`, systemd's `LimitFSIZE=`) must make the write that
+/// crosses it fail (EFBIG) — a failed commit the store survives and recovers from once the
+/// limit is raised — rather than kill the agent, which SIGXFSZ's default action does.
+/// Handling the signal (and ignoring it) is what turns it into an error.
+/// The returned handle keeps the handler installed.
+fn survive_file_size_limit() -> Result<Box<dyn std::any::Any + Send>, String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::from_raw(libc::SIGXFSZ))
+            .map(|s| Box::new(s) as Box<dyn std::any::Any + Send>)
+            .map_err(|e| format!("cannot handle SIGXFSZ: {e}"))
+    }
+    #[cfg(not(unix))]
+    Ok(Box::new(()))
 }
 
 /// Starts listening for SIGINT and SIGTERM now and returns a future that resolves on the
