@@ -5,6 +5,7 @@ mod common;
 
 mod acl;
 mod blocking;
+mod bodies;
 mod decoding;
 mod errors;
 mod flows;
