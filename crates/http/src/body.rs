@@ -25,7 +25,6 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -102,7 +101,7 @@ async fn read(mut body: Body, rules: &Rules) -> Result<Bytes, ApiError> {
     loop {
         let (deadline, by_rate) = rules.deadline(started, out.len());
         let frame = tokio::select! {
-            frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)) => frame,
+            frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)) => frame,
             () = tokio::time::sleep_until(deadline) => {
                 return Err(if by_rate {
                     ApiError::new(
