@@ -399,27 +399,26 @@ impl StorageBackend for FaultyBackend {
         let len = data.len() as u64;
         // Which fault, if any; `prefix` is what reaches the file before it fails.
         let rates = s.rates;
-        let (prefix, error, cut): (u64, Option<io::Error>, bool) = if s.disk_full {
-            s.injected.write_enospc += 1;
-            (0, Some(enospc()), false)
-        } else if s.roll(rates.write_enospc) {
-            s.injected.write_enospc += 1;
-            (0, Some(enospc()), false)
-        } else if s.roll(rates.short_write) {
-            s.injected.short_writes += 1;
-            let at = s.tear_at(len);
-            (at, Some(enospc()), false)
-        } else if s.roll(rates.write_eio) {
-            s.injected.write_eio += 1;
-            let at = s.tear_at(len);
-            (at, Some(eio()), false)
-        } else if s.roll(rates.torn_write) {
-            s.injected.torn_writes += 1;
-            let at = s.tear_at(len);
-            (at, Some(eio()), true)
-        } else {
-            (len, None, false)
-        };
+        let full = s.disk_full;
+        let (prefix, error, cut): (u64, Option<io::Error>, bool) =
+            if full || s.roll(rates.write_enospc) {
+                s.injected.write_enospc += 1;
+                (0, Some(enospc()), false)
+            } else if s.roll(rates.short_write) {
+                s.injected.short_writes += 1;
+                let at = s.tear_at(len);
+                (at, Some(enospc()), false)
+            } else if s.roll(rates.write_eio) {
+                s.injected.write_eio += 1;
+                let at = s.tear_at(len);
+                (at, Some(eio()), false)
+            } else if s.roll(rates.torn_write) {
+                s.injected.torn_writes += 1;
+                let at = s.tear_at(len);
+                (at, Some(eio()), true)
+            } else {
+                (len, None, false)
+            };
         if prefix > 0 {
             let old = self.current(offset, prefix as usize)?;
             if let Some(t) = s.tracked(self.id) {

@@ -435,14 +435,14 @@ pub async fn not_there_equals_not_yours<T: Deref<Target = Client>>(agent: &T) ->
         }
         cases
     };
-    let writes = |hidden_d: &str,
-                  hidden_a: &str|
-     -> Vec<(
+    /// (what, the hidden deployment's path, the unknown one's, the body for an ID)
+    type Write = (
         &'static str,
         String,
         String,
         Box<dyn Fn(&str) -> Option<Value>>,
-    )> {
+    );
+    let writes = |hidden_d: &str, hidden_a: &str| -> Vec<Write> {
         let a = hidden_a.to_owned();
         vec![
             (
