@@ -118,13 +118,17 @@ async fn an_emptied_or_deleted_log_stops_the_agent_naming_the_file_and_the_remed
         } else {
             std::fs::remove_file(&db).unwrap();
         }
-        let out = Command::new(crate::common::BIN)
+        let run = Command::new(crate::common::BIN)
             .arg("agent")
             .arg("--data-dir")
             .arg(dir.path())
             .args(["--http-addr", "127.0.0.1:0"])
-            .output()
+            .kill_on_drop(true)
+            .output();
+        // An agent that takes the directory for a new store keeps running: bounded.
+        let out = tokio::time::timeout(std::time::Duration::from_secs(30), run)
             .await
+            .unwrap_or_else(|_| panic!("{damage}: the agent started instead of refusing"))
             .expect("run");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{damage}: started anyway: {stderr}");
