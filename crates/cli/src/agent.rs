@@ -118,9 +118,16 @@ struct LimitArgs {
     /// Time to receive a request's headers; also the idle time of a kept-alive connection.
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "10s")]
     header_read_timeout: Duration,
-    /// Time to receive a request body (408 beyond).
+    /// Time to receive a whole request body (408 beyond).
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
     body_read_timeout: Duration,
+    /// Minimum average rate of a request body once --body-min-rate-grace has passed, in
+    /// bytes per second (408 beyond; 0: none).
+    #[arg(long, value_name = "BYTES", default_value = "1024")]
+    body_min_rate: u64,
+    /// How long a request body may take to get going before --body-min-rate applies.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5s")]
+    body_min_rate_grace: Duration,
     /// Time a response write may make no progress before the connection is closed.
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
     write_timeout: Duration,
@@ -220,6 +227,7 @@ fn init_logging(level: LogLevel) {
 
 async fn run(args: AgentArgs) -> Result<(), String> {
     let signalled = shutdown_signal()?;
+    let _file_size_limit = survive_file_size_limit()?;
     let location = match (&args.data_dir, args.dev) {
         (Some(path), _) => Location::Dir {
             path: path.clone(),
@@ -314,6 +322,8 @@ fn http_config(args: &AgentArgs, data_dir: &std::path::Path) -> Config {
         max_connections_per_client: l.max_connections_per_client,
         header_read_timeout: l.header_read_timeout,
         body_read_timeout: l.body_read_timeout,
+        body_min_rate_bytes_per_second: l.body_min_rate,
+        body_min_rate_grace: l.body_min_rate_grace,
         write_timeout: l.write_timeout,
         acl_enabled: args.acl_enabled,
         acl_bootstrap_reset_file: Some(data_dir.join("acl-bootstrap-reset")),
@@ -326,6 +336,23 @@ fn scheduler_name(args: &AgentArgs) -> &'static str {
         (true, DevScheduler::Sim) => "dev-cluster",
         _ => "external",
     }
+}
+
+/// A file size limit (`ulimit -f`, systemd's `LimitFSIZE=`) must make the write that
+/// crosses it fail (EFBIG) — a failed commit the store survives and recovers from once the
+/// limit is raised — rather than kill the agent, which SIGXFSZ's default action does.
+/// Handling the signal (and ignoring it) is what turns it into an error.
+/// The returned handle keeps the handler installed.
+fn survive_file_size_limit() -> Result<Box<dyn std::any::Any + Send>, String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::from_raw(libc::SIGXFSZ))
+            .map(|s| Box::new(s) as Box<dyn std::any::Any + Send>)
+            .map_err(|e| format!("cannot handle SIGXFSZ: {e}"))
+    }
+    #[cfg(not(unix))]
+    Ok(Box::new(()))
 }
 
 /// Starts listening for SIGINT and SIGTERM now and returns a future that resolves on the

@@ -23,6 +23,8 @@ const SLEEP_MAX: Duration = Duration::from_secs(60);
 const OVERLOADED_BACKOFF: Duration = Duration::from_millis(100);
 /// Tries of one command while the store is overloaded, before the cluster gives up on it.
 const OVERLOADED_TRIES: u32 = 50;
+/// How often to look whether a store that refuses writes has recovered.
+const RECOVERY_POLL: Duration = Duration::from_millis(200);
 
 /// Starts the cluster; it stops when `stop` turns true (between two commands, so a
 /// command in flight is always answered).
@@ -80,7 +82,10 @@ async fn run(backend: Arc<dyn Backend>, mut cluster: LiveCluster, mut stop: watc
     tracing::info!("dev cluster stopped");
 }
 
-/// Submits one command, waiting out a full store queue (bounded); logs what it did.
+/// Submits one command, waiting out a full store queue (bounded) and a store that
+/// refuses writes while it recovers from a failed commit (until it accepts them again:
+/// the cluster carries on by itself, as the store does); logs what it did. A command
+/// whose commit failed may have reached the disk: tried again, the engine tells.
 async fn submit(
     backend: &dyn Backend,
     command: Command,
@@ -91,18 +96,52 @@ async fn submit(
     loop {
         tries += 1;
         // Cloned so that it can be tried again; dev commands are small.
-        match backend.submit(command.clone()).await {
+        let error = match backend.submit(command.clone()).await {
             Ok(outcome) => {
                 summary.log(outcome.index);
                 return Ok(());
             }
-            Err(BackendError::Unavailable(why)) if tries < OVERLOADED_TRIES && !*stop.borrow() => {
+            Err(e @ BackendError::Rejected(_)) => return Err(e),
+            Err(e) => e,
+        };
+        if *stop.borrow() {
+            return Err(error);
+        }
+        if backend.refusing_writes().is_some() {
+            tracing::warn!(error = %error, "dev cluster: the store refuses writes; waiting for it to recover");
+            if !wait_until_accepting(backend, stop).await {
+                return Err(error);
+            }
+            tracing::info!("dev cluster: the store accepts writes again; carrying on");
+            continue;
+        }
+        // A full queue, or a commit that failed a moment ago and a store that may
+        // already have recovered: try again, a bounded number of times.
+        match error {
+            BackendError::Unavailable(why) | BackendError::Internal(why)
+                if tries < OVERLOADED_TRIES =>
+            {
                 tracing::debug!(why, "dev cluster: store busy, retrying");
                 tokio::time::sleep(OVERLOADED_BACKOFF).await;
             }
-            Err(e) => return Err(e),
+            e => return Err(e),
         }
     }
+}
+
+/// Waits until the backend accepts writes again (true) or the agent stops (false).
+async fn wait_until_accepting(backend: &dyn Backend, stop: &watch::Receiver<bool>) -> bool {
+    let mut stop = stop.clone();
+    while backend.refusing_writes().is_some() {
+        if *stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            _ = tokio::time::sleep(RECOVERY_POLL) => {}
+        }
+    }
+    true
 }
 
 /// What a command did, in a log line a developer watching `--dev` can follow.

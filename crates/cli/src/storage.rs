@@ -174,6 +174,12 @@ fn log_recovery(store: &Store, temporary: bool) {
         repairs = r.repairs.len(),
         "store recovered"
     );
+    if r.created {
+        tracing::info!(data_dir = %store.dir().display(), "store created");
+    }
+    for note in &r.notes {
+        tracing::warn!(data_dir = %store.dir().display(), "{note}");
+    }
     for repair in &r.repairs {
         tracing::warn!(
             problem = %repair.corruption,

@@ -111,6 +111,13 @@ async fn matrix_against_the_binary() {
 }
 
 #[tokio::test]
+async fn not_there_and_not_yours_get_the_same_answer_from_the_binary() {
+    let a = Agent::start().await;
+    let compared = acl_matrix::not_there_equals_not_yours(&a).await;
+    println!("{compared} pairs of answers compared");
+}
+
+#[tokio::test]
 async fn acl_commands_against_the_binary() {
     let a = Agent::start().await;
     let (ok, out, err) = a.cli(&["acl", "bootstrap"], None).await;

@@ -6,6 +6,7 @@
 //! the last result when the wait expires or the server shuts down. The index a reply
 //! reports is never 0 (R4), so a client that echoes it back always blocks.
 
+use crate::acl::Identity;
 use crate::error::ApiError;
 use crate::query::QueryOptions;
 use crate::server::Api;
@@ -73,23 +74,31 @@ pub fn time_to_block(wait: Option<Duration>, max: Duration) -> Duration {
     base + Duration::from_nanos(jitter_ns)
 }
 
-/// Runs `read` against the latest state, blocking as the query options ask.
+/// Runs `read` against the latest state for `who`, blocking as the query options ask.
+///
+/// The requester is checked again whenever the query wakes (a change, the end of the
+/// wait): its token resolved anew against the state it is about to read, and `check` (the
+/// handler's capability check) run on the result. A token deleted, expired or stripped of
+/// the policy that allowed the read while the query waited gets 403, not the data; and
+/// `read` always filters with the requester's current rights.
 pub async fn query<T>(
     api: &Api,
     options: &QueryOptions,
-    read: impl Fn(&State) -> Reply<T>,
-) -> Reply<T> {
+    who: &Identity,
+    check: impl Fn(&Identity) -> Result<(), ApiError>,
+    read: impl Fn(&State, &Identity) -> Reply<T>,
+) -> Result<Reply<T>, ApiError> {
     // Subscribe before the first read, so that a change between the read and the wait
     // is not missed.
     let mut changes = api.backend().subscribe();
-    let mut reply = read(&api.state());
+    let mut reply = read(&api.state(), who);
     if options.min_index == 0 || reply.index > options.min_index {
-        return reply;
+        return Ok(reply);
     }
     // Bounded per client; a refusal still reports the index the read ran at.
     let _waiting = match api.limiter().enter_blocking(options.client) {
         Ok(held) => held,
-        Err(e) => return Reply::err(reply.index, e),
+        Err(e) => return Ok(Reply::err(reply.index, e)),
     };
     // While it waits, the query holds no request slot: watchers must not starve writes.
     options.release_request_slot();
@@ -100,35 +109,47 @@ pub async fn query<T>(
         if *shutdown.borrow() {
             break;
         }
-        tokio::select! {
+        let woke_by_change = tokio::select! {
             changed = changes.changed() => {
                 if changed.is_err() {
                     break; // the backend is gone; answer with what we have
                 }
+                true
             }
-            _ = tokio::time::sleep_until(deadline) => break,
-            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep_until(deadline) => false,
+            _ = shutdown.changed() => false,
+        };
+        let state = api.state();
+        let current = who.refreshed(&state, api.backend().now_ns())?;
+        check(&current)?;
+        reply = read(&state, &current);
+        if !woke_by_change {
+            break;
         }
-        reply = read(&api.state());
     }
-    reply
+    Ok(reply)
 }
 
 /// A blocking read of one object: its own index when found; when not, a 404 with
 /// `not_found` at `table_index` (Nomad blocks on the table until the object appears).
+/// The requester is checked again when the query wakes, as in [`query`].
 pub async fn query_one<T>(
     api: &Api,
     options: &QueryOptions,
+    who: &Identity,
+    check: impl Fn(&Identity) -> Result<(), ApiError>,
     not_found: &'static str,
     table_index: impl Fn(&TableIndexes) -> u64,
-    find: impl Fn(&State) -> Option<(u64, T)>,
-) -> Reply<T> {
-    query(api, options, |state| match find(state) {
-        Some((index, object)) => Reply::ok(index, object),
-        None => Reply::err(
-            table_index(&state.table_indexes()),
-            ApiError::not_found(not_found),
-        ),
+    find: impl Fn(&State, &Identity) -> Option<(u64, T)>,
+) -> Result<Reply<T>, ApiError> {
+    query(api, options, who, check, |state, who| {
+        match find(state, who) {
+            Some((index, object)) => Reply::ok(index, object),
+            None => Reply::err(
+                table_index(&state.table_indexes()),
+                ApiError::not_found(not_found),
+            ),
+        }
     })
     .await
 }

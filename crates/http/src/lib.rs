@@ -25,6 +25,7 @@
 pub mod acl;
 pub mod backend;
 mod blocking;
+mod body;
 mod decode;
 mod error;
 mod ids;

@@ -49,8 +49,17 @@ pub struct Config {
     /// (the clock starts when the server waits for the next request): slowloris-style
     /// partial headers cannot pin a connection longer.
     pub header_read_timeout: Duration,
-    /// Time to receive a request body once its handler reads it (408 beyond).
+    /// Time to receive a whole request body (408 beyond). Bodies are received before a
+    /// request takes a slot in `max_concurrent_requests`, so a slow one holds only its
+    /// connection.
     pub body_read_timeout: Duration,
+    /// After `body_min_rate_grace`, a request body must arrive at this average rate
+    /// (bytes per second since its request began), or it is cut with 408 at once: one
+    /// byte and a stall holds a connection for the grace period, not the whole timeout.
+    /// 0 turns the rule off.
+    pub body_min_rate_bytes_per_second: u64,
+    /// How long a body may take to get going before the minimum rate applies.
+    pub body_min_rate_grace: Duration,
     /// Time a response write may make no progress (a client that stopped reading);
     /// then the connection is closed.
     pub write_timeout: Duration,
@@ -75,6 +84,8 @@ impl Default for Config {
             max_connections_per_client: 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            body_min_rate_bytes_per_second: 1024,
+            body_min_rate_grace: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
             acl_enabled: false,
             acl_bootstrap_reset_file: None,

@@ -74,6 +74,17 @@ pub enum Problem {
     Database(String),
     #[error("metadata entry {key:?} is damaged: {reason}")]
     Meta { key: &'static str, reason: String },
+    /// The log is gone in a directory that holds a store: taking it for a new store would
+    /// lose every acknowledged entry (after the newest snapshot, if any).
+    #[error("the log is {what}, but this directory holds a store ({evidence}); it is not taken for a new one, which would lose the acknowledged entries")]
+    LogLost { what: String, evidence: String },
+    #[error("the identity file {0}")]
+    Identity(String),
+    #[error("the database belongs to another store: its store ID is {found}, this directory's identity file says {expected}")]
+    ForeignDatabase {
+        expected: uuid::Uuid,
+        found: uuid::Uuid,
+    },
 }
 
 impl fmt::Display for Corruption {
@@ -87,11 +98,18 @@ impl fmt::Display for Corruption {
             ". Nothing was changed. Restore the data directory from a backup"
         )?;
         match self.last_good {
+            Some(0) => write!(
+                f,
+                ", or start with --recover-to-last-good (the store's recover_to_last_good) to start from an empty state through index 0: nothing can be kept (damaged files are kept aside as *.corrupt)"
+            ),
             Some(good) => write!(
                 f,
-                ", or reopen with recover_to_last_good to keep the state through index {good} and discard what follows (the damaged files are kept aside as *.corrupt)"
+                ", or start with --recover-to-last-good (the store's recover_to_last_good) to keep the state through index {good} and discard what follows (damaged files are kept aside as *.corrupt)"
             ),
-            None => write!(f, "; recover_to_last_good cannot repair this"),
+            None => write!(
+                f,
+                "; --recover-to-last-good (recover_to_last_good) cannot repair this"
+            ),
         }
     }
 }
@@ -105,12 +123,14 @@ pub enum SubmitError {
     #[error(transparent)]
     Rejected(rollout_engine::Error),
     /// The durable commit failed. The command may or may not be on disk (an fsync failure
-    /// leaves that unknown), so the store stops accepting writes: reopen it, and recovery
-    /// will tell what survived.
-    #[error("commit failed, the store stopped accepting writes (reopen it): {0}")]
+    /// leaves that unknown), so the store refuses writes until it has reopened the
+    /// database and verified it (by itself, with backoff); the reopened store holds the
+    /// command if it reached the disk.
+    #[error("commit failed; the command may or may not be durable, and the store refuses writes until it has reopened and verified the database: {0}")]
     Storage(Arc<redb::Error>),
-    /// An earlier commit failed; see [`SubmitError::Storage`].
-    #[error("the store stopped accepting writes after a failed commit (reopen it): {0}")]
+    /// An earlier commit failed and the store is recovering; see [`SubmitError::Storage`]
+    /// and [`crate::Store::refusing_writes`]. Nothing was written; retry later.
+    #[error("the store refuses writes after a failed commit while it reopens the database; retry later: {0}")]
     Failed(Arc<redb::Error>),
     /// The submission queue is full (only from the non-blocking submit).
     #[error("the store's submission queue is full ({capacity} commands); retry later")]
@@ -145,6 +165,9 @@ pub enum ReadError {
         #[source]
         source: redb::Error,
     },
+    /// The database is being reopened after a failed commit; try again shortly.
+    #[error("{}: the database is being reopened after a failed commit; retry shortly", path.display())]
+    Reopening { path: PathBuf },
     #[error("{}: log record at index {index}: {source}", path.display())]
     Decode {
         path: PathBuf,

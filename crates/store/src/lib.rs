@@ -27,9 +27,12 @@
 
 pub mod codec;
 mod error;
+pub mod faults;
+mod identity;
 mod log;
 mod publish;
 mod recovery;
+mod reopen;
 mod snapshot;
 mod snapshotter;
 mod stamp;
@@ -39,6 +42,7 @@ pub mod workload;
 pub mod writer;
 
 pub use error::{Corruption, OpenError, Problem, ReadError, SnapshotError, SubmitError};
+pub use identity::IDENTITY_FILE;
 pub use recovery::{RecoveryReport, Repair, DB_FILE};
 pub use snapshot::file_name as snapshot_file_name;
 pub use snapshotter::SnapshotInfo;

@@ -23,6 +23,9 @@ pub mod meta_key {
     pub const ENGINE_CONFIG: &str = "engine_config";
     /// `u64`: every log entry at or below this index was deleted by truncation.
     pub const TRUNCATED_THROUGH: &str = "truncated_through";
+    /// 16 bytes: the store's ID, as in the directory's identity file (a database from
+    /// another store's directory is told apart).
+    pub const STORE_ID: &str = "store_id";
 }
 
 /// Bound on entries deleted per write transaction, so truncation after a snapshot never

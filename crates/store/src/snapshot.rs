@@ -9,6 +9,7 @@
 
 use crate::codec::{self, DecodeError};
 use crate::error::{Problem, SnapshotError};
+use crate::faults::FaultPlan;
 use rollout_engine::State;
 use std::fs;
 use std::io::Write;
@@ -62,7 +63,11 @@ pub fn remove_stale_temp_files(dir: &Path) -> std::io::Result<()> {
 
 /// Writes `state` durably as a snapshot and returns its path and size. When this returns,
 /// the file is complete and its directory entry is on disk: the log below may go.
-pub fn write(dir: &Path, state: &State) -> Result<(PathBuf, u64), SnapshotError> {
+pub fn write(
+    dir: &Path,
+    state: &State,
+    faults: Option<&FaultPlan>,
+) -> Result<(PathBuf, u64), SnapshotError> {
     let index = state.index();
     let bytes = codec::encode_snapshot(state).map_err(|e| SnapshotError::Encode {
         index,
@@ -70,17 +75,46 @@ pub fn write(dir: &Path, state: &State) -> Result<(PathBuf, u64), SnapshotError>
     })?;
     let path = dir.join(file_name(index));
     let tmp = dir.join(format!("{PREFIX}{index:020}{TMP_SUFFIX}"));
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SnapshotError::Io { path, source }
-    };
-    let mut file = fs::File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(&bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, &path).map_err(io(&path))?;
-    sync_dir(dir).map_err(io(dir))?;
+    write_atomically(dir, &tmp, &path, &bytes, faults)
+        .map_err(|(path, source)| SnapshotError::Io { path, source })?;
     Ok((path, bytes.len() as u64))
+}
+
+/// Writes `bytes` to `path` so that a crash at any instant leaves either the old file
+/// (or none) or the complete new one: a temp file, fsync, rename, fsync of the
+/// directory. A failure names the path it happened on; the temp file is removed.
+pub fn write_atomically(
+    dir: &Path,
+    tmp: &Path,
+    path: &Path,
+    bytes: &[u8],
+    faults: Option<&FaultPlan>,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    let step = |p: &Path, what: &str| faults.map_or(Ok(()), |f| f.file_step(p, what));
+    let at = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| (p, e)
+    };
+    let written = (|| {
+        step(tmp, "create")?;
+        let mut file = fs::File::create(tmp)?;
+        step(tmp, "write")?;
+        file.write_all(bytes)?;
+        step(tmp, "fsync")?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(tmp);
+        return Err(at(tmp)(e));
+    }
+    let renamed = step(path, "rename").and_then(|()| fs::rename(tmp, path));
+    if let Err(e) = renamed {
+        let _ = fs::remove_file(tmp);
+        return Err(at(path)(e));
+    }
+    step(dir, "fsync")
+        .and_then(|()| sync_dir(dir))
+        .map_err(at(dir))
 }
 
 /// Makes renames and unlinks in `dir` durable.
@@ -121,11 +155,16 @@ pub fn prune(dir: &Path, keep: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Renames a damaged file aside so that it is kept as evidence but never loaded again.
-pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+/// Where [`set_aside`] moves `path`.
+pub fn aside_path(path: &Path) -> PathBuf {
     let mut aside = path.as_os_str().to_owned();
     aside.push(".corrupt");
-    let aside = PathBuf::from(aside);
+    PathBuf::from(aside)
+}
+
+/// Renames a damaged file aside so that it is kept as evidence but never loaded again.
+pub fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let aside = aside_path(path);
     fs::rename(path, &aside)?;
     Ok(aside)
 }

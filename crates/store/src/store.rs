@@ -2,20 +2,22 @@
 
 use crate::codec::decode_log_record;
 use crate::error::{OpenError, ReadError, SnapshotError, SubmitError};
+use crate::faults::FaultPlan;
 use crate::log::LOG;
 use crate::publish::Published;
 use crate::recovery::{self, RecoveryReport, DB_FILE};
+use crate::reopen::{DbSlot, Gate};
 use crate::snapshotter::{SnapshotInfo, Snapshotter};
 use crate::stamp::SystemStamp;
 use crate::writer::{Committed, Counters, Msg, Reply, SnapshotTrigger, Writer};
-use redb::{Database, ReadableDatabase};
-use rollout_engine::{Command, DeploymentEngine, EngineConfig, Envelope, Stamp, State};
+use redb::ReadableDatabase;
+use rollout_engine::{Command, EngineConfig, Envelope, Stamp, State};
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -52,6 +54,9 @@ pub struct Options {
     /// Time and entropy for envelopes ([`SystemStamp`] by default; tests use the
     /// engine's `SeededStamp`).
     pub stamp: Arc<dyn Stamp>,
+    /// Storage faults to inject (tests only; `None` in production): every file the
+    /// store opens or writes goes through this plan. See [`crate::faults`].
+    pub faults: Option<Arc<FaultPlan>>,
 }
 
 impl Default for Options {
@@ -68,6 +73,7 @@ impl Default for Options {
             cache_bytes: 64 << 20,
             engine_config: EngineConfig::default(),
             stamp: Arc::new(SystemStamp),
+            faults: None,
         }
     }
 }
@@ -85,6 +91,7 @@ impl fmt::Debug for Options {
             .field("recover_to_last_good", &self.recover_to_last_good)
             .field("cache_bytes", &self.cache_bytes)
             .field("engine_config", &self.engine_config)
+            .field("faults", &self.faults)
             .finish_non_exhaustive()
     }
 }
@@ -103,8 +110,15 @@ pub struct StoreStats {
     pub truncated_through: u64,
     pub snapshots_written: u64,
     pub last_snapshot: Option<SnapshotInfo>,
-    /// The last background snapshot failure, until a snapshot succeeds.
+    /// The last snapshot failure, until a snapshot succeeds.
     pub last_snapshot_error: Option<String>,
+    /// Snapshot writes that failed since open (each is logged and retried).
+    pub snapshot_failures: u64,
+    /// Commits that failed since open (each makes the store refuse writes until it has
+    /// reopened the database).
+    pub failed_commits: u64,
+    /// In-process reopens after a failed commit that succeeded.
+    pub recoveries: u64,
 }
 
 /// A durable engine: a command log and snapshots in a directory.
@@ -113,11 +127,11 @@ pub struct StoreStats {
 /// the commands already queued, and waits for a snapshot in progress.
 pub struct Store {
     dir: PathBuf,
-    db: Arc<Database>,
+    db: Arc<DbSlot>,
     tx: SyncSender<Msg>,
     queue_capacity: usize,
     published: Arc<Published>,
-    failed: Arc<OnceLock<Arc<redb::Error>>>,
+    gate: Arc<Gate>,
     counters: Arc<Counters>,
     snapshotter: Arc<Snapshotter>,
     report: RecoveryReport,
@@ -131,10 +145,10 @@ impl Store {
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Store, OpenError> {
         let dir = dir.as_ref().to_path_buf();
         let recovered = recovery::recover(&dir, &options)?;
-        let db = Arc::new(recovered.db);
+        let db = Arc::new(DbSlot::from_pointee(recovered.db));
         let state = Arc::new(recovered.state);
         let published = Arc::new(Published::new(state.clone()));
-        let failed = Arc::new(OnceLock::new());
+        let gate = Arc::new(Gate::default());
         let counters = Arc::new(Counters::default());
         counters
             .truncated_through
@@ -145,6 +159,8 @@ impl Store {
             options.snapshots_retained,
             options.log_tail_entries,
             tx.clone(),
+            options.faults.clone(),
+            recovered.report.snapshot_index.unwrap_or(0),
         ));
         let mut threads = Vec::new();
         let snapshots = if options.snapshot_every_entries > 0 || options.snapshot_every_bytes > 0 {
@@ -156,8 +172,8 @@ impl Store {
             Some(SnapshotTrigger {
                 every_entries: options.snapshot_every_entries,
                 every_bytes: options.snapshot_every_bytes,
-                entries_since: recovered.report.entries_replayed,
-                bytes_since: 0,
+                log_bytes: 0,
+                snapshotter: snapshotter.clone(),
                 tx: snap_tx,
             })
         } else {
@@ -167,10 +183,19 @@ impl Store {
             db: db.clone(),
             rx,
             published: published.clone(),
-            failed: failed.clone(),
+            stamp: options.stamp.clone(),
+            gate: gate.clone(),
+            dir: dir.clone(),
+            options: Options {
+                // A reopen after a failed commit never repairs: it is not the operator's
+                // explicit choice that `recover_to_last_good` is.
+                recover_to_last_good: false,
+                ..options.clone()
+            },
             counters: counters.clone(),
             max_batch: options.max_batch_commands.max(1),
-            engine: DeploymentEngine::from_shared((*state).clone(), options.stamp.clone()),
+            state,
+            last_now: recovered.last_now,
             truncated_through: recovered.truncated_through,
             truncate_target: recovered.truncated_through,
             snapshots,
@@ -187,7 +212,7 @@ impl Store {
             tx,
             queue_capacity: options.queue_capacity.max(1),
             published,
-            failed,
+            gate,
             counters,
             snapshotter,
             report: recovered.report,
@@ -200,8 +225,8 @@ impl Store {
     /// engine rejects writes nothing and returns [`SubmitError::Rejected`]. Blocks the
     /// calling thread for the group's fsync: from async code use [`Store::submit_async`].
     pub fn submit(&self, command: Command) -> Result<Committed, SubmitError> {
-        if let Some(e) = self.failed.get() {
-            return Err(SubmitError::Failed(e.clone()));
+        if let Some(e) = self.gate.failed.load_full() {
+            return Err(SubmitError::Failed(e));
         }
         let (reply_tx, reply_rx) = sync_channel(1);
         self.tx
@@ -228,8 +253,8 @@ impl Store {
         &self,
         command: Command,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Committed, SubmitError>>, SubmitError> {
-        if let Some(e) = self.failed.get() {
-            return Err(SubmitError::Failed(e.clone()));
+        if let Some(e) = self.gate.failed.load_full() {
+            return Err(SubmitError::Failed(e));
         }
         let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
         let msg = Msg::Submit {
@@ -277,7 +302,11 @@ impl Store {
             path: path.clone(),
             source: e,
         };
-        let txn = self.db.begin_read().map_err(|e| st(e.into()))?;
+        let db = self
+            .db
+            .load_full()
+            .ok_or_else(|| ReadError::Reopening { path: path.clone() })?;
+        let txn = db.begin_read().map_err(|e| st(e.into()))?;
         let table = txn.open_table(LOG).map_err(|e| st(e.into()))?;
         let mut out = Vec::new();
         for item in table.range(from..).map_err(|e| st(e.into()))? {
@@ -318,7 +347,17 @@ impl Store {
             snapshots_written: snapshots.written,
             last_snapshot: snapshots.last,
             last_snapshot_error: snapshots.last_error,
+            snapshot_failures: snapshots.failures,
+            failed_commits: self.gate.failed_commits.load(Ordering::Relaxed),
+            recoveries: self.gate.recoveries.load(Ordering::Relaxed),
         }
+    }
+
+    /// `None` while the store accepts writes; else why it refuses them (a commit failed
+    /// and it is reopening the database, or found acknowledged entries missing), in
+    /// words an operator can act on. What `/v1/agent/health` reports.
+    pub fn refusing_writes(&self) -> Option<String> {
+        self.gate.refusing()
     }
 
     /// The store's directory.

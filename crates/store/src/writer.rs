@@ -15,11 +15,15 @@ use crate::codec;
 use crate::error::SubmitError;
 use crate::log;
 use crate::publish::Published;
-use redb::{Database, Durability};
-use rollout_engine::{Command, DeploymentEngine, Outcome, State};
+use crate::reopen::{DbSlot, Gate};
+use crate::snapshotter::{Job, Snapshotter};
+use crate::Options;
+use redb::Durability;
+use rollout_engine::{Command, DeploymentEngine, Outcome, Stamp, State};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
 
 /// A command that was committed durably.
 #[derive(Clone, Debug)]
@@ -78,43 +82,46 @@ pub(crate) struct Counters {
     pub truncated_through: AtomicU64,
 }
 
-/// When to hand a state to the background snapshotter.
+/// When to hand a state to the background snapshotter: counted from the last *durable*
+/// snapshot (the snapshotter's), so that one that failed stays due and is retried.
 pub(crate) struct SnapshotTrigger {
     pub every_entries: u64,
     pub every_bytes: u64,
-    pub entries_since: u64,
-    pub bytes_since: u64,
-    pub tx: SyncSender<Arc<State>>,
+    /// Log record bytes appended since open.
+    pub log_bytes: u64,
+    pub snapshotter: Arc<Snapshotter>,
+    pub tx: SyncSender<Job>,
 }
 
 impl SnapshotTrigger {
-    fn due(&self) -> bool {
-        (self.every_entries > 0 && self.entries_since >= self.every_entries)
-            || (self.every_bytes > 0 && self.bytes_since >= self.every_bytes)
+    fn due(&self, index: u64) -> bool {
+        let status = self.snapshotter.status();
+        (self.every_entries > 0 && index.saturating_sub(status.durable_index) >= self.every_entries)
+            || (self.every_bytes > 0
+                && self.log_bytes.saturating_sub(status.durable_log_bytes) >= self.every_bytes)
     }
 }
 
 pub(crate) struct Writer {
-    pub db: Arc<Database>,
+    /// The database; swapped by an in-process reopen after a failed commit.
+    pub db: Arc<DbSlot>,
     pub rx: Receiver<Msg>,
     pub published: Arc<Published>,
-    pub failed: Arc<OnceLock<Arc<redb::Error>>>,
+    pub stamp: Arc<dyn Stamp>,
+    /// Whether writes are accepted (refused from a failed commit until a reopen).
+    pub gate: Arc<Gate>,
+    /// Where the store is and how it was opened: what a reopen needs.
+    pub dir: PathBuf,
+    pub options: Options,
     pub counters: Arc<Counters>,
     pub max_batch: usize,
-    /// The engine at the last committed state (equal to the published one between
-    /// batches). A batch is applied to a clone, kept only once it is durable.
-    pub engine: DeploymentEngine,
+    /// The last committed state (equal to the published one between batches).
+    pub state: Arc<State>,
+    /// The log's time never goes backwards, even if the wall clock is stepped back.
+    pub last_now: i64,
     pub truncated_through: u64,
     pub truncate_target: u64,
     pub snapshots: Option<SnapshotTrigger>,
-}
-
-/// A batch applied to a clone of the engine, not yet written: the engine to keep if the
-/// write succeeds, the log records to write, and each submitter's answer.
-struct AppliedBatch {
-    engine: DeploymentEngine,
-    records: Vec<(u64, Vec<u8>)>,
-    results: Vec<(Reply, SubmitResult)>,
 }
 
 struct Pending {
@@ -128,7 +135,19 @@ impl Writer {
         let mut batch: Vec<Pending> = Vec::with_capacity(self.max_batch);
         loop {
             // With truncation left to do, don't sleep: do it when the queue is empty.
-            let first = if self.truncate_target > self.truncated_through {
+            let first = if let Some(wait) = self.gate.next_attempt_in() {
+                // Refusing writes after a failed commit: answer what comes, and reopen
+                // the database when the backoff allows (also under a steady stream).
+                if wait.is_zero() {
+                    self.try_reopen();
+                    continue;
+                }
+                match self.rx.recv_timeout(wait) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            } else if self.truncate_target > self.truncated_through {
                 match self.rx.try_recv() {
                     Ok(m) => Some(m),
                     Err(TryRecvError::Empty) => None,
@@ -166,7 +185,7 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, batch: Vec<Pending>) {
-        if let Some(err) = self.failed.get() {
+        if let Some(err) = self.gate.failed.load_full() {
             // No more writes of any kind, truncation included (or `run` would spin on it).
             self.truncate_target = self.truncated_through;
             for p in batch {
@@ -174,11 +193,7 @@ impl Writer {
             }
             return;
         }
-        let AppliedBatch {
-            engine,
-            records,
-            results,
-        } = self.apply_batch(batch);
+        let (state, records, results, last_now) = self.apply_batch(batch);
         let truncating = self.truncate_target > self.truncated_through;
         if records.is_empty() && !truncating {
             // Nothing to write: every command was rejected.
@@ -189,10 +204,10 @@ impl Writer {
         match self.write(&records) {
             Ok(()) => {
                 let appended_bytes: u64 = records.iter().map(|(_, b)| b.len() as u64).sum();
-                self.engine = engine;
+                self.state = state;
+                self.last_now = last_now;
                 if !records.is_empty() {
-                    self.published
-                        .publish(Arc::new(self.engine.state().clone()));
+                    self.published.publish(self.state.clone());
                 }
                 self.count(&records, &results);
                 reply_all(results);
@@ -200,7 +215,12 @@ impl Writer {
             }
             Err(e) => {
                 let e = Arc::new(e);
-                let _ = self.failed.set(e.clone());
+                tracing::error!(
+                    error = %e,
+                    index = self.state.index(),
+                    "commit failed; refusing writes until the database is reopened and verified"
+                );
+                self.gate.fail(e.clone());
                 self.truncate_target = self.truncated_through;
                 for (reply, _) in results {
                     reply.send(Err(SubmitError::Storage(e.clone())));
@@ -209,30 +229,63 @@ impl Writer {
         }
     }
 
-    /// Stamps and applies each command in order to a clone of the engine. Pure with
-    /// respect to storage: nothing is written here.
-    fn apply_batch(&self, batch: Vec<Pending>) -> AppliedBatch {
-        let mut engine = self.engine.clone();
+    /// Stamps and applies each command in order. Pure with respect to storage: nothing is
+    /// written here.
+    #[allow(clippy::type_complexity)]
+    fn apply_batch(
+        &self,
+        batch: Vec<Pending>,
+    ) -> (
+        Arc<State>,
+        Vec<(u64, Vec<u8>)>,
+        Vec<(Reply, SubmitResult)>,
+        i64,
+    ) {
+        let mut state = self.state.clone();
+        let mut last_now = self.last_now;
         let mut records = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
         for Pending { command, reply } in batch {
-            let result = submit_encoded(&mut engine, command).map(|(committed, record)| {
-                records.push(record);
-                committed
+            let result = self.stamp_and_apply(&state, command, &mut last_now);
+            let result = result.map(|(next, outcome, index, bytes)| {
+                records.push((index, bytes));
+                state = Arc::new(next);
+                Committed {
+                    outcome,
+                    state: state.clone(),
+                }
             });
             results.push((reply, result));
         }
-        AppliedBatch {
-            engine,
-            records,
-            results,
-        }
+        (state, records, results, last_now)
+    }
+
+    fn stamp_and_apply(
+        &self,
+        state: &State,
+        command: Command,
+        last_now: &mut i64,
+    ) -> Result<(State, Outcome, u64, Vec<u8>), SubmitError> {
+        // The engine stamps (next index, the stamp's time clamped to the last command's,
+        // fresh entropy) and applies; the writer only keeps the result once it is
+        // encoded. An O(1) engine over the batch's evolving state.
+        let mut engine = DeploymentEngine::from_shared(state.clone(), self.stamp.clone());
+        let applied = engine.submit(command).map_err(|e| match e {
+            rollout_engine::Error::NoEntropy(reason) => SubmitError::Entropy(reason),
+            e => SubmitError::Rejected(e),
+        })?;
+        let envelope = &applied.envelope;
+        let bytes =
+            codec::encode_log_record(envelope).map_err(|e| SubmitError::Encode(e.to_string()))?;
+        *last_now = (*last_now).max(envelope.now);
+        Ok((applied.state, applied.outcome, envelope.index, bytes))
     }
 
     /// One write transaction, one fsync: the batch's records plus a bounded slice of
     /// pending truncation.
     fn write(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), redb::Error> {
-        let mut txn = self.db.begin_write()?;
+        let db = self.db.load_full().ok_or(redb::Error::PreviousIo)?;
+        let mut txn = db.begin_write()?;
         // The default, spelled out: the commit returns only after fsync.
         txn.set_durability(Durability::Immediate)?;
         log::append(&txn, records)?;
@@ -262,50 +315,25 @@ impl Writer {
         }
     }
 
-    fn maybe_snapshot(&mut self, entries: u64, bytes: u64) {
+    fn maybe_snapshot(&mut self, _entries: u64, bytes: u64) {
         let Some(trigger) = &mut self.snapshots else {
             return;
         };
-        trigger.entries_since += entries;
-        trigger.bytes_since += bytes;
-        if !trigger.due() {
+        trigger.log_bytes += bytes;
+        // One job at a time, none during a failed snapshot's backoff (the snapshotter
+        // retries by itself); nothing is reset here, only when a snapshot is durable.
+        if !trigger.due(self.state.index()) || !trigger.snapshotter.ready() {
             return;
         }
-        // A full channel means a snapshot is still being written: try again next batch.
-        match trigger.tx.try_send(Arc::new(self.engine.state().clone())) {
-            Ok(()) => {
-                trigger.entries_since = 0;
-                trigger.bytes_since = 0;
-            }
-            Err(TrySendError::Full(_)) => {}
+        let job = Job {
+            state: self.state.clone(),
+            log_bytes: trigger.log_bytes,
+        };
+        trigger.snapshotter.mark_busy();
+        match trigger.tx.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => trigger.snapshotter.clear_busy(),
             Err(TrySendError::Disconnected(_)) => self.snapshots = None,
-        }
-    }
-}
-
-/// Submits one command to `engine` and encodes its envelope as a log record. If the
-/// record cannot be encoded the command is undone (the engine is left as it was), so the
-/// state never holds a command the log lacks.
-fn submit_encoded(
-    engine: &mut DeploymentEngine,
-    command: Command,
-) -> Result<(Committed, (u64, Vec<u8>)), SubmitError> {
-    let before = engine.clone();
-    let applied = engine.submit(command).map_err(|e| match e {
-        rollout_engine::Error::NoEntropy(reason) => SubmitError::Entropy(reason),
-        e => SubmitError::Rejected(e),
-    })?;
-    match codec::encode_log_record(&applied.envelope) {
-        Ok(bytes) => Ok((
-            Committed {
-                outcome: applied.outcome,
-                state: Arc::new(applied.state),
-            },
-            (applied.envelope.index, bytes),
-        )),
-        Err(e) => {
-            *engine = before;
-            Err(SubmitError::Encode(e.to_string()))
         }
     }
 }

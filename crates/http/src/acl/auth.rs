@@ -12,6 +12,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use rollout_engine::acl::{resolve, Acl, AclToken, Capability};
+use rollout_engine::model::UnixNanos;
+use rollout_engine::State;
 use std::sync::Arc;
 
 /// The token header Nomad clients send.
@@ -38,8 +40,8 @@ pub fn request_secret(headers: &HeaderMap) -> Option<String> {
     Some(String::new())
 }
 
-/// The requester, resolved once per request (a blocking query keeps the identity it
-/// started with, as Nomad does).
+/// The requester, resolved when the request arrives and again whenever a blocking query
+/// wakes ([`Identity::refreshed`]): a token revoked while a query waited no longer reads.
 #[derive(Clone, Debug)]
 pub struct Identity {
     /// `None` when ACLs are disabled: everything is allowed.
@@ -56,6 +58,22 @@ impl Identity {
             acl: None,
             token: None,
             secret: String::new(),
+        }
+    }
+
+    /// The same requester resolved again against `state` at `now`: a token deleted or
+    /// expired since is 403, and a changed policy gives the rights it grants now.
+    pub fn refreshed(&self, state: &State, now: UnixNanos) -> Result<Identity, ApiError> {
+        if self.acl.is_none() {
+            return Ok(self.clone());
+        }
+        match resolve(state, &self.secret, now) {
+            Ok(r) => Ok(Identity {
+                acl: Some(r.acl),
+                token: r.token,
+                secret: self.secret.clone(),
+            }),
+            Err(_) => Err(ApiError::permission_denied()),
         }
     }
 

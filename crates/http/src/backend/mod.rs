@@ -42,6 +42,16 @@ pub trait Backend: Send + Sync + 'static {
     /// The clock commands are stamped with. Reads that depend on time (the planner)
     /// use the same clock, so that they agree with what the next command will see.
     fn now_ns(&self) -> UnixNanos;
+
+    /// `None` while the backend accepts writes; else why it does not (a durable store
+    /// after a failed commit), which `/v1/agent/health` answers with a 503 so that load
+    /// balancers and operators see an agent in trouble.
+    fn refusing_writes(&self) -> Option<String> {
+        None
+    }
+
+    /// Appends the backend's own metrics to `/v1/metrics` (Prometheus text).
+    fn render_metrics(&self, _out: &mut String) {}
 }
 
 /// Why a command was not applied.

@@ -51,20 +51,50 @@ impl Backend for StoreBackend {
     fn now_ns(&self) -> UnixNanos {
         self.store.now()
     }
+
+    fn refusing_writes(&self) -> Option<String> {
+        self.store.refusing_writes()
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let stats = self.store.stats();
+        let accepting = u8::from(self.store.refusing_writes().is_none());
+        let _ = write!(
+            out,
+            "# HELP rollout_store_accepting_writes 1 while the store accepts writes, 0 while it refuses them after a failed commit.\n\
+             # TYPE rollout_store_accepting_writes gauge\n\
+             rollout_store_accepting_writes {accepting}\n\
+             # HELP rollout_store_failed_commits_total Commits that failed (each makes the store reopen its database).\n\
+             # TYPE rollout_store_failed_commits_total counter\n\
+             rollout_store_failed_commits_total {}\n\
+             # HELP rollout_store_recoveries_total In-process reopens after a failed commit that succeeded.\n\
+             # TYPE rollout_store_recoveries_total counter\n\
+             rollout_store_recoveries_total {}\n\
+             # HELP rollout_store_snapshots_total Snapshots written.\n\
+             # TYPE rollout_store_snapshots_total counter\n\
+             rollout_store_snapshots_total {}\n\
+             # HELP rollout_store_snapshot_failures_total Snapshot writes that failed (each is logged and retried).\n\
+             # TYPE rollout_store_snapshot_failures_total counter\n\
+             rollout_store_snapshot_failures_total {}\n",
+            stats.failed_commits, stats.recoveries, stats.snapshots_written, stats.snapshot_failures
+        );
+    }
 }
 
 /// Which store failures are the client's (rejections), which are transient (503) and
-/// which are real faults (500, logged by the API).
+/// which are real faults (500, logged by the API). The commit that failed is a fault;
+/// the writes refused while the store reopens its database are transient: it recovers
+/// by itself, so clients should retry.
 fn backend_error(e: SubmitError) -> BackendError {
     match e {
         SubmitError::Rejected(e) => BackendError::Rejected(e),
-        e @ (SubmitError::Overloaded { .. } | SubmitError::Closed) => {
+        e @ (SubmitError::Overloaded { .. } | SubmitError::Closed | SubmitError::Failed(_)) => {
             BackendError::Unavailable(e.to_string())
         }
-        e @ (SubmitError::Storage(_)
-        | SubmitError::Failed(_)
-        | SubmitError::Entropy(_)
-        | SubmitError::Encode(_)) => BackendError::Internal(e.to_string()),
+        e @ (SubmitError::Storage(_) | SubmitError::Entropy(_) | SubmitError::Encode(_)) => {
+            BackendError::Internal(e.to_string())
+        }
     }
 }
 

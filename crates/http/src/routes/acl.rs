@@ -156,17 +156,23 @@ async fn list_policies(
 ) -> Result<Read<Vec<PolicyStub>>, ApiError> {
     enabled(&api)?;
     let who = access.identity()?;
-    let held = (!who.is_management()).then(|| who.policies());
-    let reply = blocking::query(&api, &q, |state| {
-        let stubs = state
-            .acl_policies()
-            .filter(|p| p.name.starts_with(&q.prefix))
-            .filter(|p| held.as_ref().is_none_or(|h| h.contains(&p.name)))
-            .map(|p| PolicyStub::new(p))
-            .collect();
-        Reply::ok(state.acl_indexes().policies, stubs)
-    })
-    .await;
+    let reply = blocking::query(
+        &api,
+        &q,
+        &who,
+        |_| Ok(()),
+        |state, who| {
+            let held = (!who.is_management()).then(|| who.policies());
+            let stubs = state
+                .acl_policies()
+                .filter(|p| p.name.starts_with(&q.prefix))
+                .filter(|p| held.as_ref().is_none_or(|h| h.contains(&p.name)))
+                .map(|p| PolicyStub::new(p))
+                .collect();
+            Reply::ok(state.acl_indexes().policies, stubs)
+        },
+    )
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -180,17 +186,24 @@ async fn read_policy(
 ) -> Result<Read<PolicyView>, ApiError> {
     enabled(&api)?;
     let who = access.identity()?;
-    if !who.is_management() && name != ANONYMOUS_POLICY && !who.policies().contains(&name) {
-        return Err(ApiError::permission_denied());
-    }
-    let reply = blocking::query(&api, &q, |state| match state.acl_policy(&name) {
-        Some(p) => Reply::ok(p.modify_index, PolicyView::new(p)),
-        None => Reply::err(
-            state.acl_indexes().policies,
-            ApiError::not_found("ACL policy not found"),
-        ),
+    let check = |who: &Identity| {
+        if who.is_management() || name == ANONYMOUS_POLICY || who.policies().contains(&name) {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied())
+        }
+    };
+    check(&who)?;
+    let reply = blocking::query(&api, &q, &who, check, |state, _| {
+        match state.acl_policy(&name) {
+            Some(p) => Reply::ok(p.modify_index, PolicyView::new(p)),
+            None => Reply::err(
+                state.acl_indexes().policies,
+                ApiError::not_found("ACL policy not found"),
+            ),
+        }
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -277,8 +290,9 @@ async fn list_tokens(
     access: Access,
 ) -> Result<Read<Vec<TokenStub>>, ApiError> {
     enabled(&api)?;
-    access.identity()?.require_management()?;
-    let reply = blocking::query(&api, &q, |state| {
+    let who = access.identity()?;
+    who.require_management()?;
+    let reply = blocking::query(&api, &q, &who, Identity::require_management, |state, _| {
         let tokens = state
             .acl_tokens()
             .into_iter()
@@ -293,7 +307,7 @@ async fn list_tokens(
         let stubs = page.items.into_iter().map(|t| TokenStub::new(t)).collect();
         Reply::ok(state.acl_indexes().tokens, stubs).with_next_token(page.next_token)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -425,12 +439,17 @@ async fn read_token(
     enabled(&api)?;
     let who = access.identity()?;
     let accessor = Uuid::try_parse(&accessor).ok();
-    if !who.is_management()
-        && (who.token.as_ref().map(|t| t.accessor_id) != accessor || accessor.is_none())
-    {
-        return Err(ApiError::permission_denied());
-    }
-    let reply = blocking::query(&api, &q, |state| {
+    let check = |who: &Identity| {
+        if who.is_management()
+            || (accessor.is_some() && who.token.as_ref().map(|t| t.accessor_id) == accessor)
+        {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied())
+        }
+    };
+    check(&who)?;
+    let reply = blocking::query(&api, &q, &who, check, |state, who| {
         match accessor.and_then(|a| state.acl_token(&a)) {
             Some(t) => Reply::ok(t.modify_index, TokenView::new(t, who.own_secret_of(t))),
             None => Reply::err(
@@ -439,7 +458,7 @@ async fn read_token(
             ),
         }
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 

@@ -16,10 +16,14 @@ pub fn routes() -> Router<Api> {
 }
 
 /// `GET /v1/agent/health`: Nomad's server shape. While shutting down the agent answers
-/// 500 so that load balancers stop sending it work.
+/// 500 so that load balancers stop sending it work; while its store refuses writes (a
+/// commit failed and it is reopening the database), 503 with the reason.
 async fn health(State(api): State<Api>) -> Response {
+    let refusing = api.backend().refusing_writes();
     let (status, ok, message) = if api.is_shutting_down() {
         (StatusCode::INTERNAL_SERVER_ERROR, false, "shutting down")
+    } else if let Some(why) = &refusing {
+        (StatusCode::SERVICE_UNAVAILABLE, false, why.as_str())
     } else {
         (StatusCode::OK, true, "ok")
     };
@@ -42,6 +46,7 @@ async fn health(State(api): State<Api>) -> Response {
 async fn metrics(State(api): State<Api>) -> Response {
     let mut text = api.metrics().render(api.state().index());
     api.limiter().render(&mut text);
+    api.backend().render_metrics(&mut text);
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,6 +1,6 @@
 //! Allocations (`http-api.md` §7.4, §7.6): list and read.
 
-use crate::acl::Access;
+use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
 use crate::error::ApiError;
 use crate::ids;
@@ -30,8 +30,8 @@ async fn list(
 ) -> Result<Read<Vec<AllocListItem>>, ApiError> {
     let prefix = q.uuid_prefix()?;
     let who = access.identity()?;
-    who.require_read(&q.namespace)?;
-    let readable = |a: &&Arc<Allocation>| who.can_read(&a.namespace);
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    check(&who)?;
     let resources = q.params.bool("resources")?;
     // Task states are included unless explicitly turned off.
     let task_states =
@@ -50,7 +50,8 @@ async fn list(
             },
         }
     };
-    let reply = blocking::query(&api, &q, |state| {
+    let reply = blocking::query(&api, &q, &who, check, |state, who| {
+        let readable = |a: &&Arc<Allocation>| who.can_read(&a.namespace);
         let page = match &prefix {
             Some(p) => {
                 let allocs: Vec<&Arc<Allocation>> = state
@@ -72,7 +73,7 @@ async fn list(
         let items = page.items.into_iter().map(|a| item(state, a)).collect();
         Reply::ok(state.table_indexes().allocs, items).with_next_token(page.next_token)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -87,17 +88,20 @@ async fn read(
 ) -> Result<Read<AllocationView>, ApiError> {
     let id = ids::parse("alloc", &id)?;
     let who = access.identity()?;
-    who.require_read(&q.namespace)?;
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    check(&who)?;
     let reply = blocking::query_one(
         &api,
         &q,
+        &who,
+        check,
         "alloc not found",
         |t| t.allocs,
-        |state| {
+        |state, who| {
             let alloc = state.alloc(&id).filter(|a| who.can_read(&a.namespace))?;
             Some((alloc.modify_index, AllocationView::new(state, alloc)))
         },
     )
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }

@@ -49,8 +49,9 @@ async fn list(
 ) -> Result<Read<Vec<Arc<Deployment>>>, ApiError> {
     let prefix = q.uuid_prefix()?;
     let who = access.identity()?;
-    who.require_read(&q.namespace)?;
-    let reply = blocking::query(&api, &q, |state| {
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    check(&who)?;
+    let reply = blocking::query(&api, &q, &who, check, |state, who| {
         let ns = q.namespace_selector();
         let readable = |d: &&Arc<Deployment>| who.can_read(&d.namespace);
         let page = match &prefix {
@@ -71,7 +72,7 @@ async fn list(
         };
         Reply::ok(state.table_indexes().deployment, page.items).with_next_token(page.next_token)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -86,25 +87,30 @@ async fn read(
 ) -> Result<Read<Arc<Deployment>>, ApiError> {
     let id = ids::parse("deployment", &id)?;
     let who = access.identity()?;
-    who.require_read(&q.namespace)?;
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    check(&who)?;
     let reply = blocking::query_one(
         &api,
         &q,
+        &who,
+        check,
         "deployment not found",
         |t| t.deployment,
-        |state| {
+        |state, who| {
             state
                 .deployment(&id)
                 .filter(|d| who.can_read(&d.namespace))
                 .map(|d| (d.modify_index, d.clone()))
         },
     )
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
 /// `GET /v1/deployment/allocations/:id`: `[]` for an unknown deployment, as in Nomad.
-/// The token must read jobs in the request's namespace and in the deployment's.
+/// The token must read jobs in the request's namespace (403); a deployment in a
+/// namespace it may not read is answered like an unknown one (`[]`), so that the answer
+/// does not tell whether the ID exists elsewhere.
 async fn allocations(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -113,19 +119,23 @@ async fn allocations(
 ) -> Result<Read<Vec<AllocListStub>>, ApiError> {
     let id = ids::parse("deployment", &id)?;
     let who = access.identity()?;
-    who.require_read(&q.namespace)?;
-    // A deployment never changes namespace: checking once, before blocking, is exact.
-    if let Some(d) = api.state().deployment(&id) {
-        who.require_read(&d.namespace)?;
-    }
-    let reply = blocking::query(&api, &q, |state| {
-        let stubs = state
-            .deployment_allocs(&id)
-            .map(|a| alloc_stub(state, a))
-            .collect();
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    check(&who)?;
+    let reply = blocking::query(&api, &q, &who, check, |state, who| {
+        let visible = state
+            .deployment(&id)
+            .is_some_and(|d| who.can_read(&d.namespace));
+        let stubs = if visible {
+            state
+                .deployment_allocs(&id)
+                .map(|a| alloc_stub(state, a))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Reply::ok(state.table_indexes().allocs, stubs)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -142,7 +152,9 @@ fn body_deployment_id(body_id: &str, path_id: &str) -> Result<Uuid, ApiError> {
 
 /// A deployment write is checked in the deployment's own namespace (the request's is
 /// irrelevant): `submit-job` or the write's fine-grained capability. An unknown
-/// deployment is 404 before any capability check, as in Nomad.
+/// deployment is 404 before any capability check, as in Nomad — and so is one in a
+/// namespace the token may not even read: "not yours" must not be told apart from "not
+/// there". A deployment the token can read but not write is 403.
 fn authorize_write(
     api: &Api,
     who: &Identity,
@@ -150,7 +162,7 @@ fn authorize_write(
     fine_grained: Capability,
 ) -> Result<(), ApiError> {
     let state = api.state();
-    let Some(d) = state.deployment(id) else {
+    let Some(d) = state.deployment(id).filter(|d| who.can_read(&d.namespace)) else {
         return Err(Error::DeploymentNotFound.into());
     };
     who.require(&d.namespace, &[Capability::SubmitJob, fine_grained])

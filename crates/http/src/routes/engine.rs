@@ -4,7 +4,7 @@
 //! then `POST /v1/evaluation/:id/ack`; nodes report status and health with
 //! `POST /v1/engine/allocations/update`. The README documents the bodies.
 
-use crate::acl::Access;
+use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
 use crate::decode::Body;
 use crate::error::ApiError;
@@ -42,14 +42,19 @@ async fn read_plan(
     access: Access,
 ) -> Result<Read<Plan>, ApiError> {
     let eval_id = ids::parse("eval", &eval_id)?;
-    access.identity()?.require_management()?;
-    let reply = blocking::query(&api, &q, |state| {
-        match plan(state, &eval_id, api.backend().now_ns()) {
+    let who = access.identity()?;
+    who.require_management()?;
+    let reply = blocking::query(
+        &api,
+        &q,
+        &who,
+        Identity::require_management,
+        |state, _| match plan(state, &eval_id, api.backend().now_ns()) {
             Ok(p) => Reply::ok(state.index(), p),
             Err(e) => Reply::err(state.index(), e.into()),
-        }
-    })
-    .await;
+        },
+    )
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 

@@ -38,14 +38,15 @@ async fn list(
     let job = q.params.non_empty("job");
     let status = q.params.non_empty("status");
     let who = access.identity()?;
-    who.require_read(&q.namespace)?;
-    let wanted = |e: &&Arc<Evaluation>| {
-        in_namespace(&q.namespace, &e.namespace)
-            && who.can_read(&e.namespace)
-            && job.is_none_or(|j| e.job_id == j)
-            && status.is_none_or(|s| e.status == s)
-    };
-    let reply = blocking::query(&api, &q, |state| {
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    check(&who)?;
+    let reply = blocking::query(&api, &q, &who, check, |state, who| {
+        let wanted = |e: &&Arc<Evaluation>| {
+            in_namespace(&q.namespace, &e.namespace)
+                && who.can_read(&e.namespace)
+                && job.is_none_or(|j| e.job_id == j)
+                && status.is_none_or(|s| e.status == s)
+        };
         let page = match &prefix {
             Some(p) => {
                 let evals: Vec<&Arc<Evaluation>> =
@@ -65,7 +66,7 @@ async fn list(
         };
         Reply::ok(state.table_indexes().evals, page.items).with_next_token(page.next_token)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -89,16 +90,18 @@ async fn read(
     let reply = blocking::query_one(
         &api,
         &q,
+        &who,
+        |who| who.require_read(&q.namespace),
         "eval not found",
         |t| t.evals,
-        |state| {
+        |state, who| {
             state
                 .eval(&id)
                 .filter(|e| who.can_read(&e.namespace))
                 .map(|e| (e.modify_index, e.clone()))
         },
     )
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -111,7 +114,8 @@ async fn allocations(
 ) -> Result<Read<Vec<AllocListStub>>, ApiError> {
     let id = ids::parse("eval", &id)?;
     let who = require_read(access, &q)?;
-    let reply = blocking::query(&api, &q, |state| {
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    let reply = blocking::query(&api, &q, &who, check, |state, who| {
         let stubs: Vec<AllocListStub> = match state.eval(&id).filter(|e| who.can_read(&e.namespace))
         {
             Some(_) => state
@@ -122,6 +126,6 @@ async fn allocations(
         };
         Reply::ok(state.table_indexes().allocs, stubs)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }

@@ -56,8 +56,9 @@ async fn list(
     access: Access,
 ) -> Result<Read<Vec<JobListStub>>, ApiError> {
     let who = access.identity()?;
-    who.require(&q.namespace, &[Capability::ListJobs])?;
-    let reply = blocking::query(&api, &q, |state| {
+    let check = |who: &Identity| who.require(&q.namespace, &[Capability::ListJobs]);
+    check(&who)?;
+    let reply = blocking::query(&api, &q, &who, check, |state, who| {
         let all_namespaces = q.namespace == "*";
         let jobs: Vec<&Arc<Job>> = state
             .jobs(q.namespace_selector())
@@ -78,7 +79,7 @@ async fn list(
             .collect();
         Reply::ok(state.table_indexes().jobs, stubs).with_next_token(page.next_token)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -181,19 +182,21 @@ async fn read(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<Arc<Job>>, ApiError> {
-    require_read(access, &q)?;
+    let who = require_read(access, &q)?;
     let reply = blocking::query_one(
         &api,
         &q,
+        &who,
+        |who| who.require_read(&q.namespace),
         "job not found",
         |t| t.jobs,
-        |state| {
+        |state, _| {
             state
                 .job(&q.namespace, &id)
                 .map(|j| (j.modify_index, j.clone()))
         },
     )
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -252,8 +255,9 @@ async fn versions(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<JobVersionsResponse>, ApiError> {
-    require_read(access, &q)?;
-    let reply = blocking::query(&api, &q, |state| {
+    let who = require_read(access, &q)?;
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let versions: Vec<Arc<Job>> = state.job_versions(&q.namespace, &id).cloned().collect();
         let Some(index) = versions.iter().map(|j| j.modify_index).max() else {
             return Reply::err(
@@ -271,7 +275,7 @@ async fn versions(
         };
         Reply::ok(index, body)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -368,8 +372,9 @@ async fn deployments(
     access: Access,
 ) -> Result<Read<Vec<Arc<Deployment>>>, ApiError> {
     let all = q.params.bool("all")?;
-    require_read(access, &q)?;
-    let reply = blocking::query(&api, &q, |state| {
+    let who = require_read(access, &q)?;
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let list = state
             .job_deployments(&q.namespace, &id, all)
             .into_iter()
@@ -377,7 +382,7 @@ async fn deployments(
             .collect();
         Reply::ok(state.table_indexes().deployment, list)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -388,12 +393,13 @@ async fn deployment(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<Option<Arc<Deployment>>>, ApiError> {
-    require_read(access, &q)?;
-    let reply = blocking::query(&api, &q, |state| {
+    let who = require_read(access, &q)?;
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let latest = state.latest_job_deployment(&q.namespace, &id).cloned();
         Reply::ok(state.table_indexes().deployment, latest)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -404,12 +410,13 @@ async fn evaluations(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<Vec<Arc<Evaluation>>>, ApiError> {
-    require_read(access, &q)?;
-    let reply = blocking::query(&api, &q, |state| {
+    let who = require_read(access, &q)?;
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let evals = state.job_evals(&q.namespace, &id).cloned().collect();
         Reply::ok(state.table_indexes().evals, evals)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }
 
@@ -420,14 +427,15 @@ async fn allocations(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<Vec<AllocListStub>>, ApiError> {
-    require_read(access, &q)?;
-    let reply = blocking::query(&api, &q, |state| {
+    let who = require_read(access, &q)?;
+    let check = |who: &Identity| who.require_read(&q.namespace);
+    let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let stubs = state
             .job_allocs(&q.namespace, &id)
             .map(|a| alloc_stub(state, a))
             .collect();
         Reply::ok(state.table_indexes().allocs, stubs)
     })
-    .await;
+    .await?;
     Ok(Read::new(reply, q.pretty))
 }

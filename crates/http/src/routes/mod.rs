@@ -14,6 +14,7 @@ mod engine;
 mod evaluations;
 mod jobs;
 
+use crate::body;
 use crate::error;
 use crate::limits;
 use crate::metrics;
@@ -38,6 +39,8 @@ pub fn router(api: Api) -> Router {
             api.clone(),
             limits::limit_requests,
         ))
+        // Bodies are received before a request takes a slot, and always in full.
+        .layer(middleware::from_fn_with_state(api.clone(), body::receive))
         .layer(middleware::from_fn_with_state(api.clone(), metrics::track))
         .with_state(api)
 }

@@ -1,7 +1,9 @@
 //! ACLs end to end on a real socket: the matrix, bootstrap, policy and token round
 //! trips, the anonymous policy, and ACLs switched off.
 
-use crate::common::{acl_matrix, Server};
+use crate::common::client::job;
+use crate::common::{acl_matrix, Server, T0};
+use rollout_engine::{SeededStamp, VirtualClock};
 use rollout_http::{Config, MemoryBackend};
 use serde_json::json;
 use std::sync::Arc;
@@ -403,4 +405,92 @@ async fn acls_off_means_everything_allowed_and_no_acl_endpoints() {
         .await;
     assert_eq!((r.status, r.text.as_str()), (400, "ACL support disabled"));
     assert_eq!(s.applied_index().await, 0);
+}
+
+#[tokio::test]
+async fn not_there_and_not_yours_get_the_same_answer_on_every_endpoint_with_an_id() {
+    let s = Server::with_acls().await;
+    let compared = acl_matrix::not_there_equals_not_yours(&s).await;
+    println!("{compared} pairs of answers compared");
+}
+
+/// A blocking query started with a token that is then revoked, loses its policy or
+/// expires must not return data when it wakes: the token is checked again.
+#[tokio::test]
+async fn a_blocking_query_checks_its_token_again_when_it_wakes() {
+    let clock = VirtualClock::new(T0);
+    let backend = MemoryBackend::with_stamp(SeededStamp::new(8, clock.clone()));
+    let config = Config {
+        acl_enabled: true,
+        ..Config::default()
+    };
+    let s = Server::with_config(Arc::new(backend), Some(clock.clone()), config).await;
+    let boot = s.put("/v1/acl/bootstrap", json!({})).await.ok();
+    let m = s.with_token(boot["SecretID"].as_str().unwrap());
+    let rules = "namespace \"default\" {\n  policy = \"read\"\n}\n";
+    for name in ["reader", "reader-2"] {
+        let r = m
+            .put(
+                &format!("/v1/acl/policy/{name}"),
+                json!({"Name": name, "Rules": rules}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    m.put("/v1/jobs", job("web", 1, "app:1", json!({})))
+        .await
+        .ok();
+    let mut n = 0;
+    for revoke in ["token deleted", "policy deleted", "token expired"] {
+        let policy = if revoke == "policy deleted" {
+            "reader-2"
+        } else {
+            "reader"
+        };
+        let t = m
+            .put(
+                "/v1/acl/token",
+                json!({"Name": revoke, "Type": "client", "Policies": [policy], "ExpirationTTL": "1h"}),
+            )
+            .await
+            .ok();
+        let reader = s.with_token(t["SecretID"].as_str().unwrap());
+        let index = reader.get("/v1/jobs").await.index();
+        assert_eq!(reader.get("/v1/jobs").await.status, 200);
+        let waiting = {
+            let reader = reader.clone();
+            tokio::spawn(async move {
+                reader
+                    .get(&format!("/v1/jobs?index={index}&wait=60s"))
+                    .await
+            })
+        };
+        s.gauge_reaches("rollout_blocking_queries_in_flight", 1)
+            .await;
+        match revoke {
+            "token deleted" => {
+                let accessor = t["AccessorID"].as_str().unwrap();
+                let r = m.delete(&format!("/v1/acl/token/{accessor}")).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+            }
+            "policy deleted" => {
+                let r = m.delete(&format!("/v1/acl/policy/{policy}")).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+            }
+            _ => {
+                clock.advance(2 * 3_600_000_000_000);
+            }
+        }
+        // A write wakes the query.
+        n += 1;
+        m.put("/v1/jobs", job(&format!("wake-{n}"), 1, "app:1", json!({})))
+            .await
+            .ok();
+        let r = waiting.await.unwrap();
+        assert_eq!(
+            (r.status, r.text.as_str()),
+            (403, "Permission denied"),
+            "{revoke}: the woken query answered with data"
+        );
+    }
 }

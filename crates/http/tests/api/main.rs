@@ -5,6 +5,7 @@ mod common;
 
 mod acl;
 mod blocking;
+mod bodies;
 mod decoding;
 mod errors;
 mod flows;
@@ -12,3 +13,4 @@ mod limits;
 mod load;
 mod resilience;
 mod shapes;
+mod storage_faults;

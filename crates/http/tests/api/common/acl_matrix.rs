@@ -198,6 +198,17 @@ const READ: [Expect; 7] = [Denied, Denied, Ok, Ok, Denied, Ok, Denied];
 const WRITE: [Expect; 7] = [Denied, Denied, Denied, Ok, Denied, Ok, Denied];
 /// Management only.
 const MGMT: [Expect; 7] = [Denied, Denied, Denied, Denied, Denied, Ok, Denied];
+/// A write to a deployment in `default`: write and management; read gets 403; whoever
+/// cannot even read `default` gets the unknown deployment's 404.
+const DEPLOYMENT_WRITE: [Expect; 7] = [
+    Err(404, "deployment not found"),
+    Err(404, "deployment not found"),
+    Denied,
+    Ok,
+    Err(404, "deployment not found"),
+    Ok,
+    Denied,
+];
 
 /// Every row of the matrix, with the fixture's IDs.
 pub fn rows(f: &Fixture) -> Vec<Row> {
@@ -217,20 +228,24 @@ pub fn rows(f: &Fixture) -> Vec<Row> {
         row("deployment of other, asked in other", "GET", format!("/v1/deployment/{d}?namespace=other"), None,
             [Denied, Denied, Denied, Denied, not_found("deployment not found"), Ok, Denied]),
         row("deployment allocations", "GET", format!("/v1/deployment/allocations/{d}"), None, READ),
+        // Not readable is answered like unknown (`[]`): existence elsewhere is not told.
         row("deployment allocations of other", "GET", format!("/v1/deployment/allocations/{od}"), None,
-            [Denied, Denied, Denied, Denied, Denied, Ok, Denied]),
-        row("fail", "PUT", format!("/v1/deployment/fail/{d}"), None, WRITE),
+            [Denied, Denied, List(0), List(0), Denied, Ok, Denied]),
+        row("fail", "PUT", format!("/v1/deployment/fail/{d}"), None, DEPLOYMENT_WRITE),
+        // A deployment the token cannot read is answered like an unknown one (404).
         row("fail in other", "PUT", format!("/v1/deployment/fail/{od}"), None,
-            [Denied, Denied, Denied, Denied, Err(409, "can't fail terminal deployment"), Err(409, "can't fail terminal deployment"), Denied]),
+            [not_found("deployment not found"), not_found("deployment not found"), not_found("deployment not found"),
+             not_found("deployment not found"), Err(409, "can't fail terminal deployment"), Err(409, "can't fail terminal deployment"), Denied]),
         row("fail unknown", "PUT", "/v1/deployment/fail/00000000-0000-4000-8000-000000000000".into(), None,
             [not_found("deployment not found"), not_found("deployment not found"), not_found("deployment not found"),
              not_found("deployment not found"), not_found("deployment not found"), not_found("deployment not found"), Denied]),
-        row("pause", "PUT", format!("/v1/deployment/pause/{d}"), Some(json!({"DeploymentID": d, "Pause": true})), WRITE),
-        row("promote", "PUT", format!("/v1/deployment/promote/{d}"), Some(json!({"DeploymentID": d, "All": true})), WRITE),
+        row("pause", "PUT", format!("/v1/deployment/pause/{d}"), Some(json!({"DeploymentID": d, "Pause": true})), DEPLOYMENT_WRITE),
+        row("promote", "PUT", format!("/v1/deployment/promote/{d}"), Some(json!({"DeploymentID": d, "All": true})), DEPLOYMENT_WRITE),
         row("allocation health", "PUT", format!("/v1/deployment/allocation-health/{d}"),
-            Some(json!({"DeploymentID": d, "HealthyAllocationIDs": [c]})), WRITE),
+            Some(json!({"DeploymentID": d, "HealthyAllocationIDs": [c]})), DEPLOYMENT_WRITE),
         row("unblock", "PUT", format!("/v1/deployment/unblock/{d}"), Some(json!({"DeploymentID": d})),
-            [Denied, Denied, Denied, Err(400, "multiregion deployments are not supported"), Denied,
+            [not_found("deployment not found"), not_found("deployment not found"), Denied,
+             Err(400, "multiregion deployments are not supported"), not_found("deployment not found"),
              Err(400, "multiregion deployments are not supported"), Denied]),
         // --- jobs --------------------------------------------------------------------
         row("jobs", "GET", "/v1/jobs".into(), None, [Denied, Denied, List(1), List(1), Denied, List(1), Denied]),
@@ -358,4 +373,176 @@ where
         }
     }
     assert_eq!(checked, count * EVERYONE.len());
+}
+
+/// Issue 12: "not there" and "not yours" get the same answer on every endpoint that
+/// takes an ID. For each token, an ID the token may not see (an object in a namespace it
+/// cannot read) is asked for next to an ID that does not exist, on every such endpoint;
+/// status, body and `X-Nomad-Index` must be the same. Returns the comparisons made.
+pub async fn not_there_equals_not_yours<T: Deref<Target = Client>>(agent: &T) -> usize {
+    let f = setup(agent).await;
+    let m = agent.with_token(&f.management);
+    // Jobs that exist in one namespace only; `other`'s job has an evaluation and an
+    // allocation too.
+    m.put(
+        "/v1/jobs?namespace=other",
+        job("only-other", 1, "app:1", json!({})),
+    )
+    .await
+    .ok();
+    m.put("/v1/jobs", job("only-default", 1, "app:1", json!({})))
+        .await
+        .ok();
+    m.converge().await;
+    let first = |v: Value| v[0]["ID"].as_str().expect("an ID").to_owned();
+    let other_eval = first(m.get("/v1/evaluations?namespace=other").await.ok());
+    let other_alloc = first(m.get("/v1/allocations?namespace=other").await.ok());
+    let unknown = "00000000-0000-4000-8000-00000000abcd";
+    // (what, the hidden object's path, the unknown one's, body)
+    type Case = (&'static str, String, String, Option<Value>);
+    let cases = |hidden_d: &str, hidden_e: &str, hidden_a: &str, hidden_j: &str, q: &str| {
+        let mut cases: Vec<Case> = Vec::new();
+        for (what, template) in [
+            ("deployment", "/v1/deployment/{d}"),
+            ("deployment allocations", "/v1/deployment/allocations/{d}"),
+            ("evaluation", "/v1/evaluation/{e}"),
+            ("evaluation allocations", "/v1/evaluation/{e}/allocations"),
+            ("allocation", "/v1/allocation/{a}"),
+            ("plan", "/v1/engine/plan/{e}"),
+            ("job", "/v1/job/{j}"),
+            ("job versions", "/v1/job/{j}/versions"),
+            ("job deployments", "/v1/job/{j}/deployments"),
+            ("job deployment", "/v1/job/{j}/deployment"),
+            ("job evaluations", "/v1/job/{j}/evaluations"),
+            ("job allocations", "/v1/job/{j}/allocations"),
+        ] {
+            let fill = |d: &str, e: &str, a: &str, j: &str| {
+                format!(
+                    "{}{q}",
+                    template
+                        .replace("{d}", d)
+                        .replace("{e}", e)
+                        .replace("{a}", a)
+                        .replace("{j}", j)
+                )
+            };
+            cases.push((
+                what,
+                fill(hidden_d, hidden_e, hidden_a, hidden_j),
+                fill(unknown, unknown, unknown, "no-such-job"),
+                None,
+            ));
+        }
+        cases
+    };
+    /// (what, the hidden deployment's path, the unknown one's, the body for an ID)
+    type Write = (
+        &'static str,
+        String,
+        String,
+        Box<dyn Fn(&str) -> Option<Value>>,
+    );
+    let writes = |hidden_d: &str, hidden_a: &str| -> Vec<Write> {
+        let a = hidden_a.to_owned();
+        vec![
+            (
+                "fail",
+                format!("/v1/deployment/fail/{hidden_d}"),
+                format!("/v1/deployment/fail/{unknown}"),
+                Box::new(|_| None),
+            ),
+            (
+                "pause",
+                format!("/v1/deployment/pause/{hidden_d}"),
+                format!("/v1/deployment/pause/{unknown}"),
+                Box::new(|d| Some(json!({"DeploymentID": d, "Pause": true}))),
+            ),
+            (
+                "promote",
+                format!("/v1/deployment/promote/{hidden_d}"),
+                format!("/v1/deployment/promote/{unknown}"),
+                Box::new(|d| Some(json!({"DeploymentID": d, "All": true}))),
+            ),
+            (
+                "allocation health",
+                format!("/v1/deployment/allocation-health/{hidden_d}"),
+                format!("/v1/deployment/allocation-health/{unknown}"),
+                Box::new(move |d| Some(json!({"DeploymentID": d, "HealthyAllocationIDs": [a]}))),
+            ),
+            (
+                "unblock",
+                format!("/v1/deployment/unblock/{hidden_d}"),
+                format!("/v1/deployment/unblock/{unknown}"),
+                Box::new(|d| Some(json!({"DeploymentID": d}))),
+            ),
+        ]
+    };
+    let mut compared = 0;
+    // Tokens of `default` against `other`'s objects, and `other`'s token against
+    // `default`'s (asking in `other`).
+    let views = [
+        (Who::NoToken, false),
+        (Who::NoPolicy, false),
+        (Who::Read, false),
+        (Who::Write, false),
+        (Who::Other, true),
+    ];
+    for (who, mirrored) in views {
+        let client = f.client(agent, who);
+        let (d, e, a, j, q) = if mirrored {
+            (
+                f.deployment.clone(),
+                f.eval.clone(),
+                f.alloc.clone(),
+                "only-default".to_owned(),
+                "?namespace=other",
+            )
+        } else {
+            (
+                f.other_deployment.clone(),
+                other_eval.clone(),
+                other_alloc.clone(),
+                "only-other".to_owned(),
+                "",
+            )
+        };
+        for (what, hidden, unknown_path, body) in writes(&d, &a) {
+            // The body names the path's deployment, as a real client's does.
+            let id = |path: &str| path.rsplit('/').next().unwrap_or_default().to_owned();
+            let before = agent.applied_index().await;
+            let h = client
+                .request("PUT", &hidden, body(&id(&hidden)).map(|b| b.to_string()))
+                .await;
+            let u = client
+                .request(
+                    "PUT",
+                    &unknown_path,
+                    body(&id(&unknown_path)).map(|b| b.to_string()),
+                )
+                .await;
+            assert_eq!(
+                before,
+                agent.applied_index().await,
+                "{what} as {who:?} changed the state"
+            );
+            assert_eq!(
+                (h.status, &h.text),
+                (u.status, &u.text),
+                "{what} as {who:?}: not yours ({hidden}) vs not there ({unknown_path})"
+            );
+            compared += 1;
+        }
+        let all: Vec<Case> = cases(&d, &e, &a, &j, q);
+        for (what, hidden, unknown_path, _) in all {
+            let h = client.get(&hidden).await;
+            let u = client.get(&unknown_path).await;
+            assert_eq!(
+                (h.status, &h.text, h.header("X-Nomad-Index")),
+                (u.status, &u.text, u.header("X-Nomad-Index")),
+                "{what} as {who:?}: not yours ({hidden}) vs not there ({unknown_path})"
+            );
+            compared += 1;
+        }
+    }
+    compared
 }

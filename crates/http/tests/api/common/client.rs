@@ -85,6 +85,20 @@ impl Client {
         }
     }
 
+    /// A client whose connections come from `local` (another loopback address, so that
+    /// the server counts it as another client).
+    pub fn from_address(base: String, local: std::net::IpAddr) -> Client {
+        let mut c = Client::new(base);
+        c.http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(128)
+            .pool_idle_timeout(Duration::from_secs(5))
+            .local_address(local)
+            .build()
+            .expect("client");
+        c
+    }
+
     /// The same client, sending `secret` as `X-Nomad-Token`.
     pub fn with_token(&self, secret: &str) -> Client {
         let mut c = self.clone();
