@@ -15,6 +15,8 @@
 //!
 //! Not a stable API: the store's tests and fault-injection harness use it.
 
+use rand_chacha::rand_core::{Rng as _, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
 use std::fmt;
@@ -82,7 +84,7 @@ pub struct FaultPlan {
 }
 
 struct PlanState {
-    rng: u64,
+    rng: ChaCha8Rng,
     rates: Rates,
     disk_full: bool,
     files_fail: bool,
@@ -129,11 +131,7 @@ fn eio() -> io::Error {
 
 impl PlanState {
     fn next(&mut self) -> u64 {
-        // xorshift64*: reproducible from the seed, no dependency.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.rng.next_u64()
     }
 
     fn below(&mut self, n: u64) -> u64 {
@@ -203,7 +201,7 @@ impl FaultPlan {
     pub fn new(seed: u64) -> Arc<FaultPlan> {
         Arc::new(FaultPlan {
             state: Mutex::new(PlanState {
-                rng: seed | 1,
+                rng: ChaCha8Rng::seed_from_u64(seed),
                 rates: Rates::default(),
                 disk_full: false,
                 files_fail: false,

@@ -24,29 +24,6 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: enough to spread kill times; reproducible from the seed.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn seed() -> u64 {
     let seed = env_u64(
         "ROLLOUT_CRASH_SEED",
@@ -141,7 +118,7 @@ fn interrupted(lines: &[String]) -> &'static str {
 fn kill_repeatedly(mode: &str, default_kills: u64, truncating: bool) -> (u64, usize, u64) {
     let iterations = env_u64("ROLLOUT_CRASH_ITERATIONS", default_kills);
     let budget = Duration::from_secs(env_u64("ROLLOUT_CRASH_SECONDS", 60));
-    let mut rng = Rng(seed());
+    let mut rng = Rng::seeded(seed());
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let (mut done, mut acked_total, mut from_snapshot, mut during_open) = (0, 0, 0, 0);
@@ -216,7 +193,7 @@ fn sigkill_during_log_truncation_loses_no_acknowledged_command() {
 fn sigkill_during_store_creation_leaves_no_store_or_a_complete_one() {
     let iterations = env_u64("ROLLOUT_CRASH_ITERATIONS", 100);
     let budget = Duration::from_secs(env_u64("ROLLOUT_CRASH_SECONDS", 60));
-    let mut rng = Rng(seed());
+    let mut rng = Rng::seeded(seed());
     let started = Instant::now();
     let (mut done, mut interrupted, mut checked) = (0, 0, 0);
     while done < iterations && started.elapsed() < budget {

@@ -91,29 +91,6 @@ fn after_a_failed_commit_the_store_recovers_by_itself_once_space_is_back() {
     assert_all_present(dir.path(), &acked);
 }
 
-/// xorshift64*, for the test's own choices (which faults, when to cut the power).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Faults of one seed: one to three kinds, each at 0.1% to 2% of operations.
 fn rates(rng: &mut Rng) -> Rates {
     let mut r = Rates::default();
@@ -144,7 +121,7 @@ fn seeded_storage_faults_never_lose_an_acknowledged_command() {
     let started = std::time::Instant::now();
     let (mut acked_total, mut injected, mut cuts, mut refusals, mut recoveries) = (0, 0, 0, 0, 0);
     for seed in first..first + seeds {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut rng = Rng::seeded(seed);
         let dir = tempfile::tempdir().unwrap();
         let plan = FaultPlan::new(seed);
         let snapshots = [0, 5, 20][rng.below(3) as usize];

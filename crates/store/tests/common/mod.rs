@@ -50,3 +50,31 @@ pub fn assert_log_contiguous(store: &Store, last: u64) {
     let indexes: Vec<u64> = log.iter().map(|e| e.index).collect();
     assert_eq!(indexes, (1..=last).collect::<Vec<_>>());
 }
+
+/// The tests' own seeded choices (kill times, which faults): a ChaCha stream, so a run
+/// replays from its seed.
+pub struct Rng(rand_chacha::ChaCha8Rng);
+
+impl Rng {
+    pub fn seeded(seed: u64) -> Rng {
+        use rand_chacha::rand_core::SeedableRng;
+        Rng(rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        use rand_chacha::rand_core::Rng as _;
+        self.0.next_u64()
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A number from the environment, or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
