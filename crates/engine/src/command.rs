@@ -173,7 +173,10 @@ pub enum Command {
 }
 
 impl Command {
-    /// The Nomad raft message type this command corresponds to (the event `Type`).
+    /// The event `Type` of every change this command makes: the name Nomad's event
+    /// stream gives the write (`DeploymentStatusUpdate`, `PlanResult`, …). Writes Nomad
+    /// emits no events for have a name of rollout's own (`JobStabilityUpdated`, the GC
+    /// kinds); `docs/http-api.md` §9 lists them.
     pub fn message_type(&self) -> &'static str {
         match self {
             Command::RegisterJob(_) | Command::RevertJob(_) => "JobRegistered",
@@ -186,11 +189,11 @@ impl Command {
             Command::PauseDeployment(_) | Command::FailDeployment(_) | Command::Tick => {
                 "DeploymentStatusUpdate"
             }
-            Command::UpdateEvalStatus(_) => "EvalUpdated",
+            Command::UpdateEvalStatus(_) => "EvaluationUpdated",
             Command::ReapDeployments(_) | Command::GcDeployments(_) => "DeploymentDeleted",
             Command::GcEvaluations(_) => "EvalDeleted",
             Command::GcAllocations(_) => "AllocDeleted",
-            Command::BootstrapAcl(_) => "ACLTokenBootstrap",
+            Command::BootstrapAcl(_) => "ACLTokenUpserted",
             Command::UpsertAclPolicies(_) => "ACLPolicyUpserted",
             Command::DeleteAclPolicies(_) => "ACLPolicyDeleted",
             Command::UpsertAclTokens(_) => "ACLTokenUpserted",

@@ -150,7 +150,7 @@ fn touched(
                     }
                 }
             }
-            Topic::Evaluation | Topic::Job => {}
+            Topic::Evaluation | Topic::Job | Topic::AclToken | Topic::AclPolicy => {}
         }
     }
     (deployments, jobs)

@@ -100,6 +100,36 @@ pub enum Topic {
     Evaluation,
     /// Jobs.
     Job,
+    /// ACL tokens (management only; secrets are never part of an event).
+    #[serde(rename = "ACLToken")]
+    AclToken,
+    /// ACL policies (management only).
+    #[serde(rename = "ACLPolicy")]
+    AclPolicy,
+}
+
+impl Topic {
+    /// The topic's name on the event stream (`Deployment`, `ACLToken`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::Deployment => "Deployment",
+            Topic::Allocation => "Allocation",
+            Topic::Evaluation => "Evaluation",
+            Topic::Job => "Job",
+            Topic::AclToken => "ACLToken",
+            Topic::AclPolicy => "ACLPolicy",
+        }
+    }
+
+    /// Every topic, in the order of the enum.
+    pub const ALL: [Topic; 6] = [
+        Topic::Deployment,
+        Topic::Allocation,
+        Topic::Evaluation,
+        Topic::Job,
+        Topic::AclToken,
+        Topic::AclPolicy,
+    ];
 }
 
 /// Whether the object appeared, changed or disappeared.
@@ -121,11 +151,12 @@ pub struct Event {
     pub topic: Topic,
     /// The Nomad raft message type of the command (`DeploymentStatusUpdate`, …).
     pub event_type: &'static str,
-    /// The object's key: an ID, or the job ID for jobs.
+    /// The object's key: an ID, the job ID for jobs, the accessor ID of a token, the
+    /// name of a policy.
     pub key: String,
-    /// The object's namespace.
+    /// The object's namespace (empty for ACL objects, which have none).
     pub namespace: Arc<str>,
-    /// The job the object belongs to (event stream `FilterKeys`).
+    /// The job the object belongs to (event stream `FilterKeys`); empty for ACL objects.
     pub job_id: Arc<str>,
     /// Whether it appeared, changed or disappeared.
     pub change: Change,

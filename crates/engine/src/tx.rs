@@ -20,6 +20,8 @@ use uuid::Uuid;
 pub(crate) enum EventKey {
     Id(Uuid),
     Job(Arc<str>),
+    /// An ACL policy's name.
+    Name(Arc<str>),
 }
 
 /// Why a change is made: the rule (a rule ID of `docs/semantics.md`) and the inputs that
@@ -117,7 +119,7 @@ impl Tx {
         let Why { rule, reason } = why.into();
         let text = match &key {
             EventKey::Id(id) => id.to_string(),
-            EventKey::Job(id) => id.to_string(),
+            EventKey::Job(id) | EventKey::Name(id) => id.to_string(),
         };
         self.out.trace.push(Decision {
             topic,
@@ -148,6 +150,16 @@ impl Tx {
             rule,
             reason,
         });
+    }
+
+    /// Records a change to an ACL object (token or policy), which belongs to no
+    /// namespace and no job.
+    pub fn acl_event(&mut self, topic: Topic, change: Change, key: EventKey, why: impl Into<Why>) {
+        let none = JobKey {
+            namespace: Arc::from(""),
+            id: Arc::from(""),
+        };
+        self.event(topic, change, key, &none, why);
     }
 
     /// The key of a job, sharing interned strings.

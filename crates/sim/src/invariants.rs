@@ -125,7 +125,7 @@ impl Checker {
                     }
                     self.count_health_transition(before, after, &id);
                 }
-                Topic::Evaluation | Topic::Job => {}
+                Topic::Evaluation | Topic::Job | Topic::AclToken | Topic::AclPolicy => {}
             }
         }
         for id in &outcome.evals_created {

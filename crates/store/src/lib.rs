@@ -28,6 +28,7 @@
 pub mod codec;
 mod error;
 pub mod faults;
+pub mod history;
 mod identity;
 mod log;
 mod publish;
@@ -42,6 +43,7 @@ pub mod workload;
 pub mod writer;
 
 pub use error::{Corruption, OpenError, Problem, ReadError, SnapshotError, SubmitError};
+pub use history::{History, HistoryError};
 pub use identity::IDENTITY_FILE;
 pub use recovery::{RecoveryReport, Repair, DB_FILE};
 pub use snapshot::file_name as snapshot_file_name;

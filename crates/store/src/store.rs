@@ -3,6 +3,7 @@
 use crate::codec::decode_log_record;
 use crate::error::{OpenError, ReadError, SnapshotError, SubmitError};
 use crate::faults::FaultPlan;
+use crate::history::{self, History, HistoryError};
 use crate::log::LOG;
 use crate::publish::Published;
 use crate::recovery::{self, RecoveryReport, DB_FILE};
@@ -20,7 +21,7 @@ use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 /// How a store behaves. `Options::default()` suits a production agent.
 #[derive(Clone)]
@@ -39,6 +40,10 @@ pub struct Options {
     /// Commands queued for the writer before `submit` blocks (and `submit_async` fails
     /// with [`SubmitError::Overloaded`]).
     pub queue_capacity: usize,
+    /// Committed batches [`Store::commits`] keeps for each receiver that has not read
+    /// them yet; a receiver further behind is told it lagged (and replays the gap from
+    /// [`Store::history`]). The writer never waits for receivers.
+    pub commit_feed_capacity: usize,
     /// Verify every page checksum of the database at open (redb's integrity check). Costs
     /// a read of the whole file; without it, damage in redb's own pages may go unnoticed
     /// (record damage is still caught by the record checksums).
@@ -68,6 +73,7 @@ impl Default for Options {
             log_tail_entries: 10_000,
             max_batch_commands: 1024,
             queue_capacity: 8192,
+            commit_feed_capacity: 1024,
             verify_file_on_open: true,
             recover_to_last_good: false,
             cache_bytes: 64 << 20,
@@ -87,6 +93,7 @@ impl fmt::Debug for Options {
             .field("log_tail_entries", &self.log_tail_entries)
             .field("max_batch_commands", &self.max_batch_commands)
             .field("queue_capacity", &self.queue_capacity)
+            .field("commit_feed_capacity", &self.commit_feed_capacity)
             .field("verify_file_on_open", &self.verify_file_on_open)
             .field("recover_to_last_good", &self.recover_to_last_good)
             .field("cache_bytes", &self.cache_bytes)
@@ -136,6 +143,7 @@ pub struct Store {
     snapshotter: Arc<Snapshotter>,
     report: RecoveryReport,
     stamp: Arc<dyn Stamp>,
+    feed: broadcast::Sender<Arc<[Committed]>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -154,6 +162,7 @@ impl Store {
             .truncated_through
             .store(recovered.truncated_through, Ordering::Relaxed);
         let (tx, rx) = sync_channel(options.queue_capacity.max(1));
+        let (feed, _) = broadcast::channel(options.commit_feed_capacity.max(1));
         let snapshotter = Arc::new(Snapshotter::new(
             &dir,
             options.snapshots_retained,
@@ -195,6 +204,7 @@ impl Store {
             counters: counters.clone(),
             max_batch: options.max_batch_commands.max(1),
             state,
+            feed: feed.clone(),
             last_now: recovered.last_now,
             truncated_through: recovered.truncated_through,
             truncate_target: recovered.truncated_through,
@@ -217,6 +227,7 @@ impl Store {
             snapshotter,
             report: recovered.report,
             stamp: options.stamp.clone(),
+            feed,
             threads: Mutex::new(threads),
         })
     }
@@ -297,31 +308,33 @@ impl Store {
     /// Up to `max_entries` logged envelopes from index `from` on, in log order. Reads a
     /// consistent redb snapshot and never blocks the writer.
     pub fn read_log(&self, from: u64, max_entries: usize) -> Result<Vec<Envelope>, ReadError> {
-        let path = self.dir.join(DB_FILE);
-        let st = |e: redb::Error| ReadError::Storage {
-            path: path.clone(),
-            source: e,
-        };
-        let db = self
-            .db
-            .load_full()
-            .ok_or_else(|| ReadError::Reopening { path: path.clone() })?;
-        let txn = db.begin_read().map_err(|e| st(e.into()))?;
-        let table = txn.open_table(LOG).map_err(|e| st(e.into()))?;
-        let mut out = Vec::new();
-        for item in table.range(from..).map_err(|e| st(e.into()))? {
-            if out.len() >= max_entries {
-                break;
-            }
-            let (k, v) = item.map_err(|e| st(e.into()))?;
-            let envelope = decode_log_record(v.value()).map_err(|source| ReadError::Decode {
-                path: path.clone(),
-                index: k.value(),
-                source,
-            })?;
-            out.push(envelope);
-        }
-        Ok(out)
+        read_log_entries(&self.db, &self.dir.join(DB_FILE), from, max_entries)
+    }
+
+    /// Every committed write from index `from` (at least 1) up to the index committed
+    /// now, re-derived from the newest usable snapshot and the log: outcome, events and
+    /// the states around each, the same bytes every time. Blocking (file reads, replay):
+    /// call it off the async runtime. See [`crate::history`] for how to join it to the
+    /// live feed of [`Store::commits`] without a gap or a duplicate.
+    pub fn history(&self, from: u64) -> Result<History, HistoryError> {
+        history::open(
+            self.db.clone(),
+            &self.dir,
+            self.dir.join(DB_FILE),
+            self.state(),
+            self.counters.truncated_through.load(Ordering::Relaxed),
+            from,
+        )
+    }
+
+    /// The live feed: every batch the writer commits from now on, in order, each
+    /// write with its outcome and the states before and after it. Sent after the state
+    /// is published, so [`Store::state`] already reflects a batch when it arrives. The
+    /// channel keeps the last `Options::commit_feed_capacity` batches for each
+    /// receiver; one that falls further behind gets `RecvError::Lagged` and should
+    /// resume from [`Store::history`]. Costs the writer nothing while nobody listens.
+    pub fn commits(&self) -> broadcast::Receiver<Arc<[Committed]>> {
+        self.feed.subscribe()
     }
 
     /// Writes a snapshot of the current state now, in the calling thread (then the log it
@@ -376,6 +389,39 @@ impl Drop for Store {
             let _ = t.join();
         }
     }
+}
+
+/// Up to `max_entries` logged envelopes from `from` on, read in one redb read
+/// transaction of the database in `db` (at `path`, for errors).
+pub(crate) fn read_log_entries(
+    db: &DbSlot,
+    path: &Path,
+    from: u64,
+    max_entries: usize,
+) -> Result<Vec<Envelope>, ReadError> {
+    let st = |e: redb::Error| ReadError::Storage {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let db = db.load_full().ok_or_else(|| ReadError::Reopening {
+        path: path.to_path_buf(),
+    })?;
+    let txn = db.begin_read().map_err(|e| st(e.into()))?;
+    let table = txn.open_table(LOG).map_err(|e| st(e.into()))?;
+    let mut out = Vec::new();
+    for item in table.range(from..).map_err(|e| st(e.into()))? {
+        if out.len() >= max_entries {
+            break;
+        }
+        let (k, v) = item.map_err(|e| st(e.into()))?;
+        let envelope = decode_log_record(v.value()).map_err(|source| ReadError::Decode {
+            path: path.to_path_buf(),
+            index: k.value(),
+            source,
+        })?;
+        out.push(envelope);
+    }
+    Ok(out)
 }
 
 fn spawn(

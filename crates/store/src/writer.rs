@@ -32,6 +32,8 @@ pub struct Committed {
     pub outcome: Outcome,
     /// The state right after this command (later commands of the same batch excluded).
     pub state: Arc<State>,
+    /// The state right before it: what deleted objects looked like.
+    pub before: Arc<State>,
 }
 
 pub(crate) type SubmitResult = Result<Committed, SubmitError>;
@@ -117,6 +119,8 @@ pub(crate) struct Writer {
     pub max_batch: usize,
     /// The last committed state (equal to the published one between batches).
     pub state: Arc<State>,
+    /// The live feed of committed batches ([`crate::Store::commits`]).
+    pub feed: tokio::sync::broadcast::Sender<Arc<[Committed]>>,
     /// The log's time never goes backwards, even if the wall clock is stepped back.
     pub last_now: i64,
     pub truncated_through: u64,
@@ -208,6 +212,7 @@ impl Writer {
                 self.last_now = last_now;
                 if !records.is_empty() {
                     self.published.publish(self.state.clone());
+                    self.feed_subscribers(&results);
                 }
                 self.count(&records, &results);
                 reply_all(results);
@@ -249,10 +254,11 @@ impl Writer {
             let result = self.stamp_and_apply(&state, command, &mut last_now);
             let result = result.map(|(next, outcome, index, bytes)| {
                 records.push((index, bytes));
-                state = Arc::new(next);
+                let before = std::mem::replace(&mut state, Arc::new(next));
                 Committed {
                     outcome,
                     state: state.clone(),
+                    before,
                 }
             });
             results.push((reply, result));
@@ -300,6 +306,20 @@ impl Writer {
             .truncated_through
             .store(truncated, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Sends the batch's committed writes to [`crate::Store::commits`] receivers, after
+    /// the state is published (the order the history module relies on). Nothing is
+    /// copied while nobody listens; the send itself never waits.
+    fn feed_subscribers(&self, results: &[(Reply, SubmitResult)]) {
+        if self.feed.receiver_count() == 0 {
+            return;
+        }
+        let batch: Arc<[Committed]> = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().cloned())
+            .collect();
+        let _ = self.feed.send(batch);
     }
 
     fn count(&self, records: &[(u64, Vec<u8>)], results: &[(Reply, SubmitResult)]) {

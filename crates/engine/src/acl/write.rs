@@ -7,7 +7,8 @@ use super::command::{
 };
 use super::policy::{validate_policy, AclPolicy};
 use super::token::{validate_token, AclToken, TokenType};
-use crate::tx::Tx;
+use crate::outcome::{Change, Topic};
+use crate::tx::{EventKey, Tx};
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -43,10 +44,20 @@ pub(crate) fn bootstrap(tx: &mut Tx, c: &BootstrapAcl) -> Result<()> {
         create_index: tx.index,
         modify_index: tx.index,
     };
+    let accessor = token.accessor_id;
     let acl = &mut tx.state.t_mut().acl;
     acl.put_token(Arc::new(token));
     acl.bootstrap_index = tx.index;
     acl.token_index = tx.index;
+    tx.acl_event(
+        Topic::AclToken,
+        Change::Created,
+        EventKey::Id(accessor),
+        (
+            "§8.5",
+            "the ACL system was bootstrapped: a management token was created",
+        ),
+    );
     Ok(())
 }
 
@@ -91,14 +102,28 @@ pub(crate) fn upsert_policies(tx: &mut Tx, c: &UpsertAclPolicies) -> Result<()> 
             modify_index: tx.index,
         });
     }
+    let mut changes = Vec::with_capacity(rows.len());
     let acl = &mut tx.state.t_mut().acl;
     for mut row in rows {
-        if let Some(old) = acl.policies.get(row.name.as_str()) {
-            row.create_index = old.create_index;
-        }
+        let change = match acl.policies.get(row.name.as_str()) {
+            Some(old) => {
+                row.create_index = old.create_index;
+                Change::Updated
+            }
+            None => Change::Created,
+        };
+        changes.push((Arc::<str>::from(row.name.as_str()), change));
         acl.put_policy(Arc::new(row));
     }
     acl.policy_index = tx.index;
+    for (name, change) in changes {
+        tx.acl_event(
+            Topic::AclPolicy,
+            change,
+            EventKey::Name(name),
+            ("§8.5", "the policy was written"),
+        );
+    }
     Ok(())
 }
 
@@ -119,6 +144,14 @@ pub(crate) fn delete_policies(tx: &mut Tx, c: &DeleteAclPolicies) -> Result<()> 
         acl.policies.remove(name.as_str());
     }
     acl.policy_index = tx.index;
+    for name in &c.names {
+        tx.acl_event(
+            Topic::AclPolicy,
+            Change::Deleted,
+            EventKey::Name(Arc::from(name.as_str())),
+            ("§8.5", "the policy was deleted"),
+        );
+    }
     Ok(())
 }
 
@@ -134,11 +167,26 @@ pub(crate) fn upsert_tokens(tx: &mut Tx, c: &UpsertAclTokens) -> Result<()> {
             .and_then(|r| r.map_err(|errors| Error::InvalidAclToken { index, errors }))?;
         rows.push(row);
     }
+    let mut changes = Vec::with_capacity(rows.len());
     let acl = &mut tx.state.t_mut().acl;
     for row in rows {
+        let change = if acl.tokens.contains_key(&row.accessor_id) {
+            Change::Updated
+        } else {
+            Change::Created
+        };
+        changes.push((row.accessor_id, change));
         acl.put_token(Arc::new(row));
     }
     acl.token_index = tx.index;
+    for (accessor, change) in changes {
+        tx.acl_event(
+            Topic::AclToken,
+            change,
+            EventKey::Id(accessor),
+            ("§8.5", "the token was written"),
+        );
+    }
     Ok(())
 }
 
@@ -209,5 +257,13 @@ pub(crate) fn delete_tokens(tx: &mut Tx, c: &DeleteAclTokens) -> Result<()> {
         acl.remove_token(accessor);
     }
     acl.token_index = tx.index;
+    for accessor in &c.accessor_ids {
+        tx.acl_event(
+            Topic::AclToken,
+            Change::Deleted,
+            EventKey::Id(*accessor),
+            ("§8.5", "the token was deleted"),
+        );
+    }
     Ok(())
 }
