@@ -28,6 +28,7 @@ mod blocking;
 mod body;
 mod decode;
 mod error;
+mod events;
 mod ids;
 mod limits;
 mod listener;
@@ -40,7 +41,7 @@ mod server;
 mod ticker;
 mod views;
 
-pub use backend::{Backend, BackendError, BoxFuture, MemoryBackend, StoreBackend};
+pub use backend::{Backend, BackendError, BoxFuture, HistoryIter, MemoryBackend, StoreBackend};
 pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;
 pub use limits::RequestLimits;

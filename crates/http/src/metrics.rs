@@ -57,6 +57,7 @@ pub struct Metrics {
     /// (command, result) → count; result is `ok`, `rejected` or `error`.
     commands: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     blocking_in_flight: AtomicI64,
+    event_subscribers: AtomicI64,
 }
 
 /// Counts one blocking query as in flight for as long as it lives.
@@ -81,6 +82,11 @@ impl Metrics {
 
     pub fn blocking_in_flight(&self) -> i64 {
         self.blocking_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// One event stream subscriber more (`+1`) or less (`-1`).
+    pub fn event_subscriber(&self, delta: i64) {
+        self.event_subscribers.fetch_add(delta, Ordering::Relaxed);
     }
 
     pub fn command(&self, name: &'static str, result: &'static str) {
@@ -161,6 +167,15 @@ impl Metrics {
             out,
             "rollout_blocking_queries_in_flight {}",
             self.blocking_in_flight()
+        );
+        out.push_str(
+            "# HELP rollout_event_stream_subscribers Event stream subscribers connected.\n",
+        );
+        out.push_str("# TYPE rollout_event_stream_subscribers gauge\n");
+        let _ = writeln!(
+            out,
+            "rollout_event_stream_subscribers {}",
+            self.event_subscribers.load(Ordering::Relaxed)
         );
         out.push_str("# HELP rollout_applied_index Index of the last applied command.\n");
         out.push_str("# TYPE rollout_applied_index gauge\n");

@@ -35,6 +35,14 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in order (`?topic=a&topic=b`).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first value of `name` when present and non-empty.
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         self.get(name).filter(|v| !v.is_empty())

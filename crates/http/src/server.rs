@@ -70,6 +70,12 @@ pub struct Config {
     /// Nomad's `acl-bootstrap-reset` file (in the data directory): when it holds the
     /// index of the last bootstrap, bootstrapping is allowed once more.
     pub acl_bootstrap_reset_file: Option<std::path::PathBuf>,
+    /// Time between `{}` heartbeat lines on an idle event stream (Nomad: 30 s).
+    pub event_heartbeat: Duration,
+    /// Writes an event stream subscriber may fall behind the newest one before it is
+    /// disconnected (with a line naming the last index it got, to resume from). The
+    /// frames live once in a ring shared by all subscribers.
+    pub event_buffer: usize,
 }
 
 impl Default for Config {
@@ -89,6 +95,8 @@ impl Default for Config {
             write_timeout: Duration::from_secs(30),
             acl_enabled: false,
             acl_bootstrap_reset_file: None,
+            event_heartbeat: Duration::from_secs(30),
+            event_buffer: 4096,
         }
     }
 }
@@ -105,6 +113,7 @@ struct Inner {
     metrics: Metrics,
     limiter: Limiter,
     shutdown: watch::Sender<bool>,
+    events: crate::events::hub::Hubs,
 }
 
 impl Api {
@@ -118,6 +127,7 @@ impl Api {
                 metrics: Metrics::default(),
                 limiter,
                 shutdown,
+                events: Default::default(),
             }),
         }
     }
@@ -158,6 +168,10 @@ impl Api {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub(crate) fn event_hubs(&self) -> &crate::events::hub::Hubs {
+        &self.inner.events
     }
 
     pub(crate) fn limiter(&self) -> &Limiter {

@@ -1,17 +1,35 @@
 //! An in-memory [`Backend`]: one [`DeploymentEngine`] behind a mutex, for tests and
 //! embedders that need no durability. Nothing survives the process.
+//!
+//! It keeps every envelope it applied (and the state it started from), so that its
+//! history can be re-derived like the store's: memory grows with the number of writes,
+//! which suits tests and short-lived embedders, not a long-running agent.
 
-use super::{Backend, BackendError, BoxFuture};
+use super::{Backend, BackendError, BoxFuture, HistoryIter};
 use rollout_engine::model::UnixNanos;
-use rollout_engine::{Command, DeploymentEngine, EngineConfig, Outcome, Stamp, State};
-use rollout_store::SystemStamp;
-use std::sync::{Mutex, MutexGuard};
-use tokio::sync::watch;
+use rollout_engine::{
+    apply, Command, DeploymentEngine, EngineConfig, Envelope, Outcome, Stamp, State,
+};
+use rollout_store::{Committed, HistoryError, SystemStamp};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, watch};
+
+/// Committed batches the live feed keeps for a receiver that has not read them.
+const FEED_CAPACITY: usize = 1024;
 
 /// Applies commands to an in-memory engine, one at a time.
 pub struct MemoryBackend {
-    engine: Mutex<DeploymentEngine>,
+    engine: Mutex<Inner>,
     applied: watch::Sender<u64>,
+    feed: broadcast::Sender<Arc<[Committed]>>,
+}
+
+struct Inner {
+    engine: DeploymentEngine,
+    /// The state the backend started from: history begins after it.
+    origin: Arc<State>,
+    /// Every envelope applied since, in order.
+    log: Vec<Arc<Envelope>>,
 }
 
 impl MemoryBackend {
@@ -29,26 +47,43 @@ impl MemoryBackend {
     /// Starts from an existing engine (say, one restored from a snapshot).
     pub fn from_engine(engine: DeploymentEngine) -> MemoryBackend {
         let (applied, _) = watch::channel(engine.index());
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
         MemoryBackend {
-            engine: Mutex::new(engine),
+            engine: Mutex::new(Inner {
+                origin: Arc::new(engine.state().clone()),
+                engine,
+                log: Vec::new(),
+            }),
             applied,
+            feed,
         }
     }
 
     /// The engine lock. A panic while holding it cannot leave a half-applied state
     /// (the engine replaces its state whole), so a poisoned lock is still safe to use.
-    fn lock(&self) -> MutexGuard<'_, DeploymentEngine> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn apply_now(&self, command: Command) -> Result<Outcome, BackendError> {
-        let mut engine = self.lock();
-        let applied = engine.submit(command).map_err(|e| match e {
+        let mut inner = self.lock();
+        let before = Arc::new(inner.engine.state().clone());
+        let applied = inner.engine.submit(command).map_err(|e| match e {
             rollout_engine::Error::NoEntropy(_) => BackendError::Internal(e.to_string()),
             e => BackendError::Rejected(e),
         })?;
-        drop(engine);
+        inner.log.push(Arc::new(applied.envelope.clone()));
+        // Published and fed under the lock, so that the feed is in index order.
         self.applied.send_replace(applied.envelope.index);
+        if self.feed.receiver_count() > 0 {
+            let committed = Committed {
+                outcome: applied.outcome.clone(),
+                state: Arc::new(applied.state.clone()),
+                before,
+            };
+            let _ = self.feed.send(Arc::from(vec![committed]));
+        }
+        drop(inner);
         Ok(applied.outcome)
     }
 }
@@ -65,15 +100,58 @@ impl Backend for MemoryBackend {
     }
 
     fn state(&self) -> State {
-        self.lock().state().clone()
+        self.lock().engine.state().clone()
     }
 
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.applied.subscribe()
     }
 
+    fn commits(&self) -> broadcast::Receiver<Arc<[Committed]>> {
+        self.feed.subscribe()
+    }
+
+    fn history(&self, from: u64) -> Result<HistoryIter, HistoryError> {
+        let (origin, log) = {
+            let inner = self.lock();
+            (inner.origin.clone(), inner.log.clone())
+        };
+        let from = from.max(1);
+        if from <= origin.index() {
+            return Err(HistoryError::TooOld {
+                requested: from,
+                oldest: origin.index() + 1,
+            });
+        }
+        let mut state = origin;
+        let mut entries = log.into_iter();
+        let replay = move |state: &mut Arc<State>, e: &Envelope| {
+            let (after, outcome) = apply(state, e).map_err(|err| HistoryError::Replay {
+                index: e.index,
+                message: err.to_string(),
+            })?;
+            let after = Arc::new(after);
+            let before = std::mem::replace(state, after.clone());
+            Ok(Committed {
+                outcome,
+                state: after,
+                before,
+            })
+        };
+        // Replay silently up to `from - 1`.
+        for e in entries.by_ref() {
+            if e.index >= from {
+                let first = replay(&mut state, &e);
+                let rest = entries.map(move |e| replay(&mut state, &e));
+                return Ok(Box::new(std::iter::once(first).chain(rest)));
+            }
+            replay(&mut state, &e)?;
+        }
+        Ok(Box::new(std::iter::empty()))
+    }
+
     fn now_ns(&self) -> UnixNanos {
-        self.lock().now()
+        self.lock().engine.now()
     }
 }
 

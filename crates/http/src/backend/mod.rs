@@ -18,9 +18,14 @@ pub use store::StoreBackend;
 
 use rollout_engine::model::UnixNanos;
 use rollout_engine::{Command, Outcome, State};
+use rollout_store::{Committed, HistoryError};
 use std::future::Future;
 use std::pin::Pin;
-use tokio::sync::watch;
+use std::sync::Arc;
+use tokio::sync::{broadcast, watch};
+
+/// Committed writes replayed from the past, in index order ([`Backend::history`]).
+pub type HistoryIter = Box<dyn Iterator<Item = Result<Committed, HistoryError>> + Send>;
 
 /// A boxed future, so that `Backend` stays object-safe (`Arc<dyn Backend>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -38,6 +43,20 @@ pub trait Backend: Send + Sync + 'static {
     /// A receiver of the last applied index; it changes after every applied command,
     /// once [`Backend::state`] already returns that command's state.
     fn subscribe(&self) -> watch::Receiver<u64>;
+
+    /// The live feed of committed writes: every batch applied from now on, in order,
+    /// each write with its outcome and the states before and after it. A batch is sent
+    /// after [`Backend::state`] and [`Backend::subscribe`] show it, so a reader that
+    /// subscribes here first and then reads the index knows which writes the feed will
+    /// bring. A receiver that falls behind gets `Lagged` and replays the gap from
+    /// [`Backend::history`].
+    fn commits(&self) -> broadcast::Receiver<Arc<[Committed]>>;
+
+    /// Every write from index `from` up to the index applied now, re-derived from what
+    /// the backend retains (for the store: the newest usable snapshot and the log), with
+    /// the same outcomes and states it had when it was applied. Blocking: call it off
+    /// the async runtime. [`HistoryError::TooOld`] names the oldest index available.
+    fn history(&self, from: u64) -> Result<HistoryIter, HistoryError>;
 
     /// The clock commands are stamped with. Reads that depend on time (the planner)
     /// use the same clock, so that they agree with what the next command will see.

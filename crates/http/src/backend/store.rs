@@ -6,12 +6,12 @@
 //! worker: commands are queued on the store's writer thread and the answer comes back
 //! through a oneshot channel.
 
-use super::{Backend, BackendError, BoxFuture};
+use super::{Backend, BackendError, BoxFuture, HistoryIter};
 use rollout_engine::model::UnixNanos;
 use rollout_engine::{Command, Outcome, State};
-use rollout_store::{Store, SubmitError};
+use rollout_store::{Committed, HistoryError, Store, SubmitError};
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 /// A [`Backend`] over a durable [`Store`].
 pub struct StoreBackend {
@@ -44,6 +44,14 @@ impl Backend for StoreBackend {
 
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.store.subscribe()
+    }
+
+    fn commits(&self) -> broadcast::Receiver<Arc<[Committed]>> {
+        self.store.commits()
+    }
+
+    fn history(&self, from: u64) -> Result<HistoryIter, HistoryError> {
+        Ok(Box::new(self.store.history(from)?))
     }
 
     /// The store's clock, so that reads that depend on time (the planner, the deadline

@@ -12,6 +12,7 @@ mod allocations;
 mod deployments;
 mod engine;
 mod evaluations;
+mod events;
 mod jobs;
 
 use crate::body;
@@ -31,6 +32,7 @@ pub fn router(api: Api) -> Router {
         .merge(engine::routes())
         .merge(agent::routes())
         .merge(acl::routes())
+        .merge(events::routes())
         .method_not_allowed_fallback(error::invalid_method)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(api.config().max_body_bytes))

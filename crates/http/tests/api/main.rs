@@ -8,6 +8,7 @@ mod blocking;
 mod bodies;
 mod decoding;
 mod errors;
+mod events;
 mod flows;
 mod limits;
 mod load;

@@ -6,13 +6,16 @@
 use crate::common::client::job;
 use crate::common::Server;
 use rollout_engine::{Command, Outcome, State};
-use rollout_http::{Backend, BackendError, BoxFuture, Config, MemoryBackend, RequestLimits};
+use rollout_http::{
+    Backend, BackendError, BoxFuture, Config, HistoryIter, MemoryBackend, RequestLimits,
+};
+use rollout_store::{Committed, HistoryError};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{broadcast, watch, Semaphore};
 
 const CONNECTIONS: &str = "rollout_http_connections_open";
 const REQUESTS: &str = "rollout_http_requests_in_flight";
@@ -275,6 +278,12 @@ impl Backend for Gated {
     }
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.inner.subscribe()
+    }
+    fn commits(&self) -> broadcast::Receiver<Arc<[Committed]>> {
+        self.inner.commits()
+    }
+    fn history(&self, from: u64) -> Result<HistoryIter, HistoryError> {
+        self.inner.history(from)
     }
     fn now_ns(&self) -> i64 {
         self.inner.now_ns()

@@ -1,0 +1,485 @@
+//! `GET /v1/event/stream` (`http-api.md` §9) over a real socket: framing, topics and
+//! types, index semantics, filters, ACLs, heartbeats and the slow-consumer rule.
+
+use crate::common::client::job;
+use crate::common::Server;
+use rollout_engine::{SeededStamp, VirtualClock};
+use rollout_http::{Config, MemoryBackend};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Lines of one event stream, read from a raw socket as any NDJSON client would.
+struct Lines {
+    reader: BufReader<TcpStream>,
+    pub status: u16,
+    pub headers: Vec<String>,
+}
+
+impl Lines {
+    /// Opens `path` on `addr` (`token`: X-Nomad-Token) and reads the response head.
+    async fn open(addr: &str, path: &str, token: Option<&str>) -> Lines {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let token = token
+            .map(|t| format!("X-Nomad-Token: {t}\r\n"))
+            .unwrap_or_default();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{token}\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut reader = BufReader::new(stream);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.expect("head");
+            let line = line.trim_end().to_string();
+            if line.is_empty() {
+                break;
+            }
+            head.push(line);
+        }
+        let status = head[0]
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap();
+        Lines {
+            reader,
+            status,
+            headers: head,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        let prefix = format!("{}: ", name.to_ascii_lowercase());
+        self.headers
+            .iter()
+            .find(|h| h.to_ascii_lowercase().starts_with(&prefix))
+            .map(|h| h[prefix.len()..].to_string())
+    }
+
+    /// The next NDJSON line (chunked transfer encoding undone), `None` at the end.
+    async fn next(&mut self) -> Option<Value> {
+        let read = async {
+            loop {
+                let mut size = String::new();
+                if self.reader.read_line(&mut size).await.ok()? == 0 {
+                    return None;
+                }
+                let size = usize::from_str_radix(size.trim(), 16).ok()?;
+                if size == 0 {
+                    return None;
+                }
+                let mut chunk = vec![0u8; size + 2];
+                tokio::io::AsyncReadExt::read_exact(&mut self.reader, &mut chunk)
+                    .await
+                    .ok()?;
+                let text = String::from_utf8(chunk[..size].to_vec()).ok()?;
+                // One line per chunk: the server writes each line as one body frame.
+                assert!(text.ends_with('\n'), "a chunk is one line: {text:?}");
+                return Some(serde_json::from_str(text.trim_end()).expect("a line is JSON"));
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .expect("a line within 20 s")
+    }
+
+    /// Frames (heartbeats skipped) until one at `index` or later has been read.
+    async fn until_index(&mut self, index: u64) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let line = self.next().await.expect("stream ended early");
+            if line == json!({}) {
+                continue;
+            }
+            let at = line["Index"].as_u64().unwrap_or_else(|| panic!("{line}"));
+            frames.push(line);
+            if at >= index {
+                return frames;
+            }
+        }
+    }
+}
+
+fn update(canary: i64, auto_revert: bool) -> Value {
+    json!({"Canary": canary, "MaxParallel": 1, "AutoRevert": auto_revert, "MinHealthyTime": 0})
+}
+
+/// A canary rollout that is promoted, a second that fails and rolls back, a pause and a
+/// resume, manual health, a stability flip and a purge: every kind of write the stream
+/// carries.
+async fn every_kind_of_write(s: &Server) {
+    s.register(job("web", 2, "app:1", update(0, true))).await;
+    s.converge().await;
+    s.register(job("web", 2, "app:2", update(1, true))).await;
+    let d = s.latest_deployment_id("web").await;
+    let canaries = s.schedule().await;
+    s.report(&canaries, Some(true)).await;
+    s.pause(&d, true).await.ok();
+    s.pause(&d, false).await.ok();
+    s.promote(&d).await.ok();
+    s.converge().await;
+    s.register(job("web", 2, "app:3", update(1, true))).await;
+    let d = s.latest_deployment_id("web").await;
+    let canaries = s.schedule().await;
+    s.set_health(&d, &[], &canaries).await.ok();
+    s.converge().await;
+    let current = s.job("web").await["Version"].clone();
+    s.put(
+        "/v1/job/web/stable",
+        json!({"JobID": "web", "JobVersion": current, "Stable": false}),
+    )
+    .await
+    .ok();
+    s.register(job("api", 1, "api:1", update(0, false))).await;
+    s.converge().await;
+    s.delete("/v1/job/api?purge=true").await.ok();
+}
+
+/// The event without its payload: what filters and clients key on.
+fn head(e: &Value) -> Value {
+    json!({
+        "Topic": e["Topic"], "Type": e["Type"], "Key": e["Key"],
+        "FilterKeys": e["FilterKeys"], "Namespace": e["Namespace"], "Index": e["Index"],
+    })
+}
+
+#[tokio::test]
+async fn every_topic_and_type_is_framed_as_nomad_frames_it() {
+    let s = Server::deterministic(41).await;
+    every_kind_of_write(&s).await;
+    let last = s.applied_index().await;
+
+    let mut stream = Lines::open(&s.addr(), "/v1/event/stream", None).await;
+    assert_eq!(stream.status, 200);
+    assert_eq!(
+        stream.header("Content-Type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(stream.header("Cache-Control").as_deref(), Some("no-cache"));
+    assert_eq!(
+        stream.next().await,
+        Some(json!({})),
+        "the first line is {{}}"
+    );
+    let frames = stream.until_index(last).await;
+
+    // Frames: one per write, in index order, each event carrying the frame's index.
+    let mut previous = 0;
+    let mut by_pair: BTreeMap<(String, String), Value> = BTreeMap::new();
+    for f in &frames {
+        let index = f["Index"].as_u64().unwrap();
+        assert!(
+            index > previous,
+            "frames in index order: {index} after {previous}"
+        );
+        previous = index;
+        let keys: Vec<&String> = f.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["Events", "Index"]);
+        for e in f["Events"].as_array().unwrap() {
+            assert_eq!(e["Index"], f["Index"]);
+            let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+            assert_eq!(
+                keys,
+                [
+                    "FilterKeys",
+                    "Index",
+                    "Key",
+                    "Namespace",
+                    "Payload",
+                    "Topic",
+                    "Type"
+                ]
+            );
+            let topic = e["Topic"].as_str().unwrap().to_string();
+            assert!(
+                e["Payload"].get(&topic).is_some(),
+                "payload keyed by topic: {e}"
+            );
+            by_pair
+                .entry((topic, e["Type"].as_str().unwrap().to_string()))
+                .or_insert_with(|| e.clone());
+        }
+    }
+    // Allocations come without their job, as Nomad strips it.
+    let alloc = &by_pair[&("Allocation".into(), "PlanResult".into())];
+    assert_eq!(alloc["Payload"]["Allocation"]["Job"], Value::Null);
+    let pairs: Vec<String> = by_pair.keys().map(|(t, ty)| format!("{t} {ty}")).collect();
+    insta::assert_json_snapshot!("event_stream_topic_type_pairs", pairs);
+    let heads: Vec<Value> = by_pair.values().map(head).collect();
+    insta::assert_json_snapshot!("event_stream_one_event_per_pair", heads);
+    let deployment = &by_pair[&("Deployment".into(), "DeploymentPromotion".into())];
+    insta::assert_json_snapshot!("event_stream_deployment_promotion", deployment);
+}
+
+#[tokio::test]
+async fn an_allocation_health_write_types_every_event_it_causes_deployment_alloc_health() {
+    let s = Server::deterministic(42).await;
+    s.register(job("web", 1, "app:1", update(1, false))).await;
+    let d = s.latest_deployment_id("web").await;
+    let canaries = s.schedule().await;
+    let at = s.applied_index().await + 1;
+    s.set_health(&d, &canaries, &[]).await.ok();
+    let mut stream = Lines::open(&s.addr(), &format!("/v1/event/stream?index={at}"), None).await;
+    stream.next().await;
+    let frame = stream.until_index(at).await.remove(0);
+    assert_eq!(frame["Index"], at);
+    let events = frame["Events"].as_array().unwrap();
+    for e in events {
+        assert_eq!(e["Type"], "DeploymentAllocHealth", "{e}");
+    }
+    let topics: Vec<&str> = events
+        .iter()
+        .map(|e| e["Topic"].as_str().unwrap())
+        .collect();
+    assert!(
+        topics.contains(&"Allocation") && topics.contains(&"Deployment"),
+        "{topics:?}"
+    );
+}
+
+#[tokio::test]
+async fn index_is_inclusive_after_index_is_exclusive_and_minus_one_waits_for_the_next_write() {
+    let s = Server::deterministic(43).await;
+    s.register(job("web", 1, "app:1", update(0, false))).await;
+    s.converge().await;
+    let last = s.applied_index().await;
+    let first_index = |frames: &[Value]| frames[0]["Index"].as_u64().unwrap();
+
+    let mut at = Lines::open(&s.addr(), "/v1/event/stream?index=2", None).await;
+    at.next().await;
+    assert_eq!(first_index(&at.until_index(last).await), 2);
+
+    let mut after = Lines::open(&s.addr(), "/v1/event/stream?after_index=2", None).await;
+    after.next().await;
+    assert_eq!(first_index(&after.until_index(last).await), 3);
+
+    let mut now = Lines::open(&s.addr(), "/v1/event/stream?index=-1", None).await;
+    assert_eq!(now.next().await, Some(json!({})));
+    s.register(job("api", 1, "api:1", update(0, false))).await;
+    let frames = now.until_index(last + 1).await;
+    assert_eq!(
+        first_index(&frames),
+        last + 1,
+        "only writes after subscribing"
+    );
+
+    for bad in [
+        "index=x",
+        "after_index=-2",
+        "index=1&after_index=1",
+        "topic=Job:a:b",
+    ] {
+        let r = s.get(&format!("/v1/event/stream?{bad}")).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
+    let r = s.get("/v1/event/stream?index=x").await;
+    assert_eq!(
+        r.text,
+        "Unable to parse index: strconv.Atoi: parsing \"x\": invalid syntax"
+    );
+}
+
+#[tokio::test]
+async fn a_topic_key_matches_the_event_key_or_one_of_its_filter_keys() {
+    let s = Server::deterministic(44).await;
+    s.register(job("web", 1, "app:1", update(0, false))).await;
+    s.register(job("api", 1, "api:1", update(0, false))).await;
+    s.converge().await;
+    let last = s.applied_index().await;
+    let web = s.latest_deployment_id("web").await;
+
+    let mut by_job = Lines::open(&s.addr(), "/v1/event/stream?topic=Deployment:web", None).await;
+    by_job.next().await;
+    let frames = by_job.until_index(0).await;
+    for e in frames.iter().flat_map(|f| f["Events"].as_array().unwrap()) {
+        assert_eq!(e["Topic"], "Deployment");
+        assert_eq!(e["FilterKeys"], json!(["web"]));
+    }
+
+    let path = format!("/v1/event/stream?topic=Allocation:{web}&topic=Job:api");
+    let mut mixed = Lines::open(&s.addr(), &path, None).await;
+    mixed.next().await;
+    // A last write that matches (a new version of `api`) marks the end.
+    s.register(job("api", 1, "api:2", update(0, false))).await;
+    let marker = s.applied_index().await;
+    assert!(marker > last);
+    let events: Vec<Value> = mixed
+        .until_index(marker)
+        .await
+        .iter()
+        .flat_map(|f| f["Events"].as_array().unwrap().clone())
+        .collect();
+    assert!(events.iter().any(|e| e["Topic"] == "Allocation"));
+    for e in &events {
+        match e["Topic"].as_str().unwrap() {
+            "Allocation" => assert_eq!(e["FilterKeys"][1], json!(web)),
+            "Job" => assert_eq!(e["Key"], "api"),
+            other => panic!("unexpected topic {other}: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_stream_keeps_the_namespace_it_was_asked_for() {
+    let s = Server::deterministic(45).await;
+    let mut other = job("web", 1, "app:1", update(0, false));
+    other["Job"]["Namespace"] = json!("team");
+    s.put("/v1/jobs?namespace=team", other).await.ok();
+    let team = s.applied_index().await;
+    s.register(job("web", 1, "app:1", update(0, false))).await;
+    let last = s.applied_index().await;
+    for (query, wanted, through) in [
+        ("", vec!["default"], last),
+        ("?namespace=team", vec!["team"], team),
+        ("?namespace=*", vec!["default", "team"], last),
+    ] {
+        let mut stream = Lines::open(&s.addr(), &format!("/v1/event/stream{query}"), None).await;
+        stream.next().await;
+        let mut seen: Vec<String> = stream
+            .until_index(through)
+            .await
+            .iter()
+            .flat_map(|f| f["Events"].as_array().unwrap().clone())
+            .map(|e| e["Namespace"].as_str().unwrap().to_string())
+            .collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen, wanted, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn heartbeats_are_empty_objects_at_the_configured_interval() {
+    let backend = MemoryBackend::with_stamp(SeededStamp::new(46, VirtualClock::new(1)));
+    let config = Config {
+        event_heartbeat: Duration::from_millis(50),
+        ..Config::default()
+    };
+    let s = Server::with_config(Arc::new(backend), None, config).await;
+    let mut stream = Lines::open(&s.addr(), "/v1/event/stream", None).await;
+    for _ in 0..3 {
+        assert_eq!(stream.next().await, Some(json!({})));
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_a_ring_behind_is_told_its_last_index_and_resumes_without_loss() {
+    let backend = MemoryBackend::new();
+    let config = Config {
+        event_buffer: 4,
+        ..Config::default()
+    };
+    let s = Server::with_config(Arc::new(backend), None, config).await;
+    s.register(job("seed", 1, "app:0", update(0, false))).await;
+    // A reader that reads nothing: its socket buffers fill, then its ring.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(s.addr().parse().unwrap()).await.unwrap();
+    let mut slow = {
+        let mut stream = stream;
+        stream
+            .write_all(b"GET /v1/event/stream?index=-1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        stream
+    };
+    // Subscribed once the gauge says so.
+    s.gauge_reaches("rollout_event_stream_subscribers", 1).await;
+    let first = s.applied_index().await + 1;
+    // Far more than the kernel buffers of both ends hold (frames of ~30 KB).
+    let filler = "x".repeat(30_000);
+    for v in 0..400 {
+        s.register(job(
+            "web",
+            1,
+            &format!("app:{v}:{filler}"),
+            update(0, false),
+        ))
+        .await;
+    }
+    let last = s.applied_index().await;
+    // Now read everything the server sent before it gave up on the reader.
+    let mut text = String::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::io::AsyncReadExt::read(&mut slow, &mut buf),
+        )
+        .await
+        .expect("the server ends the stream")
+        .unwrap();
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if text.contains("\"LastIndex\"") && text.ends_with("0\r\n\r\n") {
+            break;
+        }
+    }
+    let lines: Vec<Value> = text
+        .split("\r\n")
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l.trim_end()).unwrap())
+        .collect();
+    let error = lines.last().unwrap();
+    let resume = error["LastIndex"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{error}"));
+    assert!(
+        error["Error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("reconnect with after_index={resume}")),
+        "{error}"
+    );
+    let mut delivered: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l["Index"].as_u64())
+        .filter(|i| *i > 0)
+        .collect();
+    assert!(
+        resume < last,
+        "it fell behind before the end: {resume} of {last}"
+    );
+    assert_eq!(delivered.last().copied().unwrap_or(first - 1), resume);
+
+    // Resuming strictly after the last index gets the rest: every write once.
+    let mut rest = Lines::open(
+        &s.addr(),
+        &format!("/v1/event/stream?after_index={resume}"),
+        None,
+    )
+    .await;
+    rest.next().await;
+    delivered.extend(
+        rest.until_index(last)
+            .await
+            .iter()
+            .map(|f| f["Index"].as_u64().unwrap()),
+    );
+    assert_eq!(delivered, (first..=last).collect::<Vec<_>>());
+    // Writes went on while it lagged; other subscribers were not held up.
+    s.gauge_reaches("rollout_event_stream_subscribers", 1).await;
+}
+
+#[tokio::test]
+async fn streams_end_with_a_resume_line_when_the_agent_shuts_down() {
+    let s = Server::deterministic(47).await;
+    s.register(job("web", 1, "app:1", update(0, false))).await;
+    let last = s.applied_index().await;
+    let mut stream = Lines::open(&s.addr(), "/v1/event/stream", None).await;
+    stream.next().await;
+    stream.until_index(last).await;
+    s.api.shutdown();
+    let line = stream.next().await.expect("a last line");
+    assert_eq!(line["LastIndex"], last);
+    assert_eq!(
+        line["Error"],
+        format!("the agent is shutting down; reconnect with after_index={last} to resume")
+    );
+    assert_eq!(stream.next().await, None);
+}
