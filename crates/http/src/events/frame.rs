@@ -43,7 +43,7 @@ enum Payload<'a> {
     #[serde(rename = "ACLToken")]
     AclToken(Box<TokenView>),
     #[serde(rename = "ACLPolicy")]
-    AclPolicy(PolicyView),
+    AclPolicy(Box<PolicyView>),
 }
 
 /// An allocation as events carry it: without its job (`"Job": null`, as Nomad strips it).
@@ -130,11 +130,14 @@ fn render_event(index: u64, e: &Event, before: &State, after: &State) -> Option<
         }
         Topic::AclToken => {
             let t = state.acl_token(&id()?)?;
-            (Payload::AclToken(Box::new(TokenView::new(t, None))), Vec::new())
+            (
+                Payload::AclToken(Box::new(TokenView::new(t, None))),
+                Vec::new(),
+            )
         }
         Topic::AclPolicy => {
             let p = state.acl_policy(&e.key)?;
-            (Payload::AclPolicy(PolicyView::new(p)), Vec::new())
+            (Payload::AclPolicy(Box::new(PolicyView::new(p))), Vec::new())
         }
     };
     let json = EventJson {
