@@ -62,24 +62,22 @@ impl Lines {
     /// The next NDJSON line (chunked transfer encoding undone), `None` at the end.
     async fn next(&mut self) -> Option<Value> {
         let read = async {
-            loop {
-                let mut size = String::new();
-                if self.reader.read_line(&mut size).await.ok()? == 0 {
-                    return None;
-                }
-                let size = usize::from_str_radix(size.trim(), 16).ok()?;
-                if size == 0 {
-                    return None;
-                }
-                let mut chunk = vec![0u8; size + 2];
-                tokio::io::AsyncReadExt::read_exact(&mut self.reader, &mut chunk)
-                    .await
-                    .ok()?;
-                let text = String::from_utf8(chunk[..size].to_vec()).ok()?;
-                // One line per chunk: the server writes each line as one body frame.
-                assert!(text.ends_with('\n'), "a chunk is one line: {text:?}");
-                return Some(serde_json::from_str(text.trim_end()).expect("a line is JSON"));
+            let mut size = String::new();
+            if self.reader.read_line(&mut size).await.ok()? == 0 {
+                return None;
             }
+            let size = usize::from_str_radix(size.trim(), 16).ok()?;
+            if size == 0 {
+                return None;
+            }
+            let mut chunk = vec![0u8; size + 2];
+            tokio::io::AsyncReadExt::read_exact(&mut self.reader, &mut chunk)
+                .await
+                .ok()?;
+            let text = String::from_utf8(chunk[..size].to_vec()).ok()?;
+            // One line per chunk: the server writes each line as one body frame.
+            assert!(text.ends_with('\n'), "a chunk is one line: {text:?}");
+            Some(serde_json::from_str(text.trim_end()).expect("a line is JSON"))
         };
         tokio::time::timeout(Duration::from_secs(20), read)
             .await
