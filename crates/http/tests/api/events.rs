@@ -481,3 +481,137 @@ async fn streams_end_with_a_resume_line_when_the_agent_shuts_down() {
     );
     assert_eq!(stream.next().await, None);
 }
+
+/// A management token, and a token that may read jobs in `default` only.
+async fn acl_fixture(s: &Server) -> (String, String, String) {
+    let root = s.put("/v1/acl/bootstrap", json!({})).await.ok();
+    let management = root["SecretID"].as_str().unwrap().to_owned();
+    let m = s.with_token(&management);
+    let rules = "namespace \"default\" {\n  policy = \"read\"\n}\n";
+    m.put(
+        "/v1/acl/policy/readers",
+        json!({"Name": "readers", "Rules": rules}),
+    )
+    .await;
+    let t = m
+        .put(
+            "/v1/acl/token",
+            json!({"Name": "reader", "Type": "client", "Policies": ["readers"]}),
+        )
+        .await
+        .ok();
+    let reader = t["SecretID"].as_str().unwrap().to_owned();
+    let accessor = t["AccessorID"].as_str().unwrap().to_owned();
+    (management, reader, accessor)
+}
+
+#[tokio::test]
+async fn acl_topics_need_management_job_topics_need_read_job_and_events_are_filtered() {
+    let s = Server::with_acls().await;
+    let (management, reader, _) = acl_fixture(&s).await;
+    let m = s.with_token(&management);
+    m.register(job("web", 1, "app:1", update(0, false))).await;
+    let mut other = job("web", 1, "app:1", update(0, false));
+    other["Job"]["Namespace"] = json!("team");
+    m.put("/v1/jobs?namespace=team", other).await.ok();
+    let last = m.applied_index().await;
+
+    let status = |path: &'static str, token: Option<String>| {
+        let addr = s.addr();
+        async move { Lines::open(&addr, path, token.as_deref()).await.status }
+    };
+    // Denied before anything is streamed.
+    for (path, token, want) in [
+        ("/v1/event/stream?topic=Deployment", None, 403),
+        (
+            "/v1/event/stream?topic=Deployment",
+            Some("garbage".to_string()),
+            403,
+        ),
+        ("/v1/event/stream", Some(reader.clone()), 403),
+        ("/v1/event/stream?topic=ACLToken", Some(reader.clone()), 403),
+        ("/v1/event/stream?topic=Node", Some(reader.clone()), 403),
+        (
+            "/v1/event/stream?topic=Job&namespace=team",
+            Some(reader.clone()),
+            403,
+        ),
+        ("/v1/event/stream?topic=Job", Some(reader.clone()), 200),
+        ("/v1/event/stream", Some(management.clone()), 200),
+    ] {
+        assert_eq!(status(path, token.clone()).await, want, "{path} {token:?}");
+    }
+    let r = s.get("/v1/event/stream?topic=Deployment").await;
+    assert_eq!((r.status, r.text.as_str()), (403, "Permission denied"));
+
+    // The management token sees ACL objects, without secrets.
+    let mut all = Lines::open(&s.addr(), "/v1/event/stream?namespace=*", Some(&management)).await;
+    all.next().await;
+    let acl: Vec<Value> = all
+        .until_index(last)
+        .await
+        .iter()
+        .flat_map(|f| f["Events"].as_array().unwrap().clone())
+        .filter(|e| e["Topic"].as_str().unwrap().starts_with("ACL"))
+        .collect();
+    let heads: Vec<Value> = acl
+        .iter()
+        .map(|e| json!({"Topic": e["Topic"], "Type": e["Type"], "Namespace": e["Namespace"], "FilterKeys": e["FilterKeys"]}))
+        .collect();
+    insta::assert_json_snapshot!("event_stream_acl_events", heads);
+    for e in &acl {
+        if e["Topic"] == "ACLToken" {
+            assert_eq!(e["Payload"]["ACLToken"]["SecretID"], "", "{e}");
+            assert_eq!(e["Key"], e["Payload"]["ACLToken"]["AccessorID"]);
+        } else {
+            assert_eq!(e["Key"], e["Payload"]["ACLPolicy"]["Name"]);
+        }
+    }
+
+    // `namespace=*` with a token that reads `default` only: `team` is filtered out.
+    let mut mine = Lines::open(
+        &s.addr(),
+        "/v1/event/stream?topic=Job&topic=Deployment&namespace=*",
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(mine.status, 200);
+    mine.next().await;
+    m.register(job("web", 1, "app:2", update(0, false))).await;
+    let marker = m.applied_index().await;
+    for f in mine.until_index(marker).await {
+        for e in f["Events"].as_array().unwrap() {
+            assert_eq!(e["Namespace"], "default", "{e}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_deleted_while_streaming_ends_the_stream_with_the_index_to_resume_from() {
+    let s = Server::with_acls().await;
+    let (management, reader, accessor) = acl_fixture(&s).await;
+    let m = s.with_token(&management);
+    let mut stream = Lines::open(&s.addr(), "/v1/event/stream?topic=Job", Some(&reader)).await;
+    assert_eq!(stream.status, 200);
+    stream.next().await;
+    m.register(job("web", 1, "app:1", update(0, false))).await;
+    let before = m.applied_index().await;
+    stream.until_index(before).await;
+    let deleted = m.delete(&format!("/v1/acl/token/{accessor}")).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    let line = loop {
+        let line = stream.next().await.expect("an error line");
+        if line.get("Error").is_some() {
+            break line;
+        }
+    };
+    let last = line["LastIndex"].as_u64().unwrap();
+    assert!(last >= before, "{line}");
+    assert_eq!(
+        line["Error"],
+        format!(
+            "Permission denied: the token was deleted or has expired; reconnect with after_index={last} to resume"
+        )
+    );
+    assert_eq!(stream.next().await, None);
+}
