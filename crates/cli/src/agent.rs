@@ -131,6 +131,13 @@ struct LimitArgs {
     /// Time a response write may make no progress before the connection is closed.
     #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
     write_timeout: Duration,
+    /// Time between `{}` heartbeat lines on an idle event stream.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    event_heartbeat: Duration,
+    /// Writes an event stream subscriber may fall behind before it is disconnected (with
+    /// the index to resume from).
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "4096")]
+    event_buffer: usize,
     /// Commands queued for the store's writer (503 with Retry-After beyond).
     #[arg(long, value_name = "N", value_parser = positive, default_value = "8192")]
     store_queue_capacity: usize,
@@ -327,6 +334,8 @@ fn http_config(args: &AgentArgs, data_dir: &std::path::Path) -> Config {
         write_timeout: l.write_timeout,
         acl_enabled: args.acl_enabled,
         acl_bootstrap_reset_file: Some(data_dir.join("acl-bootstrap-reset")),
+        event_heartbeat: l.event_heartbeat,
+        event_buffer: l.event_buffer,
     }
 }
 

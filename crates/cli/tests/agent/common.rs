@@ -3,6 +3,8 @@
 
 #[path = "../../../http/tests/api/common/client.rs"]
 pub mod client;
+#[path = "../../../http/tests/api/common/event_lines.rs"]
+pub mod event_lines;
 
 use client::Client;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@ mod cli_monitor;
 mod common;
 mod dev_cluster;
 mod durability;
+mod events;
 mod external;
 mod limits;
 mod soak;

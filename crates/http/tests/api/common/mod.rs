@@ -3,6 +3,7 @@
 
 pub mod acl_matrix;
 pub mod client;
+pub mod event_lines;
 
 use client::Client;
 use rollout_engine::{SeededStamp, VirtualClock};
