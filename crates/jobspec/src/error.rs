@@ -83,16 +83,17 @@ impl Lines {
     }
 }
 
-/// The closest of `candidates` to `name`, if close enough to be a likely typo.
+/// The closest of `candidates` to `name`, if close enough to be a likely typo (fewer
+/// than three edits, transpositions counting as one).
 pub(crate) fn suggest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|c| (strsim::osa_distance(name, c), c))
+        .filter(|(d, _)| *d < 3 && *d < name.chars().count())
+        .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 

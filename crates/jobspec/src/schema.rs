@@ -186,16 +186,19 @@ pub static CONSTRAINT: Spec = Spec {
     )
 };
 
-pub static AFFINITY: Spec = spec(
-    "affinity",
-    &[
-        ("attribute", "LTarget", Str),
-        ("operator", "Operand", Str),
-        ("value", "RTarget", Str),
-        ("weight", "Weight", Int),
-    ],
-    &[],
-);
+pub static AFFINITY: Spec = Spec {
+    post: Some(affinity_operand),
+    ..spec(
+        "affinity",
+        &[
+            ("attribute", "LTarget", Str),
+            ("operator", "Operand", Str),
+            ("value", "RTarget", Str),
+            ("weight", "Weight", Int),
+        ],
+        &[],
+    )
+};
 
 static SPREAD_TARGET: Spec = labeled("target", "Value", &[("percent", "Percent", Int)], &[]);
 pub static SPREAD: Spec = spec(
@@ -830,9 +833,15 @@ fn constraint_shortcuts(m: &mut Map<String, Value>) {
             m.insert("RTarget".into(), v);
         }
     }
-    for key in ["LTarget", "RTarget", "Operand"] {
+    m.entry("Operand").or_insert_with(|| "=".into());
+    for key in ["LTarget", "RTarget"] {
         m.entry(key).or_insert_with(|| "".into());
     }
+}
+
+/// An affinity without an operator means `=`.
+fn affinity_operand(m: &mut Map<String, Value>) {
+    m.entry("Operand").or_insert_with(|| "=".into());
 }
 
 /// Ports with a `static` value are reserved, the others dynamic.

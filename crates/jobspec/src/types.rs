@@ -125,7 +125,11 @@ impl Type {
                 .map(|(t, v)| t.convert(v))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
-            (t, v) => Err(format!("{} required, not {}", t.describe(), describe(&v))),
+            (t, v) => Err(format!(
+                "{} is required, not {}",
+                t.describe(),
+                describe(&v)
+            )),
         }
     }
 
