@@ -29,6 +29,7 @@ mod body;
 mod decode;
 mod error;
 mod ids;
+mod jobdiff;
 mod limits;
 mod listener;
 mod metrics;

@@ -13,6 +13,7 @@ mod deployments;
 mod engine;
 mod evaluations;
 mod jobs;
+mod jobspec;
 
 use crate::body;
 use crate::error;
@@ -26,6 +27,7 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .merge(deployments::routes())
         .merge(jobs::routes())
+        .merge(jobspec::routes())
         .merge(evaluations::routes())
         .merge(allocations::routes())
         .merge(engine::routes())

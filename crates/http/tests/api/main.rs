@@ -9,6 +9,7 @@ mod bodies;
 mod decoding;
 mod errors;
 mod flows;
+mod jobspec;
 mod limits;
 mod load;
 mod resilience;
