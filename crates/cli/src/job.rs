@@ -1,5 +1,6 @@
-//! `rollout job …`: register a job from Nomad's JSON, read its status and history,
-//! revert, stop and mark versions stable (spec §7.7–7.10).
+//! `rollout job …`: register, plan and validate a job from a jobspec (Nomad HCL2 or
+//! JSON), read its status and history, revert, stop and mark versions stable (spec
+//! §7.7–7.10).
 
 use crate::client::encode;
 use crate::deployment::{self, version_registered_at};
@@ -20,15 +21,29 @@ pub struct JobArgs {
     command: JobCommand,
 }
 
+/// A jobspec file and its HCL2 variables.
+#[derive(Clone, Debug, Args)]
+pub struct SpecArgs {
+    /// The jobspec: HCL2 or JSON (told apart by content), or `-` for stdin.
+    file: String,
+    /// Set an HCL2 variable: `-var image=app:2` (repeatable; a later one wins).
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    vars: Vec<String>,
+    /// Read HCL2 variables from a file of `name = value` lines (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    var_files: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum JobCommand {
-    /// Register (create or update) a job from a JSON file.
+    /// Register (create or update) a job from a jobspec file.
     ///
-    /// The file holds Nomad's JSON job: the API's register body (`{"Job": {...}}`, as
-    /// `nomad job run -output` writes it) or the job object alone. `-` reads stdin.
+    /// The file is a Nomad HCL2 jobspec (`web.nomad.hcl`) or Nomad's JSON job (the API's
+    /// register body `{"Job": {...}}`, as `nomad job run -output` writes it, or the job
+    /// object alone), told apart by content. `-` reads stdin.
     Run {
-        /// The job file (JSON), or `-` for stdin.
-        file: String,
+        #[command(flatten)]
+        spec: SpecArgs,
         /// Register only if the job's modify index is still INDEX (0: only if the job
         /// does not exist yet).
         #[arg(long, value_name = "INDEX")]
@@ -36,9 +51,31 @@ enum JobCommand {
         /// Then follow the deployment it started, as `deployment status --monitor`.
         #[arg(long)]
         monitor: bool,
+        /// Return once the job is registered (the default today; see the README).
+        #[arg(long)]
+        detach: bool,
         /// Full IDs.
         #[arg(long)]
         verbose: bool,
+    },
+    /// Show what registering a jobspec would change, without registering it.
+    ///
+    /// Exit codes as Nomad's: 0 nothing would change, 1 allocations would be created,
+    /// destroyed or updated (or the spec changes), 255 an error.
+    Plan {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Show the diff (the default; Nomad's `-diff`).
+        #[arg(long)]
+        diff: bool,
+        /// Also list the fields of added and removed objects.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Check a jobspec: parse it, and validate the job on the agent.
+    Validate {
+        #[command(flatten)]
+        spec: SpecArgs,
     },
     /// Show a job, its latest deployment and its allocations.
     Status {
@@ -89,11 +126,25 @@ pub fn main(args: JobArgs) -> ExitCode {
 async fn run(ctx: &Ctx, command: JobCommand) -> CmdResult {
     match command {
         JobCommand::Run {
-            file,
+            spec,
             check_index,
             monitor,
+            detach,
             verbose,
-        } => job_run(ctx, &file, check_index, monitor, verbose).await,
+        } => job_run(ctx, &spec, check_index, monitor && !detach, verbose).await,
+        JobCommand::Plan {
+            spec,
+            diff: _,
+            verbose,
+        } => match job_plan(ctx, &spec, verbose).await {
+            // Nomad's plan exits 255 on errors: 1 means "changes".
+            Err(mut f) if f.message.is_some() => {
+                f.code = 255;
+                Err(f)
+            }
+            other => other,
+        },
+        JobCommand::Validate { spec } => job_validate(ctx, &spec).await,
         JobCommand::Status { id, verbose } => status(ctx, &id, verbose).await,
         JobCommand::History { id } => history(ctx, &id).await,
         JobCommand::Revert { id, version } => {
@@ -218,15 +269,129 @@ fn read_file(file: &str) -> Result<String, Failure> {
     Ok(text)
 }
 
+/// The job of a jobspec file (HCL2 or JSON) and, for JSON, the register body as written.
+fn load_job(spec: &SpecArgs) -> Result<(Value, Option<String>), Failure> {
+    let file = &spec.file;
+    let text = read_file(file)?;
+    if rollout_jobspec::is_json(&text) {
+        let job = rollout_jobspec::json_job(&text)
+            .map_err(|e| Failure::new("reading the job file", format!("{file}: {e}")))?;
+        return Ok((job, Some(text)));
+    }
+    let mut vars = Vec::new();
+    for v in &spec.vars {
+        let Some((k, val)) = v.split_once('=') else {
+            return Err(Failure::msg(format!(
+                "Error parsing -var {v:?}: expected KEY=VALUE"
+            )));
+        };
+        vars.push((k.trim().to_owned(), val.to_owned()));
+    }
+    let mut var_files = Vec::new();
+    for f in &spec.var_files {
+        let content = std::fs::read_to_string(f)
+            .map_err(|e| Failure::new("reading the var file", format!("{f}: {e}")))?;
+        var_files.push((f.clone(), content));
+    }
+    let base_dir = if file == "-" {
+        std::env::current_dir().ok()
+    } else {
+        Some(
+            std::path::Path::new(file)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+        )
+    };
+    let options = rollout_jobspec::Options {
+        vars,
+        var_files,
+        base_dir,
+    };
+    let name = if file == "-" {
+        "<stdin>"
+    } else {
+        file.as_str()
+    };
+    let job = rollout_jobspec::parse(name, &text, &options)
+        .map_err(|e| Failure::new("parsing the job file", e))?;
+    Ok((job, None))
+}
+
+/// The register body of a jobspec file and the job's ID.
+fn load_register_body(
+    spec: &SpecArgs,
+    check_index: Option<u64>,
+) -> Result<(Value, String), Failure> {
+    let file = &spec.file;
+    let bad = |e: String| Failure::new("reading the job file", format!("{file}: {e}"));
+    match load_job(spec)? {
+        (_, Some(json_text)) => register_body(&json_text, check_index).map_err(bad),
+        (job, None) => {
+            let text = json!({"Job": job}).to_string();
+            register_body(&text, check_index).map_err(bad)
+        }
+    }
+}
+
+async fn job_plan(ctx: &Ctx, spec: &SpecArgs, verbose: bool) -> CmdResult {
+    let (body, id) = load_register_body(spec, None)?;
+    let request = json!({"Job": body["Job"], "Diff": true});
+    let r = ctx
+        .write(
+            &format!("/v1/job/{}/plan", encode(&id)),
+            &request,
+            "running the plan",
+        )
+        .await?;
+    if ctx.json {
+        ctx.print_json(&r);
+    } else {
+        output::emit(crate::plan::plan_text(&r, &spec.file, verbose));
+    }
+    match crate::plan::exit_code(&r) {
+        0 => Ok(()),
+        code => Err(Failure::quiet(code)),
+    }
+}
+
+async fn job_validate(ctx: &Ctx, spec: &SpecArgs) -> CmdResult {
+    let (body, _) = load_register_body(spec, None)?;
+    let r = ctx
+        .write(
+            "/v1/validate/job",
+            &json!({"Job": body["Job"]}),
+            "validating the job",
+        )
+        .await?;
+    if ctx.json {
+        ctx.print_json(&r);
+    }
+    let warnings = str_of(&r, "Warnings");
+    if !warnings.is_empty() {
+        eprintln!("Job Warnings:\n{}", warnings.trim_end());
+    }
+    let error = str_of(&r, "Error");
+    if !error.is_empty() {
+        return Err(Failure::msg(format!(
+            "Job validation errors:\n{}",
+            error.trim_end()
+        )));
+    }
+    if !ctx.json {
+        output::emit("Job validation successful");
+    }
+    Ok(())
+}
+
 async fn job_run(
     ctx: &Ctx,
-    file: &str,
+    spec: &SpecArgs,
     check_index: Option<u64>,
     monitor: bool,
     verbose: bool,
 ) -> CmdResult {
-    let (body, id) = register_body(&read_file(file)?, check_index)
-        .map_err(|e| Failure::new("reading the job file", format!("{file}: {e}")))?;
+    let (body, id) = load_register_body(spec, check_index)?;
     let r = ctx.write("/v1/jobs", &body, "registering job").await?;
     let job_modify_index = u64_of(&r, "JobModifyIndex");
     // A new version and its deployment are written at the index of the registration; an

@@ -13,6 +13,7 @@ mod job;
 mod monitor;
 mod operator;
 mod output;
+mod plan;
 mod resolve;
 mod storage;
 
@@ -37,7 +38,8 @@ enum Command {
     /// Deployments: list, status (--monitor follows one live), promote, pause, resume,
     /// fail, allocation health.
     Deployment(deployment::DeploymentArgs),
-    /// Jobs: run a JSON job file, status, history, revert, stop, mark stable.
+    /// Jobs: run, plan and validate a jobspec (HCL2 or JSON), status, history, revert,
+    /// stop, mark stable.
     Job(job::JobArgs),
     /// ACL bootstrap, policies and tokens of an agent run with `--acl-enabled`.
     Acl(acl::AclArgs),
@@ -55,6 +57,10 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "unhealthy",
     "check-index",
     "purge",
+    "var",
+    "var-file",
+    "detach",
+    "diff",
 ];
 
 fn main() -> ExitCode {

@@ -30,6 +30,7 @@ mod decode;
 mod error;
 mod events;
 mod ids;
+mod jobdiff;
 mod limits;
 mod listener;
 mod metrics;

@@ -381,14 +381,13 @@ async fn addresses_errors_and_usage() {
         "No job with prefix or ID \"x\" found in namespace \"prod\""
     );
 
-    // Job files that are not Nomad JSON jobs, and one the agent refuses.
+    // Job files that do not parse, and one the agent refuses.
     let (_dir, hcl) = job_file(&json!("job \"web\" {}"));
-    std::fs::write(&hcl, "job \"web\" {}").unwrap();
+    std::fs::write(&hcl, "job \"web\" {\n  gruop \"web\" {}\n}\n").unwrap();
     let out = rollout(&a, &["job", "run", &hcl]).await;
-    assert!(
-        out.error(1)
-            .starts_with(&format!("Error reading the job file: {hcl}: not JSON (")),
-        "{out:?}"
+    assert_eq!(
+        out.error(1),
+        format!("Error parsing the job file: {hcl}:2,3: Unsupported block type; Blocks of type \"gruop\" are not expected here. Did you mean \"group\"?")
     );
     let out = rollout(&a, &["job", "run", "/nonexistent/job.json"]).await;
     assert!(out

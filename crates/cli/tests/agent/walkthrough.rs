@@ -102,7 +102,10 @@ async fn the_readme_walkthrough_works_verbatim() {
     // What the CLI steps promise.
     for expected in [
         "Job Version = 5\nStatus      = successful",
-        "Job \"web\" registered as version 6; evaluation",
+        "+/- Task Group: \"web\" (1 canary, 2 ignore)",
+        "      +/- image: \"app:2\" => \"app:6\"",
+        "rollout job run -check-index ",
+        "exit status 1\nJob \"web\" registered as version 6; evaluation",
         "1 allocation(s) marked healthy, 0 unhealthy",
         "(job \"web\", version 6)",
         "running: Deployment is running but requires manual promotion",

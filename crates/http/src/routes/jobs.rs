@@ -248,13 +248,16 @@ async fn deregister(
     ))
 }
 
-/// `GET /v1/job/:id/versions`: newest first; the index is the highest `ModifyIndex`.
+/// `GET /v1/job/:id/versions[?diffs=true]`: newest first; the index is the highest
+/// `ModifyIndex`. With `diffs`, `Diffs[i]` is what changed from version `i + 1` of the
+/// list to version `i`.
 async fn versions(
     State(api): State<Api>,
     Path(id): Path<String>,
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<JobVersionsResponse>, ApiError> {
+    let with_diffs = q.params.bool("diffs")?;
     let who = require_read(access, &q)?;
     let check = |who: &Identity| who.require_read(&q.namespace);
     let reply = blocking::query(&api, &q, &who, check, |state, _| {
@@ -265,8 +268,17 @@ async fn versions(
                 ApiError::not_found("job versions not found"),
             );
         };
+        let diffs = with_diffs.then(|| {
+            versions
+                .windows(2)
+                .map(|pair| {
+                    let d = crate::jobdiff::job_diff(Some(&pair[1]), Some(&pair[0]), None);
+                    serde_json::to_value(d).unwrap_or_default()
+                })
+                .collect()
+        });
         let body = JobVersionsResponse {
-            diffs: None,
+            diffs,
             index: index.max(1),
             known_leader: true,
             last_contact: 0,

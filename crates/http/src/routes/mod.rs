@@ -14,6 +14,7 @@ mod engine;
 mod evaluations;
 mod events;
 mod jobs;
+mod jobspec;
 
 use crate::body;
 use crate::error;
@@ -27,6 +28,7 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .merge(deployments::routes())
         .merge(jobs::routes())
+        .merge(jobspec::routes())
         .merge(evaluations::routes())
         .merge(allocations::routes())
         .merge(engine::routes())

@@ -10,6 +10,7 @@ mod decoding;
 mod errors;
 mod events;
 mod flows;
+mod jobspec;
 mod limits;
 mod load;
 mod resilience;

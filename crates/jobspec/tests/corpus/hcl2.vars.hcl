@@ -1,0 +1,2 @@
+image  = "registry.example.com/web:2"
+canary = true
