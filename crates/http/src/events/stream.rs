@@ -8,6 +8,7 @@
 //! longer retained).
 
 use super::frame::{render, Frame};
+use super::hub::Live;
 use super::subscription::{Start, Subscription};
 use crate::acl::Identity;
 use crate::server::Api;
@@ -15,7 +16,8 @@ use axum::body::Bytes;
 use rollout_store::HistoryError;
 use serde_json::json;
 use std::fmt::Write as _;
-use tokio::sync::broadcast::error::RecvError;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
@@ -57,7 +59,7 @@ fn frame_line(frame: &Frame, sub: &Subscription, who: &Identity) -> Option<Bytes
 }
 
 /// Runs one subscriber until it ends; lines go to `out`, which the response body reads.
-pub(crate) async fn run(api: Api, sub: Subscription, who: Identity, out: mpsc::Sender<Bytes>) {
+pub(crate) async fn run(api: Api, sub: Arc<Subscription>, who: Identity, out: mpsc::Sender<Bytes>) {
     if out.send(Bytes::from_static(HEARTBEAT)).await.is_err() {
         return;
     }
@@ -77,7 +79,7 @@ pub(crate) async fn run(api: Api, sub: Subscription, who: Identity, out: mpsc::S
 
 struct Stream {
     api: Api,
-    sub: Subscription,
+    sub: Arc<Subscription>,
     who: Identity,
     out: mpsc::Sender<Bytes>,
     /// The first index not yet handled (`None`: not decided yet, for `Oldest`/`Now`).
@@ -117,8 +119,16 @@ impl Stream {
                 let config = self.api.config();
                 (config.event_heartbeat, config.event_buffer)
             };
-            let subscribed = self.api.event_hubs().subscribe(self.api.backend(), buffer);
-            let Some((mut rx, through)) = subscribed else {
+            let subscribed =
+                self.api
+                    .event_hubs()
+                    .subscribe(self.api.backend(), self.sub.clone(), buffer);
+            let Some(Live {
+                frames: mut rx,
+                lagged,
+                through,
+            }) = subscribed
+            else {
                 return resume_from("the event stream is restarting", self.last());
             };
             let next = match (self.next, self.sub.start) {
@@ -144,27 +154,26 @@ impl Stream {
                 }
                 tokio::select! {
                     received = rx.recv() => match received {
-                        Ok(frame) => {
+                        Some(frame) => {
                             if let Err(end) = self.deliver(&frame).await {
                                 return end;
                             }
                             live = true;
                         }
-                        Err(RecvError::Lagged(_)) if !live && catch_ups < MAX_CATCH_UPS => {
-                            // Overtaken while catching up: catch up again from history.
-                            catch_ups += 1;
-                            break;
-                        }
-                        Err(RecvError::Lagged(_)) => {
+                        None if lagged.load(Ordering::SeqCst) => {
+                            if !live && catch_ups < MAX_CATCH_UPS {
+                                // Overtaken while catching up: catch up again from history.
+                                catch_ups += 1;
+                                break;
+                            }
                             return resume_from(
                                 format!(
-                                    "the subscriber fell behind by more than {} writes and was disconnected",
-                                    buffer
+                                    "the subscriber fell behind by more than {buffer} writes and was disconnected"
                                 ),
                                 self.last(),
                             );
                         }
-                        Err(RecvError::Closed) => {
+                        None => {
                             return resume_from("the event stream is restarting", self.last());
                         }
                     },

@@ -172,21 +172,22 @@ impl Subscription {
         }
     }
 
-    /// Does the subscriber get this event: a topic and key it asked for, in a
-    /// namespace it asked for and may read? Events of no namespace (ACL objects) pass
-    /// the namespace checks; their topics need a management token to subscribe.
+    /// Did the subscriber ask for this event: a topic and key it named, in a namespace
+    /// it named? Events of no namespace (ACL objects) pass the namespace check; their
+    /// topics need a management token to subscribe.
+    pub fn asks_for(&self, e: &Rendered) -> bool {
+        self.topics.matches(e)
+            && (e.namespace.is_empty()
+                || match &self.namespaces {
+                    Namespaces::All => true,
+                    Namespaces::One(ns) => **ns == *e.namespace,
+                })
+    }
+
+    /// Does the subscriber get this event: asked for, and in a namespace its token may
+    /// read (checked per event: `namespace=*` with a token for some namespaces only).
     pub fn wants(&self, e: &Rendered, who: &Identity) -> bool {
-        if !self.topics.matches(e) {
-            return false;
-        }
-        if e.namespace.is_empty() {
-            return true;
-        }
-        let asked = match &self.namespaces {
-            Namespaces::All => true,
-            Namespaces::One(ns) => **ns == *e.namespace,
-        };
-        asked && who.can_read(&e.namespace)
+        self.asks_for(e) && (e.namespace.is_empty() || who.can_read(&e.namespace))
     }
 }
 

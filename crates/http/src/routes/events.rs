@@ -43,7 +43,7 @@ async fn stream(
     let guard = SubscriberGauge(api.clone());
     tokio::spawn(async move {
         let _gauge = guard;
-        stream::run(api, sub, who, tx).await;
+        stream::run(api, std::sync::Arc::new(sub), who, tx).await;
     });
     let lines = futures_util::stream::poll_fn(move |cx| {
         rx.poll_recv(cx).map(|line| line.map(Ok::<_, Infallible>))
