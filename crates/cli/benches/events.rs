@@ -1,5 +1,6 @@
 //! Event stream fan-out on loopback: durable write throughput with no subscriber, with
-//! 1,000 subscribers that each follow one job's deployments (`topic=Deployment:job-N`,
+//! 1,000 subscribers to a job nobody writes to (what routing costs), with 1,000 that each
+//! follow one job's deployments (`topic=Deployment:job-N`,
 //! the CI deploy gate), and with 1,000 that follow every deployment; and the time from a
 //! write's acknowledgement to its frame reaching each subscriber (p50/p99). Prints a
 //! Markdown table for BENCHMARKS.md; asserts no timings, only that every subscriber got
@@ -71,6 +72,11 @@ fn main() {
     let mut cases: Vec<(&str, Option<Filter>, Vec<Round>)> = vec![
         ("no subscriber", None, Vec::new()),
         (
+            "1,000 subscribers to a job nobody writes to",
+            Some(Filter::Idle),
+            Vec::new(),
+        ),
+        (
             "1,000 subscribers, one job's deployments each",
             Some(Filter::OneJob),
             Vec::new(),
@@ -99,7 +105,7 @@ fn main() {
         let rate = median(results);
         let delivered: usize = results.iter().map(|r| r.delivered.len()).sum();
         let per_s = delivered as f64 / (duration.as_secs_f64() * results.len() as f64);
-        let (p50, p99) = if filter.is_some() {
+        let (p50, p99) = if filter.is_some_and(|f| f != Filter::Idle) {
             let mut all: Vec<Duration> = results.iter().flat_map(|r| r.delivered.clone()).collect();
             all.sort();
             (
@@ -120,6 +126,8 @@ fn main() {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Filter {
+    /// Subscribed, but to a job without writes: what routing alone costs.
+    Idle,
     OneJob,
     All,
 }
@@ -227,6 +235,7 @@ async fn measure(
         let mut connecting = Vec::new();
         for i in 0..SUBSCRIBERS {
             let topic = match filter {
+                Filter::Idle => format!("Deployment:idle-{i}"),
                 Filter::OneJob => format!("Deployment:job-{}", i % WRITERS),
                 Filter::All => "Deployment".to_string(),
             };
@@ -238,36 +247,32 @@ async fn measure(
         }
     }
     let acks: Acks = Arc::default();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Each reader records (index, arrival) into its own list; the lists are read once the
+    // readers are stopped.
     let mut readers = Vec::new();
     for (keep, mut reader) in subscribers {
-        let stop = stop.clone();
-        readers.push(tokio::spawn(async move {
+        let got: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+        let sink = got.clone();
+        let task = tokio::spawn(async move {
             let _keep = keep;
-            let mut got: Vec<(u64, Instant)> = Vec::new();
             let mut line = String::new();
             loop {
                 line.clear();
-                let read =
-                    tokio::time::timeout(Duration::from_millis(500), reader.read_line(&mut line));
-                match read.await {
-                    Ok(Ok(0)) | Ok(Err(_)) => break,
-                    Ok(Ok(_)) => {}
-                    Err(_) if stop.load(std::sync::atomic::Ordering::Relaxed) => break,
-                    Err(_) => continue,
+                match reader.read_line(&mut line).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
                 }
-                if let Some(at) = line
+                let index = line
                     .trim_end()
                     .strip_suffix('}')
                     .and_then(|l| l.rfind("\"Index\":").map(|i| &l[i + 8..]))
-                {
-                    if let Ok(index) = at.parse::<u64>() {
-                        got.push((index, Instant::now()));
-                    }
+                    .and_then(|at| at.parse::<u64>().ok());
+                if let Some(index) = index {
+                    sink.lock().unwrap().push((index, Instant::now()));
                 }
             }
-            got
-        }));
+        });
+        readers.push((task, got));
     }
 
     let start = Instant::now();
@@ -315,10 +320,11 @@ async fn measure(
     }
     // Let the last frames arrive, then close every stream.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let acks = acks.lock().unwrap().clone();
-    for r in readers {
-        let got = r.await.expect("reader");
+    for (task, got) in readers {
+        task.abort();
+        let _ = task.await;
+        let got = std::mem::take(&mut *got.lock().unwrap());
         // In index order, each once.
         assert!(
             got.windows(2).all(|w| w[0].0 < w[1].0),

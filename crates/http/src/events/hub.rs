@@ -14,6 +14,7 @@ use super::frame::{render, Frame};
 use super::subscription::Subscription;
 use crate::backend::Backend;
 use rollout_store::Committed;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast::error::RecvError;
@@ -34,15 +35,118 @@ struct Entry {
     sub: Arc<Subscription>,
     tx: mpsc::Sender<Arc<Frame>>,
     lagged: Arc<AtomicBool>,
+    /// The keys it is indexed under; `None`: it takes any key of some topic.
+    keys: Option<Vec<String>>,
 }
 
+/// Subscribers, indexed so that a write only looks at the ones it may concern.
 #[derive(Default)]
 struct Registry {
-    subscribers: Vec<Entry>,
+    entries: HashMap<u64, Entry>,
+    /// Subscribers that only want events carrying one of some keys, by key.
+    by_key: HashMap<String, Vec<u64>>,
+    /// Subscribers that take any key of some topic: looked at for every write.
+    any_key: Vec<u64>,
+    next_id: u64,
+    /// Writes routed since the last sweep of subscribers that went away.
+    since_sweep: u64,
     /// The last index routed (or skipped while nobody listened).
     through: u64,
     /// The task stopped: subscribe to a new hub.
     closed: bool,
+}
+
+/// Writes between sweeps of subscribers whose client went away (the others are found
+/// when a write is routed to them).
+const SWEEP_EVERY: u64 = 1024;
+
+impl Registry {
+    fn add(&mut self, entry: Entry) {
+        let id = self.next_id;
+        self.next_id += 1;
+        match &entry.keys {
+            None => self.any_key.push(id),
+            Some(keys) => {
+                for k in keys {
+                    self.by_key.entry(k.clone()).or_default().push(id);
+                }
+            }
+        }
+        self.entries.insert(id, entry);
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(entry) = self.entries.remove(&id) else {
+            return;
+        };
+        match entry.keys {
+            None => self.any_key.retain(|i| *i != id),
+            Some(keys) => {
+                for k in keys {
+                    if let Some(ids) = self.by_key.get_mut(&k) {
+                        ids.retain(|i| *i != id);
+                        if ids.is_empty() {
+                            self.by_key.remove(&k);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The subscribers a frame may concern: every one for an ACL change (their rights
+    /// may have changed), else those taking any key plus those indexed under a key the
+    /// frame's events carry.
+    fn candidates(&self, frame: &Frame) -> Vec<u64> {
+        if frame.acl_changed {
+            return self.entries.keys().copied().collect();
+        }
+        let mut ids = self.any_key.clone();
+        for e in &frame.events {
+            for key in std::iter::once(&e.key).chain(&e.filter_keys) {
+                if let Some(found) = self.by_key.get(key) {
+                    ids.extend_from_slice(found);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    fn route(&mut self, frame: &Arc<Frame>) {
+        let mut gone = Vec::new();
+        for id in self.candidates(frame) {
+            let Some(e) = self.entries.get(&id) else {
+                continue;
+            };
+            let concerned = frame.acl_changed || frame.events.iter().any(|ev| e.sub.asks_for(ev));
+            if !concerned {
+                continue;
+            }
+            match e.tx.try_send(frame.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    e.lagged.store(true, Ordering::SeqCst);
+                    gone.push(id);
+                }
+                Err(TrySendError::Closed(_)) => gone.push(id),
+            }
+        }
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY {
+            self.since_sweep = 0;
+            gone.extend(
+                self.entries
+                    .iter()
+                    .filter(|(_, e)| e.tx.is_closed())
+                    .map(|(id, _)| *id),
+            );
+        }
+        for id in gone {
+            self.remove(id);
+        }
+    }
 }
 
 /// A running hub: subscribe here.
@@ -63,10 +167,12 @@ impl Hub {
         }
         let (tx, frames) = mpsc::channel(buffer.max(1));
         let lagged = Arc::new(AtomicBool::new(false));
-        registry.subscribers.push(Entry {
+        let keys = sub.topics.routing_keys();
+        registry.add(Entry {
             sub,
             tx,
             lagged: lagged.clone(),
+            keys,
         });
         // Under the lock that routing takes: every frame above `through` reaches the
         // queue, every one at or below it was routed before.
@@ -78,38 +184,27 @@ impl Hub {
     }
 
     fn has_subscribers(&self) -> bool {
-        !self.lock().subscribers.is_empty()
+        !self.lock().entries.is_empty()
     }
 
     /// Routes one committed write; renders it only if somebody listens.
     fn publish(&self, c: &Committed, rendered: Option<Arc<Frame>>) {
         let mut registry = self.lock();
         registry.through = c.outcome.index;
-        if registry.subscribers.is_empty() {
+        if registry.entries.is_empty() {
             return;
         }
         // Somebody subscribed since the caller looked: render now.
         let frame = rendered.unwrap_or_else(|| Arc::new(render(c)));
-        registry.subscribers.retain(|e| {
-            let concerned = frame.acl_changed || frame.events.iter().any(|ev| e.sub.asks_for(ev));
-            if !concerned {
-                return !e.tx.is_closed();
-            }
-            match e.tx.try_send(frame.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    e.lagged.store(true, Ordering::SeqCst);
-                    false
-                }
-                Err(TrySendError::Closed(_)) => false,
-            }
-        });
+        registry.route(&frame);
     }
 
     fn close(&self) {
         let mut registry = self.lock();
         registry.closed = true;
-        registry.subscribers.clear();
+        registry.entries.clear();
+        registry.by_key.clear();
+        registry.any_key.clear();
     }
 }
 

@@ -27,6 +27,10 @@ const MAX_CATCH_UPS: u32 = 3;
 
 const HEARTBEAT: &[u8] = b"{}\n";
 
+/// Queued frames sent in one write at most: a subscriber that is behind catches up in
+/// fewer, larger writes.
+const COALESCE: usize = 64;
+
 /// Why a stream ended early; the last line it sends.
 enum End {
     /// The client went away: nothing more to send.
@@ -155,7 +159,15 @@ impl Stream {
                 tokio::select! {
                     received = rx.recv() => match received {
                         Some(frame) => {
-                            if let Err(end) = self.deliver(&frame).await {
+                            // What else is queued goes out in the same write.
+                            let mut frames = vec![frame];
+                            while frames.len() < COALESCE {
+                                match rx.try_recv() {
+                                    Ok(f) => frames.push(f),
+                                    Err(_) => break,
+                                }
+                            }
+                            if let Err(end) = self.deliver(&frames).await {
                                 return end;
                             }
                             live = true;
@@ -193,19 +205,30 @@ impl Stream {
         }
     }
 
-    /// Sends a live frame's wanted events.
-    async fn deliver(&mut self, frame: &Frame) -> Result<(), End> {
-        if self.next.is_some_and(|n| frame.index < n) {
-            return Ok(());
+    /// Sends the wanted events of live frames, in one write. A token that loses its
+    /// rights at one of them ends the stream after the frames before it.
+    async fn deliver(&mut self, frames: &[Arc<Frame>]) -> Result<(), End> {
+        let mut out = Vec::new();
+        let mut ended = None;
+        for frame in frames {
+            if self.next.is_some_and(|n| frame.index < n) {
+                continue;
+            }
+            if frame.acl_changed {
+                if let Err(end) = self.refresh(&frame.state) {
+                    ended = Some(end);
+                    break;
+                }
+            }
+            if let Some(line) = frame_line(frame, &self.sub, &self.who) {
+                out.extend_from_slice(&line);
+            }
+            self.next = Some(frame.index + 1);
         }
-        if frame.acl_changed {
-            self.refresh(&frame.state)?;
+        if !out.is_empty() {
+            self.send(Bytes::from(out)).await?;
         }
-        if let Some(line) = frame_line(frame, &self.sub, &self.who) {
-            self.send(line).await?;
-        }
-        self.next = Some(frame.index + 1);
-        Ok(())
+        ended.map_or(Ok(()), Err)
     }
 
     /// Replays `from..=through` from the backend's history, off the async runtime; the

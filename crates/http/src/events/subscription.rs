@@ -54,6 +54,21 @@ impl Topics {
         Ok(())
     }
 
+    /// The keys an event must carry (as its key or a filter key) to match, or `None`
+    /// when some topic takes any key: what the hub indexes subscribers by.
+    pub fn routing_keys(&self) -> Option<Vec<String>> {
+        let mut keys = Vec::new();
+        for topic_keys in self.0.values() {
+            if topic_keys.iter().any(|k| k == "*") {
+                return None;
+            }
+            keys.extend(topic_keys.iter().cloned());
+        }
+        keys.sort();
+        keys.dedup();
+        Some(keys)
+    }
+
     /// Does an event match: a subscribed topic (or `*`) with key `*`, the event's key,
     /// or one of its filter keys?
     fn matches(&self, e: &Rendered) -> bool {

@@ -331,6 +331,7 @@ async fn a_subscriber_that_falls_a_ring_behind_is_told_its_last_index_and_resume
     }
     let lines: Vec<Value> = text
         .split("\r\n")
+        .flat_map(|chunk| chunk.lines())
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l.trim_end()).unwrap())
         .collect();

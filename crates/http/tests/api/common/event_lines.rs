@@ -10,6 +10,8 @@ use tokio::net::TcpStream;
 /// Lines of one event stream, read from a raw socket as any NDJSON client would.
 pub struct Lines {
     reader: BufReader<TcpStream>,
+    /// Lines of a chunk not returned yet (a chunk may carry several).
+    pending: std::collections::VecDeque<String>,
     pub status: u16,
     pub headers: Vec<String>,
 }
@@ -41,6 +43,7 @@ impl Lines {
             .unwrap();
         Lines {
             reader,
+            pending: Default::default(),
             status,
             headers: head,
         }
@@ -56,6 +59,9 @@ impl Lines {
 
     /// The next NDJSON line (chunked transfer encoding undone), `None` at the end.
     pub async fn next(&mut self) -> Option<Value> {
+        if let Some(line) = self.pending.pop_front() {
+            return Some(serde_json::from_str(&line).expect("a line is JSON"));
+        }
         let read = async {
             let mut size = String::new();
             if self.reader.read_line(&mut size).await.ok()? == 0 {
@@ -70,13 +76,16 @@ impl Lines {
                 .await
                 .ok()?;
             let text = String::from_utf8(chunk[..size].to_vec()).ok()?;
-            // One line per chunk: the server writes each line as one body frame.
-            assert!(text.ends_with('\n'), "a chunk is one line: {text:?}");
-            Some(serde_json::from_str(text.trim_end()).expect("a line is JSON"))
+            // Whole lines per chunk: the server never splits one.
+            assert!(text.ends_with('\n'), "a chunk holds whole lines: {text:?}");
+            Some(text)
         };
-        tokio::time::timeout(Duration::from_secs(20), read)
+        let text = tokio::time::timeout(Duration::from_secs(20), read)
             .await
-            .expect("a line within 20 s")
+            .expect("a line within 20 s")?;
+        self.pending.extend(text.lines().map(str::to_owned));
+        let line = self.pending.pop_front()?;
+        Some(serde_json::from_str(&line).expect("a line is JSON"))
     }
 
     /// Frames (heartbeats skipped) until one at `index` or later has been read.
