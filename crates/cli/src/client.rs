@@ -152,6 +152,31 @@ impl Client {
             .await
     }
 
+    /// Opens a stream (`GET /v1/event/stream`): the answer's head, with the body left to
+    /// read as it comes (no overall timeout: a stream lasts as long as it is read).
+    pub async fn open_stream(&self, path: &str) -> Result<reqwest::Response, ClientError> {
+        let url = format!("{}{}", self.base, path);
+        // No overall timeout: a stream lasts as long as it is read. The agent's
+        // heartbeats keep an idle one alive.
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| ClientError::Transport(format!("cannot build an HTTP client: {e}")))?;
+        let mut req = http.get(&url);
+        if let Some(token) = &self.token {
+            req = req.header("X-Nomad-Token", token);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&url, &e))?;
+        let code = resp.status().as_u16();
+        if code != 200 {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(ClientError::Status { code, body });
+        }
+        Ok(resp)
+    }
+
     pub async fn delete(&self, path: &str) -> Result<Response, ClientError> {
         self.send(reqwest::Method::DELETE, path, None).await
     }

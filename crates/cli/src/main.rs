@@ -7,6 +7,7 @@ mod agent;
 mod client;
 mod deployment;
 mod dev_cluster;
+mod events;
 mod fd_limit;
 mod gc;
 mod job;
@@ -43,6 +44,9 @@ enum Command {
     Job(job::JobArgs),
     /// ACL bootstrap, policies and tokens of an agent run with `--acl-enabled`.
     Acl(acl::AclArgs),
+    /// Follow the event stream: one line per event; reconnects without missing or
+    /// repeating one.
+    Events(events::EventsArgs),
 }
 
 /// The long flags that may be written Nomad-style, with one dash (`-address=…`).
@@ -61,6 +65,10 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "var-file",
     "detach",
     "diff",
+    "topic",
+    "index",
+    "after-index",
+    "now",
 ];
 
 fn main() -> ExitCode {
@@ -76,5 +84,6 @@ fn main() -> ExitCode {
         Command::Deployment(args) => deployment::main(args),
         Command::Job(args) => job::main(args),
         Command::Acl(args) => acl::main(args),
+        Command::Events(args) => events::main(args),
     }
 }

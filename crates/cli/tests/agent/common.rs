@@ -60,8 +60,12 @@ impl Agent {
     /// Spawns `command` (an agent command line) on port 0 and reads the bound address
     /// from its log.
     async fn launch(mut command: Command) -> Agent {
+        // Port 0 unless the caller names an address (a restart on the same one).
+        if !command.as_std().get_args().any(|a| a == "--http-addr") {
+            command.args(["--http-addr", "127.0.0.1:0"]);
+        }
         let mut child = command
-            .args(["--http-addr", "127.0.0.1:0", "--log-level", "info"])
+            .args(["--log-level", "info"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

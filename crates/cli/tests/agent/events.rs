@@ -51,3 +51,57 @@ async fn a_stream_resumed_after_a_kill_and_restart_gets_every_event_exactly_once
     assert_eq!(seen, everything);
     b.stop().await;
 }
+
+/// `rollout events --json`, started before the writes, keeps following across an agent
+/// restart on the same address: it reconnects by itself with `after_index`, so its
+/// output holds every frame once.
+#[tokio::test]
+async fn rollout_events_reconnects_after_a_restart_and_prints_every_frame_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Agent::with_data_dir(dir.path()).await;
+    let addr = a.addr.clone();
+    let mut events = tokio::process::Command::new(crate::common::BIN)
+        .args(["events", "--address", &format!("http://{addr}"), "--json"])
+        .args(["--namespace", "*"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("rollout events");
+    let first = register_versions(&a, 0, 5).await;
+    a.stop().await;
+    // The same address again: the listener's port is free once the agent exited.
+    let b = Agent::start(&[
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--http-addr",
+        &addr,
+    ])
+    .await;
+    let last = register_versions(&b, 5, 10).await;
+    assert!(last > first);
+    let stdout = events.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let mut indexes = Vec::new();
+    while indexes.last().is_none_or(|i| *i < last) {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("a frame within 30 s")
+            .unwrap()
+            .expect("rollout events still running");
+        let frame: Value = serde_json::from_str(&line).unwrap();
+        indexes.push(frame["Index"].as_u64().unwrap());
+    }
+    assert!(indexes.windows(2).all(|w| w[0] < w[1]), "{indexes:?}");
+    let mut whole = Lines::open(&b.addr, &format!("{ALL}&index=0"), None).await;
+    whole.next().await;
+    let everything: Vec<u64> = whole
+        .until_index(last)
+        .await
+        .iter()
+        .map(|f| f["Index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes, everything);
+    let _ = events.start_kill();
+    b.stop().await;
+}
