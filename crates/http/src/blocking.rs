@@ -88,6 +88,12 @@ pub async fn query<T>(
     check: impl Fn(&Identity) -> Result<(), ApiError>,
     read: impl Fn(&State, &Identity) -> Reply<T>,
 ) -> Result<Reply<T>, ApiError> {
+    if let Some(at) = options.at_index {
+        // Time travel: the state as of `at`, reported at `at`.
+        let state = api.state_at(at).await?;
+        let reply = read(&state, who);
+        return Ok(Reply { index: at, ..reply });
+    }
     // Subscribe before the first read, so that a change between the read and the wait
     // is not missed.
     let mut changes = api.backend().subscribe();

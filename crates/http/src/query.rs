@@ -87,6 +87,9 @@ pub struct QueryOptions {
     pub page: PageRequest,
     /// Block until the result's index exceeds this (0 = do not block).
     pub min_index: u64,
+    /// `at_index=N` (rollout's): read the state as of index N (time travel). Such a
+    /// read never blocks: the past does not change.
+    pub at_index: Option<u64>,
     /// The requested `wait`, if any (defaults and clamping happen in `blocking`).
     pub wait: Option<Duration>,
     pub pretty: bool,
@@ -144,8 +147,17 @@ impl QueryOptions {
                 .parse::<u64>()
                 .map_err(|_| ApiError::bad_request("Invalid index"))?,
         };
+        let at_index = match params.non_empty("at_index") {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Invalid at_index {v:?}: expected a non-negative integer"
+                ))
+            })?),
+        };
         Ok(QueryOptions {
             namespace,
+            at_index,
             prefix,
             page: PageRequest {
                 per_page,

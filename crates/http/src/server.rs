@@ -114,6 +114,39 @@ struct Inner {
     limiter: Limiter,
     shutdown: watch::Sender<bool>,
     events: crate::events::hub::Hubs,
+    /// Recent time-travel reconstructions.
+    past: PastStates,
+}
+
+/// A few reconstructed past states, newest last: a time-travel session (a UI stepping
+/// through a deployment's history) asks for the same indexes again and again.
+#[derive(Default)]
+struct PastStates(std::sync::Mutex<std::collections::VecDeque<State>>);
+
+/// Past states kept. Each shares structure with its neighbours, so they are cheap.
+const PAST_STATES_KEPT: usize = 16;
+
+impl PastStates {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<State>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, index: u64) -> Option<State> {
+        self.lock().iter().find(|s| s.index() == index).cloned()
+    }
+
+    fn put(&self, state: State) {
+        let mut kept = self.lock();
+        if kept.iter().any(|s| s.index() == state.index()) {
+            return;
+        }
+        if kept.len() >= PAST_STATES_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(state);
+    }
 }
 
 impl Api {
@@ -128,6 +161,7 @@ impl Api {
                 limiter,
                 shutdown,
                 events: Default::default(),
+                past: PastStates::default(),
             }),
         }
     }
@@ -168,6 +202,46 @@ impl Api {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The state as of `index` (time travel, `at_index=`): the current one, a recent
+    /// reconstruction from the cache, or one re-derived from the backend's history on a
+    /// blocking thread (never the writer's). 400 past the applied index; 410 before the
+    /// retained history, naming the oldest index available.
+    pub(crate) async fn state_at(&self, index: u64) -> Result<State, ApiError> {
+        let current = self.state();
+        if index > current.index() {
+            return Err(ApiError::bad_request(format!(
+                "at_index {index} is past the current index {}",
+                current.index()
+            )));
+        }
+        if index == current.index() {
+            return Ok(current);
+        }
+        if let Some(state) = self.inner.past.get(index) {
+            return Ok(state);
+        }
+        let backend = self.inner.backend.clone();
+        let rebuilt = tokio::task::spawn_blocking(move || backend.state_at(index))
+            .await
+            .map_err(|e| ApiError::internal(format!("time travel failed: {e}")))?;
+        match rebuilt {
+            Ok(state) => {
+                self.inner.past.put(state.clone());
+                Ok(state)
+            }
+            Err(rollout_store::HistoryError::TooOld { oldest, .. }) => Err(ApiError::new(
+                axum::http::StatusCode::GONE,
+                format!(
+                    "at_index {index} is older than the retained history: the oldest index available is {}",
+                    oldest.saturating_sub(1)
+                ),
+            )),
+            Err(e) => Err(ApiError::internal(format!(
+                "cannot rebuild the state at index {index}: {e}"
+            ))),
+        }
     }
 
     pub(crate) fn event_hubs(&self) -> &crate::events::hub::Hubs {

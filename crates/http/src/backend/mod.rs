@@ -58,6 +58,17 @@ pub trait Backend: Send + Sync + 'static {
     /// the async runtime. [`HistoryError::TooOld`] names the oldest index available.
     fn history(&self, from: u64) -> Result<HistoryIter, HistoryError>;
 
+    /// The state as it was right after the write at `index` (at most the applied
+    /// index), re-derived from [`Backend::history`]. Blocking, like it.
+    fn state_at(&self, index: u64) -> Result<State, HistoryError> {
+        match self.history(index.saturating_add(1))?.next() {
+            Some(Ok(next)) => Ok(State::clone(&next.before)),
+            Some(Err(e)) => Err(e),
+            // Nothing after `index`: it is the applied index.
+            None => Ok(self.state()),
+        }
+    }
+
     /// The clock commands are stamped with. Reads that depend on time (the planner)
     /// use the same clock, so that they agree with what the next command will see.
     fn now_ns(&self) -> UnixNanos;

@@ -16,3 +16,4 @@ mod load;
 mod resilience;
 mod shapes;
 mod storage_faults;
+mod time_travel;
