@@ -102,6 +102,20 @@ fn update_deployment_for(
             alloc.id, alloc.task_group, deltas.placed, deltas.healthy, deltas.unhealthy
         ),
     );
+    // C7 for a deployment that exists already: a canary placed into it means its group
+    // needs canaries now (a destructive change appeared after the deployment was
+    // created — a rollback's deployment, say), so `DesiredCanaries` becomes
+    // `update.canary`, and promotion waits for the canary's health as for any other.
+    let canaries_wanted = if alloc.is_canary() {
+        tx.state
+            .deployment(&dep_id)
+            .and_then(|d| tx.state.job_version(&d.namespace, &d.job_id, d.job_version))
+            .and_then(|j| j.task_groups.iter().find(|g| g.name == alloc.task_group))
+            .and_then(|g| g.strategy())
+            .map_or(0, |s| s.canary)
+    } else {
+        0
+    };
     // A5–A8 on the stored deployment (`CreateIndex` kept).
     tx.modify_deployment(&dep_id, why, |d| {
         d.modify_time = alloc.modify_time;
@@ -116,6 +130,9 @@ fn update_deployment_for(
             g.placed_canaries
                 .get_or_insert_with(Vec::new)
                 .push(alloc.id);
+            if !g.promoted {
+                g.desired_canaries = g.desired_canaries.max(canaries_wanted);
+            }
         }
         // A7: the progress deadline starts at the first placement and moves with health.
         if g.progress_deadline != 0 {

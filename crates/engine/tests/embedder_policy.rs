@@ -188,3 +188,52 @@ proptest! {
         run(&steps)?;
     }
 }
+
+/// Found by the property above (its regression file replays it too): a rollback's
+/// deployment is created without canaries (nothing destructive yet), then a failed
+/// allocation's replacement brings a destructive change and the scheduler places a
+/// canary into it. C7 makes `DesiredCanaries` follow, so promotion waits for the
+/// canary's health; before the fix the deployment was promoted "0/0 canaries healthy"
+/// and succeeded with its canary never reported healthy.
+#[test]
+fn c7_a_canary_placed_into_an_existing_deployment_must_be_healthy_before_success() {
+    use Step::*;
+    let r = |pick: u8, healthy: bool| Report { pick, healthy };
+    let mut steps = vec![r(0, true); 10];
+    steps.extend([
+        Release,
+        r(17, false),
+        Schedule,
+        r(55, true),
+        Promote,
+        r(1, true),
+        Release,
+        Wait { seconds: 4 },
+        r(0, true),
+        Schedule,
+        r(1, true),
+        r(1, true),
+        r(9, true),
+        r(53, true),
+        r(1, true),
+        Fail,
+        r(0, true),
+        r(0, true),
+        r(0, true),
+        r(17, false),
+        Schedule,
+        Pause,
+        r(105, true),
+        r(232, true),
+        Wait { seconds: 4 },
+        r(45, true),
+        r(9, true),
+        r(0, true),
+        Promote,
+        Schedule,
+        r(182, true),
+    ]);
+    if let Err(e) = run(&steps) {
+        panic!("{e}");
+    }
+}
