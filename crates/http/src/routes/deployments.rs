@@ -14,6 +14,7 @@ use crate::response::{Read, Write};
 use crate::server::Api;
 use crate::views::alloc_stub;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::Router;
 use rollout_engine::acl::Capability;
@@ -84,7 +85,12 @@ async fn read(
     Path(id): Path<String>,
     q: QueryOptions,
     access: Access,
-) -> Result<Read<Arc<Deployment>>, ApiError> {
+) -> Result<Response, ApiError> {
+    if let Some(id) = id.strip_suffix("/history") {
+        let who = access.identity()?;
+        let (index, entries) = super::deployment_history::history(&api, id, &q, &who).await?;
+        return Ok(Read::new(Reply::ok(index, entries), q.pretty).into_response());
+    }
     let id = ids::parse("deployment", &id)?;
     let who = access.identity()?;
     let check = |who: &Identity| who.require_read(&q.namespace);
@@ -104,7 +110,7 @@ async fn read(
         },
     )
     .await?;
-    Ok(Read::new(reply, q.pretty))
+    Ok(Read::new(reply, q.pretty).into_response())
 }
 
 /// `GET /v1/deployment/allocations/:id`: `[]` for an unknown deployment, as in Nomad.

@@ -9,6 +9,7 @@
 mod acl;
 mod agent;
 mod allocations;
+mod deployment_history;
 mod deployments;
 mod engine;
 mod evaluations;

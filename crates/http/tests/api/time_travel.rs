@@ -122,3 +122,69 @@ async fn at_index_before_the_retained_history_is_410_naming_the_oldest_index() {
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert_eq!(ok.index(), oldest);
 }
+
+#[tokio::test]
+async fn a_deployments_history_lists_every_write_that_changed_it_with_its_rules() {
+    let s = Server::deterministic(63).await;
+    s.register(job("web", 2, "app:1", update())).await;
+    s.converge().await;
+    s.register(job(
+        "web",
+        2,
+        "app:2",
+        json!({"Canary": 1, "MaxParallel": 1, "AutoRevert": true, "ProgressDeadline": 0}),
+    ))
+    .await;
+    let d = s.latest_deployment_id("web").await;
+    let canaries = s.schedule().await;
+    s.pause(&d, true).await.ok();
+    s.pause(&d, false).await.ok();
+    s.report(&canaries, Some(false)).await;
+
+    let r = s.get(&format!("/v1/deployment/{d}/history")).await;
+    let entries = r.ok();
+    assert_eq!(r.index(), s.applied_index().await);
+    let entries = entries.as_array().unwrap();
+    let statuses: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| !e["Status"].is_null())
+        .map(|e| {
+            (
+                e["Status"]["From"].as_str().unwrap().to_string(),
+                e["Status"]["To"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("".to_string(), "running".to_string()),
+            ("running".to_string(), "paused".to_string()),
+            ("paused".to_string(), "running".to_string()),
+            ("running".to_string(), "failed".to_string()),
+        ]
+    );
+    let last = entries.last().unwrap();
+    assert_eq!(last["Type"], "AllocationUpdated");
+    assert_eq!(
+        last["StatusDescription"],
+        "Failed due to unhealthy allocations - rolling back to job version 0"
+    );
+    assert_eq!(
+        last["Groups"]["web"]["UnhealthyAllocs"],
+        json!({"From": 0, "To": 1})
+    );
+    let rules: Vec<&str> = last["Decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["Rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"A9") && rules.contains(&"A5"), "{rules:?}");
+    insta::assert_json_snapshot!("deployment_history_failed_canary", entries);
+
+    let r = s
+        .get("/v1/deployment/00000000-0000-4000-8000-000000000000/history")
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (404, "deployment not found"));
+}
