@@ -121,10 +121,11 @@ async fn job_commands() {
     let mut n = Normalizer::default();
     let update = json!({"MaxParallel": 1, "AutoRevert": true});
     let (_dir, v0) = job_file(&job("web", 2, "app:1", update.clone()));
-    let run = rollout(&a, &["job", "run", &v0]).await;
+    // The test schedules here: `-detach` returns without waiting for it.
+    let run = rollout(&a, &["job", "run", "-detach", &v0]).await;
     assert_snapshot!("job_run", n.text(run.ok()));
     a.converge().await;
-    let again = rollout(&a, &["job", "run", &v0]).await;
+    let again = rollout(&a, &["job", "run", &v0, "-detach"]).await;
     assert_snapshot!("job_run_unchanged", n.text(again.ok()));
     let conflict = rollout(&a, &["job", "run", &v0, "--check-index", "0"]).await;
     assert_eq!(
@@ -136,7 +137,19 @@ async fn job_commands() {
     let index = a.job("web").await["JobModifyIndex"].to_string();
     let bare = job("web", 2, "app:2", update)["Job"].clone();
     let (_dir1, v1) = job_file(&bare);
-    let run = rollout(&a, &["job", "run", &v1, "--check-index", &index, "--json"]).await;
+    let run = rollout(
+        &a,
+        &[
+            "job",
+            "run",
+            &v1,
+            "--check-index",
+            &index,
+            "--json",
+            "--detach",
+        ],
+    )
+    .await;
     assert_snapshot!("job_run_json", n.json(run.ok()));
     a.converge().await;
 
@@ -403,12 +416,12 @@ async fn addresses_errors_and_usage() {
     let out = rollout(&a, &["job", "run", &bad]).await;
     assert_snapshot!("job_run_invalid", out.error(1));
 
-    // Usage errors are clap's (exit 2); a health call needs allocations.
+    // Usage errors are clap's (exit 2); a health call needs allocations (usage too).
     let out = rollout(&a, &["deployment"]).await;
     assert_eq!(out.code, 2, "{out:?}");
     let out = rollout(&a, &["deployment", "health", "abcd"]).await;
     assert_eq!(
-        out.error(1),
+        out.error(2),
         "Error setting allocation health: give --healthy and/or --unhealthy allocation IDs"
     );
     a.stop().await;
