@@ -276,9 +276,15 @@ async fn nomads_job_commands_and_top_level_status() {
     assert_snapshot!("status_deployment", n.text(out.ok()));
     let out = rollout(&a, &["status", &canaries[0][..7]]).await;
     assert_snapshot!("status_allocation", n.text(out.ok()));
-    let eval = a.get("/v1/job/api/evaluations").await.ok()[0]["ID"]
-        .as_str()
+    // The registration's evaluation (the deployment watcher's follows it).
+    let evals = a.get("/v1/job/api/evaluations").await.ok();
+    let eval = evals
+        .as_array()
         .unwrap()
+        .iter()
+        .find(|e| e["TriggeredBy"] == "job-register")
+        .and_then(|e| e["ID"].as_str())
+        .expect("the registration's evaluation")
         .to_owned();
     let out = rollout(&a, &["status", &eval, "--json"]).await;
     assert_eq!(out.json()["ID"], eval.as_str());
