@@ -3,7 +3,8 @@
 //! a running agent (`rollout acl …`, `rollout deployment …`, `rollout job …`).
 //!
 //! Address: `--address`, else `ROLLOUT_ADDR`, else `NOMAD_ADDR`, else
-//! `http://127.0.0.1:4646`. Token: `--token`, else `ROLLOUT_TOKEN`, else `NOMAD_TOKEN`;
+//! `http://127.0.0.1:4646`; an address without a scheme (`127.0.0.1:4646`) means
+//! http, as it does for Nomad. Token: `--token`, else `ROLLOUT_TOKEN`, else `NOMAD_TOKEN`;
 //! sent as `X-Nomad-Token`. The token is never printed. A namespace, when set, is sent
 //! as the `namespace` query parameter of every request.
 
@@ -105,7 +106,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(address: &str, token: Option<String>) -> Result<Client, ClientError> {
-        let base = address.trim_end_matches('/').to_string();
+        let base = address.trim_end_matches('/');
+        // Nomad reads `127.0.0.1:4646` as `http://127.0.0.1:4646`.
+        let base = if base.contains("://") {
+            base.to_owned()
+        } else {
+            format!("http://{base}")
+        };
         if !base.starts_with("http://") {
             return Err(ClientError::Transport(format!(
                 "unsupported agent address {base:?}: rollout speaks plain HTTP (http://host:port)"
@@ -281,6 +288,54 @@ pub fn normalize_flags(args: Vec<String>, long_flags: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The global flags (`--address`, `--token`, `--namespace` with a value; `--json`),
+/// which Nomad also takes before the noun (`rollout -namespace team deployment pause
+/// X`). clap takes them after it, so those written first are moved behind the noun.
+/// Runs after [`normalize_flags`].
+pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
+    const WITH_VALUE: &[&str] = &["--address", "--token", "--namespace"];
+    const SWITCHES: &[&str] = &["--json"];
+    let mut rest = args.into_iter();
+    let mut out: Vec<String> = rest.next().into_iter().collect();
+    let mut hoisted = Vec::new();
+    while let Some(arg) = rest.next() {
+        let name = arg.split('=').next().unwrap_or(&arg);
+        if SWITCHES.contains(&arg.as_str()) {
+            hoisted.push(arg);
+        } else if WITH_VALUE.contains(&name) {
+            let inline = arg.contains('=');
+            hoisted.push(arg);
+            if !inline {
+                hoisted.extend(rest.next());
+            }
+        } else {
+            // The noun: the hoisted flags follow it.
+            out.push(arg);
+            out.extend(hoisted);
+            out.extend(rest);
+            return out;
+        }
+    }
+    out.extend(hoisted);
+    out
+}
+
+/// The first single-dash word of more than one letter left after [`normalize_flags`]:
+/// a flag no command knows, to be named as typed (clap would read `-detach` as the
+/// short flags `-d -e …` and complain about `-d`). Words after `--` are values.
+pub fn unknown_single_dash_flag(args: &[String]) -> Option<&str> {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .map(String::as_str)
+        .find(|a| {
+            let mut chars = a.chars();
+            chars.next() == Some('-')
+                && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.next().is_some()
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +396,58 @@ mod tests {
         assert_eq!(encode("a b/c?d-e_f.g~h"), "a%20b%2Fc%3Fd-e_f.g~h");
         assert!(Client::new("https://x", None).is_err());
         assert!(Client::new("http://127.0.0.1:4646/", None).is_ok());
+    }
+
+    #[test]
+    fn an_address_without_a_scheme_means_http() {
+        let c = Client::new("127.0.0.1:4646", None).unwrap();
+        assert_eq!(c.base, "http://127.0.0.1:4646");
+        let c = Client::new("localhost:4646/", None).unwrap();
+        assert_eq!(c.base, "http://localhost:4646");
+        assert!(Client::new("https://127.0.0.1:4646", None).is_err());
+    }
+
+    #[test]
+    fn global_flags_before_the_noun_move_behind_it() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            hoist_global_flags(args(&[
+                "rollout",
+                "--namespace",
+                "team",
+                "--address=http://a:1",
+                "--json",
+                "deployment",
+                "pause",
+                "X"
+            ])),
+            args(&[
+                "rollout",
+                "deployment",
+                "--namespace",
+                "team",
+                "--address=http://a:1",
+                "--json",
+                "pause",
+                "X"
+            ])
+        );
+        let unchanged = args(&["rollout", "job", "status", "--namespace", "x", "web"]);
+        assert_eq!(hoist_global_flags(unchanged.clone()), unchanged);
+        assert_eq!(
+            hoist_global_flags(args(&["rollout", "--token"])),
+            args(&["rollout", "--token"])
+        );
+    }
+
+    #[test]
+    fn unknown_single_dash_flags_are_found_as_typed() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let a = args(&["rollout", "job", "run", "-bogus", "f"]);
+        assert_eq!(unknown_single_dash_flag(&a), Some("-bogus"));
+        let a = args(&["rollout", "job", "run", "-h", "--detach", "-", "-1"]);
+        assert_eq!(unknown_single_dash_flag(&a), None);
+        let a = args(&["rollout", "job", "run", "--", "-file"]);
+        assert_eq!(unknown_single_dash_flag(&a), None);
     }
 }

@@ -31,8 +31,9 @@ enum DeploymentCommand {
     },
     /// Show a deployment; with --monitor, follow it until it ends.
     ///
-    /// --monitor exits 0 when the deployment succeeds and 3 when it fails or is
-    /// cancelled (saying which job version a rollback registered).
+    /// --monitor exits 0 when the deployment succeeds and 1 when it fails or is
+    /// cancelled; after a failure that rolled back, it first follows the rollback's
+    /// deployment to its end, as Nomad does.
     Status {
         /// Deployment ID or unique prefix.
         id: String,
@@ -63,6 +64,11 @@ enum DeploymentCommand {
     },
     /// Mark a deployment failed (rolling back if its groups auto-revert).
     Fail {
+        /// Deployment ID or unique prefix.
+        id: String,
+    },
+    /// Unblock a multiregion deployment (rollout has no regions: the agent says so).
+    Unblock {
         /// Deployment ID or unique prefix.
         id: String,
     },
@@ -105,27 +111,21 @@ async fn run(ctx: &Ctx, command: DeploymentCommand) -> CmdResult {
         }
         DeploymentCommand::Promote { id, groups } => {
             let d = resolve::deployment(ctx, &id).await?;
+            promote(ctx, &d, &groups).await
+        }
+        DeploymentCommand::Unblock { id } => {
+            let d = resolve::deployment(ctx, &id).await?;
             let id = str_of(&d, "ID");
-            let body = if groups.is_empty() {
-                json!({"DeploymentID": id, "All": true})
-            } else {
-                json!({"DeploymentID": id, "Groups": groups})
-            };
             let r = ctx
                 .write(
-                    &format!("/v1/deployment/promote/{id}"),
-                    &body,
-                    "promoting deployment",
+                    &format!("/v1/deployment/unblock/{id}"),
+                    &json!({"DeploymentID": id}),
+                    "unblocking deployment",
                 )
                 .await?;
-            let what = if groups.is_empty() {
-                String::new()
-            } else {
-                format!(" (groups {})", groups.join(", "))
-            };
             ctx.print(&r, |r| {
                 format!(
-                    "Deployment {:?} promoted{what}; evaluation {:?}",
+                    "Deployment {:?} unblocked; evaluation {:?}",
                     output::id(id, false),
                     output::id(str_of(r, "EvalID"), false)
                 )
@@ -163,7 +163,7 @@ async fn run(ctx: &Ctx, command: DeploymentCommand) -> CmdResult {
             unhealthy,
         } => {
             if healthy.is_empty() && unhealthy.is_empty() {
-                return Err(Failure::msg(
+                return Err(Failure::usage(
                     "Error setting allocation health: give --healthy and/or --unhealthy allocation IDs",
                 ));
             }
@@ -194,6 +194,36 @@ async fn run(ctx: &Ctx, command: DeploymentCommand) -> CmdResult {
             Ok(())
         }
     }
+}
+
+/// Promotes the canaries of deployment `d`: every group, or those named.
+pub async fn promote(ctx: &Ctx, d: &Value, groups: &[String]) -> CmdResult {
+    let id = str_of(d, "ID");
+    let body = if groups.is_empty() {
+        json!({"DeploymentID": id, "All": true})
+    } else {
+        json!({"DeploymentID": id, "Groups": groups})
+    };
+    let r = ctx
+        .write(
+            &format!("/v1/deployment/promote/{id}"),
+            &body,
+            "promoting deployment",
+        )
+        .await?;
+    let what = if groups.is_empty() {
+        String::new()
+    } else {
+        format!(" (groups {})", groups.join(", "))
+    };
+    ctx.print(&r, |r| {
+        format!(
+            "Deployment {:?} promoted{what}; evaluation {:?}",
+            output::id(id, false),
+            output::id(str_of(r, "EvalID"), false)
+        )
+    });
+    Ok(())
 }
 
 async fn list(ctx: &Ctx, prefix: Option<&str>, verbose: bool) -> CmdResult {

@@ -5,7 +5,9 @@
 use crate::client::encode;
 use crate::deployment::{self, version_registered_at};
 use crate::monitor;
-use crate::operator::{str_of, u64_of, CmdResult, Context, Ctx, Failure, OperatorArgs};
+use crate::operator::{
+    str_of, u64_of, CmdResult, Context, Ctx, Failure, OperatorArgs, EXIT_PLACEMENT_FAILED,
+};
 use crate::output::{self, key_values, status_color, Cell, Style, Table};
 use crate::resolve;
 use clap::{Args, Subcommand};
@@ -36,11 +38,16 @@ pub struct SpecArgs {
 
 #[derive(Debug, Subcommand)]
 enum JobCommand {
-    /// Register (create or update) a job from a jobspec file.
+    /// Register (create or update) a job from a jobspec file, then follow its
+    /// evaluation and deployment.
     ///
     /// The file is a Nomad HCL2 jobspec (`web.nomad.hcl`) or Nomad's JSON job (the API's
     /// register body `{"Job": {...}}`, as `nomad job run -output` writes it, or the job
     /// object alone), told apart by content. `-` reads stdin.
+    ///
+    /// Exit codes as Nomad's: 0 the deployment succeeded (or there was none to follow);
+    /// 1 an error, or the deployment failed or was cancelled (after following the
+    /// rollback's deployment); 2 the evaluation could not place every allocation.
     Run {
         #[command(flatten)]
         spec: SpecArgs,
@@ -48,10 +55,11 @@ enum JobCommand {
         /// does not exist yet).
         #[arg(long, value_name = "INDEX")]
         check_index: Option<u64>,
-        /// Then follow the deployment it started, as `deployment status --monitor`.
-        #[arg(long)]
+        /// Follow the evaluation and the deployment (the default, as Nomad's; accepted
+        /// for scripts that ask for it).
+        #[arg(long, conflicts_with = "detach")]
         monitor: bool,
-        /// Return once the job is registered (the default today; see the README).
+        /// Return once the job is registered and its evaluation created.
         #[arg(long)]
         detach: bool,
         /// Full IDs.
@@ -77,13 +85,43 @@ enum JobCommand {
         #[command(flatten)]
         spec: SpecArgs,
     },
-    /// Show a job, its latest deployment and its allocations.
+    /// Show a job, its latest deployment and its allocations; without an ID, list the
+    /// jobs.
     Status {
+        /// Job ID or unique prefix.
+        id: Option<String>,
+        /// Full IDs.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Print a job as the API's JSON (`{"Job": …}`).
+    Inspect {
+        /// Job ID or unique prefix.
+        id: String,
+    },
+    /// List a job's deployments, newest first.
+    Deployments {
         /// Job ID or unique prefix.
         id: String,
         /// Full IDs.
         #[arg(long)]
         verbose: bool,
+    },
+    /// List a job's allocations, newest first.
+    Allocs {
+        /// Job ID or unique prefix.
+        id: String,
+        /// Full IDs.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Promote the canaries of a job's latest deployment: all groups, or those named.
+    Promote {
+        /// Job ID or unique prefix.
+        id: String,
+        /// A task group to promote; repeat or list several.
+        #[arg(long = "group", value_name = "GROUP", num_args = 1..)]
+        groups: Vec<String>,
     },
     /// List a job's versions, newest first, with their deployments.
     History {
@@ -128,10 +166,10 @@ async fn run(ctx: &Ctx, command: JobCommand) -> CmdResult {
         JobCommand::Run {
             spec,
             check_index,
-            monitor,
+            monitor: _,
             detach,
             verbose,
-        } => job_run(ctx, &spec, check_index, monitor && !detach, verbose).await,
+        } => job_run(ctx, &spec, check_index, !detach, verbose).await,
         JobCommand::Plan {
             spec,
             diff: _,
@@ -145,7 +183,82 @@ async fn run(ctx: &Ctx, command: JobCommand) -> CmdResult {
             other => other,
         },
         JobCommand::Validate { spec } => job_validate(ctx, &spec).await,
-        JobCommand::Status { id, verbose } => status(ctx, &id, verbose).await,
+        JobCommand::Status { id: None, verbose } => list(ctx, verbose).await,
+        JobCommand::Status {
+            id: Some(id),
+            verbose,
+        } => status(ctx, &id, verbose).await,
+        JobCommand::Inspect { id } => {
+            let job = resolve::job(ctx, &id).await?;
+            ctx.print_json(&json!({ "Job": job }));
+            Ok(())
+        }
+        JobCommand::Deployments { id, verbose } => {
+            let job = resolve::job(ctx, &id).await?;
+            let list = ctx
+                .read(
+                    &format!(
+                        "/v1/job/{}/deployments?namespace={}",
+                        job_path(&job),
+                        ns(&job)
+                    ),
+                    "retrieving the job's deployments",
+                )
+                .await?;
+            let mut list = list.as_array().cloned().unwrap_or_default();
+            resolve::newest_first(&mut list);
+            ctx.print(&Value::Array(list.clone()), |_| {
+                if list.is_empty() {
+                    format!("No deployments found for job {:?}", str_of(&job, "ID"))
+                } else {
+                    deployment::list_table(&list, verbose, &ctx.style, output::now_ns())
+                }
+            });
+            Ok(())
+        }
+        JobCommand::Allocs { id, verbose } => {
+            let job = resolve::job(ctx, &id).await?;
+            let list = ctx
+                .read(
+                    &format!(
+                        "/v1/job/{}/allocations?namespace={}",
+                        job_path(&job),
+                        ns(&job)
+                    ),
+                    "retrieving the job's allocations",
+                )
+                .await?;
+            let mut list = list.as_array().cloned().unwrap_or_default();
+            resolve::newest_first(&mut list);
+            ctx.print(&Value::Array(list.clone()), |_| {
+                if list.is_empty() {
+                    format!("No allocations placed for job {:?}", str_of(&job, "ID"))
+                } else {
+                    allocations_table(&list, verbose, &ctx.style, output::now_ns())
+                }
+            });
+            Ok(())
+        }
+        JobCommand::Promote { id, groups } => {
+            let job = resolve::job(ctx, &id).await?;
+            let d = ctx
+                .read(
+                    &format!(
+                        "/v1/job/{}/deployment?namespace={}",
+                        job_path(&job),
+                        ns(&job)
+                    ),
+                    "retrieving the job's deployment",
+                )
+                .await?;
+            if !d.is_object() {
+                return Err(Failure::msg(format!(
+                    "No deployment found for job {:?}",
+                    str_of(&job, "ID")
+                )));
+            }
+            deployment::promote(ctx, &d, &groups).await
+        }
         JobCommand::History { id } => history(ctx, &id).await,
         JobCommand::Revert { id, version } => {
             let job = resolve::job(ctx, &id).await?;
@@ -409,7 +522,7 @@ async fn job_run(
     let started = (changed && u64_of(&latest, "CreateIndex") == job_modify_index).then_some(latest);
     if ctx.json {
         if monitor {
-            output::emit(r);
+            output::emit(&r);
         } else {
             ctx.print_json(&r);
         }
@@ -436,14 +549,118 @@ async fn job_run(
             eprintln!("Job warnings: {}", output::one_line(warnings));
         }
     }
-    match (monitor, started) {
-        (true, Some(d)) => monitor::follow(ctx, d, verbose).await,
-        (true, None) if !ctx.json => {
-            output::emit("No deployment to monitor");
-            Ok(())
-        }
-        _ => Ok(()),
+    if !monitor {
+        return Ok(());
     }
+    let placement_failed = follow_evaluation(ctx, str_of(&r, "EvalID"), verbose).await?;
+    match started {
+        // A deployment that succeeds despite an early placement failure is a success
+        // (capacity came), as for Nomad.
+        Some(d) => monitor::follow(ctx, d, verbose).await,
+        None => {
+            if !ctx.json {
+                output::emit("No deployment to monitor");
+            }
+            if placement_failed {
+                Err(Failure::quiet(EXIT_PLACEMENT_FAILED))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Waits for evaluation `id` to be processed (blocking queries) and says how it ended;
+/// true when it could not place every allocation (a blocked evaluation waits for
+/// capacity).
+async fn follow_evaluation(ctx: &Ctx, id: &str, verbose: bool) -> Result<bool, Failure> {
+    if id.is_empty() {
+        return Ok(false);
+    }
+    let path = format!("/v1/evaluation/{}", encode(id));
+    let short = output::id(id, verbose);
+    if !ctx.json {
+        output::emit(format!("==> Monitoring evaluation {short:?}"));
+    }
+    let mut index = 0;
+    let eval = loop {
+        let answer = ctx
+            .client
+            .get_blocking(&path, index)
+            .await
+            .doing("following the evaluation")?;
+        let eval = answer.json().doing("following the evaluation")?;
+        if str_of(&eval, "Status") != "pending" {
+            break eval;
+        }
+        index = index.max(answer.index).max(u64_of(&eval, "ModifyIndex"));
+    };
+    let status = str_of(&eval, "Status");
+    if status == "failed" {
+        return Err(Failure::msg(format!(
+            "Evaluation {short:?} failed: {}",
+            str_of(&eval, "StatusDescription")
+        )));
+    }
+    let blocked = str_of(&eval, "BlockedEval");
+    if !ctx.json {
+        output::emit(format!(
+            "==> Evaluation {short:?} finished with status {status:?}"
+        ));
+        if !blocked.is_empty() {
+            output::emit(format!(
+                "==> Not every allocation could be placed: evaluation {:?} waits for capacity",
+                output::id(blocked, verbose)
+            ));
+        }
+    }
+    Ok(!blocked.is_empty() || status == "blocked")
+}
+
+/// A job's ID, encoded for a path.
+fn job_path(job: &Value) -> String {
+    encode(str_of(job, "ID"))
+}
+
+/// A job's namespace, encoded for a query.
+fn ns(job: &Value) -> String {
+    encode(str_of(job, "Namespace"))
+}
+
+/// `job status` without an ID: every job of the namespace.
+pub async fn list(ctx: &Ctx, _verbose: bool) -> CmdResult {
+    let jobs = ctx.read("/v1/jobs", "retrieving jobs").await?;
+    ctx.print(&jobs, |jobs| {
+        let jobs = jobs.as_array().map(Vec::as_slice).unwrap_or_default();
+        if jobs.is_empty() {
+            "No running jobs".into()
+        } else {
+            jobs_table(jobs, &ctx.style)
+        }
+    });
+    Ok(())
+}
+
+/// Job stubs as Nomad's `job status` lists them.
+pub fn jobs_table(jobs: &[Value], style: &Style) -> String {
+    let mut t = Table::new(&["ID", "Type", "Priority", "Status", "Submit Date"]);
+    for j in jobs {
+        let status = str_of(j, "Status");
+        let status = if j["Stop"] == true {
+            format!("{status} (stopped)")
+        } else {
+            status.to_owned()
+        };
+        let color = status_color(str_of(j, "Status"));
+        t.row(vec![
+            str_of(j, "ID").into(),
+            str_of(j, "Type").into(),
+            output::text(&j["Priority"]).into(),
+            Cell::colored(status, color),
+            output::date(j["SubmitTime"].as_i64().unwrap_or(0)).into(),
+        ]);
+    }
+    t.render(style)
 }
 
 /// The job version registered at `job_modify_index`.
@@ -452,7 +669,7 @@ async fn registered_version(ctx: &Ctx, job: &Value, job_modify_index: u64) -> Op
     version_registered_at(ctx, &d, job_modify_index).await
 }
 
-async fn status(ctx: &Ctx, id: &str, verbose: bool) -> CmdResult {
+pub async fn status(ctx: &Ctx, id: &str, verbose: bool) -> CmdResult {
     let job = resolve::job(ctx, id).await?;
     let id = str_of(&job, "ID");
     let ns = encode(str_of(&job, "Namespace"));

@@ -16,9 +16,11 @@ mod operator;
 mod output;
 mod plan;
 mod resolve;
+mod status;
 mod storage;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -47,6 +49,9 @@ enum Command {
     /// Follow the event stream: one line per event; reconnects without missing or
     /// repeating one.
     Events(events::EventsArgs),
+    /// Find jobs, deployments, allocations and evaluations by ID prefix and show the
+    /// one found (no prefix: list the jobs), as `nomad status` does.
+    Status(status::StatusArgs),
 }
 
 /// The long flags that may be written Nomad-style, with one dash (`-address=…`).
@@ -77,13 +82,38 @@ fn main() -> ExitCode {
         .chain(NOMAD_STYLE_FLAGS)
         .copied()
         .collect();
-    let args = client::normalize_flags(std::env::args().collect(), &flags);
-    let cli = Cli::parse_from(args);
+    let typed: Vec<String> = std::env::args().collect();
+    let args = client::normalize_flags(typed.clone(), &flags);
+    if let Some(flag) = client::unknown_single_dash_flag(&args) {
+        Cli::command()
+            .error(
+                ErrorKind::UnknownArgument,
+                format!("unexpected argument '{flag}' found"),
+            )
+            .exit();
+    }
+    let cli = match Cli::try_parse_from(client::hoist_global_flags(args)) {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // Name the flags as typed: `-detach`, not the `--detach` clap was given.
+            let mut text = e.render().to_string();
+            for arg in typed.iter().filter(|a| !a.starts_with("--")) {
+                let name = arg.split('=').next().unwrap_or(arg);
+                text = text
+                    .replace(&format!("'-{name}'"), &format!("'{name}'"))
+                    .replace(&format!("'-- -{name}'"), &format!("'-- {name}'"));
+            }
+            eprint!("{text}");
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        Err(e) => e.exit(),
+    };
     match cli.command {
         Command::Agent(args) => agent::main(args),
         Command::Deployment(args) => deployment::main(args),
         Command::Job(args) => job::main(args),
         Command::Acl(args) => acl::main(args),
         Command::Events(args) => events::main(args),
+        Command::Status(args) => status::main(args),
     }
 }

@@ -10,9 +10,11 @@
 //!   description changes, a group line when a group's counters change);
 //! - with `--json`, each new state of the deployment as one compact JSON line.
 //!
-//! It ends when the deployment does: exit 0 when it succeeded, 3 when it failed or was
-//! cancelled, after saying which job version a rollback registered.
+//! It ends when the deployment does: exit 0 when it succeeded, 1 (Nomad's code) when it
+//! failed or was cancelled, after saying which job version a rollback registered and
+//! following that version's deployment to its end.
 
+use crate::client::encode;
 use crate::deployment::{canaries, groups, is_terminal, version_registered_at};
 use crate::operator::{str_of, u64_of, CmdResult, Context, Ctx, Failure, EXIT_DEPLOYMENT_FAILED};
 use crate::output::{self, status_color, Style};
@@ -22,8 +24,29 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-/// Follows deployment `d` (as last read) until it is terminal.
+/// Follows deployment `d` (as last read) until it is terminal and, when it failed and
+/// rolled back, the rollback's deployment too (as Nomad's monitor does). Succeeds only
+/// when the first deployment did.
 pub async fn follow(ctx: &Ctx, d: Value, verbose: bool) -> CmdResult {
+    let mut next = d;
+    let mut failed = false;
+    loop {
+        let (end, rollback) = follow_one(ctx, next, verbose).await?;
+        failed |= str_of(&end, "Status") != "successful";
+        match rollback_deployment(ctx, &end, rollback).await {
+            Some(d) => next = d,
+            None if failed => return Err(Failure::quiet(EXIT_DEPLOYMENT_FAILED)),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Follows one deployment to its end: its last state and the rollback that ended it.
+async fn follow_one(
+    ctx: &Ctx,
+    d: Value,
+    verbose: bool,
+) -> Result<(Value, Option<Rollback>), Failure> {
     let id = str_of(&d, "ID").to_owned();
     let mut view = if ctx.json {
         View::Json
@@ -59,10 +82,28 @@ pub async fn follow(ctx: &Ctx, d: Value, verbose: bool) -> CmdResult {
     }
     let rollback = rollback_of(ctx, &current).await;
     view.finish(&current, rollback, verbose);
-    match str_of(&current, "Status") {
-        "successful" => Ok(()),
-        _ => Err(Failure::quiet(EXIT_DEPLOYMENT_FAILED)),
-    }
+    Ok((current, rollback))
+}
+
+/// The deployment of the job version a rollback registered, when it has one (the engine
+/// creates it in the write that registers the version).
+async fn rollback_deployment(
+    ctx: &Ctx,
+    ended: &Value,
+    rollback: Option<Rollback>,
+) -> Option<Value> {
+    let version = rollback?.as_version?;
+    let path = format!(
+        "/v1/job/{}/deployments?namespace={}",
+        encode(str_of(ended, "JobID")),
+        encode(str_of(ended, "Namespace"))
+    );
+    let list = ctx.client.get(&path).await.ok()?.json().ok()?;
+    list.as_array()?
+        .iter()
+        .filter(|d| d["JobVersion"].as_u64() == Some(version) && d["ID"] != ended["ID"])
+        .max_by_key(|d| u64_of(d, "CreateIndex"))
+        .cloned()
 }
 
 /// A rollback that ended a failed deployment: the stable version it went back to and,

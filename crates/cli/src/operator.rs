@@ -2,9 +2,12 @@
 //! global flags, the client they resolve to, how results are printed (human or
 //! `--json`), how failures are reported (one line on stderr) and the exit codes.
 //!
-//! Exit codes: 0 done; 1 the command failed (the agent refused it, was unreachable, an
-//! ID matched nothing or more than one object); 2 bad usage (clap); 3 a monitored
-//! deployment ended failed or cancelled.
+//! Exit codes, as Nomad's `job run` documents them: 0 done (a monitored deployment
+//! succeeded); 1 the command failed (the agent refused it, was unreachable, an ID
+//! matched nothing or more than one object) or a monitored deployment ended failed or
+//! cancelled — after following the rollback's deployment, when one was registered; 2 bad
+//! usage (clap's code) or, for `job run`, an evaluation that could not place every
+//! allocation (unless the deployment then succeeded).
 
 use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{self, Style};
@@ -14,8 +17,13 @@ use std::fmt::Display;
 use std::future::Future;
 use std::process::ExitCode;
 
-/// The exit code of a monitored deployment that failed or was cancelled.
-pub const EXIT_DEPLOYMENT_FAILED: u8 = 3;
+/// The exit code of a monitored deployment that failed or was cancelled (Nomad's: any
+/// failure but a placement one is 1).
+pub const EXIT_DEPLOYMENT_FAILED: u8 = 1;
+/// The exit code of `job run` when the evaluation could not place every allocation
+/// (Nomad's documented code), and of bad usage (clap's).
+pub const EXIT_PLACEMENT_FAILED: u8 = 2;
+pub const EXIT_USAGE: u8 = 2;
 
 /// Flags every operator command takes, before or after its subcommand.
 #[derive(Clone, Debug, Default, Args)]
@@ -61,6 +69,14 @@ impl Failure {
         Failure {
             message: Some(message.into()),
             code: 1,
+        }
+    }
+
+    /// Bad usage that clap cannot see: the message, exit 2.
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            message: Some(message.into()),
+            code: EXIT_USAGE,
         }
     }
 

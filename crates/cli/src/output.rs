@@ -211,6 +211,14 @@ pub fn relative(at_ns: i64, now_ns: i64) -> String {
     }
 }
 
+/// A time (Unix ns) as an RFC 3339 date to the second, in UTC; `-` for a zero time.
+pub fn date(at_ns: i64) -> String {
+    if at_ns <= 0 {
+        return "-".into();
+    }
+    rollout_engine::model::time::format_rfc3339(at_ns - at_ns % 1_000_000_000)
+}
+
 /// An RFC 3339 time (as the API writes them) relative to now; `-` when null.
 pub fn relative_rfc3339(v: &Value, now_ns: i64) -> String {
     v.as_str()
@@ -290,6 +298,8 @@ mod tests {
         assert_eq!(relative(now + s / 2, now), "in 1s");
         assert_eq!(relative(now + 598 * s, now), "in 9m58s");
         assert_eq!(relative(0, now), "-");
+        assert_eq!(date(now + 123), "2027-01-15T08:00:00Z");
+        assert_eq!(date(0), "-");
         assert_eq!(relative_rfc3339(&Value::Null, now), "-");
         assert_eq!(
             relative_rfc3339(&Value::from("2027-01-15T08:00:10Z"), 1_800_000_000 * s),

@@ -52,13 +52,29 @@ fn query_prefix(what: &str, input: &str) -> Result<String, Failure> {
 
 /// The deployments whose ID starts with `prefix` (any length), newest first.
 pub async fn deployments_with_prefix(ctx: &Ctx, prefix: &str) -> Result<Vec<Value>, Failure> {
-    let sent = query_prefix("deployment", prefix)?;
+    with_uuid_prefix(ctx, "deployment", "/v1/deployments", prefix).await
+}
+
+/// Whether `input` may be the start of a UUID (hex digits and hyphens).
+pub fn is_uuid_prefix(input: &str) -> bool {
+    query_prefix("object", input).is_ok()
+}
+
+/// The objects of the list at `list_path` (`/v1/deployments`, `/v1/allocations`,
+/// `/v1/evaluations`) whose ID starts with `prefix` (any length), newest first.
+pub async fn with_uuid_prefix(
+    ctx: &Ctx,
+    what: &str,
+    list_path: &str,
+    prefix: &str,
+) -> Result<Vec<Value>, Failure> {
+    let sent = query_prefix(what, prefix)?;
     let path = if sent.is_empty() {
-        "/v1/deployments".to_owned()
+        list_path.to_owned()
     } else {
-        format!("/v1/deployments?prefix={}", encode(&sent))
+        format!("{list_path}?prefix={}", encode(&sent))
     };
-    let list = ctx.read(&path, "retrieving deployments").await?;
+    let list = ctx.read(&path, &format!("retrieving {what}s")).await?;
     let wanted = digits(prefix);
     let mut matches: Vec<Value> = list
         .as_array()

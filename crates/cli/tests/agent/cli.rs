@@ -92,6 +92,9 @@ static UUID: LazyLock<Regex> = LazyLock::new(|| {
 static AGO: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b\d+[smhd](\d+[smh])? ago\b").unwrap());
 static IN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bin \d+[smhd](\d+[smh])?\b").unwrap());
+/// A date as `job status` lists them (RFC 3339, to the second, UTC).
+static DATE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap());
 static RFC3339: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$").unwrap()
 });
@@ -112,7 +115,7 @@ impl Normalizer {
         *self.ids.entry(key).or_insert(next)
     }
 
-    /// Human output: IDs, relative times.
+    /// Human output: IDs, relative times, dates.
     pub fn text(&mut self, text: &str) -> String {
         let text = ID
             .replace_all(text, |c: &regex::Captures| {
@@ -124,6 +127,7 @@ impl Normalizer {
                 }
             })
             .into_owned();
+        let text = DATE.replace_all(&text, "[date]");
         let text = AGO.replace_all(&text, "[ago]");
         IN.replace_all(&text, "in [time]").into_owned()
     }

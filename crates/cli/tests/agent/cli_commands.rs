@@ -121,10 +121,11 @@ async fn job_commands() {
     let mut n = Normalizer::default();
     let update = json!({"MaxParallel": 1, "AutoRevert": true});
     let (_dir, v0) = job_file(&job("web", 2, "app:1", update.clone()));
-    let run = rollout(&a, &["job", "run", &v0]).await;
+    // The test schedules here: `-detach` returns without waiting for it.
+    let run = rollout(&a, &["job", "run", "-detach", &v0]).await;
     assert_snapshot!("job_run", n.text(run.ok()));
     a.converge().await;
-    let again = rollout(&a, &["job", "run", &v0]).await;
+    let again = rollout(&a, &["job", "run", &v0, "-detach"]).await;
     assert_snapshot!("job_run_unchanged", n.text(again.ok()));
     let conflict = rollout(&a, &["job", "run", &v0, "--check-index", "0"]).await;
     assert_eq!(
@@ -136,7 +137,19 @@ async fn job_commands() {
     let index = a.job("web").await["JobModifyIndex"].to_string();
     let bare = job("web", 2, "app:2", update)["Job"].clone();
     let (_dir1, v1) = job_file(&bare);
-    let run = rollout(&a, &["job", "run", &v1, "--check-index", &index, "--json"]).await;
+    let run = rollout(
+        &a,
+        &[
+            "job",
+            "run",
+            &v1,
+            "--check-index",
+            &index,
+            "--json",
+            "--detach",
+        ],
+    )
+    .await;
     assert_snapshot!("job_run_json", n.json(run.ok()));
     a.converge().await;
 
@@ -189,6 +202,168 @@ async fn job_commands() {
     assert_eq!(
         gone.error(1),
         "No job with prefix or ID \"web\" found in namespace \"default\""
+    );
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn nomads_job_commands_and_top_level_status() {
+    let a = Agent::dev_external().await;
+    let mut n = Normalizer::default();
+    let none = rollout(&a, &["job", "status"]).await;
+    assert_eq!(none.ok().trim(), "No running jobs");
+    let update = json!({"Canary": 1, "MaxParallel": 1});
+    a.register(job("web", 2, "app:1", update.clone())).await;
+    a.converge().await;
+    a.register(job("api", 1, "api:1", json!({}))).await;
+    a.converge().await;
+
+    // `job status` without an ID: Nomad's table of jobs.
+    let list = rollout(&a, &["job", "status"]).await;
+    assert_snapshot!("job_status_list", n.text(list.ok()));
+    let list = rollout(&a, &["job", "status", "--json"]).await;
+    assert_eq!(list.json().as_array().map(Vec::len), Some(2));
+    // `rollout status` without a prefix lists them too.
+    assert_eq!(
+        n.text(rollout(&a, &["status"]).await.ok()),
+        n.text(rollout(&a, &["job", "status"]).await.ok())
+    );
+
+    let inspect = rollout(&a, &["job", "inspect", "we"]).await;
+    let value = inspect.json();
+    assert_eq!(
+        (
+            value["Job"]["ID"].as_str(),
+            value.as_object().map(|o| o.len())
+        ),
+        (Some("web"), Some(1)),
+        "{inspect:?}"
+    );
+
+    // A canary deployment for version 1, promoted through the job.
+    a.register(job("web", 2, "app:2", update)).await;
+    let d = a.latest_deployment_id("web").await;
+    let canaries = a.schedule().await;
+    a.report(&canaries, Some(true)).await;
+    let deployments = rollout(&a, &["job", "deployments", "web"]).await;
+    assert_snapshot!("job_deployments", n.text(deployments.ok()));
+    let allocs = rollout(&a, &["job", "allocs", "web"]).await;
+    assert_snapshot!("job_allocs", n.text(allocs.ok()));
+    let allocs = rollout(&a, &["job", "allocs", "web", "--json"]).await;
+    assert_eq!(allocs.json().as_array().map(Vec::len), Some(3));
+    let promote = rollout(&a, &["job", "promote", "web"]).await;
+    assert_snapshot!("job_promote", n.text(promote.ok()));
+    assert_eq!(
+        a.deployment(&d).await["TaskGroups"]["web"]["Promoted"],
+        true
+    );
+    let refused = rollout(&a, &["job", "promote", "api"]).await;
+    assert_eq!(
+        refused.error(1),
+        "Error promoting deployment: Unexpected response code: 409 (can't promote terminal deployment)"
+    );
+    let refused = rollout(&a, &["deployment", "unblock", &d[..8]]).await;
+    assert_eq!(
+        refused.error(1),
+        "Error unblocking deployment: Unexpected response code: 400 (multiregion deployments are not supported)"
+    );
+
+    // `rollout status PREFIX`: an exact job ID, then a deployment, an allocation and an
+    // evaluation by prefix.
+    let out = rollout(&a, &["status", "web", "--json"]).await;
+    assert_eq!(out.json()["Job"]["ID"], "web");
+    let out = rollout(&a, &["status", &d[..8]]).await;
+    assert_snapshot!("status_deployment", n.text(out.ok()));
+    let out = rollout(&a, &["status", &canaries[0][..7]]).await;
+    assert_snapshot!("status_allocation", n.text(out.ok()));
+    // The registration's evaluation (the deployment watcher's follows it).
+    let evals = a.get("/v1/job/api/evaluations").await.ok();
+    let eval = evals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["TriggeredBy"] == "job-register")
+        .and_then(|e| e["ID"].as_str())
+        .expect("the registration's evaluation")
+        .to_owned();
+    let out = rollout(&a, &["status", &eval, "--json"]).await;
+    assert_eq!(out.json()["ID"], eval.as_str());
+    let out = rollout(&a, &["status", &eval[..8]]).await;
+    assert_snapshot!("status_evaluation", n.text(out.ok()));
+    let out = rollout(&a, &["status", "zz"]).await;
+    assert_eq!(
+        out.error(1),
+        "No job, deployment, allocation or evaluation with prefix or ID \"zz\" found in namespace \"default\""
+    );
+    // "ap" starts two job IDs (and no UUID: "p" is not hex): both listed, exit 1.
+    a.register(job("app", 1, "app:1", json!({}))).await;
+    let out = rollout(&a, &["status", "ap"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_snapshot!("status_ambiguous", out.stderr);
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn global_flags_addresses_and_unknown_flags_as_nomad_takes_them() {
+    let a = Agent::dev_external().await;
+    a.register(job("web", 1, "app:1", json!({}))).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = format!("http://127.0.0.1:{port}");
+    // Global flags before the noun, Nomad-style or not.
+    let out = rollout(&a, &["-namespace", "prod", "job", "status", "web"]).await;
+    assert_eq!(
+        out.error(1),
+        "No job with prefix or ID \"web\" found in namespace \"prod\""
+    );
+    let out = output(command(
+        &nowhere,
+        &[
+            "--address",
+            &a.client.base,
+            "job",
+            "status",
+            "web",
+            "--json",
+        ],
+    ))
+    .await;
+    assert_eq!(out.json()["Job"]["ID"], "web");
+    let out = output(command(
+        &nowhere,
+        &[
+            "-address=".to_owned() + &a.client.base,
+            "-json".into(),
+            "status".into(),
+        ]
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    ))
+    .await;
+    assert_eq!(out.json()[0]["ID"], "web");
+    // NOMAD_ADDR without a scheme means http.
+    let out = output(command(&a.addr, &["job", "status", "--json"])).await;
+    assert_eq!(out.json()[0]["ID"], "web");
+
+    // Unknown single-dash flags are named as typed; usage errors exit 2.
+    let out = rollout(&a, &["job", "run", "-bogus", "web.nomad.hcl"]).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("error: unexpected argument '-bogus' found"),
+        "{out:?}"
+    );
+    let out = rollout(&a, &["job", "status", "-detach", "web"]).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .starts_with("error: unexpected argument '-detach' found")
+            && !out.stderr.contains("--detach"),
+        "{out:?}"
     );
     a.stop().await;
 }
@@ -403,12 +578,12 @@ async fn addresses_errors_and_usage() {
     let out = rollout(&a, &["job", "run", &bad]).await;
     assert_snapshot!("job_run_invalid", out.error(1));
 
-    // Usage errors are clap's (exit 2); a health call needs allocations.
+    // Usage errors are clap's (exit 2); a health call needs allocations (usage too).
     let out = rollout(&a, &["deployment"]).await;
     assert_eq!(out.code, 2, "{out:?}");
     let out = rollout(&a, &["deployment", "health", "abcd"]).await;
     assert_eq!(
-        out.error(1),
+        out.error(2),
         "Error setting allocation health: give --healthy and/or --unhealthy allocation IDs"
     );
     a.stop().await;

@@ -63,7 +63,7 @@ async fn job_plan_prints_nomads_view_and_exits_1_for_changes_0_for_none() {
     // Nothing was registered.
     assert_eq!(a.client.get("/v1/job/web").await.status, 404);
 
-    let run = rollout(&a, &["job", "run", &file, "-var", "image=app:1"]).await;
+    let run = rollout(&a, &["job", "run", "-detach", &file, "-var", "image=app:1"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_snapshot!("run_hcl", clean(&mut n, &run.stdout));
     let job = a.job("web").await;

@@ -1,8 +1,8 @@
-//! `--monitor` against `rollout agent --dev` and its simulated cluster, with stdout a
-//! pipe (the plain, line-per-change view): a canary rollout followed to success while
-//! the test operates it with the CLI, reacting to what the monitor prints; and a bad
-//! version followed to its failure and automatic rollback; a deployment cancelled by a
-//! newer version.
+//! `--monitor` (and `job run`, which monitors by default) against `rollout agent --dev`
+//! and its simulated cluster, with stdout a pipe (the plain, line-per-change view): a
+//! canary rollout followed to success while the test operates it with the CLI, reacting
+//! to what the monitor prints; a bad version followed to its failure, its automatic
+//! rollback and the rollback's deployment; a deployment cancelled by a newer version.
 
 use crate::cli::{command, job_file, output, rollout, Out};
 use crate::common::client::job;
@@ -102,7 +102,7 @@ async fn monitor_follows_a_canary_rollout_to_success() {
     let (_dir1, v1) = job_file(&job("web", 2, "app:2", update));
 
     // Version 0, followed with `deployment status --monitor`.
-    rollout(&a, &["job", "run", &v0]).await.ok();
+    rollout(&a, &["job", "run", &v0, "-detach"]).await.ok();
     let d0 = a.latest_deployment_id("web").await;
     let mut monitor = Running::start(&a, &["deployment", "status", &d0[..5], "--monitor"]);
     let first = monitor.until("==>").await;
@@ -138,6 +138,12 @@ async fn monitor_follows_a_canary_rollout_to_success() {
     assert!(
         registered.contains(&format!("deployment \"{}\"", &d1[..8])),
         "{registered}"
+    );
+    // First the evaluation, processed by the dev cluster's scheduler.
+    let eval = run.until("==> Evaluation").await;
+    assert!(
+        eval.ends_with("finished with status \"complete\""),
+        "{eval}"
     );
     run.until("canaries 1/1").await;
     let canary = running_without_health(&a, &d1, 1).await;
@@ -181,7 +187,7 @@ async fn monitor_follows_a_canary_rollout_to_success() {
 }
 
 #[tokio::test]
-async fn monitor_follows_a_bad_version_to_failure_and_rollback() {
+async fn job_run_follows_a_bad_version_to_failure_then_the_rollbacks_deployment_and_exits_1() {
     let a = Agent::dev().await;
     // Automatic health; without a progress deadline the first unhealthy allocation
     // fails the deployment.
@@ -200,57 +206,84 @@ async fn monitor_follows_a_bad_version_to_failure_and_rollback() {
         "{good:?}"
     );
 
-    let failed = rollout(&a, &["job", "run", &v1, "--monitor"]).await;
-    assert_eq!(failed.code, 3, "{failed:?}");
+    // Monitored by default: the failure, the rollback, then the rollback's deployment
+    // to its end; exit 1 (Nomad's code for a failed deployment).
+    let failed = rollout(&a, &["job", "run", &v1]).await;
+    assert_eq!(failed.code, 1, "{failed:?}");
     let lines: Vec<&str> = failed.stdout.lines().collect();
-    let d1 = a
-        .get("/v1/job/web/deployments")
-        .await
-        .ok()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["JobVersion"] == 1)
-        .map(|d| d["ID"].as_str().unwrap().to_owned())
-        .expect("the deployment of version 1");
-    let short = &d1[..8];
+    let deployments = a.get("/v1/job/web/deployments").await.ok();
+    let of_version = |v: u64| {
+        deployments
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["JobVersion"] == v)
+            .map(|d| d["ID"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("the deployment of version {v}"))
+    };
+    let (d1, d2) = (of_version(1), of_version(2));
+    let (short, short2) = (&d1[..8], &d2[..8]);
     assert!(
         lines[0].starts_with("Job \"web\" registered as version 1; evaluation \"")
             && lines[0].ends_with(&format!(", deployment \"{short}\"")),
         "{failed:?}"
     );
+    assert!(
+        lines[1].starts_with("==> Monitoring evaluation \""),
+        "{failed:?}"
+    );
+    assert!(
+        lines[2].ends_with("finished with status \"complete\""),
+        "{failed:?}"
+    );
     assert_eq!(
-        lines[1],
+        lines[3],
         format!("==> Monitoring deployment \"{short}\" (job \"web\", version 1)")
     );
-    let tail: Vec<&str> = lines.iter().rev().take(3).rev().copied().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("==> Job \"web\" rolled back"))
+        .expect("the rollback is named");
     assert_eq!(
-        tail,
+        lines[end - 2..=end + 1],
         [
             "failed: Failed due to unhealthy allocations - rolling back to job version 0",
             &format!("==> Deployment \"{short}\" failed: Failed due to unhealthy allocations - rolling back to job version 0"),
             "==> Job \"web\" rolled back to version 0, registered as version 2",
+            &format!("==> Monitoring deployment \"{short2}\" (job \"web\", version 2)"),
         ],
         "{failed:?}"
     );
     assert!(
-        failed.stdout.contains("unhealthy 1, canaries 1/1"),
+        failed.stdout[..failed.stdout.find("rolled back").unwrap()]
+            .contains("unhealthy 1, canaries 1/1"),
         "{failed:?}"
     );
+    check_ends_successful(&failed, &d2);
     let job = a.job("web").await;
     assert_eq!(
         (job["Version"].as_u64(), job["Meta"].is_null()),
         (Some(2), true)
     );
 
-    // A deployment that has ended: one state, and its verdict as the exit code.
+    // A deployment that has ended failed: its state, then the rollback's deployment's
+    // (ended too); the verdict of the first is the exit code.
     let ended = rollout(&a, &["deployment", "status", short, "--monitor", "--json"]).await;
-    assert_eq!(ended.code, 3, "{ended:?}");
-    assert_eq!(ended.stdout.lines().count(), 1, "{ended:?}");
-    let state: Value = serde_json::from_str(&ended.stdout).expect("JSON");
-    assert_eq!(state["Status"], "failed");
-    // The rollback's own deployment runs to success.
-    let d2 = a.latest_deployment_id("web").await;
+    assert_eq!(ended.code, 1, "{ended:?}");
+    let states: Vec<Value> = ended
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(
+        states
+            .iter()
+            .map(|s| (s["ID"].as_str().unwrap(), s["Status"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [(d1.as_str(), "failed"), (d2.as_str(), "successful")],
+        "{ended:?}"
+    );
+    // The rollback's own deployment, followed alone, succeeded.
     let rollback = output(command(
         &a.client.base,
         &["deployment", "status", &d2, "--monitor"],
@@ -276,7 +309,7 @@ fn check_ends_successful(out: &Out, d: &str) {
 }
 
 #[tokio::test]
-async fn monitor_exits_non_zero_when_the_deployment_is_cancelled() {
+async fn monitor_exits_1_when_the_deployment_is_cancelled() {
     let a = Agent::dev().await;
     let update = json!({"HealthCheck": "manual", "ProgressDeadline": 0});
     a.register(job("web", 1, "app:1", update.clone())).await;
@@ -286,7 +319,7 @@ async fn monitor_exits_non_zero_when_the_deployment_is_cancelled() {
     // A newer version cancels the deployment being followed.
     a.register(job("web", 1, "app:2", update)).await;
     let (code, lines) = monitor.finish().await;
-    assert_eq!(code, 3, "{lines:?}");
+    assert_eq!(code, 1, "{lines:?}");
     assert_eq!(
         lines.last().map(String::as_str),
         Some(

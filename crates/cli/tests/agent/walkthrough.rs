@@ -112,8 +112,10 @@ async fn the_readme_walkthrough_works_verbatim() {
         "successful: Deployment completed successfully",
         "==> Deployment \"",
         "failed: Failed due to unhealthy allocations - rolling back to job version 6",
-        "==> Job \"web\" rolled back to version 6, registered as version 8\nexit status 3",
-        "Version  Stable  Deployment  Submitted\n8 ",
+        "exit status 1\nJob \"web\" registered as version 7; evaluation",
+        "==> Job \"web\" rolled back to version 6, registered as version 8\n==> Monitoring deployment \"",
+        "(job \"web\", version 8)",
+        "Version  Stable  Deployment  Submitted\n8        true    successful  ",
     ] {
         assert!(
             stdout.contains(expected),
