@@ -5,6 +5,7 @@
 use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
 use crate::decode::Body;
+use crate::dry_run::{self, DryRunResponse};
 use crate::error::ApiError;
 use crate::ids;
 use crate::limits;
@@ -174,17 +175,27 @@ fn authorize_write(
     who.require(&d.namespace, &[Capability::SubmitJob, fine_grained])
 }
 
-async fn submit(
-    api: &Api,
-    command: Command,
-    w: &WriteOptions,
-) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+/// Applies a deployment write, or with `?dry_run=true` answers what it would do: the
+/// same five fields plus `DryRun` (every change, the rollback decision), with nothing
+/// applied — `X-Nomad-Index` stays the current index.
+async fn submit(api: &Api, command: Command, w: &WriteOptions) -> Result<Response, ApiError> {
+    if w.params.bool("dry_run")? {
+        let state = api.state();
+        let index = state.index();
+        let applied = api.dry_run(state, command)?;
+        let body = DryRunResponse {
+            response: applied.outcome.deployment_update_response(),
+            dry_run: dry_run::changes(&applied),
+        };
+        return Ok(Write::new(index, body, w.pretty).into_response());
+    }
     let outcome = api.submit(command).await?;
     Ok(Write::new(
         outcome.index,
         outcome.deployment_update_response(),
         w.pretty,
-    ))
+    )
+    .into_response())
 }
 
 /// `PUT /v1/deployment/fail/:id`: the body is not read (Nomad ignores it).
@@ -193,7 +204,7 @@ async fn fail(
     Path(id): Path<String>,
     w: WriteOptions,
     access: Access,
-) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = ids::parse("deployment", &id)?;
     authorize_write(&api, &access.identity()?, &id, Capability::FailDeployment)?;
     let command = Command::FailDeployment(FailDeployment { deployment_id: id });
@@ -215,7 +226,7 @@ async fn pause(
     w: WriteOptions,
     access: Access,
     Body(req): Body<PauseRequest>,
-) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
     authorize_write(&api, &access.identity()?, &id, Capability::PauseDeployment)?;
     let command = Command::PauseDeployment(PauseDeployment {
@@ -244,7 +255,7 @@ async fn promote(
     w: WriteOptions,
     access: Access,
     Body(req): Body<PromoteRequest>,
-) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
     authorize_write(
         &api,
@@ -291,7 +302,7 @@ async fn allocation_health(
     w: WriteOptions,
     access: Access,
     Body(req): Body<AllocHealthRequest>,
-) -> Result<Write<DeploymentUpdateResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
     limits::check_id_count(
         req.healthy.len() + req.unhealthy.len(),

@@ -23,7 +23,7 @@ use rollout_engine::format::multierror;
 use rollout_engine::job::{canonicalize, validate};
 use rollout_engine::model::Job;
 use rollout_engine::planner::DesiredUpdates;
-use rollout_engine::{Command, DeploymentEngine, SeededStamp, VirtualClock};
+use rollout_engine::Command;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -251,17 +251,17 @@ async fn plan(
     let state = api.backend().state();
     let index = state.index();
     let old = state.job(&namespace, &id).cloned();
-    // A stamp for the dry run's clock only: a dry run draws no entropy.
-    let engine = DeploymentEngine::from_state(
+    let what_if = api.dry_run(
         state,
-        SeededStamp::new(0, VirtualClock::new(api.backend().now_ns())),
-    );
-    let what_if = engine.dry_run(Command::RegisterJob(RegisterJob {
-        job,
-        ..RegisterJob::default()
-    }))?;
+        Command::RegisterJob(RegisterJob {
+            job,
+            ..RegisterJob::default()
+        }),
+    )?;
     let updates = match what_if.outcome.eval_id {
-        Some(eval) => rollout_engine::plan(&what_if.state, &eval, engine.now())?.desired_tg_updates,
+        Some(eval) => {
+            rollout_engine::plan(&what_if.state, &eval, what_if.envelope.now)?.desired_tg_updates
+        }
         None => BTreeMap::new(),
     };
     let new = what_if.state.job(&namespace, &id).cloned();

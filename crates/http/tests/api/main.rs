@@ -7,6 +7,7 @@ mod acl;
 mod blocking;
 mod bodies;
 mod decoding;
+mod dry_run;
 mod errors;
 mod events;
 mod flows;
