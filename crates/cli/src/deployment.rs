@@ -3,7 +3,7 @@
 
 use crate::client::encode;
 use crate::monitor;
-use crate::operator::{str_of, u64_of, CmdResult, Ctx, Failure, OperatorArgs};
+use crate::operator::{str_of, u64_of, CmdResult, Context, Ctx, Failure, OperatorArgs};
 use crate::output::{self, key_values, status_color, Cell, Style, Table};
 use crate::resolve;
 use clap::{Args, Subcommand};
@@ -38,11 +38,21 @@ enum DeploymentCommand {
         /// Deployment ID or unique prefix.
         id: String,
         /// Follow the deployment live (blocking queries) until it ends.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "at_index")]
         monitor: bool,
+        /// Show the deployment as it was right after the write at this index (time
+        /// travel: replayed from the agent's log).
+        #[arg(long, value_name = "N")]
+        at_index: Option<u64>,
         /// Full IDs.
         #[arg(long)]
         verbose: bool,
+    },
+    /// Why a deployment is where it is: every write that changed its status, with the
+    /// rule that decided it, and what a running deployment waits for.
+    Why {
+        /// Deployment ID or unique prefix.
+        id: String,
     },
     /// Promote canaries: all groups, or only those named.
     Promote {
@@ -97,9 +107,24 @@ async fn run(ctx: &Ctx, command: DeploymentCommand) -> CmdResult {
         DeploymentCommand::Status {
             id,
             monitor,
+            at_index,
             verbose,
         } => {
             let d = resolve::deployment(ctx, &id).await?;
+            if let Some(n) = at_index {
+                let path = format!("/v1/deployment/{}?at_index={n}", str_of(&d, "ID"));
+                let past = ctx
+                    .client
+                    .get(&path)
+                    .await
+                    .doing(&format!("reading the deployment at index {n}"))?
+                    .json()
+                    .doing("reading the deployment")?;
+                ctx.print(&past, |d| {
+                    status_text(d, verbose, &ctx.style, output::now_ns())
+                });
+                return Ok(());
+            }
             if monitor {
                 monitor::follow(ctx, d, verbose).await
             } else {
@@ -108,6 +133,19 @@ async fn run(ctx: &Ctx, command: DeploymentCommand) -> CmdResult {
                 });
                 Ok(())
             }
+        }
+        DeploymentCommand::Why { id } => {
+            let d = resolve::deployment(ctx, &id).await?;
+            let path = format!("/v1/deployment/{}/history", str_of(&d, "ID"));
+            let history = ctx
+                .client
+                .get(&path)
+                .await
+                .doing("reading the deployment's history")?
+                .json()
+                .doing("reading the deployment's history")?;
+            ctx.print(&history, |h| why_text(&d, h));
+            Ok(())
         }
         DeploymentCommand::Promote { id, groups } => {
             let d = resolve::deployment(ctx, &id).await?;
@@ -321,6 +359,75 @@ pub fn status_text(d: &Value, verbose: bool, style: &Style, now_ns: i64) -> Stri
         key_values(&rows, style),
         groups_table(d, style, now_ns)
     )
+}
+
+/// `deployment why`: the status changes in order, each with the decisions that made
+/// it, then what a running deployment waits for.
+pub fn why_text(d: &Value, history: &Value) -> String {
+    let mut lines = Vec::new();
+    for e in history.as_array().into_iter().flatten() {
+        let Some(to) = e["Status"]["To"].as_str() else {
+            continue;
+        };
+        let from = e["Status"]["From"].as_str().unwrap_or("");
+        let head = if from.is_empty() {
+            format!("index {}: created {to}", u64_of(e, "Index"))
+        } else {
+            format!("index {}: {from} → {to}", u64_of(e, "Index"))
+        };
+        lines.push(format!(
+            "{head} at {} ({}): {}",
+            output::date(e["Time"].as_i64().unwrap_or(0)),
+            str_of(e, "Type"),
+            str_of(e, "StatusDescription")
+        ));
+        for c in e["Decisions"].as_array().into_iter().flatten() {
+            lines.push(format!(
+                "  {} {}: {} ({})",
+                str_of(c, "Topic"),
+                output::id(str_of(c, "Key"), false),
+                str_of(c, "Reason"),
+                str_of(c, "Rule")
+            ));
+        }
+    }
+    let status = str_of(d, "Status");
+    if !is_terminal(status) {
+        lines.push(waiting_for(d));
+    }
+    lines.join("\n")
+}
+
+/// What a deployment that has not ended waits for, group by group.
+fn waiting_for(d: &Value) -> String {
+    if str_of(d, "Status") == "paused" {
+        return "waiting: the deployment is paused; resume it to go on".into();
+    }
+    let mut waits = Vec::new();
+    for (name, g) in groups(d) {
+        let canaries = u64_of(g, "DesiredCanaries");
+        let healthy = g["HealthyAllocs"].as_i64().unwrap_or(0);
+        let total = u64_of(g, "DesiredTotal");
+        if canaries > 0 && g["Promoted"] != true {
+            let placed = g["PlacedCanaries"].as_array().map_or(0, Vec::len);
+            let how = if g["AutoPromote"] == true {
+                "then it promotes itself"
+            } else {
+                "then it needs a promotion"
+            };
+            waits.push(format!(
+                "group {name}: {placed} of {canaries} canaries placed, {healthy} allocations healthy; {how}"
+            ));
+        } else {
+            waits.push(format!(
+                "group {name}: {healthy} of {total} allocations healthy"
+            ));
+        }
+        if let Some(by) = g["RequireProgressBy"].as_str() {
+            waits.push(format!("  progress deadline: {by}"));
+        }
+    }
+    format!("waiting:\n  {}", waits.join("\n  "))
 }
 
 /// Whether a deployment status is final.

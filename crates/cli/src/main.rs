@@ -73,6 +73,7 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "topic",
     "index",
     "after-index",
+    "at-index",
     "now",
 ];
 

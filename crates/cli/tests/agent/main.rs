@@ -4,6 +4,7 @@
 
 mod cli;
 mod cli_commands;
+mod cli_history;
 mod cli_jobspec;
 mod cli_monitor;
 mod common;
