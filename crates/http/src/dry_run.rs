@@ -3,12 +3,13 @@
 //! give, plus every change it would make — with nothing applied, logged or stamped.
 
 use crate::error::ApiError;
+use crate::query::WriteOptions;
 use crate::server::Api;
 use rollout_engine::model::{Allocation, Deployment, Evaluation, Job};
 use rollout_engine::VirtualClock;
 use rollout_engine::{
-    Applied, Change, Command, DeploymentEngine, RollbackDecision, RollbackOutcome, SeededStamp,
-    State,
+    Applied, Change, Command, DeploymentEngine, Outcome, RollbackDecision, RollbackOutcome,
+    SeededStamp, State,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -73,6 +74,38 @@ pub struct ChangeView {
     pub change: &'static str,
     pub rule: &'static str,
     pub reason: String,
+}
+
+/// A write's answer: what the write answered, or — for a dry run — what it would have
+/// answered plus `DryRun`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer<T> {
+    Applied(T),
+    DryRun(DryRunResponse<T>),
+}
+
+/// Applies `command`, or with `?dry_run=true` runs it dry; `respond` builds the write's
+/// answer from the outcome either way. Returns the index for `X-Nomad-Index`: the
+/// command's, or the current one for a dry run (nothing was applied).
+pub(crate) async fn submit<T>(
+    api: &Api,
+    w: &WriteOptions,
+    command: Command,
+    respond: impl Fn(&Outcome) -> T,
+) -> Result<(u64, Answer<T>), ApiError> {
+    if w.params.bool("dry_run")? {
+        let state = api.state();
+        let index = state.index();
+        let applied = api.dry_run(state, command)?;
+        let answer = DryRunResponse {
+            response: respond(&applied.outcome),
+            dry_run: changes(&applied),
+        };
+        return Ok((index, Answer::DryRun(answer)));
+    }
+    let outcome = api.submit(command).await?;
+    Ok((outcome.index, Answer::Applied(respond(&outcome))))
 }
 
 /// The answer of a dry-run write: the real write's fields plus `DryRun`.

@@ -5,7 +5,7 @@
 use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
 use crate::decode::Body;
-use crate::dry_run::{self, DryRunResponse};
+use crate::dry_run::{self, Answer};
 use crate::error::ApiError;
 use crate::ids;
 use crate::limits;
@@ -21,7 +21,7 @@ use axum::Router;
 use rollout_engine::acl::Capability;
 use rollout_engine::command::{FailDeployment, PauseDeployment, PromoteDeployment, SetAllocHealth};
 use rollout_engine::model::{AllocListStub, Deployment, DeploymentUpdateResponse};
-use rollout_engine::{Command, Error};
+use rollout_engine::{Command, Error, Outcome};
 use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -175,27 +175,15 @@ fn authorize_write(
     who.require(&d.namespace, &[Capability::SubmitJob, fine_grained])
 }
 
-/// Applies a deployment write, or with `?dry_run=true` answers what it would do: the
-/// same five fields plus `DryRun` (every change, the rollback decision), with nothing
-/// applied — `X-Nomad-Index` stays the current index.
-async fn submit(api: &Api, command: Command, w: &WriteOptions) -> Result<Response, ApiError> {
-    if w.params.bool("dry_run")? {
-        let state = api.state();
-        let index = state.index();
-        let applied = api.dry_run(state, command)?;
-        let body = DryRunResponse {
-            response: applied.outcome.deployment_update_response(),
-            dry_run: dry_run::changes(&applied),
-        };
-        return Ok(Write::new(index, body, w.pretty).into_response());
-    }
-    let outcome = api.submit(command).await?;
-    Ok(Write::new(
-        outcome.index,
-        outcome.deployment_update_response(),
-        w.pretty,
-    )
-    .into_response())
+/// Applies a deployment write, or with `?dry_run=true` answers what it would do (R10).
+async fn submit(
+    api: &Api,
+    command: Command,
+    w: &WriteOptions,
+) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
+    let (index, answer) =
+        dry_run::submit(api, w, command, Outcome::deployment_update_response).await?;
+    Ok(Write::new(index, answer, w.pretty))
 }
 
 /// `PUT /v1/deployment/fail/:id`: the body is not read (Nomad ignores it).
@@ -204,7 +192,7 @@ async fn fail(
     Path(id): Path<String>,
     w: WriteOptions,
     access: Access,
-) -> Result<Response, ApiError> {
+) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
     let id = ids::parse("deployment", &id)?;
     authorize_write(&api, &access.identity()?, &id, Capability::FailDeployment)?;
     let command = Command::FailDeployment(FailDeployment { deployment_id: id });
@@ -226,7 +214,7 @@ async fn pause(
     w: WriteOptions,
     access: Access,
     Body(req): Body<PauseRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
     authorize_write(&api, &access.identity()?, &id, Capability::PauseDeployment)?;
     let command = Command::PauseDeployment(PauseDeployment {
@@ -255,7 +243,7 @@ async fn promote(
     w: WriteOptions,
     access: Access,
     Body(req): Body<PromoteRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
     authorize_write(
         &api,
@@ -302,7 +290,7 @@ async fn allocation_health(
     w: WriteOptions,
     access: Access,
     Body(req): Body<AllocHealthRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
     limits::check_id_count(
         req.healthy.len() + req.unhealthy.len(),

@@ -8,6 +8,7 @@
 use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
 use crate::decode::{Body, JobBody};
+use crate::dry_run::{self, Answer};
 use crate::error::ApiError;
 use crate::limits;
 use crate::pagination::{paginate, Token};
@@ -101,7 +102,7 @@ async fn register(
     w: WriteOptions,
     access: Access,
     JobBody(req): JobBody<JobRegisterRequest>,
-) -> Result<Write<JobRegisterResponse>, ApiError> {
+) -> Result<Write<Answer<JobRegisterResponse>>, ApiError> {
     register_job(&api, &w, access, None, req).await
 }
 
@@ -112,7 +113,7 @@ async fn register_at(
     w: WriteOptions,
     access: Access,
     JobBody(req): JobBody<JobRegisterRequest>,
-) -> Result<Write<JobRegisterResponse>, ApiError> {
+) -> Result<Write<Answer<JobRegisterResponse>>, ApiError> {
     register_job(&api, &w, access, Some(&id), req).await
 }
 
@@ -129,7 +130,7 @@ async fn register_job(
     access: Access,
     path_id: Option<&str>,
     req: JobRegisterRequest,
-) -> Result<Write<JobRegisterResponse>, ApiError> {
+) -> Result<Write<Answer<JobRegisterResponse>>, ApiError> {
     let Some(mut job) = req.job else {
         return Err(ApiError::bad_request("Job must be specified"));
     };
@@ -152,19 +153,14 @@ async fn register_job(
         &job.namespace,
         &[Capability::SubmitJob, Capability::RegisterJob],
     )?;
-    let outcome = api
-        .submit(Command::RegisterJob(RegisterJob {
-            job,
-            enforce_index: req.enforce_index,
-            job_modify_index: req.job_modify_index,
-            eval_priority: req.eval_priority,
-        }))
-        .await?;
-    Ok(Write::new(
-        outcome.index,
-        JobRegisterResponse::new(&outcome),
-        w.pretty,
-    ))
+    let command = Command::RegisterJob(RegisterJob {
+        job,
+        enforce_index: req.enforce_index,
+        job_modify_index: req.job_modify_index,
+        eval_priority: req.eval_priority,
+    });
+    let (index, answer) = dry_run::submit(api, w, command, JobRegisterResponse::new).await?;
+    Ok(Write::new(index, answer, w.pretty))
 }
 
 /// The token of a job read must read jobs in the request's namespace (which selects
@@ -219,7 +215,7 @@ async fn deregister(
     Path(id): Path<String>,
     w: WriteOptions,
     access: Access,
-) -> Result<Write<JobDeregisterResponse>, ApiError> {
+) -> Result<Write<Answer<JobDeregisterResponse>>, ApiError> {
     let purge = w.params.bool("purge")?;
     let eval_priority = eval_priority_param(&w.params)?;
     let allowed: &[Capability] = if purge {
@@ -233,19 +229,14 @@ async fn deregister(
     };
     let namespace = w.namespace_or("")?;
     access.identity()?.require(&namespace, allowed)?;
-    let outcome = api
-        .submit(Command::DeregisterJob(DeregisterJob {
-            job_id: id,
-            namespace,
-            purge,
-            eval_priority,
-        }))
-        .await?;
-    Ok(Write::new(
-        outcome.index,
-        JobDeregisterResponse::new(&outcome),
-        w.pretty,
-    ))
+    let command = Command::DeregisterJob(DeregisterJob {
+        job_id: id,
+        namespace,
+        purge,
+        eval_priority,
+    });
+    let (index, answer) = dry_run::submit(&api, &w, command, JobDeregisterResponse::new).await?;
+    Ok(Write::new(index, answer, w.pretty))
 }
 
 /// `GET /v1/job/:id/versions[?diffs=true]`: newest first; the index is the highest
@@ -319,21 +310,20 @@ async fn revert(
     w: WriteOptions,
     access: Access,
     Body(req): Body<RevertRequest>,
-) -> Result<Write<JobRegisterResponse>, ApiError> {
+) -> Result<Write<Answer<JobRegisterResponse>>, ApiError> {
     check_body_job_id(&req.job_id, &id)?;
     let namespace = w.namespace_or(&req.namespace)?;
     access
         .identity()?
         .require(&namespace, &[Capability::SubmitJob, Capability::RevertJob])?;
-    let outcome = api
-        .submit(Command::RevertJob(RevertJob {
-            job_id: req.job_id,
-            namespace,
-            job_version: req.job_version,
-            enforce_prior_version: req.enforce_prior_version,
-        }))
-        .await?;
-    Ok(Write::new(outcome.index, JobRegisterResponse::new(&outcome), w.pretty).with_query_meta())
+    let command = Command::RevertJob(RevertJob {
+        job_id: req.job_id,
+        namespace,
+        job_version: req.job_version,
+        enforce_prior_version: req.enforce_prior_version,
+    });
+    let (index, answer) = dry_run::submit(&api, &w, command, JobRegisterResponse::new).await?;
+    Ok(Write::new(index, answer, w.pretty).with_query_meta())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -353,27 +343,21 @@ async fn stable(
     w: WriteOptions,
     access: Access,
     Body(req): Body<StableRequest>,
-) -> Result<Write<IndexResponse>, ApiError> {
+) -> Result<Write<Answer<IndexResponse>>, ApiError> {
     check_body_job_id(&req.job_id, &id)?;
     let namespace = w.namespace_or(&req.namespace)?;
     access
         .identity()?
         .require(&namespace, &[Capability::SubmitJob, Capability::StableJob])?;
-    let outcome = api
-        .submit(Command::SetJobStability(SetJobStability {
-            job_id: req.job_id,
-            namespace,
-            job_version: req.job_version,
-            stable: req.stable,
-        }))
-        .await?;
-    Ok(Write::new(
-        outcome.index,
-        IndexResponse {
-            index: outcome.index,
-        },
-        w.pretty,
-    ))
+    let command = Command::SetJobStability(SetJobStability {
+        job_id: req.job_id,
+        namespace,
+        job_version: req.job_version,
+        stable: req.stable,
+    });
+    let (index, answer) =
+        dry_run::submit(&api, &w, command, |o| IndexResponse { index: o.index }).await?;
+    Ok(Write::new(index, answer, w.pretty))
 }
 
 /// `GET /v1/job/:id/deployments[?all=true]`: `[]` when none.

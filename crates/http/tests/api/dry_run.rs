@@ -89,3 +89,72 @@ async fn a_dry_run_is_refused_as_the_real_write_would_be() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
 }
+
+#[tokio::test]
+async fn job_writes_run_dry_register_revert_stable_and_stop() {
+    let s = Server::deterministic(73).await;
+    let update = json!({"MaxParallel": 1});
+    s.register(job("web", 2, "app:1", update.clone())).await;
+    s.converge().await;
+    s.register(job("web", 2, "app:2", update.clone())).await;
+    let before = s.applied_index().await;
+    let jobs = s.get("/v1/job/web/versions").await.text;
+
+    let r = s
+        .put("/v1/jobs?dry_run=true", job("web", 3, "app:3", update))
+        .await;
+    let body = r.ok();
+    assert_eq!(r.index(), before);
+    assert_eq!(body["JobModifyIndex"], before + 1);
+    let newest = |b: &serde_json::Value| {
+        b["DryRun"]["Jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .max_by_key(|j| j["Version"].as_u64())
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(newest(&body)["Version"], 2);
+    assert_eq!(newest(&body)["TaskGroups"][0]["Count"], 3);
+    // The new version's deployment, and the one it supersedes.
+    let deployments = body["DryRun"]["Deployments"].as_array().unwrap();
+    assert!(deployments
+        .iter()
+        .any(|d| d["JobVersion"] == 2 && d["Status"] == "running"));
+
+    let r = s
+        .put(
+            "/v1/job/web/revert?dry_run=true",
+            json!({"JobID": "web", "JobVersion": 0}),
+        )
+        .await;
+    let body = r.ok();
+    assert_eq!(newest(&body)["Version"], 2);
+    assert_eq!(
+        newest(&body)["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "app:1"
+    );
+
+    let r = s
+        .put(
+            "/v1/job/web/stable?dry_run=true",
+            json!({"JobID": "web", "JobVersion": 1, "Stable": true}),
+        )
+        .await;
+    assert_eq!(r.ok()["Index"], before + 1);
+
+    let r = s
+        .request("DELETE", "/v1/job/web?purge=true&dry_run=true", None)
+        .await;
+    let body = r.ok();
+    assert!(body["DryRun"]["Changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["Topic"] == "Job" && c["Change"] == "Deleted"));
+
+    // Nothing of it happened.
+    assert_eq!(s.applied_index().await, before);
+    assert_eq!(s.get("/v1/job/web/versions").await.text, jobs);
+}
