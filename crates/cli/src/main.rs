@@ -15,6 +15,7 @@ mod monitor;
 mod operator;
 mod output;
 mod plan;
+mod replay;
 mod resolve;
 mod status;
 mod storage;
@@ -52,6 +53,10 @@ enum Command {
     /// Find jobs, deployments, allocations and evaluations by ID prefix and show the
     /// one found (no prefix: list the jobs), as `nomad status` does.
     Status(status::StatusArgs),
+    /// The command log: `log export` writes a stopped agent's log as NDJSON.
+    Log(replay::LogArgs),
+    /// Rebuild the exact state from a log export (its fingerprint; `--to N` stops at N).
+    Replay(replay::ReplayArgs),
 }
 
 /// The long flags that may be written Nomad-style, with one dash (`-address=…`).
@@ -74,6 +79,11 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "index",
     "after-index",
     "at-index",
+    "data-dir",
+    "from",
+    "to",
+    "output",
+    "print-deployment",
     "now",
 ];
 
@@ -115,6 +125,8 @@ fn main() -> ExitCode {
         Command::Job(args) => job::main(args),
         Command::Acl(args) => acl::main(args),
         Command::Events(args) => events::main(args),
+        Command::Log(args) => replay::log_main(args),
+        Command::Replay(args) => replay::replay_main(args),
         Command::Status(args) => status::main(args),
     }
 }

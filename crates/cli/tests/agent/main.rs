@@ -13,5 +13,6 @@ mod durability;
 mod events;
 mod external;
 mod limits;
+mod replay;
 mod soak;
 mod walkthrough;
