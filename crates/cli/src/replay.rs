@@ -73,10 +73,9 @@ pub struct ReplayArgs {
 /// A state's fingerprint: BLAKE2b-256 of its canonical encoding (the snapshot codec's),
 /// in hex. Equal fingerprints mean byte-identical states.
 pub fn fingerprint(state: &State) -> Result<String, String> {
-    use blake2::digest::consts::U32;
-    use blake2::{Blake2b, Digest};
+    use blake2::{Blake2b256, Digest};
     let bytes = encode_state(state).map_err(|e| format!("encoding the state: {e}"))?;
-    Ok(hex::encode(Blake2b::<U32>::digest(&bytes)))
+    Ok(hex::encode(Blake2b256::digest(&bytes)))
 }
 
 pub fn log_main(args: LogArgs) -> ExitCode {
