@@ -15,6 +15,8 @@
 //! resuming their own deployment, servers and clients on separate two-worker runtimes.
 //! Subscribers are raw sockets reading NDJSON lines, as any client would.
 
+mod common;
+
 use rollout_http::{serve, Api, Config, StoreBackend};
 use rollout_store::{Options, Store};
 use serde_json::{json, Value};
@@ -23,7 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::runtime::Runtime;
 
 const WRITERS: usize = 64;
 const SUBSCRIBERS: usize = 1000;
@@ -43,8 +44,8 @@ fn main() {
     let duration = Duration::from_secs(seconds);
     // Two sockets per subscriber in this one process.
     let _ = rlimit::increase_nofile_limit(16_384);
-    let servers = runtime("servers");
-    let clients = runtime("clients");
+    let servers = common::runtime("servers");
+    let clients = common::runtime("clients");
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(Store::open(dir.path(), Options::default()).expect("open store"));
     let config = Config {
@@ -63,7 +64,7 @@ fn main() {
         .pool_max_idle_per_host(WRITERS)
         .build()
         .expect("client");
-    let deployments = clients.block_on(setup(&http, &addr));
+    let deployments = clients.block_on(common::setup(&http, &format!("http://{addr}"), WRITERS));
 
     println!(
         "# Event stream fan-out: {WRITERS} writers, {SUBSCRIBERS} subscribers, {rounds} rounds of {seconds} s per case ({} cores)\n",
@@ -158,45 +159,6 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
         .get(i.min(sorted.len().saturating_sub(1)))
         .copied()
         .unwrap_or_default()
-}
-
-fn runtime(name: &str) -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-async fn setup(http: &reqwest::Client, addr: &str) -> Vec<String> {
-    let mut deployments = Vec::with_capacity(WRITERS);
-    for i in 0..WRITERS {
-        let id = format!("job-{i}");
-        let job = json!({"Job": {"ID": id, "TaskGroups": [{"Name": "web", "Count": 3,
-            "Update": {"Canary": 1, "MaxParallel": 1},
-            "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": "app:1"}}]}]}});
-        let r = http
-            .put(format!("http://{addr}/v1/jobs"))
-            .body(job.to_string())
-            .send()
-            .await
-            .expect("register");
-        assert!(r.status().is_success(), "register: {}", r.status());
-        let d: Value = serde_json::from_slice(
-            &http
-                .get(format!("http://{addr}/v1/job/{id}/deployment"))
-                .send()
-                .await
-                .expect("deployment")
-                .bytes()
-                .await
-                .expect("body"),
-        )
-        .expect("JSON");
-        deployments.push(d["ID"].as_str().expect("deployment ID").to_owned());
-    }
-    deployments
 }
 
 /// One subscriber: connects, waits for `{}`, then records when each frame arrives.

@@ -15,17 +15,18 @@
 //! cores alike in every case. The load client is reqwest (HTTP/1.1 keep-alive, one
 //! connection per worker).
 
+mod common;
+
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::get;
 use axum::Router;
 use rollout_http::{serve, Api, Config, StoreBackend};
 use rollout_store::{Options, Store};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::runtime::Runtime;
 
 const CONCURRENCY: usize = 64;
 
@@ -39,8 +40,8 @@ fn main() {
     let seconds = env("ROLLOUT_BENCH_SECONDS", 3);
     let rounds = env("ROLLOUT_BENCH_ROUNDS", 3);
     let duration = Duration::from_secs(seconds);
-    let servers = runtime("servers");
-    let clients = runtime("clients");
+    let servers = common::runtime("servers");
+    let clients = common::runtime("clients");
     let dir = tempfile::tempdir().expect("temp dir");
 
     // The agent's API over the durable store.
@@ -56,7 +57,7 @@ fn main() {
         .expect("client");
 
     // 64 jobs, one deployment each.
-    let deployments = clients.block_on(setup(&http, &api_base));
+    let deployments = clients.block_on(common::setup(&http, &api_base, CONCURRENCY));
     let (body, headers) = clients.block_on(read_once(&http, &api_base, &deployments[0]));
     let ceiling_base = servers.block_on(start(move |l| ceiling(l, body, headers)));
 
@@ -155,15 +156,6 @@ impl Rounds {
     }
 }
 
-fn runtime(name: &str) -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// Binds a loopback port, spawns the server on the current runtime, returns its base URL.
 async fn start<F, Fut>(server: F) -> String
 where
@@ -187,34 +179,6 @@ async fn ceiling(listener: TcpListener, body: Vec<u8>, headers: HeaderMap) -> st
         }),
     );
     axum::serve(listener, app).await
-}
-
-async fn setup(http: &reqwest::Client, base: &str) -> Vec<String> {
-    let mut deployments = Vec::with_capacity(CONCURRENCY);
-    for i in 0..CONCURRENCY {
-        let id = format!("job-{i}");
-        let job = json!({"Job": {"ID": id, "TaskGroups": [{"Name": "web", "Count": 3,
-            "Update": {"Canary": 1, "MaxParallel": 1},
-            "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": "app:1"}}]}]}});
-        let r = http
-            .put(format!("{base}/v1/jobs"))
-            .body(job.to_string())
-            .send()
-            .await
-            .expect("register");
-        assert!(r.status().is_success(), "register: {}", r.status());
-        let body = http
-            .get(format!("{base}/v1/job/{id}/deployment"))
-            .send()
-            .await
-            .expect("deployment")
-            .bytes()
-            .await
-            .expect("body");
-        let d: Value = serde_json::from_slice(&body).expect("JSON");
-        deployments.push(d["ID"].as_str().expect("deployment ID").to_owned());
-    }
-    deployments
 }
 
 /// The API's answer for one deployment: what the ceiling server replays.
