@@ -91,7 +91,10 @@ impl History {
 
     fn fill(&mut self) -> Result<(), HistoryError> {
         let want = (self.through - self.next + 1).min(CHUNK as u64) as usize;
-        let entries = crate::store::read_log_entries(&self.db, &self.path, self.next, want)?;
+        let db = self.db.load_full().ok_or_else(|| ReadError::Reopening {
+            path: self.path.clone(),
+        })?;
+        let entries = crate::log::read(&db, &self.path, self.next, want)?;
         if entries.first().map(|e| e.index) != Some(self.next) {
             // Truncated under us (a new snapshot made the log below it go).
             return Err(HistoryError::TooOld {

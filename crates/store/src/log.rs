@@ -6,7 +6,11 @@
 //! recorded in the metadata table in the same transaction, so that a later open can tell
 //! a legitimately truncated log from lost entries.
 
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use crate::codec::decode_log_record;
+use crate::error::ReadError;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use rollout_engine::Envelope;
+use std::path::Path;
 
 pub const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -79,4 +83,35 @@ pub fn get_meta(
 /// Decodes a little-endian `u64` metadata value.
 pub fn meta_u64(bytes: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(bytes).ok().map(u64::from_le_bytes)
+}
+
+/// Up to `max_entries` logged envelopes from index `from` on, in log order, read in one
+/// read transaction (a consistent view that never blocks the writer). `path` names the
+/// database in errors.
+pub fn read(
+    db: &Database,
+    path: &Path,
+    from: u64,
+    max_entries: usize,
+) -> Result<Vec<Envelope>, ReadError> {
+    let st = |e: redb::Error| ReadError::Storage {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let txn = db.begin_read().map_err(|e| st(e.into()))?;
+    let table = txn.open_table(LOG).map_err(|e| st(e.into()))?;
+    let mut out = Vec::new();
+    for item in table.range(from..).map_err(|e| st(e.into()))? {
+        if out.len() >= max_entries {
+            break;
+        }
+        let (k, v) = item.map_err(|e| st(e.into()))?;
+        let envelope = decode_log_record(v.value()).map_err(|source| ReadError::Decode {
+            path: path.to_path_buf(),
+            index: k.value(),
+            source,
+        })?;
+        out.push(envelope);
+    }
+    Ok(out)
 }

@@ -1,17 +1,14 @@
 //! `Store`: the public face. Opens (recovers), accepts commands, serves reads.
 
-use crate::codec::decode_log_record;
 use crate::error::{OpenError, ReadError, SnapshotError, SubmitError};
 use crate::faults::FaultPlan;
 use crate::history::{self, History, HistoryError};
-use crate::log::LOG;
 use crate::publish::Published;
 use crate::recovery::{self, RecoveryReport, DB_FILE};
 use crate::reopen::{DbSlot, Gate};
 use crate::snapshotter::{SnapshotInfo, Snapshotter};
 use crate::stamp::SystemStamp;
 use crate::writer::{Committed, Counters, Msg, Reply, SnapshotTrigger, Writer};
-use redb::ReadableDatabase;
 use rollout_engine::{Command, EngineConfig, Envelope, Stamp, State};
 use std::fmt;
 use std::future::Future;
@@ -391,37 +388,18 @@ impl Drop for Store {
     }
 }
 
-/// Up to `max_entries` logged envelopes from `from` on, read in one redb read
-/// transaction of the database in `db` (at `path`, for errors).
+/// Up to `max_entries` logged envelopes from `from` on, from the database in `db` (at
+/// `path`, for errors); the database may be mid-reopen after a failed commit.
 pub(crate) fn read_log_entries(
     db: &DbSlot,
     path: &Path,
     from: u64,
     max_entries: usize,
 ) -> Result<Vec<Envelope>, ReadError> {
-    let st = |e: redb::Error| ReadError::Storage {
-        path: path.to_path_buf(),
-        source: e,
-    };
     let db = db.load_full().ok_or_else(|| ReadError::Reopening {
         path: path.to_path_buf(),
     })?;
-    let txn = db.begin_read().map_err(|e| st(e.into()))?;
-    let table = txn.open_table(LOG).map_err(|e| st(e.into()))?;
-    let mut out = Vec::new();
-    for item in table.range(from..).map_err(|e| st(e.into()))? {
-        if out.len() >= max_entries {
-            break;
-        }
-        let (k, v) = item.map_err(|e| st(e.into()))?;
-        let envelope = decode_log_record(v.value()).map_err(|source| ReadError::Decode {
-            path: path.to_path_buf(),
-            index: k.value(),
-            source,
-        })?;
-        out.push(envelope);
-    }
-    Ok(out)
+    crate::log::read(&db, path, from, max_entries)
 }
 
 fn spawn(
