@@ -288,13 +288,14 @@ pub fn normalize_flags(args: Vec<String>, long_flags: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The global flags (`--address`, `--token`, `--namespace` with a value; `--json`),
+/// The global flags (`--address`, `--token`, `--namespace` with a value; `--json`,
+/// `--dry-run`),
 /// which Nomad also takes before the noun (`rollout -namespace team deployment pause
 /// X`). clap takes them after it, so those written first are moved behind the noun.
 /// Runs after [`normalize_flags`].
 pub fn hoist_global_flags(args: Vec<String>) -> Vec<String> {
     const WITH_VALUE: &[&str] = &["--address", "--token", "--namespace"];
-    const SWITCHES: &[&str] = &["--json"];
+    const SWITCHES: &[&str] = &["--json", "--dry-run"];
     let mut rest = args.into_iter();
     let mut out: Vec<String> = rest.next().into_iter().collect();
     let mut hoisted = Vec::new();

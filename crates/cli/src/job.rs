@@ -287,11 +287,11 @@ async fn run(ctx: &Ctx, command: JobCommand) -> CmdResult {
             let job = resolve::job(ctx, &id).await?;
             let id = str_of(&job, "ID");
             let r = ctx
-                .client
-                .delete(&format!("/v1/job/{}?purge={purge}", encode(id)))
-                .await
-                .and_then(|r| r.json())
-                .doing("deregistering job")?;
+                .remove(
+                    &format!("/v1/job/{}?purge={purge}", encode(id)),
+                    "deregistering job",
+                )
+                .await?;
             ctx.print(&r, |r| {
                 let done = if purge {
                     "stopped and purged"

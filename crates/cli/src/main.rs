@@ -79,6 +79,7 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "index",
     "after-index",
     "at-index",
+    "dry-run",
     "data-dir",
     "from",
     "to",

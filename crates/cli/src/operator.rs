@@ -36,12 +36,18 @@ pub struct OperatorArgs {
     /// Print the API's JSON instead of tables
     #[arg(long, global = true)]
     pub json: bool,
+    /// Show what a write would do (the agent's dry run) without doing it
+    #[arg(long, global = true)]
+    pub dry_run: bool,
 }
 
 /// A command's connection to the agent and its output settings.
 pub struct Ctx {
     pub client: Client,
     pub json: bool,
+    /// `--dry-run`: writes are sent with `dry_run=true` and their answer printed as
+    /// what would change; the command ends there.
+    pub dry_run: bool,
     pub style: Style,
     /// The namespace asked for (`default` unless set): for prefix lookups and messages.
     pub namespace: String,
@@ -117,6 +123,7 @@ impl OperatorArgs {
         Ok(Ctx {
             client,
             json: self.json,
+            dry_run: self.dry_run,
             style: Style::for_stdout(),
             namespace: namespace.unwrap_or_else(|| "default".into()),
         })
@@ -172,13 +179,48 @@ impl Ctx {
             .doing(doing)
     }
 
-    /// PUT `body` to `path`, the answer as JSON.
+    /// PUT `body` to `path`, the answer as JSON. With `--dry-run`, the agent's dry run:
+    /// what would change is printed and the command ends (exit 0) without writing.
     pub async fn write(&self, path: &str, body: &Value, doing: &str) -> Result<Value, Failure> {
+        if self.dry_run {
+            let r = self
+                .client
+                .put(&with_dry_run(path), body)
+                .await
+                .and_then(|r| r.json())
+                .doing(doing)?;
+            return Err(self.dry_run_done(&r));
+        }
         self.client
             .put(path, body)
             .await
             .and_then(|r| r.json())
             .doing(doing)
+    }
+
+    /// DELETE `path`, the answer as JSON; `--dry-run` as for [`Ctx::write`].
+    pub async fn remove(&self, path: &str, doing: &str) -> Result<Value, Failure> {
+        let path = if self.dry_run {
+            with_dry_run(path)
+        } else {
+            path.to_string()
+        };
+        let r = self
+            .client
+            .delete(&path)
+            .await
+            .and_then(|r| r.json())
+            .doing(doing)?;
+        if self.dry_run {
+            return Err(self.dry_run_done(&r));
+        }
+        Ok(r)
+    }
+
+    /// Prints a dry run's answer and ends the command successfully.
+    fn dry_run_done(&self, answer: &Value) -> Failure {
+        self.print(answer, dry_run_text);
+        Failure::quiet(0)
     }
 }
 
@@ -190,4 +232,47 @@ pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 /// An unsigned field of an API object (0 when absent).
 pub fn u64_of(v: &Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or(0)
+}
+
+/// `path` with `dry_run=true` added to its query.
+fn with_dry_run(path: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}dry_run=true")
+}
+
+/// A dry run's answer in words: the index it would be applied at, each object it would
+/// change with the rule and reason, and a rollback it would make.
+pub fn dry_run_text(answer: &Value) -> String {
+    let dry = &answer["DryRun"];
+    let mut lines = vec![format!(
+        "Dry run: nothing was written; the write would be applied at index {}",
+        u64_of(dry, "Index")
+    )];
+    for c in dry["Changes"].as_array().into_iter().flatten() {
+        let key = str_of(c, "Key");
+        let key = if key.len() == 36 { &key[..8] } else { key };
+        lines.push(format!(
+            "  {} {key} {}: {} ({})",
+            str_of(c, "Topic"),
+            str_of(c, "Change").to_lowercase(),
+            str_of(c, "Reason"),
+            str_of(c, "Rule")
+        ));
+    }
+    for r in dry["Rollbacks"].as_array().into_iter().flatten() {
+        let line = match str_of(r, "Decision") {
+            "RolledBack" => format!(
+                "  rollback: stable version {} would be registered again as version {}",
+                u64_of(r, "StableVersion"),
+                u64_of(r, "NewVersion")
+            ),
+            "SameSpecification" => format!(
+                "  no rollback: stable version {} has the same specification",
+                u64_of(r, "StableVersion")
+            ),
+            _ => "  no rollback: no version is stable".to_string(),
+        };
+        lines.push(line);
+    }
+    lines.join("\n")
 }

@@ -66,3 +66,35 @@ fn without_times(text: &str) -> String {
     let times = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T[0-9:.]+Z").unwrap();
     times.replace_all(text, "[time]").into_owned()
 }
+
+#[tokio::test]
+async fn dry_run_says_what_a_write_would_do_and_writes_nothing() {
+    let a = Agent::dev_external().await;
+    let update = json!({"Canary": 1, "MaxParallel": 1, "AutoRevert": true});
+    a.register(job("web", 2, "app:1", update.clone())).await;
+    a.converge().await;
+    a.register(job("web", 2, "app:2", update)).await;
+    let d = a.latest_deployment_id("web").await;
+    a.schedule().await;
+    let before = a.applied_index().await;
+
+    let out = rollout(&a, &["deployment", "fail", &d[..8], "--dry-run"]).await;
+    let text = out.ok().to_string();
+    assert!(
+        text.starts_with(&format!(
+            "Dry run: nothing was written; the write would be applied at index {}",
+            before + 1
+        )),
+        "{text}"
+    );
+    assert!(text.contains("(F2)"), "{text}");
+    assert!(
+        text.contains("rollback: stable version 0 would be registered again as version 2"),
+        "{text}"
+    );
+    // Before the noun too, as Nomad's global flags.
+    let out = rollout(&a, &["-dry-run", "job", "stop", "web", "-purge"]).await;
+    assert!(out.ok().contains("Job web deleted"), "{}", out.ok());
+    assert_eq!(a.applied_index().await, before, "nothing was written");
+    assert_eq!(a.deployment(&d).await["Status"], "running");
+}
