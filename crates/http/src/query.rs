@@ -255,55 +255,17 @@ impl<S: Send + Sync> FromRequestParts<S> for WriteOptions {
     }
 }
 
-/// Go's `time.ParseDuration`: a sequence of decimal numbers with units (`ns`, `us`,
-/// `µs`, `ms`, `s`, `m`, `h`), optionally signed; a unit is required except for `0`.
-/// Returns `Some(None)` for a zero or negative duration (which Nomad treats as "use the
-/// default") and `None` when the text is invalid.
+/// Go's `time.ParseDuration` (the engine's parser) as Nomad's query parameters read it:
+/// `Some(None)` for a zero or negative duration (which Nomad treats as "use the default")
+/// and `None` when the text is invalid.
 pub fn parse_go_duration(s: &str) -> Option<Option<Duration>> {
-    let (negative, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(None);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total_ns: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        if number.is_empty() || number == "." {
-            return None;
-        }
-        let value: f64 = number.parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit_ns = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total_ns += value * unit_ns;
-    }
-    if !total_ns.is_finite() || total_ns > 9.2e18 {
-        return None;
-    }
-    if negative || total_ns < 1.0 {
-        return Some(None);
-    }
-    Some(Some(Duration::from_nanos(total_ns as u64)))
+    let ns = rollout_engine::model::parse_go_duration(s).ok()?;
+    Some(
+        u64::try_from(ns)
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Duration::from_nanos),
+    )
 }
 
 #[cfg(test)]

@@ -123,43 +123,12 @@ fn parse_go_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Go's `time.ParseDuration` for non-negative values: a sequence of decimal numbers with
-/// units `ns`, `us` (`µs`), `ms`, `s`, `m`, `h` (`"1m30s"`, `"1.5s"`, `"0"`).
+/// Go's `time.ParseDuration` (the engine's parser) for non-negative values
+/// (`"1m30s"`, `"1.5s"`, `"0"`); `None` for invalid or negative ones.
 pub fn parse_go_duration(v: &str) -> Option<DurationNs> {
-    if v == "0" {
-        return Some(0);
-    }
-    let mut rest = v.strip_prefix('+').unwrap_or(v);
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, tail) = rest.split_at(digits);
-        if number.is_empty() || number == "." {
-            return None;
-        }
-        let number: f64 = number.parse().ok()?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += number * scale;
-        rest = tail;
-    }
-    (total <= i64::MAX as f64).then_some(total as DurationNs)
+    rollout_engine::model::parse_go_duration(v)
+        .ok()
+        .filter(|ns| *ns >= 0)
 }
 
 #[cfg(test)]

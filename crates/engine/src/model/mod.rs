@@ -22,4 +22,6 @@ pub use job::{
     health_check, job_status, job_type, Consul, Job, LogConfig, Meta, ReschedulePolicy, Resources,
     RestartPolicy, Strategy, Task, TaskGroup, UpdateStrategy,
 };
-pub use time::{DurationNs, Timestamp, UnixNanos, HOUR_NS, MINUTE_NS, SECOND_NS};
+pub use time::{
+    parse_go_duration, DurationNs, Timestamp, UnixNanos, HOUR_NS, MINUTE_NS, SECOND_NS,
+};
