@@ -5,29 +5,88 @@
 //! index (what blocking queries need) uses a condition variable for threads and a
 //! `tokio::sync::watch` channel for async callers; both are signalled after the pointer
 //! swap, so a woken waiter always finds a state at least as new as it was told.
+//!
+//! Waking is off the write path. Signalling the watch channel wakes every task waiting on
+//! it, one waker call each: with 10,000 blocking queries that is milliseconds, and done by
+//! the writer it delayed the acknowledgements of the batch that woke them and the start of
+//! the next. So the writer only swaps the pointer ([`Published::publish`]), answers its
+//! submitters, then hands the index to the *waker* thread ([`Published::wake_waiters`], one
+//! channel send); the waker signals both, coalescing indexes that arrive while it works.
+//! Every published index is followed by a signal of it or a later one, so no wake-up is
+//! lost: a waiter that subscribed before its read either read the new state or is woken.
 
 use arc_swap::ArcSwap;
 use rollout_engine::State;
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub(crate) struct Published {
     state: ArcSwap<State>,
-    /// The published index, mirrored under a mutex for the condition variable.
+    signals: Arc<Signals>,
+    /// To the waker thread; `None` if it could not be started (then the caller wakes).
+    waker: Option<mpsc::Sender<u64>>,
+}
+
+/// What waiters wait on: the index signalled last.
+struct Signals {
+    /// The signalled index, mirrored under a mutex for the condition variable.
     index: Mutex<u64>,
     changed: Condvar,
     watch: watch::Sender<u64>,
 }
 
+impl Signals {
+    fn signal(&self, index: u64) {
+        {
+            // The value is a plain number, so a poisoned lock still holds a valid one.
+            let mut guard = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+            *guard = (*guard).max(index);
+        }
+        self.changed.notify_all();
+        self.watch.send_if_modified(|current| {
+            let newer = index > *current;
+            if newer {
+                *current = index;
+            }
+            newer
+        });
+    }
+}
+
+/// The waker thread: signals the latest index it was handed, until the [`Published`]
+/// holding the sender is dropped.
+fn run_waker(signals: Arc<Signals>, indexes: mpsc::Receiver<u64>) {
+    while let Ok(mut index) = indexes.recv() {
+        // Indexes that queued up while the last signal ran: one signal covers them all.
+        while let Ok(later) = indexes.try_recv() {
+            index = index.max(later);
+        }
+        signals.signal(index);
+    }
+}
+
 impl Published {
     pub(crate) fn new(state: Arc<State>) -> Published {
         let index = state.index();
-        Published {
-            state: ArcSwap::new(state),
+        let signals = Arc::new(Signals {
             index: Mutex::new(index),
             changed: Condvar::new(),
             watch: watch::Sender::new(index),
+        });
+        let (tx, rx) = mpsc::channel();
+        let for_thread = signals.clone();
+        let waker = std::thread::Builder::new()
+            .name("rollout-store-waker".into())
+            .spawn(move || run_waker(for_thread, rx))
+            .map_err(|e| tracing::warn!(error = %e, "no waker thread; the writer wakes waiters"))
+            .ok()
+            .map(|_| tx);
+        Published {
+            state: ArcSwap::new(state),
+            signals,
+            waker,
         }
     }
 
@@ -35,26 +94,35 @@ impl Published {
         self.state.load_full()
     }
 
-    /// Makes a committed state visible. Only the writer calls this, with increasing
+    /// Makes a committed state visible to readers ([`Published::load`]); waiters learn
+    /// of it from [`Published::wake_waiters`]. Only the writer calls this, with increasing
     /// indexes.
     pub(crate) fn publish(&self, state: Arc<State>) {
-        let index = state.index();
-        debug_assert!(index >= self.state.load().index());
+        debug_assert!(state.index() >= self.state.load().index());
         self.state.store(state);
-        {
-            // The value is a plain number, so a poisoned lock still holds a valid one.
-            let mut guard = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-            *guard = index;
+    }
+
+    /// Wakes everything waiting for an index up to the published one: hands it to the
+    /// waker thread (one channel send) so the caller does not wait for the wake-ups.
+    pub(crate) fn wake_waiters(&self) {
+        let index = self.state.load().index();
+        let handed = self.waker.as_ref().is_some_and(|w| w.send(index).is_ok());
+        if !handed {
+            self.signals.signal(index);
         }
-        self.changed.notify_all();
-        self.watch.send_replace(index);
     }
 
     /// Blocks until the published index is at least `min_index` or `timeout` passed, then
     /// returns the latest state (whose index tells which happened).
     pub(crate) fn wait_for_index(&self, min_index: u64, timeout: Duration) -> Arc<State> {
+        // Already there (perhaps not yet signalled): no need to wait for the waker.
+        let latest = self.load();
+        if latest.index() >= min_index {
+            return latest;
+        }
         let deadline = Instant::now().checked_add(timeout);
-        let mut guard = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        let signals = &self.signals;
+        let mut guard = signals.index.lock().unwrap_or_else(PoisonError::into_inner);
         while *guard < min_index {
             let remaining = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()),
@@ -63,7 +131,7 @@ impl Published {
             if remaining.is_zero() {
                 break;
             }
-            guard = self
+            guard = signals
                 .changed
                 .wait_timeout(guard, remaining)
                 .unwrap_or_else(PoisonError::into_inner)
@@ -74,6 +142,6 @@ impl Published {
     }
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
-        self.watch.subscribe()
+        self.signals.watch.subscribe()
     }
 }

@@ -144,6 +144,7 @@ impl Writer {
                     .store(recovered.truncated_through, Ordering::Relaxed);
                 if index > acknowledged {
                     self.published.publish(self.state.clone());
+                    self.published.wake_waiters();
                 }
                 *self.gate.detail() = None;
                 self.gate.failed.store(None);

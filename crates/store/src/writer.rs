@@ -216,6 +216,11 @@ impl Writer {
                 }
                 self.count(&records, &results);
                 reply_all(results);
+                // The acknowledgements are out: now wake blocking queries (another thread
+                // does the waking; this is one channel send).
+                if !records.is_empty() {
+                    self.published.wake_waiters();
+                }
                 self.maybe_snapshot(records.len() as u64, appended_bytes);
             }
             Err(e) => {

@@ -20,7 +20,8 @@ const FEED_CAPACITY: usize = 1024;
 /// Applies commands to an in-memory engine, one at a time.
 pub struct MemoryBackend {
     engine: Mutex<Inner>,
-    applied: watch::Sender<u64>,
+    /// Shared with the task that wakes blocking queries after a write is answered.
+    applied: Arc<watch::Sender<u64>>,
     feed: broadcast::Sender<Arc<[Committed]>>,
 }
 
@@ -46,7 +47,7 @@ impl MemoryBackend {
 
     /// Starts from an existing engine (say, one restored from a snapshot).
     pub fn from_engine(engine: DeploymentEngine) -> MemoryBackend {
-        let (applied, _) = watch::channel(engine.index());
+        let applied = Arc::new(watch::Sender::new(engine.index()));
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         MemoryBackend {
             engine: Mutex::new(Inner {
@@ -73,8 +74,7 @@ impl MemoryBackend {
             e => BackendError::Rejected(e),
         })?;
         inner.log.push(Arc::new(applied.envelope.clone()));
-        // Published and fed under the lock, so that the feed is in index order.
-        self.applied.send_replace(applied.envelope.index);
+        // Fed under the lock, so that the feed is in index order.
         if self.feed.receiver_count() > 0 {
             let committed = Committed {
                 outcome: applied.outcome.clone(),
@@ -84,7 +84,30 @@ impl MemoryBackend {
             let _ = self.feed.send(Arc::from(vec![committed]));
         }
         drop(inner);
+        wake_waiters(&self.applied, applied.envelope.index);
         Ok(applied.outcome)
+    }
+}
+
+/// Wakes the blocking queries waiting for `index` from a task of its own when there is a
+/// runtime, so that the write is answered before thousands of waiters are woken; inline
+/// otherwise. Signals only a newer index: tasks may run out of order.
+fn wake_waiters(applied: &Arc<watch::Sender<u64>>, index: u64) {
+    let signal = move |applied: &watch::Sender<u64>| {
+        applied.send_if_modified(|current| {
+            let newer = index > *current;
+            if newer {
+                *current = index;
+            }
+            newer
+        });
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let applied = applied.clone();
+            runtime.spawn(async move { signal(&applied) });
+        }
+        Err(_) => signal(applied),
     }
 }
 
