@@ -498,6 +498,58 @@ fn prefix_reads_validate_their_input() {
     );
 }
 
+/// Reads: a prefix selects exactly the deployments whose ID starts with it, in ID order
+/// both ways, whether it matches none, one (found by point lookups) or many (a range).
+#[test]
+fn prefix_reads_select_exactly_the_matching_deployments() {
+    use rollout_engine::state::Prefix;
+    let mut w = World::new();
+    for i in 0..24 {
+        w.register(service_job(&format!("web-{i}"), 1, update(1, 0)));
+    }
+    let state = w.state();
+    let mut all: Vec<Uuid> = state
+        .deployments_in_namespace(None)
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    all.sort();
+    assert_eq!(all.len(), 24);
+    let mut prefixes: Vec<String> = vec![String::new()];
+    for id in &all {
+        let hex = id.simple().to_string();
+        prefixes.extend([2, 8, 32].map(|n| hex[..n].to_string()));
+    }
+    // Leading bytes no deployment has: prefixes that match nothing.
+    prefixes.extend(
+        (0..=255u8)
+            .map(|b| format!("{b:02x}"))
+            .filter(|p| !all.iter().any(|id| id.simple().to_string().starts_with(p.as_str())))
+            .take(3),
+    );
+    for text in &prefixes {
+        let p = Prefix::parse(text).unwrap();
+        let expected: Vec<Uuid> = all
+            .iter()
+            .copied()
+            .filter(|id| id.simple().to_string().starts_with(text.as_str()))
+            .collect();
+        let found: Vec<Uuid> = state
+            .deployments_by_prefix(Some("default"), &p)
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(found, expected, "prefix {text:?}");
+        let mut backwards: Vec<Uuid> = state
+            .deployments_by_prefix(None, &p)
+            .rev()
+            .map(|d| d.id)
+            .collect();
+        backwards.reverse();
+        assert_eq!(backwards, expected, "prefix {text:?} backwards");
+        assert_eq!(state.deployments_by_prefix(Some("other"), &p).count(), 0);
+    }
+}
+
 /// Prefix decoding: a whole UUID (either case, with or without hyphens) selects itself;
 /// more digits than a UUID has are refused; a multi-byte character is an invalid byte.
 #[test]
