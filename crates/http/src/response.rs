@@ -83,6 +83,28 @@ impl<T: Serialize> IntoResponse for Read<T> {
     }
 }
 
+/// A JSON answer with no query meta: the agent and status endpoints, which Nomad answers
+/// from the local agent without a state index.
+pub struct Json<T> {
+    body: T,
+    pretty: bool,
+}
+
+impl<T> Json<T> {
+    pub fn new(body: T, pretty: bool) -> Json<T> {
+        Json { body, pretty }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match to_json(&self.body, self.pretty) {
+            Ok(bytes) => json_response(bytes),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
 /// The answer to a write: the body and the index the command was applied at.
 pub struct Write<T> {
     index: u64,

@@ -108,6 +108,36 @@ impl Identity {
         self.require(namespace, &[Capability::ReadJob])
     }
 
+    /// 403 unless the coarse rule `allowed` picks out of the token's ACL holds (a disabled
+    /// ACL system allows everything).
+    fn require_level(&self, allowed: impl Fn(&Acl) -> bool) -> Result<(), ApiError> {
+        if self.acl.as_ref().is_none_or(allowed) {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied())
+        }
+    }
+
+    /// `agent:read` (`/v1/agent/self`, `/v1/agent/members`).
+    pub fn require_agent_read(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_agent_read)
+    }
+
+    /// `node:read` (`/v1/nodes`, `/v1/node/:id`).
+    pub fn require_node_read(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_node_read)
+    }
+
+    /// `node:write` (node registration through the ingest API).
+    pub fn require_node_write(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_node_write)
+    }
+
+    /// `operator:read` (the Raft configuration).
+    pub fn require_operator_read(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_operator_read)
+    }
+
     pub fn require_management(&self) -> Result<(), ApiError> {
         if self.is_management() {
             Ok(())
