@@ -45,7 +45,12 @@ pub struct AgentArgs {
     #[arg(long, value_name = "REGION", default_value = "global")]
     region: String,
     /// The agent's datacenter (Nomad's `-dc`).
-    #[arg(long = "dc", visible_alias = "datacenter", value_name = "DC", default_value = "dc1")]
+    #[arg(
+        long = "dc",
+        visible_alias = "datacenter",
+        value_name = "DC",
+        default_value = "dc1"
+    )]
     datacenter: String,
     /// The agent's name (Nomad's `-node`; the host name by default).
     #[arg(long, visible_alias = "node", value_name = "NAME")]

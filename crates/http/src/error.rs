@@ -137,7 +137,10 @@ impl IntoResponse for ApiError {
 /// answers an empty body, which leaves a user of a Nomad tool guessing whether the ID or
 /// the endpoint was wrong; a known path with the wrong method is 405 `Invalid method`.
 pub async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("rollout does not implement {method} {}", uri.path()))
+    ApiError::not_found(format!(
+        "rollout does not implement {method} {}",
+        uri.path()
+    ))
 }
 
 pub async fn invalid_method() -> ApiError {

@@ -83,6 +83,21 @@ impl<T: Serialize> IntoResponse for Read<T> {
     }
 }
 
+/// The answer of writes that return nothing: 200, empty body, no `Content-Type`.
+pub struct Empty {
+    pub index: u64,
+}
+
+impl IntoResponse for Empty {
+    fn into_response(self) -> Response {
+        let mut response = StatusCode::OK.into_response();
+        response
+            .headers_mut()
+            .insert(X_NOMAD_INDEX, HeaderValue::from(self.index));
+        response
+    }
+}
+
 /// A JSON answer with no query meta: the agent and status endpoints, which Nomad answers
 /// from the local agent without a state index.
 pub struct Json<T> {

@@ -279,8 +279,14 @@ mod tests {
         assert!(write.allow_node_read() && write.allow_node_write());
         assert!(!write.allow_agent_read());
         for acl in [
-            Acl::compile([&levels(Some("read"), Some("write")), &levels(Some("deny"), Some("deny"))]),
-            Acl::compile([&levels(Some("deny"), Some("deny")), &levels(Some("read"), Some("write"))]),
+            Acl::compile([
+                &levels(Some("read"), Some("write")),
+                &levels(Some("deny"), Some("deny")),
+            ]),
+            Acl::compile([
+                &levels(Some("deny"), Some("deny")),
+                &levels(Some("read"), Some("write")),
+            ]),
         ] {
             assert!(!acl.allow_agent_read() && !acl.allow_node_read());
         }

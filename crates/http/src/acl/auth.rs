@@ -88,6 +88,14 @@ impl Identity {
             .is_none_or(|acl| acl.allow_any(namespace, ops))
     }
 
+    /// Any capability at all in `namespace` (Nomad's `AllowNamespace`): what reading a
+    /// namespace needs.
+    pub fn allows_namespace(&self, namespace: &str) -> bool {
+        self.acl
+            .as_ref()
+            .is_none_or(|acl| acl.allow_namespace(namespace))
+    }
+
     /// `read-job` in `namespace`: what every read needs.
     pub fn can_read(&self, namespace: &str) -> bool {
         self.allows(namespace, &[Capability::ReadJob])

@@ -16,6 +16,7 @@ mod evaluations;
 mod events;
 mod jobs;
 mod jobspec;
+mod namespaces;
 mod status;
 
 use crate::body;
@@ -38,6 +39,7 @@ pub fn router(api: Api) -> Router {
         .merge(acl::routes())
         .merge(events::routes())
         .merge(status::routes())
+        .merge(namespaces::routes())
         .method_not_allowed_fallback(error::invalid_method)
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(

@@ -47,7 +47,11 @@ async fn regions(State(api): State<Api>, q: QueryOptions) -> Json<Vec<String>> {
 /// `?region=` naming a region other than this agent's: Nomad would forward the request
 /// to a server of that region, and with none known answers 500 `No path to region`
 /// before doing anything else. An empty value means the agent's own.
-pub async fn refuse_other_regions(State(api): State<Api>, request: Request, next: Next) -> Response {
+pub async fn refuse_other_regions(
+    State(api): State<Api>,
+    request: Request,
+    next: Next,
+) -> Response {
     let other = request.uri().query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "region")
