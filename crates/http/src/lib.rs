@@ -27,6 +27,7 @@ pub mod backend;
 mod blocking;
 mod body;
 mod decode;
+mod deployment_log;
 mod dry_run;
 mod error;
 mod events;

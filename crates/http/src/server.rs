@@ -297,7 +297,14 @@ impl Api {
         match self.inner.backend.submit(command).await {
             Ok(outcome) => {
                 self.metrics().command(name, "ok");
-                tracing::info!(command = name, index = outcome.index, "applied");
+                let (jobs, deployments) = touched(&outcome);
+                tracing::info!(
+                    command = name,
+                    index = outcome.index,
+                    jobs,
+                    deployments,
+                    "applied"
+                );
                 Ok(outcome)
             }
             Err(BackendError::Rejected(e)) => {
@@ -332,6 +339,26 @@ impl Api {
     }
 }
 
+/// The jobs (`namespace/job`) and deployments a write changed, comma-separated, for its
+/// log line.
+fn touched(outcome: &Outcome) -> (String, String) {
+    let mut jobs = std::collections::BTreeSet::new();
+    let mut deployments = std::collections::BTreeSet::new();
+    for e in &outcome.events {
+        if !e.job_id.is_empty() {
+            jobs.insert(format!("{}/{}", e.namespace, e.job_id));
+        }
+        if e.topic == rollout_engine::Topic::Deployment {
+            deployments.insert(e.key.as_str());
+        }
+    }
+    let join = |set: Vec<String>| set.join(",");
+    (
+        join(jobs.into_iter().collect()),
+        join(deployments.into_iter().map(str::to_string).collect()),
+    )
+}
+
 /// Serves the API on `listener` until `signal` resolves, then shuts down gracefully:
 /// blocking queries return, in-flight requests finish, the deadline timer stops.
 pub async fn serve(
@@ -343,6 +370,7 @@ pub async fn serve(
         let _ = api.inner.serving_on.set(addr);
     }
     let ticker = api.spawn_ticker();
+    let status_log = tokio::spawn(crate::deployment_log::run(api.clone()));
     let on_signal = {
         let api = api.clone();
         async move {
@@ -356,6 +384,9 @@ pub async fn serve(
     api.shutdown();
     if let Err(e) = ticker.await {
         tracing::error!(error = %e, "deadline timer task failed");
+    }
+    if let Err(e) = status_log.await {
+        tracing::error!(error = %e, "deployment status log task failed");
     }
     tracing::info!("stopped");
     result
