@@ -69,6 +69,7 @@ impl MemoryBackend {
     fn apply_now(&self, command: Command) -> Result<Outcome, BackendError> {
         let mut inner = self.lock();
         let before = Arc::new(inner.engine.state().clone());
+        let name = command.name();
         let applied = inner.engine.submit(command).map_err(|e| match e {
             rollout_engine::Error::NoEntropy(_) => BackendError::Internal(e.to_string()),
             e => BackendError::Rejected(e),
@@ -77,6 +78,7 @@ impl MemoryBackend {
         // Fed under the lock, so that the feed is in index order.
         if self.feed.receiver_count() > 0 {
             let committed = Committed {
+                command: name,
                 outcome: applied.outcome.clone(),
                 state: Arc::new(applied.state.clone()),
                 before,
@@ -156,6 +158,7 @@ impl Backend for MemoryBackend {
             let after = Arc::new(after);
             let before = std::mem::replace(state, after.clone());
             Ok(Committed {
+                command: e.command.name(),
                 outcome,
                 state: after,
                 before,

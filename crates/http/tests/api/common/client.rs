@@ -108,7 +108,7 @@ impl Client {
 
     /// The engine's last applied index, read from `/v1/metrics` (no token needed).
     pub async fn applied_index(&self) -> u64 {
-        let text = self.get("/v1/metrics").await.text;
+        let text = self.get("/v1/metrics?format=prometheus").await.text;
         text.lines()
             .find_map(|l| l.strip_prefix("rollout_applied_index "))
             .and_then(|v| v.trim().parse().ok())
@@ -166,6 +166,14 @@ impl Client {
     /// Registers a job body (`{"Job": …}`) and returns the response.
     pub async fn register(&self, body: Value) -> Value {
         self.put("/v1/jobs", body).await.ok()
+    }
+
+    /// Creates namespace `name` (jobs can only be registered into one that exists).
+    pub async fn create_namespace(&self, name: &str) {
+        let r = self
+            .put(&format!("/v1/namespace/{name}"), json!({"Name": name}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
     }
 
     pub async fn deployment(&self, id: &str) -> Value {
