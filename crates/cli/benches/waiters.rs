@@ -181,12 +181,12 @@ async fn wait(router: axum::Router, deployment: String, index: u64) -> (Instant,
     (Instant::now(), reported)
 }
 
-/// Until the agent reports `n` blocking queries waiting (its metrics gauge).
+/// Until the agent reports `n` blocking queries waiting (its Prometheus gauge).
 async fn until_waiting(http: &reqwest::Client, base: &str, n: usize) {
     let wanted = format!("rollout_blocking_queries_in_flight {n}\n");
     for _ in 0..6_000 {
         let text = http
-            .get(format!("{base}/v1/metrics"))
+            .get(format!("{base}/v1/metrics?format=prometheus"))
             .send()
             .await
             .expect("metrics")
