@@ -162,11 +162,10 @@ async fn modify_index(http: &reqwest::Client, base: &str, deployment: &str) -> u
 
 /// One blocking query through the router: when it was answered, and the index it reports.
 async fn wait(router: axum::Router, deployment: String, index: u64) -> (Instant, u64) {
-    let request = axum::http::Request::get(format!(
-        "/v1/deployment/{deployment}?index={index}&wait=5m"
-    ))
-    .body(Body::empty())
-    .expect("request");
+    let request =
+        axum::http::Request::get(format!("/v1/deployment/{deployment}?index={index}&wait=5m"))
+            .body(Body::empty())
+            .expect("request");
     let response = router.oneshot(request).await.expect("infallible");
     assert!(response.status().is_success(), "{}", response.status());
     let reported = response

@@ -524,7 +524,10 @@ fn prefix_reads_select_exactly_the_matching_deployments() {
     prefixes.extend(
         (0..=255u8)
             .map(|b| format!("{b:02x}"))
-            .filter(|p| !all.iter().any(|id| id.simple().to_string().starts_with(p.as_str())))
+            .filter(|p| {
+                !all.iter()
+                    .any(|id| id.simple().to_string().starts_with(p.as_str()))
+            })
             .take(3),
     );
     for text in &prefixes {
