@@ -106,7 +106,7 @@ fn main() {
         &mut wakes,
     );
     row("all waiters answered, per round", &mut wake_all);
-    let p50 = |v: &mut Vec<Duration>| percentile(v, 0.5);
+    let p50 = |v: &mut [Duration]| percentile(v, 0.5);
     println!(
         "\nwrite latency with waiters ÷ idle (p50): {:.2}×",
         ms(p50(&mut loaded)) / ms(p50(&mut idle))
@@ -123,7 +123,7 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.get(i).copied().unwrap_or_default()
 }
 
-fn row(case: &str, v: &mut Vec<Duration>) {
+fn row(case: &str, v: &mut [Duration]) {
     let max = v.iter().max().copied().unwrap_or_default();
     println!(
         "| {case} | {:.2} ms | {:.2} ms | {:.2} ms |",
