@@ -14,6 +14,8 @@ mod deployments;
 mod engine;
 mod evaluations;
 mod events;
+mod job_launch;
+mod job_scale;
 mod jobs;
 mod jobspec;
 mod namespaces;
@@ -31,6 +33,8 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .merge(deployments::routes())
         .merge(jobs::routes())
+        .merge(job_scale::routes())
+        .merge(job_launch::routes())
         .merge(jobspec::routes())
         .merge(evaluations::routes())
         .merge(allocations::routes())
