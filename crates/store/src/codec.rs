@@ -74,6 +74,13 @@ pub fn encode_state(state: &State) -> Result<Vec<u8>, rmp_serde::encode::Error> 
     rmp_serde::to_vec_named(state)
 }
 
+/// A state's fingerprint: BLAKE2b-256 of [`encode_state`], in hex. Equal fingerprints
+/// mean byte-identical states: what `rollout replay` prints and what replicas compare.
+pub fn state_fingerprint(state: &State) -> Result<String, rmp_serde::encode::Error> {
+    use blake2::{Blake2b256, Digest};
+    Ok(hex::encode(Blake2b256::digest(encode_state(state)?)))
+}
+
 /// Encodes a snapshot file for `state`.
 pub fn encode_snapshot(state: &State) -> Result<Vec<u8>, rmp_serde::encode::Error> {
     let mut out = Vec::with_capacity(SNAPSHOT_HEADER_LEN);
