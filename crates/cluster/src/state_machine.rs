@@ -39,14 +39,22 @@ pub struct Published {
     pub applied_index: watch::Sender<u64>,
     /// Every applied write, in order, with the states before and after it.
     pub commits: broadcast::Sender<Arc<[Committed]>>,
+    /// Snapshots installed from a leader since the node started.
+    installed: AtomicU64,
 }
 
 impl Published {
+    /// How many snapshots were installed from a leader since the node started.
+    pub fn snapshots_installed(&self) -> u64 {
+        self.installed.load(Ordering::Relaxed)
+    }
+
     fn new(state: State, applied_index: u64, feed_capacity: usize) -> Published {
         Published {
             state: watch::Sender::new(state),
             applied_index: watch::Sender::new(applied_index),
             commits: broadcast::Sender::new(feed_capacity.max(1)),
+            installed: AtomicU64::new(0),
         }
     }
 }
@@ -260,6 +268,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.membership = meta.last_membership.clone();
         self.engine = DeploymentEngine::from_shared(state, self.engine.stamp().clone());
         self.requests = requests;
+        self.published.installed.fetch_add(1, Ordering::Relaxed);
         self.publish(Vec::new());
         Ok(())
     }
