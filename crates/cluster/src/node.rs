@@ -187,7 +187,11 @@ impl Core {
 
     /// Stamps and proposes a write on this node, which must be the leader, and answers
     /// once it is committed and applied here.
-    pub(crate) async fn propose_here(&self, request_id: RequestId, command: Command) -> ForwardReply {
+    pub(crate) async fn propose_here(
+        &self,
+        request_id: RequestId,
+        command: Command,
+    ) -> ForwardReply {
         // The engine never lets time go back; stamping the later of the two keeps the
         // logged time equal to the applied one.
         let now = self.stamp.now().max(self.published.state.borrow().now());
@@ -256,8 +260,9 @@ impl Core {
         .await;
         let settled = match reached {
             Ok(Some(s)) => s,
-            // Applied up to the index: the state machine settles a waiter before it
-            // publishes the index, so an unsettled one was passed over by a snapshot.
+            // Applied up to the index: the state machine settles a batch's waiters
+            // before it publishes the batch's index, so an unsettled one was passed
+            // over by a snapshot.
             Ok(None) => match settled.try_recv() {
                 Ok(s) => s,
                 Err(_) => return Err(ClusterError::OutcomeUnknown { index }),
@@ -314,12 +319,10 @@ impl Node {
                 addr: config.listen,
                 source,
             })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartError::Listen {
-                addr: config.listen,
-                source,
-            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
         let log = LogStore::open(&config.data_dir)?;
         let waiters = Arc::new(Waiters::default());
         let state_machine = StateMachine::open(
@@ -410,7 +413,11 @@ impl Node {
     ) -> Result<Outcome, ClusterError> {
         let settled = self.core.waiters.register(request_id);
         let _forget = Forget(&self.core.waiters, request_id);
-        let mut leader = self.core.await_leader().await.ok_or(ClusterError::NoLeader)?;
+        let mut leader = self
+            .core
+            .await_leader()
+            .await
+            .ok_or(ClusterError::NoLeader)?;
         for _ in 0..MAX_FORWARD_HOPS {
             let reply = if leader.id == self.core.id {
                 self.core.propose_here(request_id, command.clone()).await
@@ -448,7 +455,12 @@ impl Node {
         match self
             .core
             .client
-            .call(&leader.addr, path::FORWARD_WRITE, &write, self.core.write_timeout)
+            .call(
+                &leader.addr,
+                path::FORWARD_WRITE,
+                &write,
+                self.core.write_timeout,
+            )
             .await
         {
             Ok(reply) => Ok(reply),
@@ -465,7 +477,11 @@ impl Node {
     /// the leader is still leader (asking it, from a follower), then waits until this
     /// node has applied the leader's commit index. Returns that index.
     pub async fn ensure_linearizable(&self) -> Result<u64, ClusterError> {
-        let mut leader = self.core.await_leader().await.ok_or(ClusterError::NoLeader)?;
+        let mut leader = self
+            .core
+            .await_leader()
+            .await
+            .ok_or(ClusterError::NoLeader)?;
         for _ in 0..MAX_FORWARD_HOPS {
             let reply = if leader.id == self.core.id {
                 self.core.read_index_here().await
@@ -594,11 +610,19 @@ impl Node {
         if let Err(e) = self.core.raft.shutdown().await {
             tracing::warn!("node {}: Raft did not stop cleanly: {e}", self.core.id);
         }
-        let stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let stop = self
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(stop) = stop {
             let _ = stop.send(());
         }
-        let server = self.server.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(mut server) = server {
             // Graceful: in-flight RPCs finish and idle peer connections close, so that
             // a restart on the same address is not answered by this instance. Bounded.

@@ -21,7 +21,9 @@ pub struct ClusterSecret(String);
 pub enum SecretError {
     #[error("the cluster secret is empty")]
     Empty,
-    #[error("the cluster secret must be printable ASCII without spaces (it travels in an HTTP header)")]
+    #[error(
+        "the cluster secret must be printable ASCII without spaces (it travels in an HTTP header)"
+    )]
     NotPrintable,
 }
 

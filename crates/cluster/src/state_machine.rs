@@ -136,10 +136,11 @@ impl StateMachine {
         index: u64,
         proposal: &Proposal,
         committed: &mut Vec<Committed>,
+        settled: &mut Vec<(RequestId, Settled)>,
     ) -> AppliedAs {
         let id = proposal.request_id;
         if let Some(first_index) = self.requests.first_index(&id) {
-            self.waiters.settle(&id, Settled::Duplicate { first_index });
+            settled.push((id, Settled::Duplicate { first_index }));
             return AppliedAs::Duplicate { first_index };
         }
         let before = self.engine.state().clone();
@@ -151,21 +152,30 @@ impl StateMachine {
                     state: Arc::new(self.engine.state().clone()),
                     before: Arc::new(before),
                 });
-                self.waiters.settle(&id, Settled::Applied(outcome));
+                settled.push((id, Settled::Applied(outcome)));
                 AppliedAs::Applied
             }
             // A refused command changed nothing and is not remembered: a retry is
             // decided afresh, which cannot apply anything twice.
             Err(error) => {
                 let text = error.to_string();
-                self.waiters.settle(&id, Settled::Refused { index, error });
+                settled.push((id, Settled::Refused { index, error }));
                 AppliedAs::Refused(text)
             }
         }
     }
 
-    fn publish(&self, committed: Vec<Committed>) {
-        self.published.state.send_replace(self.engine.state().clone());
+    /// Shows the batch just applied: first the state, then the answers to the callers
+    /// waiting here (so that a caller's next read sees its write), then the applied
+    /// index (so that whoever waits for the index finds every waiter of the batch
+    /// settled), then the feed.
+    fn publish(&self, committed: Vec<Committed>, settled: Vec<(RequestId, Settled)>) {
+        self.published
+            .state
+            .send_replace(self.engine.state().clone());
+        for (id, s) in settled {
+            self.waiters.settle(&id, s);
+        }
         self.published
             .applied_index
             .send_replace(self.applied.map_or(0, |id| id.index));
@@ -203,6 +213,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut responses = Vec::new();
         let mut committed = Vec::new();
+        let mut settled = Vec::new();
         for entry in entries {
             let index = entry.log_id.index;
             self.applied = Some(entry.log_id);
@@ -214,7 +225,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     AppliedAs::NoCommand
                 }
                 EntryPayload::Normal(proposal) => {
-                    self.apply_proposal(index, &proposal, &mut committed)
+                    self.apply_proposal(index, &proposal, &mut committed, &mut settled)
                 }
             };
             responses.push(WriteResponse {
@@ -223,7 +234,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 applied,
             });
         }
-        self.publish(committed);
+        self.publish(committed, settled);
         Ok(responses)
     }
 
@@ -249,7 +260,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> StorageResult<()> {
         let body = snapshot.into_inner();
         let read_error = |e: SnapshotError| {
-            StorageError::from(StorageIOError::read_snapshot(Some(meta.signature()), any(e)))
+            StorageError::from(StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                any(e),
+            ))
         };
         let (state, requests) = snapshot::decode(&body).map_err(read_error)?;
         // Durable first: openraft drops the log the snapshot covers once this returns.
@@ -269,7 +283,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.engine = DeploymentEngine::from_shared(state, self.engine.stamp().clone());
         self.requests = requests;
         self.published.installed.fetch_add(1, Ordering::Relaxed);
-        self.publish(Vec::new());
+        self.publish(Vec::new(), Vec::new());
         Ok(())
     }
 
