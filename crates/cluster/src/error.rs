@@ -61,7 +61,7 @@ pub enum StartError {
     #[error("opening the state machine: {0}")]
     StateMachine(#[from] crate::snapshot::SnapshotError),
     #[error("invalid Raft settings: {0}")]
-    Config(#[from] openraft::ConfigError),
+    Config(String),
     #[error("starting the peer client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("starting Raft: {0}")]

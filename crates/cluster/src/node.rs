@@ -56,7 +56,7 @@ impl Default for RaftSettings {
 }
 
 impl RaftSettings {
-    fn to_openraft(&self, cluster_name: &str) -> Result<openraft::Config, openraft::ConfigError> {
+    fn to_openraft(&self, cluster_name: &str) -> Result<openraft::Config, StartError> {
         openraft::Config {
             cluster_name: cluster_name.to_owned(),
             heartbeat_interval: self.heartbeat_ms,
@@ -69,6 +69,7 @@ impl RaftSettings {
             ..openraft::Config::default()
         }
         .validate()
+        .map_err(|e| StartError::Config(e.to_string()))
     }
 }
 

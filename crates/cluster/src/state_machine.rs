@@ -334,3 +334,197 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::{CommittedLeaderId, Membership};
+    use rollout_engine::command::RegisterJob;
+    use rollout_engine::testing::{service_job, update};
+    use rollout_engine::{Command, Entropy, SeededStamp, VirtualClock};
+    use std::collections::BTreeSet;
+    use uuid::Uuid;
+
+    fn open(dir: &Path) -> StateMachine {
+        StateMachine::open(
+            dir,
+            EngineConfig::default(),
+            Arc::new(SeededStamp::new(1, VirtualClock::new(0))),
+            Arc::new(Waiters::default()),
+            16,
+        )
+        .unwrap()
+    }
+
+    fn log_id(index: u64) -> LogId<NodeId> {
+        LogId::new(CommittedLeaderId::new(1, 1), index)
+    }
+
+    fn proposal(index: u64, request: u128, job: &str) -> Entry<TypeConfig> {
+        Entry {
+            log_id: log_id(index),
+            payload: EntryPayload::Normal(Proposal {
+                request_id: RequestId(Uuid::from_u128(request)),
+                now: 1_700_000_000_000_000_000 + index as i64,
+                entropy: Entropy::from_u64(index),
+                command: Command::RegisterJob(RegisterJob {
+                    job: service_job(job, 1, update(1, 0)),
+                    ..RegisterJob::default()
+                }),
+            }),
+        }
+    }
+
+    fn membership(index: u64) -> Entry<TypeConfig> {
+        let voters: BTreeSet<NodeId> = [1, 2, 3].into_iter().collect();
+        Entry {
+            log_id: log_id(index),
+            payload: EntryPayload::Membership(Membership::new(vec![voters], None)),
+        }
+    }
+
+    fn blank(index: u64) -> Entry<TypeConfig> {
+        Entry {
+            log_id: log_id(index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    #[tokio::test]
+    async fn raft_log_index_is_the_engine_index_and_entries_without_command_leave_gaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = open(dir.path());
+        let answers = sm
+            .apply(vec![
+                membership(0),
+                blank(1),
+                proposal(2, 1, "a"),
+                blank(3),
+                proposal(4, 2, "b"),
+            ])
+            .await
+            .unwrap();
+        let applied: Vec<_> = answers
+            .iter()
+            .map(|a| (a.index, a.applied.clone()))
+            .collect();
+        assert_eq!(
+            applied,
+            vec![
+                (0, AppliedAs::NoCommand),
+                (1, AppliedAs::NoCommand),
+                (2, AppliedAs::Applied),
+                (3, AppliedAs::NoCommand),
+                (4, AppliedAs::Applied),
+            ]
+        );
+        let state = sm.engine.state();
+        assert_eq!(state.index(), 4);
+        assert_eq!(state.job("default", "a").unwrap().job_modify_index, 2);
+        assert_eq!(state.job("default", "b").unwrap().job_modify_index, 4);
+        assert_eq!(*sm.published.applied_index.borrow(), 4);
+        assert_eq!(sm.published.state.borrow().index(), 4);
+    }
+
+    #[tokio::test]
+    async fn dedup_a_request_proposed_twice_is_applied_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = open(dir.path());
+        let answers = sm
+            .apply(vec![proposal(1, 7, "a"), proposal(2, 7, "a-again")])
+            .await
+            .unwrap();
+        assert_eq!(answers[0].applied, AppliedAs::Applied);
+        assert_eq!(answers[1].applied, AppliedAs::Duplicate { first_index: 1 });
+        assert!(sm.engine.state().job("default", "a-again").is_none());
+        assert_eq!(sm.engine.state().index(), 1);
+        // Also when the duplicate comes in a later batch.
+        let later = sm.apply(vec![proposal(5, 7, "a-late")]).await.unwrap();
+        assert_eq!(later[0].applied, AppliedAs::Duplicate { first_index: 1 });
+    }
+
+    #[tokio::test]
+    async fn refused_command_is_answered_and_leaves_the_state_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = open(dir.path());
+        sm.apply(vec![proposal(1, 1, "a")]).await.unwrap();
+        let before = rollout_store::codec::state_fingerprint(sm.engine.state()).unwrap();
+        let mut bad = proposal(2, 2, "x");
+        if let EntryPayload::Normal(p) = &mut bad.payload {
+            p.command = Command::FailDeployment(rollout_engine::command::FailDeployment {
+                deployment_id: Uuid::from_u128(99),
+            });
+        }
+        let answers = sm.apply(vec![bad]).await.unwrap();
+        assert!(matches!(answers[0].applied, AppliedAs::Refused(_)));
+        assert_eq!(
+            rollout_store::codec::state_fingerprint(sm.engine.state()).unwrap(),
+            before
+        );
+        // A refused request is not remembered: it may be decided again.
+        assert_eq!(
+            sm.requests.first_index(&RequestId(Uuid::from_u128(2))),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn snapshot_built_on_one_node_installs_on_another_with_its_request_ids() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut leader = open(a.path());
+        leader
+            .apply(vec![
+                membership(0),
+                blank(1),
+                proposal(2, 5, "a"),
+                proposal(3, 6, "b"),
+            ])
+            .await
+            .unwrap();
+        let snapshot = leader
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        assert_eq!(snapshot.meta.last_log_id, Some(log_id(3)));
+        let mut follower = open(b.path());
+        follower
+            .install_snapshot(&snapshot.meta, snapshot.snapshot)
+            .await
+            .unwrap();
+        let fp =
+            |sm: &StateMachine| rollout_store::codec::state_fingerprint(sm.engine.state()).unwrap();
+        assert_eq!(fp(&follower), fp(&leader));
+        assert_eq!(follower.published.snapshots_installed(), 1);
+        // The follower deduplicates as the leader does.
+        let again = follower.apply(vec![proposal(4, 5, "a")]).await.unwrap();
+        assert_eq!(again[0].applied, AppliedAs::Duplicate { first_index: 2 });
+        // And a restart of either comes back at its snapshot.
+        drop(follower);
+        let reopened = open(b.path());
+        assert_eq!(reopened.applied, Some(log_id(3)));
+        assert_eq!(fp(&reopened), fp(&leader));
+    }
+
+    #[tokio::test]
+    async fn older_snapshot_never_replaces_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = open(dir.path());
+        sm.apply(vec![proposal(1, 1, "a")]).await.unwrap();
+        let mut old_builder = sm.get_snapshot_builder().await;
+        sm.apply(vec![proposal(2, 2, "b")]).await.unwrap();
+        let newer = sm
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        // The builder taken earlier finishes last.
+        old_builder.build_snapshot().await.unwrap();
+        let held = sm.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(held.meta.last_log_id, newer.meta.last_log_id);
+        drop(sm);
+        assert_eq!(open(dir.path()).applied, Some(log_id(2)));
+    }
+}
