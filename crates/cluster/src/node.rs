@@ -540,6 +540,12 @@ impl Node {
         self.core.published.state.subscribe()
     }
 
+    /// A receiver of the engine state's index: it changes once [`Node::state`] shows
+    /// the write at that index (what a blocking query waits on).
+    pub fn subscribe_index(&self) -> watch::Receiver<u64> {
+        self.core.published.state_index.subscribe()
+    }
+
     /// The Raft index of the last entry this node applied (at least `state().index()`).
     pub fn applied_index(&self) -> u64 {
         *self.core.published.applied_index.borrow()

@@ -34,6 +34,9 @@ type StorageResult<T> = Result<T, StorageError<NodeId>>;
 pub struct Published {
     /// The engine state.
     pub state: watch::Sender<State>,
+    /// The engine state's index (`state.index()`), for waiters that need only that
+    /// (blocking queries).
+    pub state_index: watch::Sender<u64>,
     /// The Raft index of the last applied entry (with or without a command): it is at
     /// least `state.index()`.
     pub applied_index: watch::Sender<u64>,
@@ -51,6 +54,7 @@ impl Published {
 
     fn new(state: State, applied_index: u64, feed_capacity: usize) -> Published {
         Published {
+            state_index: watch::Sender::new(state.index()),
             state: watch::Sender::new(state),
             applied_index: watch::Sender::new(applied_index),
             commits: broadcast::Sender::new(feed_capacity.max(1)),
