@@ -188,6 +188,17 @@ mod tests {
     }
 
     #[test]
+    fn state_fingerprint_is_blake2b_256_hex_and_tells_states_apart() {
+        let empty = State::default();
+        let print = state_fingerprint(&empty).unwrap();
+        assert_eq!(print.len(), 64);
+        assert!(print.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(state_fingerprint(&State::default()).unwrap(), print);
+        let (ticked, _) = rollout_engine::apply(&empty, &envelope()).unwrap();
+        assert_ne!(state_fingerprint(&ticked).unwrap(), print);
+    }
+
+    #[test]
     fn log_record_round_trips() {
         let bytes = encode_log_record(&envelope()).unwrap();
         assert_eq!(bytes[0], LOG_RECORD_VERSION);

@@ -6,7 +6,7 @@
 //! openraft's request type (or ours, for forwarding), and the answer is the named
 //! MessagePack of a `Result` — a Raft error travels as data and is handed back to
 //! openraft as the remote's error. The [`client`] bounds every call by a timeout and
-//! backs off from peers it cannot reach; the [`server`] refuses any request without the
+//! backs off from peers it cannot reach; the server refuses any request without the
 //! secret before reading its body.
 
 pub mod client;
