@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{eventually, fingerprint, register, settings, Cluster, SECRET};
+use common::{eventually, fingerprint, register, settings, Cluster};
 use rollout_cluster::{ClusterError, NodeId, RaftSettings, RequestId};
 use std::collections::BTreeSet;
 
@@ -314,45 +314,54 @@ async fn peer_without_the_secret_cannot_vote_append_install_or_forward() {
             }
         }
     }
-    // A node with another secret that claims the cluster's members as its peers can
-    // start elections, but no vote of it reaches a member's Raft.
-    let rogue_dir = tempfile::tempdir().unwrap();
-    let mut rogue_config = common::config(
-        9,
-        "127.0.0.1:0".parse().unwrap(),
-        rogue_dir.path(),
-        settings(),
-    );
-    rogue_config.secret = rollout_cluster::ClusterSecret::new("not-the-secret").unwrap();
-    let rogue = rollout_cluster::Node::start(rogue_config).await.unwrap();
-    let members = [
-        (9, rogue.addr().to_string()),
-        (1, cluster.addrs[0].to_string()),
-        (2, cluster.addrs[1].to_string()),
-    ]
-    .into_iter()
-    .collect();
-    rogue.bootstrap(&members).await.unwrap();
-    eventually("the rogue node campaigns", || async {
-        (rogue.metrics().borrow().current_term >= 3).then_some(())
-    })
-    .await;
-    assert!(!rogue.is_leader());
-    assert_eq!(rogue.leader(), None);
-    for node in cluster.running() {
-        let m = node.metrics().borrow().clone();
-        assert_eq!(m.current_term, term, "node {} saw another term", node.id());
-        assert_eq!(m.current_leader, Some(leader));
-    }
-    // The real cluster still works, and a write through it is refused to the rogue.
+    // A member restarted with another secret — its log and its address are a real
+    // member's — cannot take part: the leader's appends are refused by it, its own
+    // campaigns are refused by the others, so it applies nothing more and never leads.
+    let mut cluster = cluster;
+    let outsider = (1..=3).find(|id| *id != leader).unwrap();
     cluster
         .node(leader)
-        .write(register("still-fine"))
+        .write(register("before"))
         .await
         .unwrap();
-    assert!(rogue.state().job("default", "still-fine").is_none());
-    rogue.shutdown().await;
-    let _ = SECRET;
+    cluster.quiet_fingerprint().await;
+    cluster.stop(outsider).await;
+    cluster
+        .restart_with_secret(outsider, "not-the-secret")
+        .await;
+    let stuck_at = cluster.node(outsider).applied_index();
+    for n in 0..5 {
+        cluster
+            .node(leader)
+            .write(register(&format!("without-{n}")))
+            .await
+            .unwrap();
+    }
+    // Long enough for several of its election timeouts.
+    eventually("the outsider campaigns on its own", || async {
+        let m = cluster.node(outsider).metrics().borrow().clone();
+        (m.current_term >= term + 3).then_some(())
+    })
+    .await;
+    let out = cluster.node(outsider);
+    assert_eq!(out.applied_index(), stuck_at);
+    assert!(out.state().job("default", "without-0").is_none());
+    assert!(!out.is_leader());
+    assert_eq!(out.leader(), None);
+    for id in (1..=3).filter(|id| *id != outsider) {
+        let m = cluster.node(id).metrics().borrow().clone();
+        assert_ne!(m.current_leader, Some(outsider));
+        assert_ne!(m.vote.leader_id.node_id, outsider, "node {id} voted for it");
+    }
+    // With the secret again it rejoins and catches up.
+    cluster.stop(outsider).await;
+    cluster.restart(outsider).await;
+    cluster.quiet_fingerprint().await;
+    assert!(cluster
+        .node(outsider)
+        .state()
+        .job("default", "without-4")
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

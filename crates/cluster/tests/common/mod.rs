@@ -120,17 +120,16 @@ impl Cluster {
 
     /// Restarts node `id` from its data directory on its old address.
     pub async fn restart(&mut self, id: NodeId) {
+        self.restart_with_secret(id, SECRET).await;
+    }
+
+    /// Restarts node `id` from its data directory on its old address, holding `secret`.
+    pub async fn restart_with_secret(&mut self, id: NodeId, secret: &str) {
         let i = (id - 1) as usize;
         assert!(self.nodes[i].is_none(), "node {id} is running");
-        let node = Node::start(config(
-            id,
-            self.addrs[i],
-            self.dirs[i].path(),
-            self.raft.clone(),
-        ))
-        .await
-        .unwrap();
-        self.nodes[i] = Some(node);
+        let mut config = config(id, self.addrs[i], self.dirs[i].path(), self.raft.clone());
+        config.secret = ClusterSecret::new(secret).unwrap();
+        self.nodes[i] = Some(Node::start(config).await.unwrap());
     }
 
     /// Waits until every running node has applied the same index and holds the same
