@@ -10,7 +10,7 @@
 use crate::dev_cluster;
 use crate::storage::{Location, Storage, StoreSettings};
 use clap::{Args, ValueEnum};
-use rollout_http::{serve, Api, Config, RequestLimits};
+use rollout_http::{serve, AgentIdentity, Api, Config, RequestLimits};
 use rollout_sim::LiveConfig;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,9 +37,27 @@ pub struct AgentArgs {
     /// Address of the HTTP API (`127.0.0.1:0` picks a free port; the log says which).
     #[arg(long, value_name = "ADDR", default_value = rollout_http::DEFAULT_ADDR)]
     http_addr: SocketAddr,
-    /// Log verbosity.
+    /// Log verbosity (`RUST_LOG`, when set, wins: e.g. `RUST_LOG=rollout_http=debug`).
     #[arg(long, value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
+    /// `text` for people, `json` for log shippers (one object per line).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// The region this agent serves (Nomad's `-region`); requests naming another one
+    /// are answered `No path to region`.
+    #[arg(long, value_name = "REGION", default_value = "global")]
+    region: String,
+    /// The agent's datacenter (Nomad's `-dc`).
+    #[arg(
+        long = "dc",
+        visible_alias = "datacenter",
+        value_name = "DC",
+        default_value = "dc1"
+    )]
+    datacenter: String,
+    /// The agent's name (Nomad's `-node`; the host name by default).
+    #[arg(long, visible_alias = "node", value_name = "NAME")]
+    node_name: Option<String>,
     /// Enforce ACLs: tokens and policies (`rollout acl bootstrap` to start). Off by
     /// default, in dev mode too.
     #[arg(long)]
@@ -201,7 +219,7 @@ pub enum DevScheduler {
 }
 
 pub fn main(args: AgentArgs) -> ExitCode {
-    init_logging(args.log_level);
+    init_logging(args.log_level, args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -222,14 +240,34 @@ pub fn main(args: AgentArgs) -> ExitCode {
     }
 }
 
-fn init_logging(level: LogLevel) {
+/// The agent's log: to stderr, as text or one JSON object per line; `RUST_LOG` (an
+/// `EnvFilter` directive list) overrides `--log-level` when it is set and valid.
+fn init_logging(level: LogLevel, format: LogFormat) {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::from(level))
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(tracing::Level::from(level).as_str()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `message` and the fields.
+    Json,
 }
 
 async fn run(args: AgentArgs) -> Result<(), String> {
@@ -336,7 +374,22 @@ fn http_config(args: &AgentArgs, data_dir: &std::path::Path) -> Config {
         acl_bootstrap_reset_file: Some(data_dir.join("acl-bootstrap-reset")),
         event_heartbeat: l.event_heartbeat,
         event_buffer: l.event_buffer,
+        identity: AgentIdentity {
+            region: args.region.clone(),
+            datacenter: args.datacenter.clone(),
+            node_name: args.node_name.clone().unwrap_or_else(host_name),
+        },
     }
+}
+
+/// The machine's host name, Nomad's default node name (`rollout` where it cannot be
+/// read).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "rollout".to_string())
 }
 
 /// Who schedules, for the startup line.
@@ -414,6 +467,10 @@ mod tests {
         let dir = std::path::Path::new("/data");
         let expected = Config {
             acl_bootstrap_reset_file: Some(dir.join("acl-bootstrap-reset")),
+            identity: AgentIdentity {
+                node_name: host_name(),
+                ..AgentIdentity::default()
+            },
             ..Config::default()
         };
         assert_eq!(
