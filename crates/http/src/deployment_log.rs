@@ -3,39 +3,15 @@
 //! version if it rolled back, and the rule that decided it (from the engine's decision
 //! trace).
 //!
-//! It follows the backend's commit feed, so every writer is covered — API requests,
+//! It follows the backend's commit feed (`commit_feed`), so every writer is covered — API requests,
 //! the dev cluster, the deadline timer, garbage collection — and a change is logged once
 //! it is durable. The line's fields are plain values: strings and integers, never Rust's
 //! debug formatting.
 
-use crate::server::Api;
 use rollout_engine::model::Deployment;
 use rollout_engine::{Change, Outcome, RollbackOutcome, State, Topic};
 use rollout_store::Committed;
-use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
-
-/// Follows the commit feed until the API shuts down.
-pub async fn run(api: Api) {
-    let mut feed = api.backend().commits();
-    let mut shutdown = api.shutdown_signal();
-    loop {
-        if *shutdown.borrow_and_update() {
-            return;
-        }
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            batch = feed.recv() => match batch {
-                Ok(batch) => batch.iter().for_each(log_status_changes),
-                Err(RecvError::Lagged(n)) => tracing::warn!(
-                    writes = n,
-                    "deployment status log fell behind the writer; some changes were not logged"
-                ),
-                Err(RecvError::Closed) => return,
-            },
-        }
-    }
-}
 
 /// A deployment whose status this write changed (or that it created).
 #[derive(Debug, PartialEq, Eq)]
@@ -90,7 +66,8 @@ pub fn status_changes<'a>(
         .collect()
 }
 
-fn log_status_changes(c: &Committed) {
+/// Logs the status changes of one committed write.
+pub fn log_status_changes(c: &Committed) {
     for change in status_changes(&c.outcome, &c.before, &c.state) {
         let d = change.deployment;
         let from = change.from.unwrap_or("none");

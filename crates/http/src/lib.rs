@@ -26,6 +26,7 @@ pub mod acl;
 pub mod backend;
 mod blocking;
 mod body;
+mod commit_feed;
 mod decode;
 mod deployment_log;
 mod dry_run;

@@ -135,7 +135,7 @@ pub struct Api {
 struct Inner {
     backend: Arc<dyn Backend>,
     config: Config,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     limiter: Limiter,
     shutdown: watch::Sender<bool>,
     events: crate::events::hub::Hubs,
@@ -181,11 +181,13 @@ impl Api {
     pub fn new(backend: Arc<dyn Backend>, config: Config) -> Api {
         let (shutdown, _) = watch::channel(false);
         let limiter = Limiter::new(&config);
+        let metrics = Arc::new(Metrics::new());
+        backend.observe_store(metrics.clone());
         Api {
             inner: Arc::new(Inner {
                 backend,
                 config,
-                metrics: Metrics::default(),
+                metrics,
                 limiter,
                 shutdown,
                 events: Default::default(),
@@ -370,7 +372,7 @@ pub async fn serve(
         let _ = api.inner.serving_on.set(addr);
     }
     let ticker = api.spawn_ticker();
-    let status_log = tokio::spawn(crate::deployment_log::run(api.clone()));
+    let status_log = tokio::spawn(crate::commit_feed::follow(api.clone()));
     let on_signal = {
         let api = api.clone();
         async move {
@@ -386,7 +388,7 @@ pub async fn serve(
         tracing::error!(error = %e, "deadline timer task failed");
     }
     if let Err(e) = status_log.await {
-        tracing::error!(error = %e, "deployment status log task failed");
+        tracing::error!(error = %e, "commit feed follower failed");
     }
     tracing::info!("stopped");
     result
