@@ -152,6 +152,7 @@ impl StateMachine {
             Ok(outcome) => {
                 self.requests.record(index, id);
                 committed.push(Committed {
+                    command: proposal.command.name(),
                     outcome: outcome.clone(),
                     state: Arc::new(self.engine.state().clone()),
                     before: Arc::new(before),
@@ -398,6 +399,7 @@ mod tests {
     async fn raft_log_index_is_the_engine_index_and_entries_without_command_leave_gaps() {
         let dir = tempfile::tempdir().unwrap();
         let mut sm = open(dir.path());
+        let mut feed = sm.published.commits.subscribe();
         let answers = sm
             .apply(vec![
                 membership(0),
@@ -428,6 +430,15 @@ mod tests {
         assert_eq!(state.job("default", "b").unwrap().job_modify_index, 4);
         assert_eq!(*sm.published.applied_index.borrow(), 4);
         assert_eq!(sm.published.state.borrow().index(), 4);
+        // The feed carries the two writes only, named and at their Raft indexes.
+        let batch = feed.try_recv().unwrap();
+        let fed: Vec<_> = batch.iter().map(|c| (c.command, c.outcome.index)).collect();
+        let name = proposal(2, 1, "a");
+        let EntryPayload::Normal(p) = &name.payload else {
+            unreachable!()
+        };
+        assert_eq!(fed, vec![(p.command.name(), 2), (p.command.name(), 4)]);
+        assert_eq!(batch[1].before.index(), 2);
     }
 
     #[tokio::test]
