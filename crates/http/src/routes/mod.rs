@@ -4,7 +4,8 @@
 //!
 //! Paths and methods follow `http-api.md` §1: PUT and POST are interchangeable wherever a
 //! write is accepted; a wrong method is 405 `Invalid method`; an unknown path is a bare
-//! 404.
+//! 404. The web page (`/ui`, and `/` redirecting to it) is served from files embedded at
+//! build time (`ui`).
 
 mod acl;
 mod agent;
@@ -16,6 +17,7 @@ mod evaluations;
 mod events;
 mod jobs;
 mod jobspec;
+mod ui;
 
 use crate::body;
 use crate::error;
@@ -36,6 +38,7 @@ pub fn router(api: Api) -> Router {
         .merge(agent::routes())
         .merge(acl::routes())
         .merge(events::routes())
+        .merge(ui::routes())
         .method_not_allowed_fallback(error::invalid_method)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(api.config().max_body_bytes))
