@@ -18,3 +18,4 @@ mod resilience;
 mod shapes;
 mod storage_faults;
 mod time_travel;
+mod ui;
