@@ -143,8 +143,8 @@ fn etags() -> &'static [String] {
     })
 }
 
-/// `If-None-Match` holds `*` or a list of tags; it matches by the weak comparison
-/// (RFC 9110 §13.1.2: a `W/` prefix is ignored).
+/// `If-None-Match` holds `*` or a list of tags; it matches by RFC 9110's weak
+/// comparison (a `W/` prefix is ignored).
 fn matches_etag(if_none_match: &str, etag: &str) -> bool {
     if_none_match.split(',').map(str::trim).any(|candidate| {
         candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
