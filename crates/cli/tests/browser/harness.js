@@ -181,10 +181,11 @@ export async function axe(page, label) {
   }
 }
 
-export async function screenshot(page, name) {
+/** The whole page, or the part `clip` says, as a PNG under SHOTS. */
+export async function screenshot(page, name, clip) {
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, name);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot(clip ? { path: file, clip } : { path: file, fullPage: true });
   console.log(`screenshot: ${path.relative(REPO, file)}`);
   return file;
 }

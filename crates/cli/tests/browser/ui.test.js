@@ -85,6 +85,8 @@ describe('the dev agent, ACLs off', () => {
     assert.match(await page.locator('time[data-countdown]').textContent(), /left$/);
     await axe(page, 'deployment awaiting promotion');
     await screenshot(page, 'deployment.png');
+    // The README's picture (docs/ui-deployment.png is this one, quantized).
+    await screenshot(page, 'deployment-readme.png', { x: 0, y: 0, width: 1280, height: 1010 });
 
     // Readable at 360 px: nothing wider than the screen but the tables' own scroll boxes.
     await page.setViewportSize({ width: 360, height: 800 });

@@ -39,7 +39,10 @@ async fn ui_serves_the_page_as_html_at_ui_and_ui_slash() {
         assert_eq!(header(&r, "x-content-type-options"), "nosniff");
         assert!(header(&r, "content-security-policy").contains("script-src 'self'"));
         let tag = header(&r, "etag");
-        assert!(tag.starts_with('"') && tag.ends_with('"'), "strong tag: {tag}");
+        assert!(
+            tag.starts_with('"') && tag.ends_with('"'),
+            "strong tag: {tag}"
+        );
         let body = r.text().await.expect("body");
         assert!(body.starts_with("<!doctype html>"));
         assert!(body.contains(r#"<script type="module" src="/ui/app.js"></script>"#));
