@@ -161,8 +161,14 @@ export async function tab(b) {
   const page = await b.context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // Chromium logs the answers the flows provoke on purpose (403, 409) and the
+  // connections an agent's restart breaks; anything else is a problem.
+  const expected = /status of (403|409)\b|net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|INCOMPLETE_CHUNKED_ENCODING)/;
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of (403|409)|Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+    if (m.type() === 'error' && !expected.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/ui/') && r.status() >= 400) problems.push(`${r.status()} for ${r.url()}`);
   });
   page.problems = problems;
   return page;

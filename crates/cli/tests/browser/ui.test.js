@@ -95,6 +95,10 @@ describe('the dev agent, ACLs off', () => {
     await axe(page, 'deployment at 360 px');
     await screenshot(page, 'deployment-360.png');
     await page.setViewportSize({ width: 1280, height: 900 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await axe(page, 'deployment, dark colour scheme');
+    await screenshot(page, 'deployment-dark.png');
+    await page.emulateMedia({ colorScheme: 'light' });
 
     // Keyboard only: focus the button, Enter; the dialog opens on Cancel, Tab to the
     // confirmation, Enter.
