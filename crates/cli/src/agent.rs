@@ -10,7 +10,7 @@
 use crate::dev_cluster;
 use crate::storage::{Location, Storage, StoreSettings};
 use clap::{Args, ValueEnum};
-use rollout_http::{serve, Api, Config, RequestLimits};
+use rollout_http::{serve, AgentIdentity, Api, Config, RequestLimits};
 use rollout_sim::LiveConfig;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,6 +40,21 @@ pub struct AgentArgs {
     /// Log verbosity.
     #[arg(long, value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
+    /// The region this agent serves (Nomad's `-region`); requests naming another one
+    /// are answered `No path to region`.
+    #[arg(long, value_name = "REGION", default_value = "global")]
+    region: String,
+    /// The agent's datacenter (Nomad's `-dc`).
+    #[arg(
+        long = "dc",
+        visible_alias = "datacenter",
+        value_name = "DC",
+        default_value = "dc1"
+    )]
+    datacenter: String,
+    /// The agent's name (Nomad's `-node`; the host name by default).
+    #[arg(long, visible_alias = "node", value_name = "NAME")]
+    node_name: Option<String>,
     /// Enforce ACLs: tokens and policies (`rollout acl bootstrap` to start). Off by
     /// default, in dev mode too.
     #[arg(long)]
@@ -336,7 +351,22 @@ fn http_config(args: &AgentArgs, data_dir: &std::path::Path) -> Config {
         acl_bootstrap_reset_file: Some(data_dir.join("acl-bootstrap-reset")),
         event_heartbeat: l.event_heartbeat,
         event_buffer: l.event_buffer,
+        identity: AgentIdentity {
+            region: args.region.clone(),
+            datacenter: args.datacenter.clone(),
+            node_name: args.node_name.clone().unwrap_or_else(host_name),
+        },
     }
+}
+
+/// The machine's host name, Nomad's default node name (`rollout` where it cannot be
+/// read).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "rollout".to_string())
 }
 
 /// Who schedules, for the startup line.
@@ -414,6 +444,10 @@ mod tests {
         let dir = std::path::Path::new("/data");
         let expected = Config {
             acl_bootstrap_reset_file: Some(dir.join("acl-bootstrap-reset")),
+            identity: AgentIdentity {
+                node_name: host_name(),
+                ..AgentIdentity::default()
+            },
             ..Config::default()
         };
         assert_eq!(

@@ -57,6 +57,8 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
         Command::DeleteAclPolicies(c) => crate::acl::write::delete_policies(&mut tx, c)?,
         Command::UpsertAclTokens(c) => crate::acl::write::upsert_tokens(&mut tx, c)?,
         Command::DeleteAclTokens(c) => crate::acl::write::delete_tokens(&mut tx, c)?,
+        Command::UpsertNamespaces(c) => crate::namespace::upsert(&mut tx, c)?,
+        Command::DeleteNamespaces(c) => crate::namespace::delete(&mut tx, c)?,
     }
     settle(&mut tx)?;
     let (next, outcome) = tx.finish();

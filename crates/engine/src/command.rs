@@ -170,6 +170,12 @@ pub enum Command {
     UpsertAclTokens(crate::acl::UpsertAclTokens),
     /// `DELETE /v1/acl/token/:accessor`.
     DeleteAclTokens(crate::acl::DeleteAclTokens),
+
+    // --- namespaces (R11): the payloads live in `crate::namespace` -------------------
+    /// `PUT /v1/namespace/:name`.
+    UpsertNamespaces(crate::namespace::UpsertNamespaces),
+    /// `DELETE /v1/namespace/:name`.
+    DeleteNamespaces(crate::namespace::DeleteNamespaces),
 }
 
 impl Command {
@@ -198,6 +204,8 @@ impl Command {
             Command::DeleteAclPolicies(_) => "ACLPolicyDeleted",
             Command::UpsertAclTokens(_) => "ACLTokenUpserted",
             Command::DeleteAclTokens(_) => "ACLTokenDeleted",
+            Command::UpsertNamespaces(_) => "NamespaceUpserted",
+            Command::DeleteNamespaces(_) => "NamespaceDeleted",
         }
     }
 
@@ -225,6 +233,8 @@ impl Command {
             Command::DeleteAclPolicies(_) => "acl_delete_policies",
             Command::UpsertAclTokens(_) => "acl_upsert_tokens",
             Command::DeleteAclTokens(_) => "acl_delete_tokens",
+            Command::UpsertNamespaces(_) => "upsert_namespaces",
+            Command::DeleteNamespaces(_) => "delete_namespaces",
         }
     }
 }

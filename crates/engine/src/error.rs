@@ -127,6 +127,36 @@ pub enum Error {
     #[error("{}", multierror(.0))]
     InvalidJob(Vec<String>),
 
+    // --- namespaces (R11) ---------------------------------------------------------------
+    /// NS1: a registration into a namespace that does not exist.
+    #[error("job {} is in nonexistent namespace {}", go_quote(.job), go_quote(.namespace))]
+    NonexistentNamespace {
+        /// The job's ID.
+        job: String,
+        /// The namespace it names.
+        namespace: String,
+    },
+    /// NS2: a namespace write with an invalid name or description (go-multierror form).
+    #[error("{}", multierror(.0))]
+    InvalidNamespace(Vec<String>),
+    /// A namespace write or delete that names no namespace.
+    #[error("must specify at least one namespace")]
+    MissingNamespaces,
+    /// NS3: deleting `default`.
+    #[error("can not delete default namespace")]
+    CantDeleteDefaultNamespace,
+    /// Deleting a namespace that does not exist.
+    #[error("namespace not found")]
+    NamespaceNotFound,
+    /// NS3: deleting a namespace that still holds a job that is not dead.
+    #[error("namespace {} has non-terminal jobs in regions: [{region}]", go_quote(.namespace))]
+    NamespaceHasJobs {
+        /// The namespace.
+        namespace: String,
+        /// The region the request was made in.
+        region: String,
+    },
+
     // --- reads -----------------------------------------------------------------------------
     /// An ID prefix with an odd number of hex digits.
     #[error("index error: Input (without hyphens) must be even length")]
@@ -267,7 +297,11 @@ impl Error {
             | InvalidAclPolicy { .. }
             | InvalidAclToken { .. }
             | AclTokensNonexistent(_)
-            | AclSecretInUse => ErrorKind::BadRequest,
+            | AclSecretInUse
+            | NonexistentNamespace { .. }
+            | InvalidNamespace(_)
+            | MissingNamespaces
+            | CantDeleteDefaultNamespace => ErrorKind::BadRequest,
             DeploymentNotFound
             | DeploymentDoesNotExist(_)
             | UnknownAlloc(_)
@@ -276,7 +310,8 @@ impl Error {
             | EvalNotFound
             | AllocNotFound
             | AclPolicyNotFound
-            | AclTokenNotFound(_) => ErrorKind::NotFound,
+            | AclTokenNotFound(_)
+            | NamespaceNotFound => ErrorKind::NotFound,
             CantFailTerminal
             | CantPauseTerminal
             | CantResumeTerminal
@@ -292,7 +327,8 @@ impl Error {
             | EnforceIndexJobMissing(_)
             | EvalNotPending { .. }
             | StalePlan { .. }
-            | AclAccessorExists(_) => ErrorKind::Conflict,
+            | AclAccessorExists(_)
+            | NamespaceHasJobs { .. } => ErrorKind::Conflict,
             IndexNotIncreasing { .. } | NoEntropy(_) => ErrorKind::Internal,
         }
     }

@@ -150,7 +150,11 @@ fn touched(
                     }
                 }
             }
-            Topic::Evaluation | Topic::Job | Topic::AclToken | Topic::AclPolicy => {}
+            Topic::Evaluation
+            | Topic::Job
+            | Topic::AclToken
+            | Topic::AclPolicy
+            | Topic::Namespace => {}
         }
     }
     (deployments, jobs)

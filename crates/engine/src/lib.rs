@@ -57,6 +57,7 @@ pub mod job;
 mod job_status;
 mod lifecycle;
 pub mod model;
+pub mod namespace;
 mod outcome;
 mod pause;
 mod plan_result;

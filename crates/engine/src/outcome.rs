@@ -106,6 +106,8 @@ pub enum Topic {
     /// ACL policies (management only).
     #[serde(rename = "ACLPolicy")]
     AclPolicy,
+    /// Namespaces (management only; a topic of rollout's own).
+    Namespace,
 }
 
 impl Topic {
@@ -118,17 +120,19 @@ impl Topic {
             Topic::Job => "Job",
             Topic::AclToken => "ACLToken",
             Topic::AclPolicy => "ACLPolicy",
+            Topic::Namespace => "Namespace",
         }
     }
 
     /// Every topic, in the order of the enum.
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 7] = [
         Topic::Deployment,
         Topic::Allocation,
         Topic::Evaluation,
         Topic::Job,
         Topic::AclToken,
         Topic::AclPolicy,
+        Topic::Namespace,
     ];
 }
 

@@ -30,6 +30,7 @@ pub(crate) fn register(tx: &mut Tx, req: &RegisterJob) -> Result<()> {
     if req.eval_priority != 0 && !(1..=100).contains(&req.eval_priority) {
         return Err(Error::InvalidJob(vec![EVAL_PRIORITY_RANGE.to_string()]));
     }
+    crate::namespace::require_namespace(&tx.state, &job.id, &job.namespace)?;
     let key = JobKey::of_job(&job);
     let existing = tx.job(&key);
     if req.enforce_index {

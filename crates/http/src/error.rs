@@ -72,6 +72,12 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 
+    /// A 500 that is the request's doing, not ours (`No path to region`): not logged
+    /// as an internal error.
+    pub fn internal_quiet(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
     pub fn method_not_allowed() -> ApiError {
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Invalid method")
     }
@@ -126,10 +132,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Handlers for the router's edges: an unknown path is a bare 404 with an empty body,
-/// as Nomad's mux answers; a known path with the wrong method is 405 `Invalid method`.
-pub async fn not_found() -> StatusCode {
-    StatusCode::NOT_FOUND
+/// Handlers for the router's edges: a path rollout does not serve is 404 with a text
+/// that says so (`rollout does not implement GET /v1/client/fs/logs`) — Nomad's own mux
+/// answers an empty body, which leaves a user of a Nomad tool guessing whether the ID or
+/// the endpoint was wrong; a known path with the wrong method is 405 `Invalid method`.
+pub async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "rollout does not implement {method} {}",
+        uri.path()
+    ))
 }
 
 pub async fn invalid_method() -> ApiError {

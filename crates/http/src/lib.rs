@@ -48,4 +48,4 @@ pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;
 pub use limits::RequestLimits;
 pub use query::parse_go_duration;
-pub use server::{bind, serve, Api, Config, DEFAULT_ADDR};
+pub use server::{bind, serve, AgentIdentity, Api, Config, DEFAULT_ADDR};

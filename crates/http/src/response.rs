@@ -83,6 +83,43 @@ impl<T: Serialize> IntoResponse for Read<T> {
     }
 }
 
+/// The answer of writes that return nothing: 200, empty body, no `Content-Type`.
+pub struct Empty {
+    pub index: u64,
+}
+
+impl IntoResponse for Empty {
+    fn into_response(self) -> Response {
+        let mut response = StatusCode::OK.into_response();
+        response
+            .headers_mut()
+            .insert(X_NOMAD_INDEX, HeaderValue::from(self.index));
+        response
+    }
+}
+
+/// A JSON answer with no query meta: the agent and status endpoints, which Nomad answers
+/// from the local agent without a state index.
+pub struct Json<T> {
+    body: T,
+    pretty: bool,
+}
+
+impl<T> Json<T> {
+    pub fn new(body: T, pretty: bool) -> Json<T> {
+        Json { body, pretty }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match to_json(&self.body, self.pretty) {
+            Ok(bytes) => json_response(bytes),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
 /// The answer to a write: the body and the index the command was applied at.
 pub struct Write<T> {
     index: u64,

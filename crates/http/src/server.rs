@@ -76,6 +76,30 @@ pub struct Config {
     /// disconnected (with a line naming the last index it got, to resume from). The
     /// frames live once in a ring shared by all subscribers.
     pub event_buffer: usize,
+    /// Who this agent is: region, datacenter, node name (`/v1/agent/self`,
+    /// `/v1/regions`, `/v1/status/leader`).
+    pub identity: AgentIdentity,
+}
+
+/// The agent's names, as Nomad's `-region`, `-dc` and `-node` set them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentIdentity {
+    /// The region (`global` by default); `?region=` naming another one is refused.
+    pub region: String,
+    /// The datacenter (`dc1` by default).
+    pub datacenter: String,
+    /// The node's name (the host name by default).
+    pub node_name: String,
+}
+
+impl Default for AgentIdentity {
+    fn default() -> Self {
+        AgentIdentity {
+            region: "global".into(),
+            datacenter: "dc1".into(),
+            node_name: "rollout".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -97,6 +121,7 @@ impl Default for Config {
             acl_bootstrap_reset_file: None,
             event_heartbeat: Duration::from_secs(30),
             event_buffer: 4096,
+            identity: AgentIdentity::default(),
         }
     }
 }
@@ -116,6 +141,9 @@ struct Inner {
     events: crate::events::hub::Hubs,
     /// Recent time-travel reconstructions.
     past: PastStates,
+    /// The address `serve` listens on: the server address `/v1/status/leader` names
+    /// (set once, when serving starts).
+    serving_on: std::sync::OnceLock<SocketAddr>,
 }
 
 /// A few reconstructed past states, newest last: a time-travel session (a UI stepping
@@ -162,6 +190,7 @@ impl Api {
                 shutdown,
                 events: Default::default(),
                 past: PastStates::default(),
+                serving_on: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -177,6 +206,11 @@ impl Api {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The address this agent serves on, once `serve` has started.
+    pub fn serving_on(&self) -> Option<SocketAddr> {
+        self.inner.serving_on.get().copied()
     }
 
     /// The reset index in the bootstrap reset file, 0 when there is none (or it does not
@@ -305,6 +339,9 @@ pub async fn serve(
     api: Api,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        let _ = api.inner.serving_on.set(addr);
+    }
     let ticker = api.spawn_ticker();
     let on_signal = {
         let api = api.clone();

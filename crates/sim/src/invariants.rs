@@ -125,7 +125,11 @@ impl Checker {
                     }
                     self.count_health_transition(before, after, &id);
                 }
-                Topic::Evaluation | Topic::Job | Topic::AclToken | Topic::AclPolicy => {}
+                Topic::Evaluation
+                | Topic::Job
+                | Topic::AclToken
+                | Topic::AclPolicy
+                | Topic::Namespace => {}
             }
         }
         for id in &outcome.evals_created {

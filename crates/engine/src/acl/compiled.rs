@@ -14,6 +14,58 @@ pub struct Acl {
     namespaces: BTreeMap<String, CapabilitySet>,
     /// Labels containing `*`, in byte order (the order Nomad walks its radix tree in).
     globs: BTreeMap<String, CapabilitySet>,
+    /// The `agent { policy = … }` level: `/v1/agent/self`, `/v1/agent/members`.
+    agent: Level,
+    /// The `node { policy = … }` level: `/v1/nodes`, `/v1/node/:id`.
+    node: Level,
+    /// The `operator { policy = … }` level: the Raft configuration and peers.
+    operator: Level,
+}
+
+/// A coarse rule (`agent`, `node`, `operator`): what Nomad's `read`, `write` and
+/// `deny` levels grant. Merging policies keeps the highest level, except that a `deny`
+/// anywhere wins for good (Nomad's `maxPrivilege`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Nothing granted (no block in any policy).
+    #[default]
+    None,
+    /// `policy = "read"`.
+    Read,
+    /// `policy = "write"` (also grants read).
+    Write,
+    /// `policy = "deny"`: nothing, whatever other policies say.
+    Deny,
+}
+
+impl Level {
+    /// The level a rule's `policy` string names; unknown strings grant nothing (policies
+    /// are validated when written, so they do not occur).
+    fn parse(policy: &str) -> Level {
+        match policy {
+            "read" => Level::Read,
+            "write" => Level::Write,
+            "deny" => Level::Deny,
+            _ => Level::None,
+        }
+    }
+
+    /// Two policies' levels merged: `deny` wins, else the higher.
+    fn merge(self, other: Level) -> Level {
+        if self == Level::Deny || other == Level::Deny {
+            Level::Deny
+        } else {
+            self.max(other)
+        }
+    }
+
+    fn allows_read(self) -> bool {
+        matches!(self, Level::Read | Level::Write)
+    }
+
+    fn allows_write(self) -> bool {
+        self == Level::Write
+    }
 }
 
 /// The namespace that means "all namespaces" in list requests.
@@ -51,8 +103,43 @@ impl Acl {
                     set.insert(cap);
                 }
             }
+            let level = |rule: Option<&str>| rule.map(Level::parse).unwrap_or_default();
+            acl.agent = acl
+                .agent
+                .merge(level(policy.agent.as_ref().map(|r| r.policy.as_str())));
+            acl.node = acl
+                .node
+                .merge(level(policy.node.as_ref().map(|r| r.policy.as_str())));
+            acl.operator = acl
+                .operator
+                .merge(level(policy.operator.as_ref().map(|r| r.policy.as_str())));
         }
         acl
+    }
+
+    /// `agent:read`: the agent's own configuration and members.
+    pub fn allow_agent_read(&self) -> bool {
+        self.management || self.agent.allows_read()
+    }
+
+    /// `node:read`: the nodes and their allocations.
+    pub fn allow_node_read(&self) -> bool {
+        self.management || self.node.allows_read()
+    }
+
+    /// `node:write`: registering or updating nodes through the ingest API.
+    pub fn allow_node_write(&self) -> bool {
+        self.management || self.node.allows_write()
+    }
+
+    /// `operator:read`: the Raft configuration.
+    pub fn allow_operator_read(&self) -> bool {
+        self.management || self.operator.allows_read()
+    }
+
+    /// `operator:write`: removing Raft peers.
+    pub fn allow_operator_write(&self) -> bool {
+        self.management || self.operator.allows_write()
     }
 
     /// Whether the token is a management token (every capability, every namespace).
@@ -165,6 +252,45 @@ mod tests {
             ..PolicyRules::default()
         };
         normalize("rules", &doc).expect("valid policy")
+    }
+
+    fn levels(agent: Option<&str>, node: Option<&str>) -> PolicyRules {
+        use crate::acl::policy::LevelRule;
+        let rule = |p: Option<&str>| {
+            p.map(|p| LevelRule {
+                policy: p.to_string(),
+            })
+        };
+        PolicyRules {
+            agent: rule(agent),
+            node: rule(node),
+            ..PolicyRules::default()
+        }
+    }
+
+    #[test]
+    fn coarse_levels_grant_read_with_write_and_deny_wins() {
+        let none = Acl::compile([&levels(None, None)]);
+        assert!(!none.allow_agent_read() && !none.allow_node_read());
+        let read = Acl::compile([&levels(Some("read"), Some("read"))]);
+        assert!(read.allow_agent_read() && read.allow_node_read());
+        assert!(!read.allow_node_write());
+        let write = Acl::compile([&levels(None, Some("write"))]);
+        assert!(write.allow_node_read() && write.allow_node_write());
+        assert!(!write.allow_agent_read());
+        for acl in [
+            Acl::compile([
+                &levels(Some("read"), Some("write")),
+                &levels(Some("deny"), Some("deny")),
+            ]),
+            Acl::compile([
+                &levels(Some("deny"), Some("deny")),
+                &levels(Some("read"), Some("write")),
+            ]),
+        ] {
+            assert!(!acl.allow_agent_read() && !acl.allow_node_read());
+        }
+        assert!(Acl::management().allow_operator_write());
     }
 
     #[test]

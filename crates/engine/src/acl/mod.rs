@@ -27,7 +27,7 @@ pub use command::{
     AclPolicyWrite, AclTokenWrite, BootstrapAcl, DeleteAclPolicies, DeleteAclTokens,
     UpsertAclPolicies, UpsertAclTokens,
 };
-pub use compiled::{Acl, ALL_NAMESPACES};
+pub use compiled::{Acl, Level, ALL_NAMESPACES};
 pub use policy::{AclPolicy, JobAcl, PolicyRules};
 pub use tables::{AclIndexes, AclTables};
 pub use token::{AclToken, SecretHash, TokenType};

@@ -33,11 +33,12 @@ pub struct PolicyRules {
     pub node_pools: Vec<LabelledRule>,
     /// `host_volume "…" {}` blocks: accepted and validated, not enforced.
     pub host_volumes: Vec<LabelledRule>,
-    /// The `agent` block: accepted and validated, not enforced.
+    /// The `agent` block: its level governs `/v1/agent/self` and `/v1/agent/members`.
     pub agent: Option<LevelRule>,
-    /// The `node` block: accepted and validated, not enforced.
+    /// The `node` block: its level governs `/v1/nodes` and node writes.
     pub node: Option<LevelRule>,
-    /// The `operator` block: accepted and validated, not enforced.
+    /// The `operator` block: its level governs the Raft operator endpoints (its
+    /// explicit capabilities are validated and stored, not enforced).
     pub operator: Option<OperatorRule>,
     /// The `quota` block: accepted and validated, not enforced.
     pub quota: Option<LevelRule>,

@@ -153,6 +153,8 @@ mod inner {
         pub(crate) deadlines_passed: OrdMap<Uuid, Timestamp>,
         /// ACL policies and tokens (`crate::acl`).
         pub(crate) acl: crate::acl::AclTables,
+        /// Namespaces written by operators (`crate::namespace`; `default` is implicit).
+        pub(crate) namespaces: crate::namespace::Namespaces,
     }
 }
 
@@ -173,6 +175,7 @@ impl PartialEq for State {
             && self.t().evals == other.t().evals
             && self.t().deadlines_passed == other.t().deadlines_passed
             && self.t().acl == other.t().acl
+            && self.t().namespaces == other.t().namespaces
     }
 }
 

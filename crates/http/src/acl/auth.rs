@@ -88,6 +88,14 @@ impl Identity {
             .is_none_or(|acl| acl.allow_any(namespace, ops))
     }
 
+    /// Any capability at all in `namespace` (Nomad's `AllowNamespace`): what reading a
+    /// namespace needs.
+    pub fn allows_namespace(&self, namespace: &str) -> bool {
+        self.acl
+            .as_ref()
+            .is_none_or(|acl| acl.allow_namespace(namespace))
+    }
+
     /// `read-job` in `namespace`: what every read needs.
     pub fn can_read(&self, namespace: &str) -> bool {
         self.allows(namespace, &[Capability::ReadJob])
@@ -106,6 +114,36 @@ impl Identity {
     /// at least one).
     pub fn require_read(&self, namespace: &str) -> Result<(), ApiError> {
         self.require(namespace, &[Capability::ReadJob])
+    }
+
+    /// 403 unless the coarse rule `allowed` picks out of the token's ACL holds (a disabled
+    /// ACL system allows everything).
+    fn require_level(&self, allowed: impl Fn(&Acl) -> bool) -> Result<(), ApiError> {
+        if self.acl.as_ref().is_none_or(allowed) {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied())
+        }
+    }
+
+    /// `agent:read` (`/v1/agent/self`, `/v1/agent/members`).
+    pub fn require_agent_read(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_agent_read)
+    }
+
+    /// `node:read` (`/v1/nodes`, `/v1/node/:id`).
+    pub fn require_node_read(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_node_read)
+    }
+
+    /// `node:write` (node registration through the ingest API).
+    pub fn require_node_write(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_node_write)
+    }
+
+    /// `operator:read` (the Raft configuration).
+    pub fn require_operator_read(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_operator_read)
     }
 
     pub fn require_management(&self) -> Result<(), ApiError> {

@@ -18,12 +18,10 @@ use crate::decode::{from_slice, Body};
 use crate::error::ApiError;
 use crate::pagination::{paginate, Token};
 use crate::query::{parse_go_duration, QueryOptions, WriteOptions};
-use crate::response::{Read, Write, X_NOMAD_INDEX};
+use crate::response::{Empty, Read, Write};
 use crate::server::Api;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::Router;
 use rollout_engine::acl::policy::validate_policy;
@@ -66,21 +64,6 @@ fn enabled(api: &Api) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_request("ACL support disabled"))
-    }
-}
-
-/// The answer of writes that return nothing: 200, empty body, no `Content-Type`.
-pub struct Empty {
-    index: u64,
-}
-
-impl IntoResponse for Empty {
-    fn into_response(self) -> Response {
-        let mut response = StatusCode::OK.into_response();
-        response
-            .headers_mut()
-            .insert(X_NOMAD_INDEX, HeaderValue::from(self.index));
-        response
     }
 }
 

@@ -3,9 +3,9 @@
 //! answer goes out through `response` (success) or `error` (everything else).
 //!
 //! Paths and methods follow `http-api.md` §1: PUT and POST are interchangeable wherever a
-//! write is accepted; a wrong method is 405 `Invalid method`; an unknown path is a bare
-//! 404. The web page (`/ui`, and `/` redirecting to it) is served from files embedded at
-//! build time (`ui`).
+//! write is accepted; a wrong method is 405 `Invalid method`; an unknown path is 404
+//! with a text naming what rollout does not implement. The web page (`/ui`, and `/`
+//! redirecting to it) is served from files embedded at build time (`ui`).
 
 mod acl;
 mod agent;
@@ -17,6 +17,8 @@ mod evaluations;
 mod events;
 mod jobs;
 mod jobspec;
+mod namespaces;
+mod status;
 mod ui;
 
 use crate::body;
@@ -38,9 +40,15 @@ pub fn router(api: Api) -> Router {
         .merge(agent::routes())
         .merge(acl::routes())
         .merge(events::routes())
+        .merge(status::routes())
+        .merge(namespaces::routes())
         .merge(ui::routes())
         .method_not_allowed_fallback(error::invalid_method)
         .fallback(error::not_found)
+        .layer(middleware::from_fn_with_state(
+            api.clone(),
+            status::refuse_other_regions,
+        ))
         .layer(DefaultBodyLimit::max(api.config().max_body_bytes))
         // Inside the metrics layer, so that refusals for load are counted and logged.
         .layer(middleware::from_fn_with_state(

@@ -9,7 +9,7 @@
 //! every time, and get a bodyless 304 until the agent is rebuilt with other files.
 
 use axum::extract::Path;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -76,19 +76,27 @@ async fn root() -> Redirect {
 }
 
 async fn page(headers: HeaderMap) -> Response {
-    serve("index.html", &headers)
+    match find("index.html") {
+        Some(found) => serve(found, &headers),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
-async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    serve(&path, &headers)
+/// A file of the page; one that is not embedded gets the answer of any unknown path.
+async fn file(Path(path): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    match find(&path) {
+        Some(found) => serve(found, &headers),
+        None => crate::error::not_found(method, uri).await.into_response(),
+    }
 }
 
-/// The file at `path` (a bare 404 when there is none, as for any unknown path), or 304
-/// when the browser's copy is current.
-fn serve(path: &str, request: &HeaderMap) -> Response {
-    let Some((i, asset)) = ASSETS.iter().enumerate().find(|(_, a)| a.path == path) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+/// The embedded file at `path` below `/ui/`, with its index in `ASSETS`.
+fn find(path: &str) -> Option<(usize, &'static Asset)> {
+    ASSETS.iter().enumerate().find(|(_, a)| a.path == path)
+}
+
+/// The file, or 304 when the browser's copy is current.
+fn serve((i, asset): (usize, &'static Asset), request: &HeaderMap) -> Response {
     let etag = &etags()[i];
     let fresh = request
         .get(header::IF_NONE_MATCH)

@@ -18,4 +18,5 @@ mod resilience;
 mod shapes;
 mod storage_faults;
 mod time_travel;
+mod tooling;
 mod ui;

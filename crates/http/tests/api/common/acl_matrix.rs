@@ -140,6 +140,7 @@ pub async fn setup(base: &Client) -> Fixture {
         secrets.push((who, t["SecretID"].as_str().unwrap().to_owned()));
     }
     // v0 everywhere, then v1 in default: one canary, placed and healthy.
+    m.create_namespace("other").await;
     m.put("/v1/jobs", canary_job("app:1")).await.ok();
     m.put("/v1/jobs?namespace=other", canary_job("app:1"))
         .await

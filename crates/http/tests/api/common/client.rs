@@ -168,6 +168,14 @@ impl Client {
         self.put("/v1/jobs", body).await.ok()
     }
 
+    /// Creates namespace `name` (jobs can only be registered into one that exists).
+    pub async fn create_namespace(&self, name: &str) {
+        let r = self
+            .put(&format!("/v1/namespace/{name}"), json!({"Name": name}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
     pub async fn deployment(&self, id: &str) -> Value {
         self.get(&format!("/v1/deployment/{id}")).await.ok()
     }
