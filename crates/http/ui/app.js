@@ -107,6 +107,12 @@ const ctx = {
   },
 };
 
+// The skip link moves the focus without touching the hash, which holds the route.
+document.querySelector('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+});
+
 window.addEventListener('hashchange', () => {
   current = route();
   flashBox.replaceChildren();

@@ -153,6 +153,27 @@ describe('the dev agent, ACLs off', () => {
     const alloc = (await a.until(`/v1/deployment/allocations/${dep.ID}`, (l) => l.length === 1 && l[0].ClientStatus === 'running', 'api placed'))[0];
     await page.locator(`[id="healthy-${alloc.ID}"]`).waitFor({ timeout: PAGE_WAIT });
 
+    // Escape cancels a confirmation: nothing is sent.
+    await page.click('#fail');
+    await page.locator('dialog#confirm[open]').waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('dialog#confirm').waitFor({ state: 'hidden' });
+    assert.equal(await page.locator('#flash p').count(), 0);
+    assert.equal(await statusOf(page), 'running');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'fail', 'the focus is back on the button');
+
+    // The skip link takes the keyboard to the view, and the route stays.
+    const route = await page.evaluate(() => location.hash);
+    // On a freshly loaded page the skip link is the first stop.
+    await page.reload();
+    await waitStatus(page, 'running');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+    assert.equal(await page.evaluate(() => location.hash), route);
+
+    await page.locator('#live[data-state="live"]').waitFor({ timeout: PAGE_WAIT });
     const paused = await cli(agent.base, ['deployment', 'pause', dep.ID.slice(0, 8)]);
     assert.equal(paused.code, 0, paused.stderr);
     const t0 = performance.now();
