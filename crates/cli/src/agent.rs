@@ -37,9 +37,12 @@ pub struct AgentArgs {
     /// Address of the HTTP API (`127.0.0.1:0` picks a free port; the log says which).
     #[arg(long, value_name = "ADDR", default_value = rollout_http::DEFAULT_ADDR)]
     http_addr: SocketAddr,
-    /// Log verbosity.
+    /// Log verbosity (`RUST_LOG`, when set, wins: e.g. `RUST_LOG=rollout_http=debug`).
     #[arg(long, value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
+    /// `text` for people, `json` for log shippers (one object per line).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// The region this agent serves (Nomad's `-region`); requests naming another one
     /// are answered `No path to region`.
     #[arg(long, value_name = "REGION", default_value = "global")]
@@ -216,7 +219,7 @@ pub enum DevScheduler {
 }
 
 pub fn main(args: AgentArgs) -> ExitCode {
-    init_logging(args.log_level);
+    init_logging(args.log_level, args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -237,14 +240,34 @@ pub fn main(args: AgentArgs) -> ExitCode {
     }
 }
 
-fn init_logging(level: LogLevel) {
+/// The agent's log: to stderr, as text or one JSON object per line; `RUST_LOG` (an
+/// `EnvFilter` directive list) overrides `--log-level` when it is set and valid.
+fn init_logging(level: LogLevel, format: LogFormat) {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::from(level))
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(tracing::Level::from(level).as_str()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `message` and the fields.
+    Json,
 }
 
 async fn run(args: AgentArgs) -> Result<(), String> {

@@ -57,7 +57,7 @@ async fn run(backend: Arc<dyn Backend>, mut cluster: LiveCluster, mut stop: watc
                 Ok(()) => cluster.done(ticket, None),
                 Err(BackendError::Rejected(e)) => cluster.done(ticket, Some(&e)),
                 Err(e) => {
-                    tracing::error!(error = %e, ?ticket, "dev cluster stopped: the store refused a write");
+                    tracing::error!(error = %e, %ticket, "dev cluster stopped: the store refused a write");
                     break;
                 }
             }
@@ -216,7 +216,11 @@ impl Summary {
                 actor = "client",
                 %alloc,
                 status,
-                healthy = ?healthy,
+                healthy = match healthy {
+                    Some(true) => "healthy",
+                    Some(false) => "unhealthy",
+                    None => "unset",
+                },
                 index,
                 "allocation updated"
             ),
@@ -234,7 +238,7 @@ fn log_notes(cluster: &mut LiveCluster) {
                 problem,
             } => tracing::warn!(job, version, problem, "dev cluster: fault knob ignored"),
             Note::Rejected { ticket, error } => {
-                tracing::warn!(?ticket, error, "dev cluster: the engine refused a command")
+                tracing::warn!(%ticket, error, "dev cluster: the engine refused a command")
             }
             Note::PlanFailed { eval, error } => {
                 tracing::warn!(%eval, error, "dev cluster: cannot plan the evaluation")

@@ -168,9 +168,9 @@ fn log_recovery(store: &Store, temporary: bool) {
         index = r.index,
         snapshot_index = r.snapshot_index.unwrap_or(0),
         entries_replayed = r.entries_replayed,
-        snapshot_load_ms = r.snapshot_load.as_secs_f64() * 1e3,
-        replay_ms = r.replay.as_secs_f64() * 1e3,
-        total_ms = r.total.as_secs_f64() * 1e3,
+        snapshot_load_us = micros(r.snapshot_load),
+        replay_us = micros(r.replay),
+        total_us = micros(r.total),
         repairs = r.repairs.len(),
         "store recovered"
     );
@@ -187,4 +187,9 @@ fn log_recovery(store: &Store, temporary: bool) {
             "store repaired: data after the last good entry was set aside"
         );
     }
+}
+
+/// A duration as whole microseconds, for log fields: an integer, not float noise.
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

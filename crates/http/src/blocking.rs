@@ -8,6 +8,7 @@
 
 use crate::acl::Identity;
 use crate::error::ApiError;
+use crate::metrics::WaitClock;
 use crate::query::QueryOptions;
 use crate::server::Api;
 use rollout_engine::{State, TableIndexes};
@@ -108,6 +109,7 @@ pub async fn query<T>(
     };
     // While it waits, the query holds no request slot: watchers must not starve writes.
     options.release_request_slot();
+    let _timed = options.wait_clock.as_ref().map(WaitClock::start);
     let deadline = Instant::now() + time_to_block(options.wait, api.config().max_query_wait);
     let _in_flight = api.metrics().blocking_query();
     let mut shutdown = api.shutdown_signal();

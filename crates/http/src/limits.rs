@@ -331,19 +331,11 @@ impl Limiter {
     }
 
     /// The gauges of `/v1/metrics` (Prometheus text).
-    pub fn render(&self, out: &mut String) {
-        use std::fmt::Write as _;
+    /// Requests being worked on, and open connections (`/v1/metrics`).
+    pub fn load(&self) -> (i64, i64) {
         let in_flight = self.max_concurrent_requests - self.requests.available_permits();
-        let _ = write!(
-            out,
-            "# HELP rollout_http_requests_in_flight Requests being worked on (blocking queries not while they wait).\n\
-             # TYPE rollout_http_requests_in_flight gauge\n\
-             rollout_http_requests_in_flight {in_flight}\n\
-             # HELP rollout_http_connections_open Open HTTP connections.\n\
-             # TYPE rollout_http_connections_open gauge\n\
-             rollout_http_connections_open {}\n",
-            self.connections.total()
-        );
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        (gauge(in_flight), gauge(self.connections.total()))
     }
 
     /// A slot for a blocking query of `client` for as long as it waits. A request that

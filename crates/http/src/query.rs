@@ -99,6 +99,8 @@ pub struct QueryOptions {
     /// The request's slot in the concurrency limit, released while a blocking query
     /// waits.
     pub slot: Option<RequestSlot>,
+    /// Where a blocking query adds the time it waited (left out of request latency).
+    pub wait_clock: Option<crate::metrics::WaitClock>,
 }
 
 impl QueryOptions {
@@ -170,6 +172,7 @@ impl QueryOptions {
             params,
             client: None,
             slot: None,
+            wait_clock: None,
         })
     }
 
@@ -205,6 +208,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryOptions {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         options.slot = parts.extensions.get::<RequestSlot>().cloned();
+        options.wait_clock = parts.extensions.get::<crate::metrics::WaitClock>().cloned();
         Ok(options)
     }
 }

@@ -135,7 +135,7 @@ pub struct Api {
 struct Inner {
     backend: Arc<dyn Backend>,
     config: Config,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     limiter: Limiter,
     shutdown: watch::Sender<bool>,
     events: crate::events::hub::Hubs,
@@ -181,11 +181,13 @@ impl Api {
     pub fn new(backend: Arc<dyn Backend>, config: Config) -> Api {
         let (shutdown, _) = watch::channel(false);
         let limiter = Limiter::new(&config);
+        let metrics = Arc::new(Metrics::new());
+        backend.observe_store(metrics.clone());
         Api {
             inner: Arc::new(Inner {
                 backend,
                 config,
-                metrics: Metrics::default(),
+                metrics,
                 limiter,
                 shutdown,
                 events: Default::default(),
@@ -297,7 +299,14 @@ impl Api {
         match self.inner.backend.submit(command).await {
             Ok(outcome) => {
                 self.metrics().command(name, "ok");
-                tracing::info!(command = name, index = outcome.index, "applied");
+                let (jobs, deployments) = touched(&outcome);
+                tracing::info!(
+                    command = name,
+                    index = outcome.index,
+                    jobs,
+                    deployments,
+                    "applied"
+                );
                 Ok(outcome)
             }
             Err(BackendError::Rejected(e)) => {
@@ -332,6 +341,26 @@ impl Api {
     }
 }
 
+/// The jobs (`namespace/job`) and deployments a write changed, comma-separated, for its
+/// log line.
+fn touched(outcome: &Outcome) -> (String, String) {
+    let mut jobs = std::collections::BTreeSet::new();
+    let mut deployments = std::collections::BTreeSet::new();
+    for e in &outcome.events {
+        if !e.job_id.is_empty() {
+            jobs.insert(format!("{}/{}", e.namespace, e.job_id));
+        }
+        if e.topic == rollout_engine::Topic::Deployment {
+            deployments.insert(e.key.as_str());
+        }
+    }
+    let join = |set: Vec<String>| set.join(",");
+    (
+        join(jobs.into_iter().collect()),
+        join(deployments.into_iter().map(str::to_string).collect()),
+    )
+}
+
 /// Serves the API on `listener` until `signal` resolves, then shuts down gracefully:
 /// blocking queries return, in-flight requests finish, the deadline timer stops.
 pub async fn serve(
@@ -343,6 +372,7 @@ pub async fn serve(
         let _ = api.inner.serving_on.set(addr);
     }
     let ticker = api.spawn_ticker();
+    let status_log = tokio::spawn(crate::commit_feed::follow(api.clone()));
     let on_signal = {
         let api = api.clone();
         async move {
@@ -356,6 +386,9 @@ pub async fn serve(
     api.shutdown();
     if let Err(e) = ticker.await {
         tracing::error!(error = %e, "deadline timer task failed");
+    }
+    if let Err(e) = status_log.await {
+        tracing::error!(error = %e, "commit feed follower failed");
     }
     tracing::info!("stopped");
     result

@@ -78,6 +78,17 @@ pub enum Ticket {
     ClientUpdate { alloc: Uuid },
 }
 
+/// `plan for eval <id>`, `ack of eval <id>`, `client update of alloc <id>`: for log lines.
+impl std::fmt::Display for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ticket::PlanResult { eval } => write!(f, "plan for eval {eval}"),
+            Ticket::Ack { eval } => write!(f, "ack of eval {eval}"),
+            Ticket::ClientUpdate { alloc } => write!(f, "client update of alloc {alloc}"),
+        }
+    }
+}
+
 /// Something worth telling the operator (the caller logs it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {

@@ -125,6 +125,7 @@ impl History {
         let before = std::mem::replace(&mut self.state, after.clone());
         self.next = index + 1;
         Ok(Committed {
+            command: envelope.command.name(),
             outcome,
             state: after,
             before,

@@ -149,7 +149,7 @@ impl Writer {
                 self.gate.failed.store(None);
                 self.gate.recoveries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    outage_ms = detail.since.elapsed().as_secs_f64() * 1e3,
+                    outage_ms = u64::try_from(detail.since.elapsed().as_millis()).unwrap_or(u64::MAX),
                     attempts = attempt,
                     index,
                     unacknowledged_kept = index - acknowledged,

@@ -75,6 +75,8 @@ pub(crate) struct Snapshotter {
     writing: Mutex<()>,
     /// Held only to read or update, never during a write, so stats never wait.
     status: Mutex<SnapshotStatus>,
+    /// Told each snapshot's write time (metrics).
+    observer: Arc<crate::observer::ObserverSlot>,
 }
 
 impl Snapshotter {
@@ -85,8 +87,10 @@ impl Snapshotter {
         writer: SyncSender<Msg>,
         faults: Option<Arc<FaultPlan>>,
         durable_index: u64,
+        observer: Arc<crate::observer::ObserverSlot>,
     ) -> Snapshotter {
         Snapshotter {
+            observer,
             dir: dir.to_path_buf(),
             retained: retained.max(1),
             log_tail_entries,
@@ -128,6 +132,7 @@ impl Snapshotter {
         let mut status = self.lock_status();
         match &result {
             Ok((path, bytes, _)) => {
+                self.observer.snapshot_written(started.elapsed());
                 if status.consecutive_failures > 0 {
                     tracing::info!(
                         index,

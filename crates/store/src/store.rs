@@ -154,7 +154,11 @@ impl Store {
         let state = Arc::new(recovered.state);
         let published = Arc::new(Published::new(state.clone()));
         let gate = Arc::new(Gate::default());
-        let counters = Arc::new(Counters::default());
+        let observer = Arc::new(crate::observer::ObserverSlot::default());
+        let counters = Arc::new(Counters {
+            observer: observer.clone(),
+            ..Counters::default()
+        });
         counters
             .truncated_through
             .store(recovered.truncated_through, Ordering::Relaxed);
@@ -167,6 +171,7 @@ impl Store {
             tx.clone(),
             options.faults.clone(),
             recovered.report.snapshot_index.unwrap_or(0),
+            observer,
         ));
         let mut threads = Vec::new();
         let snapshots = if options.snapshot_every_entries > 0 || options.snapshot_every_bytes > 0 {
@@ -361,6 +366,12 @@ impl Store {
             failed_commits: self.gate.failed_commits.load(Ordering::Relaxed),
             recoveries: self.gate.recoveries.load(Ordering::Relaxed),
         }
+    }
+
+    /// Installs the observer told about every commit and snapshot from now on (an
+    /// agent's metrics); false if one was installed before, which stays.
+    pub fn set_observer(&self, observer: Arc<dyn crate::StoreObserver>) -> bool {
+        self.counters.observer.set(observer)
     }
 
     /// `None` while the store accepts writes; else why it refuses them (a commit failed

@@ -28,6 +28,9 @@ use std::sync::Arc;
 /// A command that was committed durably.
 #[derive(Clone, Debug)]
 pub struct Committed {
+    /// The command's short name ([`Command::name`](rollout_engine::Command::name)):
+    /// what metrics count and logs name.
+    pub command: &'static str,
     /// The engine's outcome; `outcome.index` is the command's log index.
     pub outcome: Outcome,
     /// The state right after this command (later commands of the same batch excluded).
@@ -82,6 +85,8 @@ pub(crate) struct Counters {
     pub batches: AtomicU64,
     pub largest_batch: AtomicU64,
     pub truncated_through: AtomicU64,
+    /// Told each batch's commit time (metrics).
+    pub observer: Arc<crate::observer::ObserverSlot>,
 }
 
 /// When to hand a state to the background snapshotter: counted from the last *durable*
@@ -205,8 +210,14 @@ impl Writer {
             reply_all(results);
             return;
         }
+        let started = std::time::Instant::now();
         match self.write(&records) {
             Ok(()) => {
+                if !records.is_empty() {
+                    self.counters
+                        .observer
+                        .batch_committed(records.len(), started.elapsed());
+                }
                 let appended_bytes: u64 = records.iter().map(|(_, b)| b.len() as u64).sum();
                 self.state = state;
                 self.last_now = last_now;
@@ -251,11 +262,13 @@ impl Writer {
         let mut records = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
         for Pending { command, reply } in batch {
+            let name = command.name();
             let result = self.stamp_and_apply(&state, command, &mut last_now);
             let result = result.map(|(next, outcome, index, bytes)| {
                 records.push((index, bytes));
                 let before = std::mem::replace(&mut state, Arc::new(next));
                 Committed {
+                    command: name,
                     outcome,
                     state: state.clone(),
                     before,

@@ -163,8 +163,17 @@ impl std::ops::Deref for Agent {
     }
 }
 
-/// The value of `name=value` in a log line (unquoted if quoted).
+/// The value of `name=value` in a text log line (unquoted if quoted), or of key `name`
+/// in a JSON one (`--log-format json`).
 pub fn field(line: &str, name: &str) -> Option<String> {
+    if line.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        return match &v[name] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        };
+    }
     let prefix = format!("{name}=");
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(prefix.as_str()))

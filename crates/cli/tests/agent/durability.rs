@@ -61,7 +61,7 @@ async fn a_restart_on_the_same_data_dir_finds_everything_as_it_was() {
         .expect("index");
     assert!(replayed > 0 && replayed == index, "{line}");
     assert!(index >= last_index, "{line}");
-    assert!(field(&line, "total_ms").is_some(), "{line}");
+    assert!(field(&line, "total_us").is_some(), "{line}");
     assert_eq!(snapshot(&b).await, before);
 
     // And it goes on from there.

@@ -36,7 +36,7 @@ async fn canary_promote_success_against_the_binary() {
     );
     assert_eq!(a.job("web").await["Stable"], true);
 
-    let metrics = a.get("/v1/metrics").await;
+    let metrics = a.get("/v1/metrics?format=prometheus").await;
     assert_eq!(metrics.status, 200);
     assert!(metrics
         .text

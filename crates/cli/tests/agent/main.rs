@@ -13,6 +13,7 @@ mod durability;
 mod events;
 mod external;
 mod limits;
+mod logs;
 mod replay;
 mod soak;
 mod walkthrough;

@@ -493,9 +493,9 @@ fn recovered(agent: &Agent) -> (u64, f64) {
     let index = crate::common::field(&line, "index")
         .and_then(|v| v.parse().ok())
         .expect("index=");
-    let total_ms = crate::common::field(&line, "total_ms")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN);
+    let total_ms = crate::common::field(&line, "total_us")
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(f64::NAN, |us| us / 1e3);
     (index, total_ms)
 }
 

@@ -68,6 +68,7 @@ impl MemoryBackend {
     fn apply_now(&self, command: Command) -> Result<Outcome, BackendError> {
         let mut inner = self.lock();
         let before = Arc::new(inner.engine.state().clone());
+        let name = command.name();
         let applied = inner.engine.submit(command).map_err(|e| match e {
             rollout_engine::Error::NoEntropy(_) => BackendError::Internal(e.to_string()),
             e => BackendError::Rejected(e),
@@ -77,6 +78,7 @@ impl MemoryBackend {
         self.applied.send_replace(applied.envelope.index);
         if self.feed.receiver_count() > 0 {
             let committed = Committed {
+                command: name,
                 outcome: applied.outcome.clone(),
                 state: Arc::new(applied.state.clone()),
                 before,
@@ -133,6 +135,7 @@ impl Backend for MemoryBackend {
             let after = Arc::new(after);
             let before = std::mem::replace(state, after.clone());
             Ok(Committed {
+                command: e.command.name(),
                 outcome,
                 state: after,
                 before,

@@ -80,8 +80,14 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
-    /// Appends the backend's own metrics to `/v1/metrics` (Prometheus text).
-    fn render_metrics(&self, _out: &mut String) {}
+    /// The durable store's statistics, for `/v1/metrics` (`None`: no store).
+    fn store_stats(&self) -> Option<rollout_store::StoreStats> {
+        None
+    }
+
+    /// Installs the observer told about every store commit and snapshot (metrics); a
+    /// backend without a store ignores it.
+    fn observe_store(&self, _observer: Arc<dyn rollout_store::StoreObserver>) {}
 }
 
 /// Why a command was not applied.

@@ -64,29 +64,12 @@ impl Backend for StoreBackend {
         self.store.refusing_writes()
     }
 
-    fn render_metrics(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        let stats = self.store.stats();
-        let accepting = u8::from(self.store.refusing_writes().is_none());
-        let _ = write!(
-            out,
-            "# HELP rollout_store_accepting_writes 1 while the store accepts writes, 0 while it refuses them after a failed commit.\n\
-             # TYPE rollout_store_accepting_writes gauge\n\
-             rollout_store_accepting_writes {accepting}\n\
-             # HELP rollout_store_failed_commits_total Commits that failed (each makes the store reopen its database).\n\
-             # TYPE rollout_store_failed_commits_total counter\n\
-             rollout_store_failed_commits_total {}\n\
-             # HELP rollout_store_recoveries_total In-process reopens after a failed commit that succeeded.\n\
-             # TYPE rollout_store_recoveries_total counter\n\
-             rollout_store_recoveries_total {}\n\
-             # HELP rollout_store_snapshots_total Snapshots written.\n\
-             # TYPE rollout_store_snapshots_total counter\n\
-             rollout_store_snapshots_total {}\n\
-             # HELP rollout_store_snapshot_failures_total Snapshot writes that failed (each is logged and retried).\n\
-             # TYPE rollout_store_snapshot_failures_total counter\n\
-             rollout_store_snapshot_failures_total {}\n",
-            stats.failed_commits, stats.recoveries, stats.snapshots_written, stats.snapshot_failures
-        );
+    fn store_stats(&self) -> Option<rollout_store::StoreStats> {
+        Some(self.store.stats())
+    }
+
+    fn observe_store(&self, observer: Arc<dyn rollout_store::StoreObserver>) {
+        self.store.set_observer(observer);
     }
 }
 

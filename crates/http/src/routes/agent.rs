@@ -50,18 +50,20 @@ async fn health(State(api): State<Api>) -> Response {
     }
 }
 
-/// `GET /v1/metrics`: Prometheus text, whatever `format` says (Nomad's JSON format is
-/// not implemented; `?format=prometheus` is what scrapers send).
-async fn metrics(State(api): State<Api>) -> Response {
-    let mut text = api.metrics().render(api.state().index());
-    api.limiter().render(&mut text);
-    api.backend().render_metrics(&mut text);
-    let mut response = (StatusCode::OK, text).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    response
+/// `GET /v1/metrics`: Nomad's JSON shape by default (`Timestamp`, `Gauges`, `Counters`,
+/// `Samples`), the Prometheus text with `?format=prometheus` (what scrapers send).
+async fn metrics(State(api): State<Api>, q: QueryOptions) -> Response {
+    let m = api.metrics();
+    m.refresh(&api);
+    if q.params.get("format") == Some("prometheus") {
+        let mut response = (StatusCode::OK, m.prometheus_text()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        return response;
+    }
+    Json::new(m.json(api.backend().now_ns()), q.pretty).into_response()
 }
 
 /// The version Nomad's tools see: rollout's own, with its name as the metadata.

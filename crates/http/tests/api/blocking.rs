@@ -97,7 +97,7 @@ async fn a_thousand_blocked_queries_wake_on_one_write() {
     // Wait until they are all parked (the metric counts them).
     let parked = async {
         loop {
-            let metrics = s.get("/v1/metrics").await.text;
+            let metrics = s.get("/v1/metrics?format=prometheus").await.text;
             if metrics.contains(&format!("rollout_blocking_queries_in_flight {WAITERS}")) {
                 break;
             }

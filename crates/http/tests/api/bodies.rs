@@ -196,7 +196,7 @@ async fn stalled_bodies_from_one_client_leave_other_clients_served() {
     let gauge = |name: &'static str| {
         let other = other.clone();
         async move {
-            let text = other.get("/v1/metrics").await.text;
+            let text = other.get("/v1/metrics?format=prometheus").await.text;
             text.lines()
                 .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_owned))
                 .and_then(|v| v.trim().parse::<i64>().ok())

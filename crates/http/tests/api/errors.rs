@@ -273,7 +273,11 @@ async fn unknown_objects_are_404_on_reads_and_writes() {
         404,
         "job \"nope\" not found",
     );
-    expect(&s.get("/v1/nothing/here").await, 404, "");
+    expect(
+        &s.get("/v1/nothing/here").await,
+        404,
+        "rollout does not implement GET /v1/nothing/here",
+    );
     // Lists and job sub-resources of unknown objects are empty, not 404 (as in Nomad).
     assert_eq!(
         s.get(&format!("/v1/deployment/allocations/{UNKNOWN}"))

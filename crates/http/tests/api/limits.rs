@@ -245,8 +245,9 @@ async fn namespaces_follow_nomads_rule_on_reads_and_writes() {
     assert_eq!(r.status, 400, "{}", r.text);
     let r = s.delete("/v1/job/web?namespace=*").await;
     assert_refused(&s, &r, 400, &format!("invalid namespace \"*\": {rule}"), 0).await;
-    // `*` selects all namespaces on lists; valid names work as before.
+    // `*` selects all namespaces on lists; valid names work once the namespace exists.
     assert_eq!(s.get("/v1/jobs?namespace=*").await.ok(), json!([]));
+    s.create_namespace("prod-eu-1").await;
     let r = s
         .put(
             "/v1/jobs?namespace=prod-eu-1",

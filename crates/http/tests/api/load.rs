@@ -76,7 +76,7 @@ async fn reads_and_writes_at_concurrency_64() {
         errors.len(),
         errors.first()
     );
-    let metrics = s.get("/v1/metrics").await.text;
+    let metrics = s.get("/v1/metrics?format=prometheus").await.text;
     assert!(
         metrics.contains("rollout_commands_total{command=\"pause_deployment\",result=\"ok\"} 640")
     );

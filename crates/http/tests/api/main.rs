@@ -14,6 +14,7 @@ mod flows;
 mod jobspec;
 mod limits;
 mod load;
+mod metrics;
 mod resilience;
 mod shapes;
 mod storage_faults;

@@ -56,7 +56,7 @@ async fn a_failed_commit_makes_health_503_until_the_store_recovers_by_itself() {
     assert_eq!(r.header("Retry-After").as_deref(), Some("1"));
     // Reads go on.
     assert_eq!(s.get("/v1/jobs").await.status, 200);
-    let metrics = s.get("/v1/metrics").await.text;
+    let metrics = s.get("/v1/metrics?format=prometheus").await.text;
     assert!(
         metrics.contains("rollout_store_accepting_writes 0"),
         "{metrics}"
@@ -77,7 +77,7 @@ async fn a_failed_commit_makes_health_503_until_the_store_recovers_by_itself() {
         let r = s.register(job(&id, 1, "app:1", json!({}))).await;
         acknowledged.push((id, r["Index"].as_u64().unwrap()));
     }
-    let metrics = s.get("/v1/metrics").await.text;
+    let metrics = s.get("/v1/metrics?format=prometheus").await.text;
     for line in [
         "rollout_store_accepting_writes 1",
         "rollout_store_failed_commits_total 1",

@@ -108,7 +108,7 @@ impl Client {
 
     /// The engine's last applied index, read from `/v1/metrics` (no token needed).
     pub async fn applied_index(&self) -> u64 {
-        let text = self.get("/v1/metrics").await.text;
+        let text = self.get("/v1/metrics?format=prometheus").await.text;
         text.lines()
             .find_map(|l| l.strip_prefix("rollout_applied_index "))
             .and_then(|v| v.trim().parse().ok())

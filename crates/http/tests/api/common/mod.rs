@@ -101,7 +101,7 @@ impl Server {
 
     /// A gauge of `/v1/metrics`.
     pub async fn gauge(&self, name: &str) -> i64 {
-        let text = self.get("/v1/metrics").await.text;
+        let text = self.get("/v1/metrics?format=prometheus").await.text;
         let prefix = format!("{name} ");
         text.lines()
             .find_map(|l| l.strip_prefix(prefix.as_str()))
