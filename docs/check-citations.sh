@@ -48,7 +48,7 @@ defined="$(
 
 # ---- 2. what the repository cites ------------------------------------------------------
 mapfile -t sources < <(
-  find . \( -path ./target -o -path ./.git -o -path ./fuzz/target -o -path ./fuzz/corpus \
+  find . \( -path ./target -o -path ./.git -o -path ./fuzz/target -o -path ./fuzz/corpus -o -name node_modules \
             -o -path ./fuzz/artifacts \) -prune -o \
          -type f \( -name '*.rs' -o -name '*.md' -o -name '*.toml' -o -name '*.sh' \) -print |
     sed 's|^\./||' | sort

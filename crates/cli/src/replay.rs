@@ -7,7 +7,7 @@
 
 use clap::{Args, Subcommand};
 use rollout_engine::{apply, EngineConfig, Envelope, State};
-use rollout_store::codec::encode_state;
+use rollout_store::codec::state_fingerprint;
 use rollout_store::{Options, Store, DB_FILE};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -73,9 +73,7 @@ pub struct ReplayArgs {
 /// A state's fingerprint: BLAKE2b-256 of its canonical encoding (the snapshot codec's),
 /// in hex. Equal fingerprints mean byte-identical states.
 pub fn fingerprint(state: &State) -> Result<String, String> {
-    use blake2::{Blake2b256, Digest};
-    let bytes = encode_state(state).map_err(|e| format!("encoding the state: {e}"))?;
-    Ok(hex::encode(Blake2b256::digest(&bytes)))
+    state_fingerprint(state).map_err(|e| format!("encoding the state: {e}"))
 }
 
 pub fn log_main(args: LogArgs) -> ExitCode {

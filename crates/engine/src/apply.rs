@@ -40,6 +40,7 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
         Command::DeregisterJob(c) => crate::register::deregister(&mut tx, c)?,
         Command::RevertJob(c) => crate::register::revert(&mut tx, c)?,
         Command::SetJobStability(c) => crate::register::set_stability(&mut tx, c)?,
+        Command::EvaluateJob(c) => crate::register::evaluate(&mut tx, c)?,
         Command::ApplyPlanResult(c) => crate::plan_result::apply_plan_result(&mut tx, c)?,
         Command::UpdateAllocsFromClient(c) => crate::client::update_allocs(&mut tx, c)?,
         Command::SetAllocHealth(c) => crate::health::set_alloc_health(&mut tx, c)?,

@@ -134,6 +134,8 @@ pub enum Command {
     RevertJob(RevertJob),
     /// Flip a version's `Stable` flag: `PUT /v1/job/:id/stable`.
     SetJobStability(SetJobStability),
+    /// Evaluate a job again: `POST /v1/job/:id/evaluate` (EV1).
+    EvaluateJob(EvaluateJob),
     /// A scheduler's answer to a plan: placements, in-place updates and stops.
     ApplyPlanResult(PlanResult),
     /// Client-side allocation updates: status and automatic health (A9).
@@ -188,6 +190,7 @@ impl Command {
             Command::RegisterJob(_) | Command::RevertJob(_) => "JobRegistered",
             Command::DeregisterJob(_) => "JobDeregistered",
             Command::SetJobStability(_) => "JobStabilityUpdated",
+            Command::EvaluateJob(_) => "EvaluationUpdated",
             Command::ApplyPlanResult(_) => "PlanResult",
             Command::UpdateAllocsFromClient(_) => "AllocationUpdated",
             Command::SetAllocHealth(_) => "DeploymentAllocHealth",
@@ -216,6 +219,7 @@ impl Command {
             Command::DeregisterJob(_) => "deregister_job",
             Command::RevertJob(_) => "revert_job",
             Command::SetJobStability(_) => "set_job_stability",
+            Command::EvaluateJob(_) => "evaluate_job",
             Command::ApplyPlanResult(_) => "apply_plan_result",
             Command::UpdateAllocsFromClient(_) => "update_allocs_from_client",
             Command::SetAllocHealth(_) => "set_alloc_health",
@@ -297,6 +301,17 @@ pub struct SetJobStability {
     pub job_version: u64,
     /// The new value of its `Stable` flag.
     pub stable: bool,
+}
+
+/// `POST /v1/job/:id/evaluate`: a new evaluation of the job's current version (EV1).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct EvaluateJob {
+    /// The job's ID (`JobID`).
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// The job's namespace.
+    pub namespace: String,
 }
 
 // The deployment writes below name their deployment with a plain `Uuid`: it is required,

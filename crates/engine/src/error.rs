@@ -88,6 +88,12 @@ pub enum Error {
     /// The job does not exist.
     #[error("job {} not found", go_quote(.0))]
     JobNotFound(String),
+    /// EV1: evaluating a periodic job (its launches are evaluated, not the job).
+    #[error("can't evaluate periodic job")]
+    CantEvaluatePeriodic,
+    /// EV1: evaluating a parameterized job (its dispatches are evaluated).
+    #[error("can't evaluate parameterized job")]
+    CantEvaluateParameterized,
     /// A revert to the version that is already current.
     #[error("can't revert to current version")]
     RevertToCurrentVersion,
@@ -301,7 +307,9 @@ impl Error {
             | NonexistentNamespace { .. }
             | InvalidNamespace(_)
             | MissingNamespaces
-            | CantDeleteDefaultNamespace => ErrorKind::BadRequest,
+            | CantDeleteDefaultNamespace
+            | CantEvaluatePeriodic
+            | CantEvaluateParameterized => ErrorKind::BadRequest,
             DeploymentNotFound
             | DeploymentDoesNotExist(_)
             | UnknownAlloc(_)

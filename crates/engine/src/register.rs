@@ -1,7 +1,7 @@
 //! Job writes: register (§3.16 register rules, §1.8 validation), deregister/purge (G3),
 //! revert and stable (§3.16).
 
-use crate::command::{DeregisterJob, RegisterJob, RevertJob, SetJobStability};
+use crate::command::{DeregisterJob, EvaluateJob, RegisterJob, RevertJob, SetJobStability};
 use crate::job::{canonicalize, spec_changed, validate};
 use crate::model::{eval_status, job_status, job_type, triggered_by, Evaluation, Job};
 use crate::outcome::Change;
@@ -345,5 +345,39 @@ pub(crate) fn set_stability(tx: &mut Tx, req: &SetJobStability) -> Result<()> {
         ),
     );
     set_version_stability(tx, &key, req.job_version, req.stable, why);
+    Ok(())
+}
+
+/// EV1: `Job.Evaluate` — a new pending evaluation of the job's current version, as its
+/// registration would create; refused for periodic and parameterized jobs, whose
+/// launches are what gets evaluated.
+pub(crate) fn evaluate(tx: &mut Tx, c: &EvaluateJob) -> Result<()> {
+    let key = tx.job_key(&c.namespace, &c.job_id);
+    let job = tx
+        .job(&key)
+        .ok_or_else(|| Error::JobNotFound(c.job_id.clone()))?;
+    if job.periodic.as_ref().is_some_and(|p| !p.is_null()) {
+        return Err(Error::CantEvaluatePeriodic);
+    }
+    if job.parameterized_job.as_ref().is_some_and(|p| !p.is_null()) {
+        return Err(Error::CantEvaluateParameterized);
+    }
+    let eval = Evaluation {
+        namespace: job.namespace.clone(),
+        priority: job.priority,
+        eval_type: job.job_type.clone(),
+        triggered_by: triggered_by::JOB_EVAL.to_string(),
+        job_id: job.id.clone(),
+        job_modify_index: job.job_modify_index,
+        status: eval_status::PENDING.to_string(),
+        ..Evaluation::default()
+    };
+    let eval_id = tx.create_eval(
+        eval,
+        ("EV1", "an operator asked for the job to be evaluated"),
+    );
+    tx.out.eval_id = Some(eval_id);
+    tx.out.eval_create_index = tx.index;
+    tx.out.job_modify_index = job.job_modify_index;
     Ok(())
 }

@@ -178,7 +178,7 @@ impl JobListStub {
 
 /// `JobRegisterResponse` (register and revert): it embeds a full query meta, so
 /// `KnownLeader`, `LastContact` and `NextToken` appear in the body (§7.8).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct JobRegisterResponse {
     pub eval_create_index: u64,

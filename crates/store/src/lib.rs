@@ -49,6 +49,7 @@ pub use identity::IDENTITY_FILE;
 pub use observer::StoreObserver;
 pub use recovery::{RecoveryReport, Repair, DB_FILE};
 pub use snapshot::file_name as snapshot_file_name;
+pub use snapshot::write_atomically;
 pub use snapshotter::SnapshotInfo;
 pub use stamp::{system_now_ns, SystemStamp};
 pub use store::{Options, Store, StoreStats};

@@ -32,6 +32,8 @@ pub mod triggered_by {
     pub const JOB_REGISTER: &str = "job-register";
     /// A job was stopped or purged.
     pub const JOB_DEREGISTER: &str = "job-deregister";
+    /// An operator asked for the job to be evaluated again (`POST /v1/job/:id/evaluate`).
+    pub const JOB_EVAL: &str = "job-eval";
     /// The deployment watcher asked for a new plan (progress, promotion, failure).
     pub const DEPLOYMENT_WATCHER: &str = "deployment-watcher";
     /// An allocation failed and is to be rescheduled.

@@ -481,7 +481,7 @@ fn gauge_value(n: u64) -> i64 {
 
 /// Rules under which the engine promotes on its own (auto-promotion, `docs/semantics.md`).
 fn is_auto_promotion(rule: &str) -> bool {
-    rule == "AP2"
+    rule == "AP4"
 }
 
 /// Who writes a command: an operator (API and CLI), a scheduler (plans, acks), a client

@@ -4,11 +4,12 @@
 //! - `Timestamp`: when the numbers were read, in Go's `time.Time` string form
 //!   (`2026-12-02 16:50:00 +0000 UTC`);
 //! - `Gauges`: `{Name, Value, Labels}` — every gauge, and the process metrics;
-//! - `Counters`: `{Name, Count, Rate, Sum, SumSq, Min, Max, Mean, Stddev, Labels}` —
+//! - `Counters`: `{Name, Count, Rate, Sum, Min, Max, Mean, Stddev, Labels}` —
 //!   every counter counts events one at a time, so `Count` = `Sum`, each observation is
 //!   1 (`Min` = `Max` = `Mean` = 1, `Stddev` 0) and `Rate` is per second since the
 //!   agent started;
-//! - `Samples`: the same keys for every timing and size, from exact running summaries.
+//! - `Samples`: the same keys for every timing and size, from exact running summaries;
+//! - `Points` and `PrecisionGauges`: empty (rollout has no such metrics).
 //!
 //! Nomad's in-memory sink reports 10-second intervals; rollout reports totals since the
 //! agent started, which is what a scraper of cumulative numbers wants. Names are the
@@ -57,7 +58,6 @@ pub fn nomad_json(
                         "Count": total as u64,
                         "Rate": total / seconds,
                         "Sum": total,
-                        "SumSq": total,
                         "Min": one,
                         "Max": one,
                         "Mean": one,
@@ -74,7 +74,6 @@ pub fn nomad_json(
                         "Count": s.count,
                         "Rate": s.sum / seconds,
                         "Sum": s.sum,
-                        "SumSq": s.sum_sq,
                         "Min": s.min,
                         "Max": s.max,
                         "Mean": s.mean(),
@@ -87,10 +86,12 @@ pub fn nomad_json(
         }
     }
     json!({
-        "Timestamp": go_time(now_unix_ns),
-        "Gauges": gauges,
         "Counters": counters,
+        "Gauges": gauges,
+        "Points": [],
+        "PrecisionGauges": [],
         "Samples": sampled,
+        "Timestamp": go_time(now_unix_ns),
     })
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Paths and methods follow `http-api.md` §1: PUT and POST are interchangeable wherever a
 //! write is accepted; a wrong method is 405 `Invalid method`; an unknown path is 404
-//! with a text naming what rollout does not implement.
+//! with a text naming what rollout does not implement. The web page (`/ui`, and `/`
+//! redirecting to it) is served from files embedded at build time (`ui`).
 
 mod acl;
 mod agent;
@@ -14,10 +15,13 @@ mod deployments;
 mod engine;
 mod evaluations;
 mod events;
+mod job_launch;
+mod job_scale;
 mod jobs;
 mod jobspec;
 mod namespaces;
 mod status;
+mod ui;
 
 use crate::body;
 use crate::error;
@@ -31,6 +35,8 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .merge(deployments::routes())
         .merge(jobs::routes())
+        .merge(job_scale::routes())
+        .merge(job_launch::routes())
         .merge(jobspec::routes())
         .merge(evaluations::routes())
         .merge(allocations::routes())
@@ -40,6 +46,7 @@ pub fn router(api: Api) -> Router {
         .merge(events::routes())
         .merge(status::routes())
         .merge(namespaces::routes())
+        .merge(ui::routes())
         .method_not_allowed_fallback(error::invalid_method)
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(

@@ -20,3 +20,4 @@ mod shapes;
 mod storage_faults;
 mod time_travel;
 mod tooling;
+mod ui;

@@ -41,7 +41,17 @@ async fn metrics_answer_nomads_json_shape_by_default() {
     );
     let doc = r.ok();
     let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["Counters", "Gauges", "Samples", "Timestamp"]);
+    assert_eq!(
+        keys,
+        [
+            "Counters",
+            "Gauges",
+            "Points",
+            "PrecisionGauges",
+            "Samples",
+            "Timestamp"
+        ]
+    );
     // Go's time.Time text, to the second.
     let ts = doc["Timestamp"].as_str().unwrap();
     assert!(ts.ends_with(" +0000 UTC") && ts.len() == 29, "{ts}");
@@ -50,7 +60,7 @@ async fn metrics_answer_nomads_json_shape_by_default() {
         assert_eq!(k, ["Labels", "Name", "Value"], "{g}");
     }
     let sample_keys = [
-        "Count", "Labels", "Max", "Mean", "Min", "Name", "Rate", "Stddev", "Sum", "SumSq",
+        "Count", "Labels", "Max", "Mean", "Min", "Name", "Rate", "Stddev", "Sum",
     ];
     for section in ["Counters", "Samples"] {
         for e in doc[section].as_array().unwrap() {

@@ -193,3 +193,108 @@ async fn namespace_and_agent_acls_as_nomad_enforces_them() {
     assert_eq!(s.get("/v1/status/leader").await.status, 200);
     assert_eq!(s.get("/v1/regions").await.status, 200);
 }
+
+#[tokio::test]
+async fn job_summary_counts_allocations_by_client_status() {
+    let s = Server::deterministic(62).await;
+    s.register(job("web", 2, "app:1", json!({}))).await;
+    let placed = s.schedule().await;
+    s.report(&placed[..1], Some(true)).await;
+    let summary = s.get("/v1/job/web/summary").await;
+    insta::assert_json_snapshot!("job_summary", summary.json());
+    assert_eq!(s.get("/v1/job/nope/summary").await.status, 404);
+}
+
+#[tokio::test]
+async fn scaling_a_group_registers_a_new_version_and_a_deployment() {
+    let s = Server::deterministic(63).await;
+    let update = json!({"MaxParallel": 1});
+    s.register(job("web", 1, "app:1", update)).await;
+    s.converge().await;
+    let status = s.get("/v1/job/web/scale").await.ok();
+    insta::assert_json_snapshot!("job_scale_status", status);
+    let before = s.job("web").await;
+    let r = s
+        .post(
+            "/v1/job/web/scale",
+            json!({"Count": 3, "Target": {"Group": "web"}}),
+        )
+        .await
+        .ok();
+    assert!(r["EvalID"].is_string(), "{r}");
+    let after = s.job("web").await;
+    assert_eq!(after["Version"], 1);
+    assert_eq!(after["TaskGroups"][0]["Count"], 3);
+    assert_ne!(after["JobModifyIndex"], before["JobModifyIndex"]);
+    let d = s.latest_deployment("web").await;
+    assert_eq!(d["JobVersion"], 1);
+    assert_eq!(d["TaskGroups"]["web"]["DesiredTotal"], 3);
+    // Refusals, with Nomad's texts; none changes the job.
+    for (body, text) in [
+        (
+            json!({"Count": 2}),
+            "missing task group name for scaling action",
+        ),
+        (
+            json!({"Count": -1, "Target": {"Group": "web"}}),
+            "scaling action count can't be negative",
+        ),
+        (
+            json!({"Count": 2, "Target": {"Group": "db"}}),
+            "task group \"db\" specified for scaling does not exist in job",
+        ),
+        (
+            json!({"Count": 2, "Target": {"Group": "web"}, "EnforceIndex": true, "JobModifyIndex": 1}),
+            "Enforcing job modify index 1: job exists with conflicting job modify index: 6",
+        ),
+    ] {
+        let r = s.post("/v1/job/web/scale", body).await;
+        assert_eq!((r.status, r.text.as_str()), (400, text));
+    }
+    assert_eq!(s.job("web").await["Version"], 1);
+    // A scaling event without a count changes nothing.
+    let r = s
+        .post(
+            "/v1/job/web/scale",
+            json!({"Target": {"Group": "web"}, "Message": "hi"}),
+        )
+        .await
+        .ok();
+    assert_eq!(r["EvalID"], "", "{r}");
+    assert_eq!(s.job("web").await["Version"], 1);
+    let r = s
+        .post(
+            "/v1/job/nope/scale",
+            json!({"Count": 1, "Target": {"Group": "web"}}),
+        )
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (404, "job \"nope\" not found"));
+}
+
+#[tokio::test]
+async fn ev1_evaluate_creates_an_evaluation_and_launches_are_400() {
+    let s = Server::deterministic(64).await;
+    s.register(job("web", 1, "app:1", json!({}))).await;
+    s.converge().await;
+    let r = s.post("/v1/job/web/evaluate", json!({})).await.ok();
+    let eval = r["EvalID"].as_str().expect("an evaluation").to_string();
+    let e = s.get(&format!("/v1/evaluation/{eval}")).await.ok();
+    assert_eq!(
+        (e["TriggeredBy"].as_str(), e["Status"].as_str()),
+        (Some("job-eval"), Some("pending"))
+    );
+    let r = s.post("/v1/job/nope/evaluate", json!({})).await;
+    assert_eq!((r.status, r.text.as_str()), (404, "job \"nope\" not found"));
+    let r = s.post("/v1/job/web/periodic/force", json!({})).await;
+    assert_eq!(
+        (r.status, r.text.as_str()),
+        (400, "job \"web\" is not periodic")
+    );
+    let r = s.post("/v1/job/web/dispatch", json!({})).await;
+    assert_eq!(
+        (r.status, r.text.as_str()),
+        (400, "Specified job \"web\" is not a parameterized job")
+    );
+    let r = s.post("/v1/job/nope/dispatch", json!({})).await;
+    assert_eq!(r.status, 404);
+}

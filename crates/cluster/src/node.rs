@@ -1,0 +1,653 @@
+//! [`Node`]: one member of a rollout cluster — its Raft, its state machine, its peer
+//! API — and the calls an API layer makes: write, consistent read, status.
+
+use crate::error::{ClusterError, StartError};
+use crate::log_store::LogStore;
+use crate::secret::ClusterSecret;
+use crate::state_machine::{Published, StateMachine};
+use crate::transport::client::{Network, PeerClient};
+use crate::transport::{path, server, ForwardReply, ForwardWrite, ReadIndexReply};
+use crate::types::{NodeId, Proposal, RequestId, TypeConfig};
+use crate::waiters::{Settled, Waiters};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, InitializeError, RaftError};
+use openraft::{BasicNode, Raft, RaftMetrics, ServerState, SnapshotPolicy};
+use rollout_engine::{Command, EngineConfig, Outcome, Stamp, State};
+use rollout_store::{Committed, SystemStamp};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Raft's clocks and log compaction. Every member of a cluster should use the same.
+#[derive(Clone, Debug)]
+pub struct RaftSettings {
+    /// How often the leader sends heartbeats.
+    pub heartbeat_ms: u64,
+    /// A follower that hears from no leader for a random time in this range starts an
+    /// election.
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many entries since the last one.
+    pub snapshot_every_entries: u64,
+    /// Entries kept in the log below the newest snapshot, so that a follower a little
+    /// behind catches up from the log rather than by a whole snapshot.
+    pub entries_kept_after_snapshot: u64,
+    /// Largest snapshot chunk sent in one RPC.
+    pub snapshot_chunk_bytes: u64,
+    /// Bound on one snapshot chunk's RPC.
+    pub install_snapshot_timeout_ms: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        RaftSettings {
+            heartbeat_ms: 150,
+            election_timeout_min_ms: 600,
+            election_timeout_max_ms: 1200,
+            snapshot_every_entries: 10_000,
+            entries_kept_after_snapshot: 1_000,
+            snapshot_chunk_bytes: 4 << 20,
+            install_snapshot_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl RaftSettings {
+    fn to_openraft(&self, cluster_name: &str) -> Result<openraft::Config, StartError> {
+        openraft::Config {
+            cluster_name: cluster_name.to_owned(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_timeout_min_ms,
+            election_timeout_max: self.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries.max(1)),
+            max_in_snapshot_log_to_keep: self.entries_kept_after_snapshot,
+            snapshot_max_chunk_size: self.snapshot_chunk_bytes.max(1),
+            install_snapshot_timeout: self.install_snapshot_timeout_ms,
+            ..openraft::Config::default()
+        }
+        .validate()
+        .map_err(|e| StartError::Config(e.to_string()))
+    }
+}
+
+/// How to start a node.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// This node's ID: stable across restarts, unique in the cluster.
+    pub id: NodeId,
+    /// Where the peer API listens (port 0: any free port, see [`Node::addr`]).
+    pub listen: SocketAddr,
+    /// The directory of the Raft log and the snapshot file.
+    pub data_dir: PathBuf,
+    /// The secret every member holds.
+    pub secret: ClusterSecret,
+    /// The configuration of the initial engine state (the same on every member).
+    pub engine_config: EngineConfig,
+    /// The clock and entropy this node stamps commands with while it is leader.
+    pub stamp: Arc<dyn Stamp>,
+    pub raft: RaftSettings,
+    /// Bound on one RPC's connection attempt.
+    pub connect_timeout: Duration,
+    /// Bound on a write, from proposal until this node has applied it.
+    pub write_timeout: Duration,
+    /// How long a write or a consistent read waits for a leader to be elected before
+    /// answering [`ClusterError::NoLeader`].
+    pub leader_wait: Duration,
+    /// Committed batches the [`Node::commits`] feed keeps for a slow receiver.
+    pub commit_feed_capacity: usize,
+}
+
+impl NodeConfig {
+    /// A configuration with production defaults: the system clock and entropy, and
+    /// [`RaftSettings::default`].
+    pub fn new(
+        id: NodeId,
+        listen: SocketAddr,
+        data_dir: impl Into<PathBuf>,
+        secret: ClusterSecret,
+    ) -> NodeConfig {
+        NodeConfig {
+            id,
+            listen,
+            data_dir: data_dir.into(),
+            secret,
+            engine_config: EngineConfig::default(),
+            stamp: Arc::new(SystemStamp),
+            raft: RaftSettings::default(),
+            connect_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(10),
+            leader_wait: Duration::from_secs(5),
+            commit_feed_capacity: 1024,
+        }
+    }
+}
+
+/// The leader as a node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderInfo {
+    pub id: NodeId,
+    /// Its peer API address (`host:port`), what `/v1/status/leader` shows.
+    pub addr: String,
+}
+
+/// A member of the cluster's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: NodeId,
+    pub addr: String,
+    /// Voters elect leaders and count towards the quorum; learners only replicate.
+    pub voter: bool,
+}
+
+/// What the peer API and the node's callers share.
+pub(crate) struct Core {
+    pub(crate) id: NodeId,
+    pub(crate) raft: Raft<TypeConfig>,
+    pub(crate) secret: ClusterSecret,
+    published: Arc<Published>,
+    waiters: Arc<Waiters>,
+    stamp: Arc<dyn Stamp>,
+    client: PeerClient,
+    last_leader_contact: Mutex<Option<Instant>>,
+    write_timeout: Duration,
+    leader_wait: Duration,
+}
+
+impl Core {
+    /// Notes that a leader reached this node (an append or a snapshot chunk arrived).
+    pub(crate) fn touch_leader_contact(&self) {
+        *self
+            .last_leader_contact
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    fn leader(&self) -> Option<LeaderInfo> {
+        leader_of(&self.raft.metrics().borrow())
+    }
+
+    /// Waits up to the configured time for a leader to be known.
+    async fn await_leader(&self) -> Option<LeaderInfo> {
+        if let Some(leader) = self.leader() {
+            return Some(leader);
+        }
+        let mut metrics = self.raft.metrics();
+        let found = tokio::time::timeout(
+            self.leader_wait,
+            metrics.wait_for(|m| m.current_leader.is_some()),
+        )
+        .await;
+        match found {
+            Ok(Ok(m)) => leader_of(&m),
+            _ => None,
+        }
+    }
+
+    /// Stamps and proposes a write on this node, which must be the leader, and answers
+    /// once it is committed and applied here.
+    pub(crate) async fn propose_here(
+        &self,
+        request_id: RequestId,
+        command: Command,
+    ) -> ForwardReply {
+        // The engine never lets time go back; stamping the later of the two keeps the
+        // logged time equal to the applied one.
+        let now = self.stamp.now().max(self.published.state.borrow().now());
+        let entropy = match self.stamp.entropy() {
+            Ok(entropy) => entropy,
+            Err(e) => return ForwardReply::Failed(format!("no entropy to stamp the write: {e}")),
+        };
+        let proposal = Proposal {
+            request_id,
+            now,
+            entropy,
+            command,
+        };
+        let written = tokio::time::timeout(self.write_timeout, self.raft.client_write(proposal));
+        match written.await {
+            Ok(Ok(response)) => ForwardReply::Committed {
+                index: response.log_id.index,
+            },
+            // Either never appended here, or appended and then truncated by a new
+            // leader: in both cases it will not be applied.
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to)))) => {
+                ForwardReply::NotLeader {
+                    leader_id: to.leader_id,
+                    leader_addr: to.leader_node.map(|n| n.addr),
+                }
+            }
+            Ok(Err(e)) => ForwardReply::Indeterminate(e.to_string()),
+            Err(_) => ForwardReply::Indeterminate(format!(
+                "not committed within {} ms",
+                self.write_timeout.as_millis()
+            )),
+        }
+    }
+
+    /// The read index, if this node is the leader: confirmed with a quorum, and applied
+    /// here before it is returned.
+    pub(crate) async fn read_index_here(&self) -> ReadIndexReply {
+        match self.raft.ensure_linearizable().await {
+            Ok(read) => ReadIndexReply::Index(read.map_or(0, |id| id.index)),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(to))) => {
+                ReadIndexReply::NotLeader {
+                    leader_id: to.leader_id,
+                    leader_addr: to.leader_node.map(|n| n.addr),
+                }
+            }
+            Err(e) => ReadIndexReply::Failed(e.to_string()),
+        }
+    }
+
+    /// Waits until this node has applied `index`, then answers with what the state
+    /// machine settled for the request.
+    async fn settle_here(
+        &self,
+        request_id: RequestId,
+        mut settled: oneshot::Receiver<Settled>,
+        index: u64,
+    ) -> Result<Outcome, ClusterError> {
+        let mut applied = self.published.applied_index.subscribe();
+        let reached = tokio::time::timeout(self.write_timeout, async {
+            tokio::select! {
+                biased;
+                s = &mut settled => s.ok(),
+                _ = applied.wait_for(|a| *a >= index) => None,
+            }
+        })
+        .await;
+        let settled = match reached {
+            Ok(Some(s)) => s,
+            // Applied up to the index: the state machine settles a batch's waiters
+            // before it publishes the batch's index, so an unsettled one was passed
+            // over by a snapshot.
+            Ok(None) => match settled.try_recv() {
+                Ok(s) => s,
+                Err(_) => return Err(ClusterError::OutcomeUnknown { index }),
+            },
+            Err(_) => return Err(ClusterError::Timeout { index }),
+        };
+        match settled {
+            Settled::Applied(outcome) => Ok(outcome),
+            Settled::Refused { index, error } => Err(ClusterError::Refused { index, error }),
+            Settled::Duplicate { first_index } => Err(ClusterError::Duplicate {
+                request_id,
+                first_index,
+            }),
+        }
+    }
+}
+
+fn leader_of(m: &RaftMetrics<NodeId, BasicNode>) -> Option<LeaderInfo> {
+    let id = m.current_leader?;
+    let addr = m.membership_config.membership().get_node(&id)?.addr.clone();
+    Some(LeaderInfo { id, addr })
+}
+
+/// How many times a write follows "not the leader, try X" before giving up: each hop
+/// proposed nothing, so following is safe; a bound keeps an election storm from
+/// bouncing a write forever.
+const MAX_FORWARD_HOPS: usize = 3;
+
+/// One running member of a rollout cluster.
+pub struct Node {
+    core: Arc<Core>,
+    addr: SocketAddr,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    server: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.core.id)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Opens the node's storage, starts its Raft and serves its peer API. A node that
+    /// was a member before rejoins its cluster; a new one waits to be bootstrapped or
+    /// added.
+    pub async fn start(config: NodeConfig) -> Result<Node, StartError> {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let log = LogStore::open(&config.data_dir)?;
+        let waiters = Arc::new(Waiters::default());
+        let state_machine = StateMachine::open(
+            &config.data_dir,
+            config.engine_config.clone(),
+            config.stamp.clone(),
+            waiters.clone(),
+            config.commit_feed_capacity,
+        )?;
+        let published = state_machine.published();
+        let client = PeerClient::new(config.secret.clone(), config.connect_timeout)?;
+        let raft_config = Arc::new(config.raft.to_openraft("rollout")?);
+        let raft = Raft::new(
+            config.id,
+            raft_config,
+            Network::new(client.clone()),
+            log,
+            state_machine,
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+        let core = Arc::new(Core {
+            id: config.id,
+            raft,
+            secret: config.secret.clone(),
+            published,
+            waiters,
+            stamp: config.stamp.clone(),
+            client,
+            last_leader_contact: Mutex::new(None),
+            write_timeout: config.write_timeout,
+            leader_wait: config.leader_wait,
+        });
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(server::serve(listener, core.clone(), async move {
+            let _ = stop_rx.await;
+        }));
+        Ok(Node {
+            core,
+            addr,
+            stop: Mutex::new(Some(stop_tx)),
+            server: Mutex::new(Some(server)),
+        })
+    }
+
+    /// This node's ID.
+    pub fn id(&self) -> NodeId {
+        self.core.id
+    }
+
+    /// The address the peer API listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Makes `members` (ID → peer API address) the first configuration of a new
+    /// cluster. Call it on one node, once; on a node that already has a configuration
+    /// it does nothing (so every node of a fresh cluster may call it with the same
+    /// members).
+    pub async fn bootstrap(&self, members: &BTreeMap<NodeId, String>) -> Result<(), ClusterError> {
+        let nodes: BTreeMap<NodeId, BasicNode> = members
+            .iter()
+            .map(|(id, addr)| (*id, BasicNode::new(addr)))
+            .collect();
+        match self.core.raft.initialize(nodes).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(ClusterError::Internal(e.to_string())),
+        }
+    }
+
+    /// Applies `command` once, through the leader, and answers with its outcome once
+    /// this node has applied it too (so a read here right after sees it). A fresh
+    /// request ID names the write.
+    pub async fn write(&self, command: Command) -> Result<Outcome, ClusterError> {
+        let id = RequestId::random()
+            .map_err(|e| ClusterError::Internal(format!("no entropy for a request ID: {e}")))?;
+        self.write_with_id(id, command).await
+    }
+
+    /// Like [`Node::write`] with the caller's request ID: retrying a write that ended
+    /// [`ClusterError::Indeterminate`] with the same ID applies it at most once (a
+    /// retry of an applied write answers [`ClusterError::Duplicate`]).
+    pub async fn write_with_id(
+        &self,
+        request_id: RequestId,
+        command: Command,
+    ) -> Result<Outcome, ClusterError> {
+        let settled = self.core.waiters.register(request_id);
+        let _forget = Forget(&self.core.waiters, request_id);
+        let mut leader = self
+            .core
+            .await_leader()
+            .await
+            .ok_or(ClusterError::NoLeader)?;
+        for _ in 0..MAX_FORWARD_HOPS {
+            let reply = if leader.id == self.core.id {
+                self.core.propose_here(request_id, command.clone()).await
+            } else {
+                self.forward(&leader, request_id, command.clone()).await?
+            };
+            match reply {
+                ForwardReply::Committed { index } => {
+                    return self.core.settle_here(request_id, settled, index).await;
+                }
+                ForwardReply::NotLeader {
+                    leader_id: Some(id),
+                    leader_addr: Some(addr),
+                } if id != leader.id => leader = LeaderInfo { id, addr },
+                ForwardReply::NotLeader { .. } => return Err(ClusterError::NoLeader),
+                ForwardReply::Indeterminate(reason) => {
+                    return Err(ClusterError::Indeterminate { request_id, reason })
+                }
+                ForwardReply::Failed(reason) => return Err(ClusterError::Internal(reason)),
+            }
+        }
+        Err(ClusterError::NoLeader)
+    }
+
+    async fn forward(
+        &self,
+        leader: &LeaderInfo,
+        request_id: RequestId,
+        command: Command,
+    ) -> Result<ForwardReply, ClusterError> {
+        let write = ForwardWrite {
+            request_id,
+            command,
+        };
+        match self
+            .core
+            .client
+            .call(
+                &leader.addr,
+                path::FORWARD_WRITE,
+                &write,
+                self.core.write_timeout,
+            )
+            .await
+        {
+            Ok(reply) => Ok(reply),
+            // Nothing reached the leader: nothing was proposed.
+            Err(e) if e.not_sent() => Err(ClusterError::NoLeader),
+            Err(e) => Err(ClusterError::Indeterminate {
+                request_id,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Makes a following read on this node linearizable: confirms with a quorum that
+    /// the leader is still leader (asking it, from a follower), then waits until this
+    /// node has applied the leader's commit index. Returns that index.
+    pub async fn ensure_linearizable(&self) -> Result<u64, ClusterError> {
+        let mut leader = self
+            .core
+            .await_leader()
+            .await
+            .ok_or(ClusterError::NoLeader)?;
+        for _ in 0..MAX_FORWARD_HOPS {
+            let reply = if leader.id == self.core.id {
+                self.core.read_index_here().await
+            } else {
+                self.core
+                    .client
+                    .call(&leader.addr, path::READ_INDEX, &(), self.core.write_timeout)
+                    .await
+                    .map_err(|e| {
+                        if e.not_sent() {
+                            ClusterError::NoLeader
+                        } else {
+                            ClusterError::Internal(e.to_string())
+                        }
+                    })?
+            };
+            match reply {
+                ReadIndexReply::Index(index) => {
+                    self.await_applied(index).await?;
+                    return Ok(index);
+                }
+                ReadIndexReply::NotLeader {
+                    leader_id: Some(id),
+                    leader_addr: Some(addr),
+                } if id != leader.id => leader = LeaderInfo { id, addr },
+                ReadIndexReply::NotLeader { .. } => return Err(ClusterError::NoLeader),
+                ReadIndexReply::Failed(reason) => return Err(ClusterError::Internal(reason)),
+            }
+        }
+        Err(ClusterError::NoLeader)
+    }
+
+    /// Waits until this node has applied the entry at `index`.
+    pub async fn await_applied(&self, index: u64) -> Result<(), ClusterError> {
+        let mut applied = self.core.published.applied_index.subscribe();
+        let reached =
+            tokio::time::timeout(self.core.write_timeout, applied.wait_for(|a| *a >= index))
+                .await
+                .map(|r| r.is_ok());
+        match reached {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ClusterError::Internal("the state machine stopped".into())),
+            Err(_) => Err(ClusterError::Timeout { index }),
+        }
+    }
+
+    /// The state this node has applied (possibly behind the leader: a stale read).
+    pub fn state(&self) -> State {
+        self.core.published.state.borrow().clone()
+    }
+
+    /// A receiver of this node's state, changed after every applied batch: what
+    /// blocking queries wait on.
+    pub fn subscribe(&self) -> watch::Receiver<State> {
+        self.core.published.state.subscribe()
+    }
+
+    /// A receiver of the engine state's index: it changes once [`Node::state`] shows
+    /// the write at that index (what a blocking query waits on).
+    pub fn subscribe_index(&self) -> watch::Receiver<u64> {
+        self.core.published.state_index.subscribe()
+    }
+
+    /// The Raft index of the last entry this node applied (at least `state().index()`).
+    pub fn applied_index(&self) -> u64 {
+        *self.core.published.applied_index.borrow()
+    }
+
+    /// The writes this node applies from now on, with their outcomes and states.
+    pub fn commits(&self) -> broadcast::Receiver<Arc<[Committed]>> {
+        self.core.published.commits.subscribe()
+    }
+
+    /// The leader, if this node knows one.
+    pub fn leader(&self) -> Option<LeaderInfo> {
+        self.core.leader()
+    }
+
+    /// Whether this node is the leader.
+    pub fn is_leader(&self) -> bool {
+        self.core.raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    /// Whether this node knows a leader (`X-Nomad-KnownLeader`).
+    pub fn known_leader(&self) -> bool {
+        self.leader().is_some()
+    }
+
+    /// Time since this node last heard from a leader (`X-Nomad-LastContact`): zero on
+    /// the leader, `None` if it never has.
+    pub fn last_contact(&self) -> Option<Duration> {
+        if self.is_leader() {
+            return Some(Duration::ZERO);
+        }
+        self.core
+            .last_leader_contact
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|at| at.elapsed())
+    }
+
+    /// The members of the current configuration, by ID (`/v1/status/peers` lists the
+    /// voters' addresses).
+    pub fn members(&self) -> Vec<Member> {
+        let metrics = self.core.raft.metrics();
+        let m = metrics.borrow();
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<NodeId> = membership.voter_ids().collect();
+        membership
+            .nodes()
+            .map(|(id, node)| Member {
+                id: *id,
+                addr: node.addr.clone(),
+                voter: voters.contains(id),
+            })
+            .collect()
+    }
+
+    /// openraft's metrics of this node (term, log, snapshot, replication).
+    pub fn metrics(&self) -> watch::Receiver<RaftMetrics<NodeId, BasicNode>> {
+        self.core.raft.metrics()
+    }
+
+    /// How many snapshots this node installed from a leader since it started.
+    pub fn snapshots_installed(&self) -> u64 {
+        self.core.published.snapshots_installed()
+    }
+
+    /// Stops Raft and the peer API. Acknowledged writes are durable; a restart from the
+    /// same directory rejoins the cluster.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.core.raft.shutdown().await {
+            tracing::warn!("node {}: Raft did not stop cleanly: {e}", self.core.id);
+        }
+        let stop = self
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut server) = server {
+            // Graceful: in-flight RPCs finish and idle peer connections close, so that
+            // a restart on the same address is not answered by this instance. Bounded.
+            if tokio::time::timeout(Duration::from_secs(5), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
+    }
+}
+
+/// Stops waiting for a request when the write ends, however it ends.
+struct Forget<'a>(&'a Waiters, RequestId);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.0.forget(&self.1);
+    }
+}

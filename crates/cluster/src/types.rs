@@ -1,0 +1,94 @@
+//! The Raft type configuration: what one log entry carries and what applying it answers.
+//!
+//! An entry's application data is a [`Proposal`]: a command the leader stamped with its
+//! time and entropy, and the request ID its client chose. The entry's Raft log index is
+//! the envelope's index (see [`Proposal::envelope`]), so no index travels in the proposal
+//! and every node derives the same envelope from the same entry.
+
+use openraft::BasicNode;
+use rollout_engine::model::UnixNanos;
+use rollout_engine::{Command, Entropy, Envelope};
+use serde::{Deserialize, Serialize};
+use std::io::Cursor;
+use uuid::Uuid;
+
+/// A node's ID in the cluster (openraft's default width).
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// rollout's Raft types: proposals in, [`WriteResponse`]s out, peers addressed by a
+    /// `host:port` ([`BasicNode`]), snapshots as bytes.
+    pub TypeConfig:
+        D = Proposal,
+        R = WriteResponse,
+        NodeId = NodeId,
+        Node = BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// The client's name for one write, so that a write proposed twice (a retry after a
+/// timeout, a forward that may or may not have arrived) is applied once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestId(pub Uuid);
+
+impl RequestId {
+    /// A fresh random ID from the operating system's source.
+    pub fn random() -> Result<RequestId, getrandom::Error> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes)?;
+        Ok(RequestId(Uuid::from_bytes(bytes)))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A command as the leader proposes it: stamped (time, entropy) and named by its
+/// client's request ID.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub request_id: RequestId,
+    /// The leader's clock when it proposed, Unix ns (the engine never lets time go back).
+    pub now: UnixNanos,
+    /// The seed of every ID the command creates.
+    pub entropy: Entropy,
+    pub command: Command,
+}
+
+impl Proposal {
+    /// The envelope this proposal is applied as at Raft log index `index`.
+    pub fn envelope(&self, index: u64) -> Envelope {
+        Envelope::new(index, self.now, self.entropy, self.command.clone())
+    }
+}
+
+/// What the state machine answers for an applied entry. It stays small and serializable:
+/// the engine's full outcome is delivered on the node that asked (see
+/// [`crate::waiters`]), where the entry is applied too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteResponse {
+    /// The entry's Raft log index.
+    pub index: u64,
+    /// The proposal's request ID; `None` for entries without a command.
+    pub request_id: Option<RequestId>,
+    /// What applying it did.
+    pub applied: AppliedAs,
+}
+
+/// How the state machine treated an entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppliedAs {
+    /// The engine applied the command: the state's index is now the entry's.
+    Applied,
+    /// The engine refused the command (its text): the state is unchanged.
+    Refused(String),
+    /// The request ID was applied before, at this index: nothing was applied again.
+    Duplicate { first_index: u64 },
+    /// The entry carried no command (a leader's blank entry, a membership change).
+    NoCommand,
+}
