@@ -170,7 +170,7 @@ impl StateMachine {
         }
     }
 
-    /// Shows the batch just applied: first the state, then the answers to the callers
+    /// Shows the batch just applied: first the state (and its index), then the answers to the callers
     /// waiting here (so that a caller's next read sees its write), then the applied
     /// index (so that whoever waits for the index finds every waiter of the batch
     /// settled), then the feed.
@@ -181,6 +181,12 @@ impl StateMachine {
         for (id, s) in settled {
             self.waiters.settle(&id, s);
         }
+        let index = self.engine.state().index();
+        self.published.state_index.send_if_modified(|i| {
+            let changed = *i != index;
+            *i = index;
+            changed
+        });
         self.published
             .applied_index
             .send_replace(self.applied.map_or(0, |id| id.index));
@@ -430,6 +436,8 @@ mod tests {
         assert_eq!(state.job("default", "b").unwrap().job_modify_index, 4);
         assert_eq!(*sm.published.applied_index.borrow(), 4);
         assert_eq!(sm.published.state.borrow().index(), 4);
+        // Blocking queries wait on the state index alone: it moves with the state.
+        assert_eq!(*sm.published.state_index.borrow(), 4);
         // The feed carries the two writes only, named and at their Raft indexes.
         let batch = feed.try_recv().unwrap();
         let fed: Vec<_> = batch.iter().map(|c| (c.command, c.outcome.index)).collect();

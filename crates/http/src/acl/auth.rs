@@ -179,6 +179,14 @@ impl Access {
     pub fn identity(self) -> Result<Identity, ApiError> {
         self.0
     }
+
+    /// The identity, which must read jobs in `namespace` (403 otherwise): what the reads
+    /// of a job and of its objects check first.
+    pub fn reader_of(self, namespace: &str) -> Result<Identity, ApiError> {
+        let who = self.0?;
+        who.require_read(namespace)?;
+        Ok(who)
+    }
 }
 
 impl FromRequestParts<Api> for Access {

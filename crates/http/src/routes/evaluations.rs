@@ -70,14 +70,6 @@ async fn list(
     Ok(Read::new(reply, q.pretty))
 }
 
-/// The token must read jobs in the request's namespace (403); an evaluation in a
-/// namespace it may not read is hidden (404), like a deployment.
-fn require_read(access: Access, q: &QueryOptions) -> Result<Identity, ApiError> {
-    let who = access.identity()?;
-    who.require_read(&q.namespace)?;
-    Ok(who)
-}
-
 /// `GET /v1/evaluation/:id`.
 async fn read(
     State(api): State<Api>,
@@ -86,7 +78,7 @@ async fn read(
     access: Access,
 ) -> Result<Read<Arc<Evaluation>>, ApiError> {
     let id = ids::parse("eval", &id)?;
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let reply = blocking::query_one(
         &api,
         &q,
@@ -113,7 +105,7 @@ async fn allocations(
     access: Access,
 ) -> Result<Read<Vec<AllocListStub>>, ApiError> {
     let id = ids::parse("eval", &id)?;
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let check = |who: &Identity| who.require_read(&q.namespace);
     let reply = blocking::query(&api, &q, &who, check, |state, who| {
         let stubs: Vec<AllocListStub> = match state.eval(&id).filter(|e| who.can_read(&e.namespace))

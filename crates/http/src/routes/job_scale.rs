@@ -114,12 +114,6 @@ fn summarize(state: &EngineState, job: &Job) -> JobSummary {
     }
 }
 
-fn require_read(access: Access, q: &QueryOptions) -> Result<Identity, ApiError> {
-    let who = access.identity()?;
-    who.require_read(&q.namespace)?;
-    Ok(who)
-}
-
 /// `GET /v1/job/:id/summary`.
 async fn summary(
     State(api): State<Api>,
@@ -127,7 +121,7 @@ async fn summary(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<JobSummary>, ApiError> {
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let reply = blocking::query_one(
         &api,
         &q,

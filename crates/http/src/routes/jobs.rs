@@ -163,14 +163,6 @@ async fn register_job(
     Ok(Write::new(index, answer, w.pretty))
 }
 
-/// The token of a job read must read jobs in the request's namespace (which selects
-/// the job).
-fn require_read(access: Access, q: &QueryOptions) -> Result<Identity, ApiError> {
-    let who = access.identity()?;
-    who.require_read(&q.namespace)?;
-    Ok(who)
-}
-
 /// `GET /v1/job/:id`.
 async fn read(
     State(api): State<Api>,
@@ -178,7 +170,7 @@ async fn read(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<Arc<Job>>, ApiError> {
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let reply = blocking::query_one(
         &api,
         &q,
@@ -249,7 +241,7 @@ async fn versions(
     access: Access,
 ) -> Result<Read<JobVersionsResponse>, ApiError> {
     let with_diffs = q.params.bool("diffs")?;
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let check = |who: &Identity| who.require_read(&q.namespace);
     let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let versions: Vec<Arc<Job>> = state.job_versions(&q.namespace, &id).cloned().collect();
@@ -368,7 +360,7 @@ async fn deployments(
     access: Access,
 ) -> Result<Read<Vec<Arc<Deployment>>>, ApiError> {
     let all = q.params.bool("all")?;
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let check = |who: &Identity| who.require_read(&q.namespace);
     let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let list = state
@@ -389,7 +381,7 @@ async fn deployment(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<Option<Arc<Deployment>>>, ApiError> {
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let check = |who: &Identity| who.require_read(&q.namespace);
     let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let latest = state.latest_job_deployment(&q.namespace, &id).cloned();
@@ -406,7 +398,7 @@ async fn evaluations(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<Vec<Arc<Evaluation>>>, ApiError> {
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let check = |who: &Identity| who.require_read(&q.namespace);
     let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let evals = state.job_evals(&q.namespace, &id).cloned().collect();
@@ -423,7 +415,7 @@ async fn allocations(
     q: QueryOptions,
     access: Access,
 ) -> Result<Read<Vec<AllocListStub>>, ApiError> {
-    let who = require_read(access, &q)?;
+    let who = access.reader_of(&q.namespace)?;
     let check = |who: &Identity| who.require_read(&q.namespace);
     let reply = blocking::query(&api, &q, &who, check, |state, _| {
         let stubs = state
