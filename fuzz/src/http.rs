@@ -16,6 +16,7 @@ use rollout_engine::acl::{
 };
 use rollout_engine::command::{RegisterJob, UpdateEvalStatus};
 use rollout_engine::model::{Job, UpdateStrategy, MINUTE_NS, SECOND_NS};
+use rollout_engine::namespace::{Namespace, UpsertNamespaces};
 use rollout_engine::{
     plan, Command, DeploymentEngine, EngineConfig, SeededStamp, State, VirtualClock,
 };
@@ -158,7 +159,13 @@ fn build_fixture() -> Fixture {
     let eval = o.evals_created[0];
     let canaries = b.place(eval);
     b.healthy(&canaries);
-    // A job in another namespace.
+    // A job in another namespace (which must exist first: NS1).
+    b.apply(Command::UpsertNamespaces(UpsertNamespaces {
+        namespaces: vec![Namespace {
+            name: "other".into(),
+            ..Namespace::default()
+        }],
+    }));
     let mut other = web_job("app:1");
     other.namespace = "other".into();
     other.id = "api".into();
