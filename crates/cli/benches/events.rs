@@ -17,8 +17,7 @@
 
 mod common;
 
-use rollout_http::{serve, Api, Config, StoreBackend};
-use rollout_store::{Options, Store};
+use rollout_http::{serve, Config};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,27 +32,19 @@ const SUBSCRIBERS: usize = 1000;
 type Acks = Arc<Mutex<HashMap<u64, Instant>>>;
 
 fn main() {
-    let env = |name: &str, default: u64| -> u64 {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
-    let seconds = env("ROLLOUT_BENCH_SECONDS", 3);
-    let rounds = env("ROLLOUT_BENCH_ROUNDS", 3);
+    let seconds = common::knob("ROLLOUT_BENCH_SECONDS", 3);
+    let rounds = common::knob("ROLLOUT_BENCH_ROUNDS", 3);
     let duration = Duration::from_secs(seconds);
     // Two sockets per subscriber in this one process.
     let _ = rlimit::increase_nofile_limit(16_384);
     let servers = common::runtime("servers");
     let clients = common::runtime("clients");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(Store::open(dir.path(), Options::default()).expect("open store"));
-    let config = Config {
+    let durable = common::durable_api(Config {
         max_connections: 8192,
         max_connections_per_client: 8192,
         ..Config::default()
-    };
-    let api = Api::new(Arc::new(StoreBackend::new(store.clone())), config);
+    });
+    let api = durable.api.clone();
     let addr = servers.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();

@@ -20,36 +20,24 @@ mod common;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::get;
 use axum::Router;
-use rollout_http::{serve, Api, Config, StoreBackend};
-use rollout_store::{Options, Store};
+use rollout_http::{serve, Config};
 use serde_json::json;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 const CONCURRENCY: usize = 64;
 
 fn main() {
-    let env = |name: &str, default: u64| -> u64 {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
-    let seconds = env("ROLLOUT_BENCH_SECONDS", 3);
-    let rounds = env("ROLLOUT_BENCH_ROUNDS", 3);
+    let seconds = common::knob("ROLLOUT_BENCH_SECONDS", 3);
+    let rounds = common::knob("ROLLOUT_BENCH_ROUNDS", 3);
     let duration = Duration::from_secs(seconds);
     let servers = common::runtime("servers");
     let clients = common::runtime("clients");
-    let dir = tempfile::tempdir().expect("temp dir");
 
     // The agent's API over the durable store.
-    let store = Arc::new(Store::open(dir.path(), Options::default()).expect("open store"));
-    let api = Api::new(
-        Arc::new(StoreBackend::new(store.clone())),
-        Config::default(),
-    );
+    let durable = common::durable_api(Config::default());
+    let (api, store) = (durable.api.clone(), durable.store.clone());
     let api_base = servers.block_on(start(|l| serve(l, api, std::future::pending())));
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)

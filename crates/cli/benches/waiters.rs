@@ -22,31 +22,19 @@
 mod common;
 
 use axum::body::Body;
-use rollout_http::{serve, Api, Config, StoreBackend};
-use rollout_store::{Options, Store};
+use rollout_http::{serve, Config};
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 fn main() {
-    let env = |name: &str, default: u64| -> u64 {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
-    let waiters = env("ROLLOUT_BENCH_WAITERS", 10_000) as usize;
-    let rounds = env("ROLLOUT_BENCH_ROUNDS", 20);
+    let waiters = common::knob("ROLLOUT_BENCH_WAITERS", 10_000) as usize;
+    let rounds = common::knob("ROLLOUT_BENCH_ROUNDS", 20);
     let servers = common::runtime("servers");
     let clients = common::runtime("clients");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(Store::open(dir.path(), Options::default()).expect("open store"));
-    let api = Api::new(
-        Arc::new(StoreBackend::new(store.clone())),
-        Config::default(),
-    );
+    let durable = common::durable_api(Config::default());
+    let api = durable.api.clone();
     let router = api.router();
     let base = servers.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -1,7 +1,40 @@
-//! What the HTTP benches share: their runtimes and the jobs they load.
+//! What the HTTP benches share: their knobs, runtimes, the agent's API over a durable
+//! store, and the jobs they load.
 
+use rollout_http::{Api, Config, StoreBackend};
+use rollout_store::{Options, Store};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use tokio::runtime::Runtime;
+
+/// A bench knob from the environment (`ROLLOUT_BENCH_SECONDS=10`), else `default`.
+pub fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The agent's API over a durable store in a temporary directory (kept while this lives).
+pub struct DurableApi {
+    pub api: Api,
+    /// For benches that read the store's statistics (not every bench does).
+    #[allow(dead_code)]
+    pub store: Arc<Store>,
+    _dir: tempfile::TempDir,
+}
+
+/// [`DurableApi`] with `config`.
+pub fn durable_api(config: Config) -> DurableApi {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(Store::open(dir.path(), Options::default()).expect("open store"));
+    let api = Api::new(Arc::new(StoreBackend::new(store.clone())), config);
+    DurableApi {
+        api,
+        store,
+        _dir: dir,
+    }
+}
 
 /// A two-worker runtime: servers and load clients each get one, sharing the cores alike.
 pub fn runtime(name: &str) -> Runtime {

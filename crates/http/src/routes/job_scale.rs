@@ -5,7 +5,7 @@
 //! as a new version (and so, with an update strategy, a deployment), as Nomad does. It
 //! is submitted enforcing the `JobModifyIndex` it was computed from, so a job changed in
 //! between is never overwritten with a stale copy; the request's own `EnforceIndex` is
-//! checked first, with Nomad's text.
+//! checked first, refused as a registration enforcing a stale index is (409).
 
 use crate::acl::{Access, Identity};
 use crate::blocking;
@@ -290,11 +290,13 @@ async fn scale(
         .job(&namespace, &id)
         .cloned()
         .ok_or_else(|| ApiError::from(Error::JobNotFound(id.clone())))?;
+    // Checked before anything else (a scaling event without a count too), with the
+    // engine's refusal of a registration enforcing a stale index.
     if req.enforce_index && req.job_modify_index != job.job_modify_index {
-        return Err(ApiError::bad_request(format!(
-            "Enforcing job modify index {}: job exists with conflicting job modify index: {}",
-            req.job_modify_index, job.job_modify_index
-        )));
+        return Err(ApiError::from(Error::EnforceIndexConflict {
+            expected: req.job_modify_index,
+            actual: job.job_modify_index,
+        }));
     }
     let Some(count) = req.count else {
         let answer = JobRegisterResponse {

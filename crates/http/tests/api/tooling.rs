@@ -243,14 +243,24 @@ async fn scaling_a_group_registers_a_new_version_and_a_deployment() {
             json!({"Count": 2, "Target": {"Group": "db"}}),
             "task group \"db\" specified for scaling does not exist in job",
         ),
-        (
-            json!({"Count": 2, "Target": {"Group": "web"}, "EnforceIndex": true, "JobModifyIndex": 1}),
-            "Enforcing job modify index 1: job exists with conflicting job modify index: 6",
-        ),
     ] {
         let r = s.post("/v1/job/web/scale", body).await;
         assert_eq!((r.status, r.text.as_str()), (400, text));
     }
+    // A stale EnforceIndex is refused as a registration's is (409, R1).
+    let r = s
+        .post(
+            "/v1/job/web/scale",
+            json!({"Count": 2, "Target": {"Group": "web"}, "EnforceIndex": true, "JobModifyIndex": 1}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.text.as_str()),
+        (
+            409,
+            "Enforcing job modify index 1: job exists with conflicting job modify index: 6"
+        )
+    );
     assert_eq!(s.job("web").await["Version"], 1);
     // A scaling event without a count changes nothing.
     let r = s
