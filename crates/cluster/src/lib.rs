@@ -43,6 +43,7 @@
 
 pub mod dedup;
 mod error;
+pub mod history;
 pub mod log_store;
 mod node;
 pub mod secret;

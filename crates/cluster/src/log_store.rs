@@ -85,6 +85,22 @@ impl LogStore {
         txn.commit().map_err(any)
     }
 
+    /// The entries whose indexes fall in `range`, in index order: one read
+    /// transaction, blocking (what openraft's reader and the node's history call).
+    pub fn entries(
+        &self,
+        range: impl RangeBounds<u64>,
+    ) -> Result<Vec<Entry<TypeConfig>>, AnyError> {
+        let txn = self.db.begin_read().map_err(any)?;
+        let table = txn.open_table(LOG).map_err(any)?;
+        let mut entries = Vec::new();
+        for item in table.range::<u64>(bounds(&range)).map_err(any)? {
+            let (_, bytes) = item.map_err(any)?;
+            entries.push(decode_entry(bytes.value())?);
+        }
+        Ok(entries)
+    }
+
     fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>, AnyError> {
         let txn = self.db.begin_read().map_err(any)?;
         let table = txn.open_table(LOG).map_err(any)?;
@@ -114,17 +130,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
-        let read = || -> Result<Vec<Entry<TypeConfig>>, AnyError> {
-            let txn = self.db.begin_read().map_err(any)?;
-            let table = txn.open_table(LOG).map_err(any)?;
-            let mut entries = Vec::new();
-            for item in table.range::<u64>(bounds(&range)).map_err(any)? {
-                let (_, bytes) = item.map_err(any)?;
-                entries.push(decode_entry(bytes.value())?);
-            }
-            Ok(entries)
-        };
-        read().map_err(|e| StorageIOError::read_logs(e).into())
+        self.entries(range)
+            .map_err(|e| StorageIOError::read_logs(e).into())
     }
 }
 

@@ -2,8 +2,10 @@
 //! API — and the calls an API layer makes: write, consistent read, status.
 
 use crate::error::{ClusterError, StartError};
+use crate::history::{History, Source};
 use crate::log_store::LogStore;
 use crate::secret::ClusterSecret;
+use crate::snapshot::SnapshotFile;
 use crate::state_machine::{Published, StateMachine};
 use crate::transport::client::{Network, PeerClient};
 use crate::transport::{path, server, ForwardReply, ForwardWrite, ReadIndexReply};
@@ -12,7 +14,7 @@ use crate::waiters::{Settled, Waiters};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, Raft, RaftMetrics, ServerState, SnapshotPolicy};
 use rollout_engine::{Command, EngineConfig, Outcome, Stamp, State};
-use rollout_store::{Committed, SystemStamp};
+use rollout_store::{Committed, HistoryError, SystemStamp};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -154,6 +156,11 @@ pub(crate) struct Core {
     last_leader_contact: Mutex<Option<Instant>>,
     write_timeout: Duration,
     leader_wait: Duration,
+    /// What [`Node::history`] reads.
+    log: LogStore,
+    snapshot: Arc<SnapshotFile>,
+    data_dir: PathBuf,
+    engine_config: EngineConfig,
 }
 
 impl Core {
@@ -334,13 +341,14 @@ impl Node {
             config.commit_feed_capacity,
         )?;
         let published = state_machine.published();
+        let snapshot = state_machine.snapshot_file();
         let client = PeerClient::new(config.secret.clone(), config.connect_timeout)?;
         let raft_config = Arc::new(config.raft.to_openraft("rollout")?);
         let raft = Raft::new(
             config.id,
             raft_config,
             Network::new(client.clone()),
-            log,
+            log.clone(),
             state_machine,
         )
         .await
@@ -356,6 +364,10 @@ impl Node {
             last_leader_contact: Mutex::new(None),
             write_timeout: config.write_timeout,
             leader_wait: config.leader_wait,
+            log,
+            snapshot,
+            data_dir: config.data_dir.clone(),
+            engine_config: config.engine_config.clone(),
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(server::serve(listener, core.clone(), async move {
@@ -554,6 +566,32 @@ impl Node {
     /// The writes this node applies from now on, with their outcomes and states.
     pub fn commits(&self) -> broadcast::Receiver<Arc<[Committed]>> {
         self.core.published.commits.subscribe()
+    }
+
+    /// Every write this node applied from index `from` up to the index it has applied
+    /// now, re-derived from its snapshot and its log (see [`crate::history`]); older
+    /// than its snapshot is [`HistoryError::TooOld`]. Blocking: call it off the async
+    /// runtime.
+    pub fn history(&self, from: u64) -> Result<History, HistoryError> {
+        let core = &self.core;
+        History::open(
+            Source {
+                snapshot: core.snapshot.current(),
+                snapshot_path: core.data_dir.join(crate::snapshot::SNAPSHOT_FILE),
+                log: &core.log,
+                log_path: core.data_dir.join(crate::log_store::RAFT_DB_FILE),
+                applied_index: self.applied_index(),
+                engine_config: &core.engine_config,
+                stamp: core.stamp.clone(),
+            },
+            from,
+        )
+    }
+
+    /// The stamp this node stamps proposals with while it is leader (its clock is what
+    /// reads that depend on time use).
+    pub fn stamp(&self) -> &Arc<dyn Stamp> {
+        &self.core.stamp
     }
 
     /// The leader, if this node knows one.

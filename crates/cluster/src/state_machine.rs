@@ -129,6 +129,11 @@ impl StateMachine {
         })
     }
 
+    /// The snapshot file this state machine saves to (what a history starts from).
+    pub fn snapshot_file(&self) -> Arc<SnapshotFile> {
+        self.file.clone()
+    }
+
     /// What this state machine publishes.
     pub fn published(&self) -> Arc<Published> {
         self.published.clone()
