@@ -8,7 +8,7 @@ use crate::secret::ClusterSecret;
 use crate::snapshot::SnapshotFile;
 use crate::state_machine::{Published, StateMachine};
 use crate::transport::client::{Network, PeerClient};
-use crate::transport::{path, server, ForwardReply, ForwardWrite, ReadIndexReply};
+use crate::transport::{path, server, ForwardReply, ForwardWrite, IdentityReply, ReadIndexReply};
 use crate::types::{NodeId, Proposal, RequestId, TypeConfig};
 use crate::waiters::{Settled, Waiters};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, InitializeError, RaftError};
@@ -156,6 +156,10 @@ pub(crate) struct Core {
     last_leader_contact: Mutex<Option<Instant>>,
     write_timeout: Duration,
     leader_wait: Duration,
+    /// The peer API address this node advertises.
+    advertise: String,
+    /// Nodes found by [`Node::bootstrap_expect`] (ID → peer API address).
+    discovered: Mutex<BTreeMap<NodeId, String>>,
     /// What [`Node::history`] reads.
     log: LogStore,
     snapshot: Arc<SnapshotFile>,
@@ -174,6 +178,39 @@ impl Core {
 
     fn leader(&self) -> Option<LeaderInfo> {
         leader_of(&self.raft.metrics().borrow())
+    }
+
+    /// Whether this node belongs to a cluster: it has a configuration with voters.
+    fn is_member(&self) -> bool {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .next()
+            .is_some()
+    }
+
+    /// The nodes this node knows of, itself included.
+    fn known(&self) -> BTreeMap<NodeId, String> {
+        let mut known = self
+            .discovered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        known.insert(self.id, self.advertise.clone());
+        known
+    }
+
+    /// What this node answers a peer that looks for the others.
+    pub(crate) fn identity(&self) -> IdentityReply {
+        IdentityReply {
+            id: self.id,
+            addr: self.advertise.clone(),
+            member: self.is_member(),
+            known: self.known(),
+        }
     }
 
     /// Waits up to the configured time for a leader to be known.
@@ -364,6 +401,8 @@ impl Node {
             last_leader_contact: Mutex::new(None),
             write_timeout: config.write_timeout,
             leader_wait: config.leader_wait,
+            advertise: addr.to_string(),
+            discovered: Mutex::new(BTreeMap::new()),
             log,
             snapshot,
             data_dir: config.data_dir.clone(),
@@ -404,6 +443,59 @@ impl Node {
             Ok(()) => Ok(()),
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
             Err(e) => Err(ClusterError::Internal(e.to_string())),
+        }
+    }
+
+    /// Bootstraps a new cluster once `expect` nodes found each other (Nomad's
+    /// `bootstrap_expect` with `retry_join`): asks every address in `join` who it is
+    /// and whom it found, every `interval`, until this node is a member of a cluster.
+    /// The node with the lowest ID among those found bootstraps them all, so exactly one
+    /// does; the others are made members by it. A node that is a member already (a
+    /// restart) returns at once. Returns early, without error, when `stop` turns true.
+    pub async fn bootstrap_expect(
+        &self,
+        expect: usize,
+        join: &[String],
+        interval: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), ClusterError> {
+        let core = &self.core;
+        loop {
+            if core.is_member() || *stop.borrow_and_update() {
+                return Ok(());
+            }
+            for addr in join {
+                let asked: Result<IdentityReply, _> = core
+                    .client
+                    .call(addr, path::IDENTITY, &(), core.write_timeout)
+                    .await;
+                match asked {
+                    Ok(peer) => {
+                        let mut found = core
+                            .discovered
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        found.insert(peer.id, peer.addr);
+                        found.extend(peer.known.into_iter().filter(|(id, _)| *id != core.id));
+                    }
+                    Err(e) => tracing::debug!("node {}: {addr} not reached yet: {e}", core.id),
+                }
+            }
+            let known = core.known();
+            let lowest = known.keys().next().copied();
+            if known.len() >= expect.max(1) && lowest == Some(core.id) {
+                tracing::info!(
+                    "node {}: bootstrapping a cluster of {} ({:?})",
+                    core.id,
+                    known.len(),
+                    known.values().collect::<Vec<_>>()
+                );
+                return self.bootstrap(&known).await;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => return Ok(()),
+            }
         }
     }
 

@@ -24,6 +24,20 @@ pub mod path {
     pub const SNAPSHOT: &str = "/v1/cluster/raft/snapshot";
     pub const FORWARD_WRITE: &str = "/v1/cluster/forward/write";
     pub const READ_INDEX: &str = "/v1/cluster/forward/read-index";
+    pub const IDENTITY: &str = "/v1/cluster/identity";
+}
+
+/// Who a node is, as it tells a peer that is looking for the others to bootstrap with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityReply {
+    pub id: NodeId,
+    /// Its peer API address, as it advertises it.
+    pub addr: String,
+    /// Whether it is a member of a cluster already (it has a configuration).
+    pub member: bool,
+    /// The nodes it found so far (ID → address), so that every node learns the whole
+    /// set even when each names only some of the others in `--retry-join`.
+    pub known: std::collections::BTreeMap<NodeId, String>,
 }
 
 /// The content type of every body.

@@ -23,6 +23,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route(path::SNAPSHOT, post(snapshot))
         .route(path::FORWARD_WRITE, post(forward_write))
         .route(path::READ_INDEX, post(read_index))
+        .route(path::IDENTITY, post(identity))
         .with_state(core)
 }
 
@@ -113,4 +114,12 @@ async fn read_index(State(core): State<Arc<Core>>, request: Request) -> Response
         Err(refused) => return refused,
     };
     reply(&core.read_index_here().await)
+}
+
+async fn identity(State(core): State<Arc<Core>>, request: Request) -> Response {
+    let (): () = match admitted(&core, request).await {
+        Ok(unit) => unit,
+        Err(refused) => return refused,
+    };
+    reply(&core.identity())
 }
