@@ -69,6 +69,29 @@ pub struct AgentArgs {
     limits: LimitArgs,
     #[command(flatten)]
     gc: GcArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// A replicated cluster (docs/cluster.md): Nomad's server flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Cluster")]
+struct ClusterArgs {
+    /// Run as a member of a Raft cluster whose peers reach this one at ADDR (Nomad's RPC
+    /// address). Needs --data-dir and --cluster-secret-file.
+    #[arg(long, value_name = "ADDR", requires_all = ["data_dir", "cluster_secret_file"])]
+    cluster_addr: Option<SocketAddr>,
+    /// Bootstrap a new cluster once this many servers found each other (Nomad's
+    /// -bootstrap-expect); ignored by a member that already belongs to one.
+    #[arg(long, value_name = "N", value_parser = positive, default_value = "1", requires = "cluster_addr")]
+    bootstrap_expect: usize,
+    /// The cluster address of another server to find (repeatable; Nomad's -retry-join).
+    #[arg(long, value_name = "ADDR", requires = "cluster_addr")]
+    retry_join: Vec<String>,
+    /// A file holding the secret every member shares; a process without it cannot
+    /// join, vote or append.
+    #[arg(long, value_name = "FILE", requires = "cluster_addr")]
+    cluster_secret_file: Option<PathBuf>,
 }
 
 /// Garbage collection of finished objects (Nomad's `*_gc_interval` / `*_gc_threshold`).
@@ -245,8 +268,14 @@ pub fn main(args: AgentArgs) -> ExitCode {
 fn init_logging(level: LogLevel, format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(tracing::Level::from(level).as_str()));
+    // openraft narrates every election and replication step at INFO: its warnings
+    // are what an operator needs.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{},openraft=warn",
+            tracing::Level::from(level).as_str()
+        ))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -286,9 +315,10 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         job_tracked_versions: args.limits.job_tracked_versions,
     };
     crate::fd_limit::ensure_and_log(args.limits.max_connections);
-    let storage = Storage::open(location, settings).await?;
-    let backend = storage.backend();
-    let api = Api::new(backend.clone(), http_config(&args, storage.dir()));
+    let (stop, stopping) = watch::channel(false);
+    let home = Home::open(&args, location, settings, stopping.clone()).await?;
+    let backend = home.backend();
+    let api = Api::new(backend.clone(), http_config(&args, home.dir()));
     // On an early error the store closes as it is dropped (nothing is queued yet).
     let listener = rollout_http::bind(args.http_addr)
         .await
@@ -296,7 +326,6 @@ async fn run(args: AgentArgs) -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    let (stop, stopping) = watch::channel(false);
     let cluster = (args.dev && args.dev_scheduler == DevScheduler::Sim).then(|| {
         dev_cluster::spawn(
             backend.clone(),
@@ -318,7 +347,8 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         dev = args.dev,
         scheduler = scheduler_name(&args),
         acl = args.acl_enabled,
-        data_dir = %storage.dir().display(),
+        data_dir = %home.dir().display(),
+        cluster = args.cluster.cluster_addr.is_some(),
         "listening"
     );
     let signal = {
@@ -340,8 +370,72 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         tracing::error!(error = %e, "garbage collector task failed");
     }
     drop(backend);
-    storage.close().await;
+    home.close().await;
     served.map_err(|e| format!("HTTP server failed: {e}"))
+}
+
+/// Where the engine state lives: the durable store of a single agent, or a member of
+/// a replicated cluster.
+enum Home {
+    Single(Storage),
+    Member {
+        member: crate::cluster_member::Member,
+        dir: PathBuf,
+    },
+}
+
+impl Home {
+    async fn open(
+        args: &AgentArgs,
+        location: Location,
+        settings: StoreSettings,
+        stopping: watch::Receiver<bool>,
+    ) -> Result<Home, String> {
+        let (Some(cluster_addr), Some(secret_file), Some(dir)) = (
+            args.cluster.cluster_addr,
+            args.cluster.cluster_secret_file.clone(),
+            args.data_dir.clone(),
+        ) else {
+            return Ok(Home::Single(Storage::open(location, settings).await?));
+        };
+        let engine_config = rollout_engine::EngineConfig {
+            job_tracked_versions: settings.job_tracked_versions,
+        };
+        let member = crate::cluster_member::Member::start(
+            crate::cluster_member::MemberSettings {
+                data_dir: dir.clone(),
+                cluster_addr,
+                secret_file,
+                bootstrap_expect: args.cluster.bootstrap_expect,
+                retry_join: args.cluster.retry_join.clone(),
+                engine_config,
+            },
+            stopping,
+        )
+        .await?;
+        Ok(Home::Member { member, dir })
+    }
+
+    fn backend(&self) -> std::sync::Arc<dyn rollout_http::Backend> {
+        match self {
+            Home::Single(storage) => storage.backend(),
+            Home::Member { member, .. } => member.backend(),
+        }
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        match self {
+            Home::Single(storage) => storage.dir(),
+            Home::Member { dir, .. } => dir,
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Home::Single(storage) => storage.close().await,
+            Home::Member { member, .. } => member.close().await,
+        }
+    }
 }
 
 /// The HTTP layer's settings: ACLs, Nomad's bootstrap reset file in the data dir, and the

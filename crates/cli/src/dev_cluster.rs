@@ -41,6 +41,9 @@ pub fn spawn(
     tokio::spawn(run(backend, LiveCluster::new(config), stop))
 }
 
+/// How often a member that does not lead checks whether it leads now.
+const FOLLOWER_RECHECK: Duration = Duration::from_secs(1);
+
 async fn run(backend: Arc<dyn Backend>, mut cluster: LiveCluster, mut stop: watch::Receiver<bool>) {
     let mut applied = backend.subscribe();
     loop {
@@ -48,6 +51,15 @@ async fn run(backend: Arc<dyn Backend>, mut cluster: LiveCluster, mut stop: watc
             break;
         }
         applied.borrow_and_update();
+        // In a cluster the simulated fleet is driven by the leader alone; the others
+        // look again now and then, so that a new leader takes over.
+        if !backend.is_leader() {
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(FOLLOWER_RECHECK) => {}
+            }
+            continue;
+        }
         let state = backend.state();
         let now = backend.now_ns();
         cluster.observe(&state, now);

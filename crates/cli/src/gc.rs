@@ -37,6 +37,10 @@ pub fn spawn(
             if *stop.borrow() {
                 return;
             }
+            // Once per cluster: the leader collects (a single agent always leads).
+            if !backend.is_leader() {
+                continue;
+            }
             collect(backend.as_ref(), &settings).await;
         }
     })

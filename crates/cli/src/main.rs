@@ -5,6 +5,7 @@
 mod acl;
 mod agent;
 mod client;
+mod cluster_member;
 mod deployment;
 mod dev_cluster;
 mod events;

@@ -110,6 +110,7 @@ impl From<BackendError> for ApiError {
     fn from(e: BackendError) -> ApiError {
         match e {
             BackendError::Rejected(e) => e.into(),
+            BackendError::NoLeader => ApiError::internal_quiet("No cluster leader"),
             BackendError::Unavailable(m) => ApiError::unavailable(m),
             BackendError::Internal(m) => ApiError::internal(m),
         }

@@ -45,7 +45,10 @@ mod server;
 mod ticker;
 mod views;
 
-pub use backend::{Backend, BackendError, BoxFuture, HistoryIter, MemoryBackend, StoreBackend};
+pub use backend::{
+    Backend, BackendError, BoxFuture, ClusterBackend, ClusterView, HistoryIter, MemoryBackend,
+    StoreBackend,
+};
 pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;
 pub use limits::RequestLimits;

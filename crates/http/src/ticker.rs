@@ -2,6 +2,11 @@
 //! anything ([`next_deadline`]); this task sleeps until then and submits it. It re-arms
 //! after every applied command, because any command can move the deadline; it never
 //! polls.
+//!
+//! In a cluster only the leader ticks (one `Tick` per deadline, not one per member).
+//! The other members keep computing the deadline and look again every [`RETRY_AFTER`]
+//! while one is due, so a new leader arms the deadlines of the state it inherited
+//! within that time — a deadline that fell during a failover still fires.
 
 use crate::server::Api;
 use rollout_engine::model::UnixNanos;
@@ -30,8 +35,9 @@ pub async fn run(api: Api) {
         }
         changes.borrow_and_update();
         let due = next_deadline(&api.state());
+        let leading = api.backend().is_leader();
         let sleep = match due {
-            Some(t) if last_ticked == Some(t) => Some(RETRY_AFTER),
+            Some(t) if last_ticked == Some(t) || !leading => Some(RETRY_AFTER),
             Some(t) => Some(until(t, api.backend().now_ns())),
             None => None,
         };
@@ -52,7 +58,7 @@ pub async fn run(api: Api) {
             _ = timer => {}
         }
         let Some(t) = due else { continue };
-        if api.backend().now_ns() < t {
+        if !api.backend().is_leader() || api.backend().now_ns() < t {
             continue; // woke early to re-read the clock
         }
         last_ticked = Some(t);

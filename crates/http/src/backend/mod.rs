@@ -10,9 +10,11 @@
 //! store (`rollout-store`) that every agent runs on; [`MemoryBackend`] is the in-process
 //! implementation for tests that want a virtual clock and seeded IDs.
 
+mod cluster;
 mod memory;
 mod store;
 
+pub use cluster::ClusterBackend;
 pub use memory::MemoryBackend;
 pub use store::StoreBackend;
 
@@ -88,6 +90,30 @@ pub trait Backend: Send + Sync + 'static {
     /// Installs the observer told about every store commit and snapshot (metrics); a
     /// backend without a store ignores it.
     fn observe_store(&self, _observer: Arc<dyn rollout_store::StoreObserver>) {}
+
+    /// The cluster this backend is a member of, as `/v1/status/*` show it; `None`: a
+    /// single agent, which is its own leader and only peer.
+    fn cluster(&self) -> Option<ClusterView> {
+        None
+    }
+
+    /// Whether work that must run once per cluster (the deadline ticker, garbage
+    /// collection, the dev simulator) runs here: on the leader only. A single agent
+    /// always leads.
+    fn is_leader(&self) -> bool {
+        true
+    }
+}
+
+/// A cluster member's view of its cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterView {
+    /// The leader's peer address (`host:port`), if one is known.
+    pub leader: Option<String>,
+    /// The voters' peer addresses, sorted.
+    pub voters: Vec<String>,
+    /// Time since this node last heard from the leader (zero on the leader).
+    pub last_contact: Option<std::time::Duration>,
 }
 
 /// Why a command was not applied.
@@ -96,6 +122,10 @@ pub enum BackendError {
     /// The engine refused the command; its text is Nomad's (spec §5).
     #[error(transparent)]
     Rejected(#[from] rollout_engine::Error),
+    /// No cluster leader is known: nothing was proposed (Nomad's 500 `No cluster
+    /// leader`).
+    #[error("No cluster leader")]
+    NoLeader,
     /// The backend is shutting down or otherwise not accepting commands right now.
     #[error("{0}")]
     Unavailable(String),

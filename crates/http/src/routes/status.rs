@@ -7,9 +7,10 @@
 
 use crate::error::ApiError;
 use crate::query::QueryOptions;
-use crate::response::Json;
+use crate::response::{Json, X_NOMAD_KNOWN_LEADER, X_NOMAD_LAST_CONTACT};
 use crate::server::Api;
 use axum::extract::{Request, State};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,14 +30,26 @@ pub(crate) fn server_address(api: &Api) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::internal("No cluster leader"))
 }
 
-/// `GET /v1/status/leader`: the leader's address as a JSON string.
+/// `GET /v1/status/leader`: the leader's address as a JSON string — in a cluster its
+/// peer (Raft) address, as Nomad names its leader's RPC address; 500 `No cluster
+/// leader` while there is none.
 async fn leader(State(api): State<Api>, q: QueryOptions) -> Result<Json<String>, ApiError> {
-    Ok(Json::new(server_address(&api)?, q.pretty))
+    let leader = match api.backend().cluster() {
+        Some(cluster) => cluster
+            .leader
+            .ok_or_else(|| ApiError::internal_quiet("No cluster leader"))?,
+        None => server_address(&api)?,
+    };
+    Ok(Json::new(leader, q.pretty))
 }
 
 /// `GET /v1/status/peers`: the addresses of the voting servers.
 async fn peers(State(api): State<Api>, q: QueryOptions) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json::new(vec![server_address(&api)?], q.pretty))
+    let peers = match api.backend().cluster() {
+        Some(cluster) => cluster.voters,
+        None => vec![server_address(&api)?],
+    };
+    Ok(Json::new(peers, q.pretty))
 }
 
 /// `GET /v1/regions`: the regions this agent knows, sorted (only its own).
@@ -62,4 +75,29 @@ pub async fn refuse_other_regions(
         Some(_) => ApiError::internal_quiet("No path to region").into_response(),
         None => next.run(request).await,
     }
+}
+
+/// A cluster member's reads say what it knows of the leader, as Nomad's do:
+/// `X-Nomad-KnownLeader` and `X-Nomad-LastContact` (milliseconds since it last heard
+/// from the leader; 0 on the leader). A single agent keeps the `true` and `0` the read
+/// was answered with: it is its own leader.
+pub async fn cluster_query_meta(State(api): State<Api>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let Some(cluster) = api.backend().cluster() else {
+        return response;
+    };
+    let headers = response.headers_mut();
+    if headers.contains_key(X_NOMAD_KNOWN_LEADER) {
+        let known = if cluster.leader.is_some() {
+            "true"
+        } else {
+            "false"
+        };
+        headers.insert(X_NOMAD_KNOWN_LEADER, HeaderValue::from_static(known));
+        let ms = cluster
+            .last_contact
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        headers.insert(X_NOMAD_LAST_CONTACT, HeaderValue::from(ms));
+    }
+    response
 }

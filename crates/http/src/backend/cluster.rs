@@ -1,0 +1,94 @@
+//! The replicated [`Backend`]: a member of a rollout cluster (`rollout-cluster`).
+//!
+//! A write is proposed through the leader (forwarded from a follower) and answered once
+//! it is committed and applied on this node, so a read here right after sees it. State,
+//! blocking queries, the event stream's feed and history are this node's: every member
+//! applies the same log, so every member shows the same thing once it caught up.
+
+use super::{Backend, BackendError, BoxFuture, ClusterView, HistoryIter};
+use rollout_cluster::{ClusterError, Node};
+use rollout_engine::model::UnixNanos;
+use rollout_engine::{Command, Outcome, State};
+use rollout_store::{Committed, HistoryError};
+use std::sync::Arc;
+use tokio::sync::{broadcast, watch};
+
+/// A [`Backend`] over a cluster [`Node`].
+pub struct ClusterBackend {
+    node: Arc<Node>,
+}
+
+impl ClusterBackend {
+    /// Serves the engine held by `node`.
+    pub fn new(node: Arc<Node>) -> ClusterBackend {
+        ClusterBackend { node }
+    }
+
+    /// The node itself.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+}
+
+impl Backend for ClusterBackend {
+    fn submit(&self, command: Command) -> BoxFuture<'_, Result<Outcome, BackendError>> {
+        Box::pin(async move { self.node.write(command).await.map_err(backend_error) })
+    }
+
+    fn state(&self) -> State {
+        self.node.state()
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.node.subscribe_index()
+    }
+
+    fn commits(&self) -> broadcast::Receiver<Arc<[Committed]>> {
+        self.node.commits()
+    }
+
+    fn history(&self, from: u64) -> Result<HistoryIter, HistoryError> {
+        Ok(Box::new(self.node.history(from)?))
+    }
+
+    /// The clock this node stamps with when it leads, never behind the state's time:
+    /// what the next write will see, whichever node stamps it, to within clock skew.
+    fn now_ns(&self) -> UnixNanos {
+        self.node.stamp().now().max(self.node.state().now())
+    }
+
+    fn cluster(&self) -> Option<ClusterView> {
+        let mut voters: Vec<String> = self
+            .node
+            .members()
+            .into_iter()
+            .filter(|m| m.voter)
+            .map(|m| m.addr)
+            .collect();
+        voters.sort();
+        Some(ClusterView {
+            leader: self.node.leader().map(|l| l.addr),
+            voters,
+            last_contact: self.node.last_contact(),
+        })
+    }
+
+    fn is_leader(&self) -> bool {
+        self.node.is_leader()
+    }
+}
+
+/// The cluster's answers as the API words them: a refusal is the engine's; no leader
+/// is Nomad's 500; a write whose fate is unknown is a fault the client must hear about
+/// (it may have been applied: retrying blindly could apply it twice).
+fn backend_error(e: ClusterError) -> BackendError {
+    match e {
+        ClusterError::Refused { error, .. } => BackendError::Rejected(error),
+        ClusterError::NoLeader | ClusterError::NotLeader { .. } => BackendError::NoLeader,
+        e @ (ClusterError::Duplicate { .. }
+        | ClusterError::Indeterminate { .. }
+        | ClusterError::OutcomeUnknown { .. }
+        | ClusterError::Timeout { .. }
+        | ClusterError::Internal(_)) => BackendError::Internal(e.to_string()),
+    }
+}
