@@ -1,0 +1,248 @@
+//! Three `rollout agent` processes as one Raft cluster (docs/cluster.md): bootstrapped
+//! from their flags, writes through every member, a `kill -9` of the leader under a
+//! write load.
+
+use crate::common::client::{job, Client};
+use crate::common::Agent;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Bound on waiting for an election or for replication on a loaded machine.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A free loopback port for a peer address: the members must know each other's
+/// before any of them starts.
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+struct Cluster {
+    agents: Vec<Option<Agent>>,
+    peers: Vec<String>,
+    _dirs: Vec<tempfile::TempDir>,
+    _secret: tempfile::NamedTempFile,
+}
+
+impl Cluster {
+    /// Starts three members, each told about the other two, expecting three.
+    async fn start() -> Cluster {
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret.path(), "cluster-test-secret\n").unwrap();
+        let peers: Vec<String> = (0..3).map(|_| free_addr()).collect();
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut agents = Vec::new();
+        for i in 0..3 {
+            let mut args = vec![
+                "--data-dir".to_string(),
+                dirs[i].path().to_str().unwrap().to_string(),
+                "--cluster-addr".into(),
+                peers[i].clone(),
+                "--bootstrap-expect".into(),
+                "3".into(),
+                "--cluster-secret-file".into(),
+                secret.path().to_str().unwrap().to_string(),
+            ];
+            for (j, peer) in peers.iter().enumerate() {
+                if j != i {
+                    args.extend(["--retry-join".to_string(), peer.clone()]);
+                }
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            agents.push(Some(Agent::start(&args).await));
+        }
+        Cluster {
+            agents,
+            peers,
+            _dirs: dirs,
+            _secret: secret,
+        }
+    }
+
+    fn running(&self) -> impl Iterator<Item = &Agent> {
+        self.agents.iter().flatten()
+    }
+
+    /// The leader's peer address once every running member names the same one.
+    async fn agreed_leader(&self) -> String {
+        self.agreed_leader_other_than("").await
+    }
+
+    /// Like [`Cluster::agreed_leader`], waiting for one other than `old` (the survivors
+    /// name the killed leader until their election timeout passes).
+    async fn agreed_leader_other_than(&self, old: &str) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let mut seen = BTreeSet::new();
+            for agent in self.running() {
+                let r = agent.get("/v1/status/leader").await;
+                seen.insert((r.status == 200).then(|| r.json().as_str().map(str::to_owned)));
+            }
+            if let [Some(Some(leader))] = seen.into_iter().collect::<Vec<_>>().as_slice() {
+                if leader != old {
+                    return leader.clone();
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no agreed leader");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn index_of(&self, peer: &str) -> usize {
+        self.peers
+            .iter()
+            .position(|p| p == peer)
+            .expect("a member's address")
+    }
+}
+
+/// The IDs of the jobs a member holds.
+async fn job_ids(client: &Client) -> BTreeSet<String> {
+    let jobs = client.get("/v1/jobs").await.ok();
+    jobs.as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["ID"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits until a member holds at least `ids`.
+async fn holds(client: &Client, ids: &BTreeSet<String>) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let held = job_ids(client).await;
+        if ids.is_subset(&held) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "missing {:?}",
+            ids.difference(&held).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The three members bootstrap once from their flags, agree on one leader, list the
+/// three peer addresses, and a write through any member (forwarded to the leader) is
+/// answered after it is applied there and is then read on every member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_agents_bootstrap_once_and_take_writes_through_every_member() {
+    let cluster = Cluster::start().await;
+    let leader = cluster.agreed_leader().await;
+    let mut sorted = cluster.peers.clone();
+    sorted.sort();
+    for agent in cluster.running() {
+        assert_eq!(agent.get("/v1/status/peers").await.ok(), json!(sorted));
+        let health = agent.get("/v1/agent/health").await;
+        assert_eq!(health.status, 200, "{}", health.text);
+    }
+    let mut ids = BTreeSet::new();
+    for (i, agent) in cluster.running().enumerate() {
+        let id = format!("through-{i}");
+        let r = agent.put("/v1/jobs", job(&id, 1, "app:1", json!({}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Applied on the member asked before it answers: its own read sees it.
+        assert!(job_ids(agent).await.contains(&id));
+        ids.insert(id);
+    }
+    for agent in cluster.running() {
+        holds(agent, &ids).await;
+        let r = agent.get("/v1/jobs").await;
+        assert_eq!(r.header("X-Nomad-KnownLeader").as_deref(), Some("true"));
+        let contact: u64 = r.header("X-Nomad-LastContact").unwrap().parse().unwrap();
+        assert!(contact < WAIT.as_millis() as u64);
+    }
+    // The leader answers 0 for its last contact with itself.
+    let leading = &cluster.agents[cluster.index_of(&leader)];
+    let r = leading.as_ref().unwrap().get("/v1/jobs").await;
+    assert_eq!(r.header("X-Nomad-LastContact").as_deref(), Some("0"));
+}
+
+/// `kill -9` of the leader while two writers submit through the followers: a new
+/// leader is elected, every acknowledged write is on both survivors, each survivor's
+/// index never went back, and once quiet they hold the same jobs at the same index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_leader_under_load_loses_no_acknowledged_write() {
+    let mut cluster = Cluster::start().await;
+    let leader = cluster.agreed_leader().await;
+    let dead = cluster.index_of(&leader);
+    let survivors: Vec<usize> = (0..3).filter(|i| *i != dead).collect();
+    let clients: Vec<Client> = survivors
+        .iter()
+        .map(|i| cluster.agents[*i].as_ref().unwrap().client.clone())
+        .collect();
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut writers = Vec::new();
+    for (w, client) in clients.iter().cloned().enumerate() {
+        let stop = stop.clone();
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut last_index = 0;
+            let mut n = 0;
+            while !*stop.borrow() {
+                let id = format!("w{w}-{n}");
+                n += 1;
+                let r = client
+                    .put("/v1/jobs", job(&id, 1, "app:1", json!({})))
+                    .await;
+                match r.status {
+                    200 => {
+                        let index = r.json()["Index"].as_u64().unwrap();
+                        assert!(
+                            index > last_index,
+                            "index went back: {index} after {last_index}"
+                        );
+                        last_index = index;
+                        acknowledged.push(id);
+                    }
+                    // No leader yet, or a forwarded write whose fate is unknown: not
+                    // acknowledged, so not counted.
+                    500 => tokio::time::sleep(Duration::from_millis(20)).await,
+                    other => panic!("unexpected {other}: {}", r.text),
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut killed = cluster.agents[dead].take().unwrap();
+    killed.child.start_kill().unwrap();
+    killed.wait().await;
+    cluster.agreed_leader_other_than(&leader).await;
+    // Writes go on under the new leader for a while.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop_tx.send_replace(true);
+    let mut acknowledged = BTreeSet::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    assert!(!acknowledged.is_empty(), "no write was acknowledged at all");
+    for client in &clients {
+        holds(client, &acknowledged).await;
+    }
+    let bodies: Vec<Value> = futures_bodies(&clients).await;
+    assert_eq!(bodies[0], bodies[1], "survivors differ once quiet");
+}
+
+/// `/v1/jobs` and its index on each member, once both show the same index.
+async fn futures_bodies(clients: &[Client]) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut answers = Vec::new();
+        for client in clients {
+            let r = client.get("/v1/jobs").await;
+            answers.push((r.index(), r.ok()));
+        }
+        if answers.windows(2).all(|w| w[0].0 == w[1].0) {
+            return answers
+                .into_iter()
+                .map(|(i, body)| json!([i, body]))
+                .collect();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "indexes never met");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
