@@ -158,6 +158,9 @@ pub(crate) struct Core {
     leader_wait: Duration,
     /// The peer API address this node advertises.
     advertise: String,
+    /// A follower that heard nothing from its leader for longer than this (the longest
+    /// election timeout) no longer reports it as known: it is electing a new one.
+    contact_bound: Duration,
     /// Nodes found by [`Node::bootstrap_expect`] (ID → peer API address).
     discovered: Mutex<BTreeMap<NodeId, String>>,
     /// What [`Node::history`] reads.
@@ -402,6 +405,7 @@ impl Node {
             write_timeout: config.write_timeout,
             leader_wait: config.leader_wait,
             advertise: addr.to_string(),
+            contact_bound: Duration::from_millis(config.raft.election_timeout_max_ms),
             discovered: Mutex::new(BTreeMap::new()),
             log,
             snapshot,
@@ -698,7 +702,21 @@ impl Node {
 
     /// Whether this node knows a leader (`X-Nomad-KnownLeader`).
     pub fn known_leader(&self) -> bool {
-        self.leader().is_some()
+        self.current_leader().is_some()
+    }
+
+    /// The leader as the status endpoints report it: the one Raft names, unless this
+    /// follower has not heard from it for longer than an election timeout (it was
+    /// killed or cut off, and Raft still names it until an election ends).
+    pub fn current_leader(&self) -> Option<LeaderInfo> {
+        let leader = self.leader()?;
+        if leader.id == self.core.id {
+            return Some(leader);
+        }
+        let fresh = self
+            .last_contact()
+            .is_some_and(|since| since <= self.core.contact_bound);
+        fresh.then_some(leader)
     }
 
     /// Time since this node last heard from a leader (`X-Nomad-LastContact`): zero on

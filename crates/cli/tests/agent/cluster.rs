@@ -246,3 +246,62 @@ async fn futures_bodies(clients: &[Client]) -> Vec<Value> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A member left without a quorum changes nothing: writes and default (consistent)
+/// reads answer Nomad's 500 `No cluster leader`, health says so, and `?stale` still
+/// reads what the member holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_quorum_writes_and_consistent_reads_answer_no_cluster_leader() {
+    let mut cluster = Cluster::start().await;
+    let leader = cluster.agreed_leader().await;
+    let dead = cluster.index_of(&leader);
+    let survivor = (0..3).find(|i| *i != dead).unwrap();
+    let client = cluster.agents[survivor].as_ref().unwrap().client.clone();
+    let r = client
+        .put("/v1/jobs", job("before", 1, "app:1", json!({})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The consistent read after the write sees it.
+    assert!(job_ids(&client).await.contains("before"));
+    for i in 0..3 {
+        if i != survivor {
+            let mut agent = cluster.agents[i].take().unwrap();
+            agent.child.start_kill().unwrap();
+            agent.wait().await;
+        }
+    }
+    // Once the member has heard from no leader for an election timeout, its health
+    // says so (until then Raft still names the dead leader).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let health = client.get("/v1/agent/health").await;
+        if health.status == 500 {
+            assert_eq!(health.json()["server"]["message"], "No cluster leader");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still healthy: {health:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = client.get("/v1/jobs").await;
+    assert_eq!((r.status, r.text.as_str()), (500, "No cluster leader"));
+    let r = client
+        .put("/v1/jobs", job("after", 1, "app:1", json!({})))
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (500, "No cluster leader"));
+    let stale = client.get("/v1/jobs?stale").await;
+    let body = stale.ok();
+    let ids: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["ID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["before"]);
+    assert_eq!(
+        stale.header("X-Nomad-KnownLeader").as_deref(),
+        Some("false")
+    );
+}

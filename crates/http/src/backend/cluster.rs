@@ -67,9 +67,19 @@ impl Backend for ClusterBackend {
             .collect();
         voters.sort();
         Some(ClusterView {
-            leader: self.node.leader().map(|l| l.addr),
+            leader: self.node.current_leader().map(|l| l.addr),
             voters,
             last_contact: self.node.last_contact(),
+        })
+    }
+
+    fn consistent_read(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            self.node
+                .ensure_linearizable()
+                .await
+                .map(|_| ())
+                .map_err(backend_error)
         })
     }
 

@@ -97,6 +97,12 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// Makes the reads that follow see every write acknowledged before this call (a
+    /// read-index check with the leader in a cluster); a single agent already does.
+    fn consistent_read(&self) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Whether work that must run once per cluster (the deadline ticker, garbage
     /// collection, the dev simulator) runs here: on the leader only. A single agent
     /// always leads.

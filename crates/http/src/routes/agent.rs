@@ -26,13 +26,21 @@ pub fn routes() -> Router<Api> {
 
 /// `GET /v1/agent/health`: Nomad's server shape. While shutting down the agent answers
 /// 500 so that load balancers stop sending it work; while its store refuses writes (a
-/// commit failed and it is reopening the database), 503 with the reason.
+/// commit failed and it is reopening the database), 503 with the reason; a cluster
+/// member that knows no leader, 500 `No cluster leader`.
 async fn health(State(api): State<Api>) -> Response {
     let refusing = api.backend().refusing_writes();
     let (status, ok, message) = if api.is_shutting_down() {
         (StatusCode::INTERNAL_SERVER_ERROR, false, "shutting down")
     } else if let Some(why) = &refusing {
         (StatusCode::SERVICE_UNAVAILABLE, false, why.as_str())
+    } else if api.backend().cluster().is_some_and(|c| c.leader.is_none()) {
+        // A member that knows no leader can serve no consistent read and take no write.
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            false,
+            "No cluster leader",
+        )
     } else {
         (StatusCode::OK, true, "ok")
     };

@@ -51,6 +51,10 @@ pub fn router(api: Api) -> Router {
         .fallback(error::not_found)
         .layer(middleware::from_fn_with_state(
             api.clone(),
+            status::consistent_reads,
+        ))
+        .layer(middleware::from_fn_with_state(
+            api.clone(),
             status::cluster_query_meta,
         ))
         .layer(middleware::from_fn_with_state(

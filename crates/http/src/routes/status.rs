@@ -10,7 +10,7 @@ use crate::query::QueryOptions;
 use crate::response::{Json, X_NOMAD_KNOWN_LEADER, X_NOMAD_LAST_CONTACT};
 use crate::server::Api;
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -100,4 +100,43 @@ pub async fn cluster_query_meta(State(api): State<Api>, request: Request, next: 
         headers.insert(X_NOMAD_LAST_CONTACT, HeaderValue::from(ms));
     }
     response
+}
+
+/// Reads of a cluster member are consistent by default, as Nomad's are: before the
+/// read runs, the member confirms with the leader (a read index) and waits until it
+/// has applied everything acknowledged so far. `?stale` reads what the member holds,
+/// without asking (Nomad's `AllowStale`). The agent's own endpoints (health, metrics,
+/// status, the page) answer from the member alone.
+pub async fn consistent_reads(State(api): State<Api>, request: Request, next: Next) -> Response {
+    if api.backend().cluster().is_some()
+        && matches!(*request.method(), Method::GET | Method::HEAD)
+        && reads_cluster_state(request.uri().path())
+        && !allows_stale(request.uri().query())
+    {
+        if let Err(e) = api.backend().consistent_read().await {
+            return ApiError::from(e).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Whether `path` reads the replicated state (rather than this agent).
+fn reads_cluster_state(path: &str) -> bool {
+    const LOCAL: [&str; 5] = [
+        "/v1/agent/",
+        "/v1/status/",
+        "/v1/metrics",
+        "/v1/regions",
+        "/v1/operator/",
+    ];
+    path.starts_with("/v1/") && !LOCAL.iter().any(|p| path.starts_with(p))
+}
+
+/// `?stale` or `?stale=true` (a bare `stale` is true, as in Nomad).
+fn allows_stale(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| {
+            k == "stale" && (v.is_empty() || crate::query::parse_go_bool(&v) == Some(true))
+        })
+    })
 }
