@@ -749,6 +749,17 @@ impl Node {
             .collect()
     }
 
+    /// The log index of the Raft configuration in force (0 before bootstrap).
+    pub fn configuration_index(&self) -> u64 {
+        self.core
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .log_id()
+            .map_or(0, |id| id.index)
+    }
+
     /// openraft's metrics of this node (term, log, snapshot, replication).
     pub fn metrics(&self) -> watch::Receiver<RaftMetrics<NodeId, BasicNode>> {
         self.core.raft.metrics()

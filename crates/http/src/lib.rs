@@ -47,7 +47,7 @@ mod views;
 
 pub use backend::{
     Backend, BackendError, BoxFuture, ClusterBackend, ClusterView, HistoryIter, MemoryBackend,
-    StoreBackend,
+    ServerView, StoreBackend,
 };
 pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;

@@ -154,6 +154,26 @@ async fn three_agents_bootstrap_once_and_take_writes_through_every_member() {
         let contact: u64 = r.header("X-Nomad-LastContact").unwrap().parse().unwrap();
         assert!(contact < WAIT.as_millis() as u64);
     }
+    // Every member lists the same configuration: three voters, one of them leading.
+    for agent in cluster.running() {
+        let c = agent.get("/v1/operator/raft/configuration").await.ok();
+        let servers = c["Servers"].as_array().unwrap();
+        let mut addrs: Vec<&str> = servers
+            .iter()
+            .map(|s| s["Address"].as_str().unwrap())
+            .collect();
+        addrs.sort();
+        assert_eq!(addrs, sorted);
+        assert!(servers.iter().all(|s| s["Voter"] == true));
+        let leading: Vec<&str> = servers
+            .iter()
+            .filter(|s| s["Leader"] == true)
+            .map(|s| s["Address"].as_str().unwrap())
+            .collect();
+        assert_eq!(leading, [leader.as_str()]);
+        // The bootstrap configuration is openraft's entry 0.
+        assert!(c["Index"].is_u64(), "{c}");
+    }
     // The leader answers 0 for its last contact with itself.
     let leading = &cluster.agents[cluster.index_of(&leader)];
     let r = leading.as_ref().unwrap().get("/v1/jobs").await;

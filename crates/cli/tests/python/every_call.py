@@ -202,6 +202,9 @@ refused("job.periodic_job", lambda: n.job.periodic_job("web"), "is not periodic"
 refused("job.dispatch_job", lambda: n.job.dispatch_job("web"), "is not a parameterized job")
 works("job.deregister_job", lambda: n.job.deregister_job("web", purge=False), lambda r: r["EvalID"])
 
+works("operator.get_configuration", n.operator.get_configuration,
+      lambda r: [(x["Leader"], x["Voter"]) for x in r["Servers"]] == [(True, True)])
+
 # --- what rollout does not serve (yet) ---------------------------------------------------
 for name, call in [
     ("allocation.stop_allocation", lambda: n.allocation.stop_allocation(all_allocs[0]["ID"])),
@@ -214,7 +217,6 @@ for name, call in [
     ("node.purge_node", lambda: n.node.purge_node("00000000-0000-0000-0000-000000000000")),
     ("system.initiate_garbage_collection", n.system.initiate_garbage_collection),
     ("system.reconcile_summaries", n.system.reconcile_summaries),
-    ("operator.get_configuration", n.operator.get_configuration),
     ("operator.delete_peer", lambda: n.operator.delete_peer("127.0.0.1:4647")),
     ("scaling.get_scaling_policies", n.scaling.get_scaling_policies),
     ("search.search", lambda: n.search.search("we", "jobs")),

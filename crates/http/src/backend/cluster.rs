@@ -5,7 +5,7 @@
 //! blocking queries, the event stream's feed and history are this node's: every member
 //! applies the same log, so every member shows the same thing once it caught up.
 
-use super::{Backend, BackendError, BoxFuture, ClusterView, HistoryIter};
+use super::{Backend, BackendError, BoxFuture, ClusterView, HistoryIter, ServerView};
 use rollout_cluster::{ClusterError, Node};
 use rollout_engine::model::UnixNanos;
 use rollout_engine::{Command, Outcome, State};
@@ -58,18 +58,29 @@ impl Backend for ClusterBackend {
     }
 
     fn cluster(&self) -> Option<ClusterView> {
-        let mut voters: Vec<String> = self
-            .node
-            .members()
-            .into_iter()
+        let members = self.node.members();
+        let mut voters: Vec<String> = members
+            .iter()
             .filter(|m| m.voter)
-            .map(|m| m.addr)
+            .map(|m| m.addr.clone())
             .collect();
         voters.sort();
+        let leader = self.node.current_leader();
         Some(ClusterView {
-            leader: self.node.current_leader().map(|l| l.addr),
+            leader_id: leader.as_ref().map(|l| l.id),
+            leader: leader.map(|l| l.addr),
             voters,
             last_contact: self.node.last_contact(),
+            id: self.node.id(),
+            servers: members
+                .into_iter()
+                .map(|m| ServerView {
+                    id: m.id,
+                    addr: m.addr,
+                    voter: m.voter,
+                })
+                .collect(),
+            configuration_index: self.node.configuration_index(),
         })
     }
 

@@ -120,6 +120,23 @@ pub struct ClusterView {
     pub voters: Vec<String>,
     /// Time since this node last heard from the leader (zero on the leader).
     pub last_contact: Option<std::time::Duration>,
+    /// This member's ID.
+    pub id: u64,
+    /// The leader's ID, if one is known.
+    pub leader_id: Option<u64>,
+    /// Every member of the Raft configuration, voters and learners, by ID.
+    pub servers: Vec<ServerView>,
+    /// The log index of the configuration in force.
+    pub configuration_index: u64,
+}
+
+/// One member of the Raft configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerView {
+    pub id: u64,
+    /// Its peer address (`host:port`).
+    pub addr: String,
+    pub voter: bool,
 }
 
 /// Why a command was not applied.

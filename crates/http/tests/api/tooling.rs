@@ -37,6 +37,29 @@ async fn status_leader_peers_and_regions_name_this_server() {
     assert_eq!(s.get("/v1/agent/servers").await.ok(), json!([host]));
 }
 
+/// A single agent is a Raft configuration of one: itself, voting and leading, in
+/// Nomad's RaftConfigurationResponse shape; `operator:read` is required under ACLs.
+#[tokio::test]
+async fn raft_configuration_of_a_single_agent_is_itself() {
+    let s = Server::start().await;
+    let host = s.addr().trim_start_matches("http://").to_string();
+    let c = s.get("/v1/operator/raft/configuration").await.ok();
+    assert_eq!(
+        c,
+        json!({"Index": 0, "Servers": [{
+            "Address": host, "ID": host, "Leader": true, "Node": c["Servers"][0]["Node"],
+            "RaftProtocol": "3", "Voter": true,
+        }]})
+    );
+    let s = Server::with_acls().await;
+    let f = setup(&s).await;
+    let reader = f.client(&s, Who::Read);
+    let r = reader.get("/v1/operator/raft/configuration").await;
+    assert_eq!((r.status, r.text.as_str()), (403, "Permission denied"));
+    let m = s.with_token(&f.management);
+    assert_eq!(m.get("/v1/operator/raft/configuration").await.status, 200);
+}
+
 #[tokio::test]
 async fn agent_self_and_members_have_the_keys_nomad_clients_read() {
     let s = Server::start().await;
