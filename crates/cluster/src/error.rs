@@ -43,6 +43,9 @@ pub enum ClusterError {
     /// This node did not reach `index` in time.
     #[error("timed out waiting for index {index} to be applied on this node")]
     Timeout { index: u64 },
+    /// No member of the configuration has this ID (Nomad's text).
+    #[error("id \"{0}\" was not found in the Raft configuration")]
+    UnknownMember(NodeId),
     /// A fault of this node (stamping, shutting down).
     #[error("{0}")]
     Internal(String),

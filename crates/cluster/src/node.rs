@@ -8,7 +8,10 @@ use crate::secret::ClusterSecret;
 use crate::snapshot::SnapshotFile;
 use crate::state_machine::{Published, StateMachine};
 use crate::transport::client::{Network, PeerClient};
-use crate::transport::{path, server, ForwardReply, ForwardWrite, IdentityReply, ReadIndexReply};
+use crate::transport::{
+    path, server, ForwardReply, ForwardWrite, IdentityReply, MembershipReply, ReadIndexReply,
+    RemoveMember,
+};
 use crate::types::{NodeId, Proposal, RequestId, TypeConfig};
 use crate::waiters::{Settled, Waiters};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, InitializeError, RaftError};
@@ -286,6 +289,33 @@ impl Core {
                 }
             }
             Err(e) => ReadIndexReply::Failed(e.to_string()),
+        }
+    }
+
+    /// Takes voter `id` out of the configuration, on this node, which must lead: it no
+    /// longer counts towards the quorum nor receives entries.
+    pub(crate) async fn remove_here(&self, id: NodeId) -> MembershipReply {
+        let known = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow();
+            let membership = m.membership_config.membership();
+            membership.get_node(&id).is_some()
+        };
+        if !known {
+            return MembershipReply::UnknownMember;
+        }
+        let change = openraft::ChangeMembers::RemoveVoters([id].into_iter().collect());
+        match self.raft.change_membership(change, false).await {
+            Ok(response) => MembershipReply::Changed {
+                index: response.log_id.index,
+            },
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => {
+                MembershipReply::NotLeader {
+                    leader_id: to.leader_id,
+                    leader_addr: to.leader_node.map(|n| n.addr),
+                }
+            }
+            Err(e) => MembershipReply::Failed(e.to_string()),
         }
     }
 
@@ -618,6 +648,50 @@ impl Node {
                 } if id != leader.id => leader = LeaderInfo { id, addr },
                 ReadIndexReply::NotLeader { .. } => return Err(ClusterError::NoLeader),
                 ReadIndexReply::Failed(reason) => return Err(ClusterError::Internal(reason)),
+            }
+        }
+        Err(ClusterError::NoLeader)
+    }
+
+    /// Takes member `id` out of the cluster's configuration, through the leader (Nomad's
+    /// `operator raft remove-peer`), and answers once the new configuration is committed.
+    /// The removed process keeps running but is no longer part of the quorum; stop it.
+    pub async fn remove_member(&self, id: NodeId) -> Result<u64, ClusterError> {
+        let mut leader = self
+            .core
+            .await_leader()
+            .await
+            .ok_or(ClusterError::NoLeader)?;
+        for _ in 0..MAX_FORWARD_HOPS {
+            let reply = if leader.id == self.core.id {
+                self.core.remove_here(id).await
+            } else {
+                self.core
+                    .client
+                    .call(
+                        &leader.addr,
+                        path::REMOVE_MEMBER,
+                        &RemoveMember { id },
+                        self.core.write_timeout,
+                    )
+                    .await
+                    .map_err(|e| {
+                        if e.not_sent() {
+                            ClusterError::NoLeader
+                        } else {
+                            ClusterError::Internal(e.to_string())
+                        }
+                    })?
+            };
+            match reply {
+                MembershipReply::Changed { index } => return Ok(index),
+                MembershipReply::UnknownMember => return Err(ClusterError::UnknownMember(id)),
+                MembershipReply::NotLeader {
+                    leader_id: Some(next),
+                    leader_addr: Some(addr),
+                } if next != leader.id => leader = LeaderInfo { id: next, addr },
+                MembershipReply::NotLeader { .. } => return Err(ClusterError::NoLeader),
+                MembershipReply::Failed(reason) => return Err(ClusterError::Internal(reason)),
             }
         }
         Err(ClusterError::NoLeader)

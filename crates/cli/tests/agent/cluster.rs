@@ -325,3 +325,58 @@ async fn without_a_quorum_writes_and_consistent_reads_answer_no_cluster_leader()
         Some("false")
     );
 }
+
+/// `DELETE /v1/operator/raft/peer` through a follower takes another member out of the
+/// configuration via the leader: the others list two servers, and writes still commit
+/// on the two (a majority of the new configuration). Unknown or missing peers are 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_peer_leaves_a_working_cluster_of_two() {
+    let mut cluster = Cluster::start().await;
+    let leader = cluster.agreed_leader().await;
+    let followers: Vec<usize> = (0..3).filter(|i| cluster.peers[*i] != leader).collect();
+    let (asker, removed) = (followers[0], followers[1]);
+    let client = cluster.agents[asker].as_ref().unwrap().client.clone();
+    let r = client.delete("/v1/operator/raft/peer").await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.starts_with("Must specify either ?id"), "{}", r.text);
+    let r = client
+        .delete("/v1/operator/raft/peer?address=127.0.0.1:1")
+        .await;
+    assert_eq!(
+        (r.status, r.text.as_str()),
+        (
+            400,
+            "address \"127.0.0.1:1\" was not found in the Raft configuration"
+        )
+    );
+    let c = client.get("/v1/operator/raft/configuration").await.ok();
+    let id = c["Servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Address"] == cluster.peers[removed].as_str())
+        .map(|s| s["ID"].as_str().unwrap().to_owned())
+        .unwrap();
+    let r = client
+        .delete(&format!("/v1/operator/raft/peer?id={id}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut gone = cluster.agents[removed].take().unwrap();
+    gone.child.start_kill().unwrap();
+    gone.wait().await;
+    for agent in cluster.running() {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let c = agent.get("/v1/operator/raft/configuration").await.ok();
+            if c["Servers"].as_array().unwrap().len() == 2 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "still three: {c}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let r = client
+        .put("/v1/jobs", job("after-removal", 1, "app:1", json!({})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

@@ -205,6 +205,10 @@ works("job.deregister_job", lambda: n.job.deregister_job("web", purge=False), la
 works("operator.get_configuration", n.operator.get_configuration,
       lambda r: [(x["Leader"], x["Voter"]) for x in r["Servers"]] == [(True, True)])
 
+# A single agent has no peer to remove (a cluster member would remove it).
+refused("operator.delete_peer", lambda: n.operator.delete_peer("127.0.0.1:4647"),
+        "there is no peer to remove")
+
 # --- what rollout does not serve (yet) ---------------------------------------------------
 for name, call in [
     ("allocation.stop_allocation", lambda: n.allocation.stop_allocation(all_allocs[0]["ID"])),
@@ -217,7 +221,6 @@ for name, call in [
     ("node.purge_node", lambda: n.node.purge_node("00000000-0000-0000-0000-000000000000")),
     ("system.initiate_garbage_collection", n.system.initiate_garbage_collection),
     ("system.reconcile_summaries", n.system.reconcile_summaries),
-    ("operator.delete_peer", lambda: n.operator.delete_peer("127.0.0.1:4647")),
     ("scaling.get_scaling_policies", n.scaling.get_scaling_policies),
     ("search.search", lambda: n.search.search("we", "jobs")),
     ("search.fuzzy_search", lambda: n.search.fuzzy_search("we", "all")),

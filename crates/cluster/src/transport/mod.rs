@@ -25,6 +25,29 @@ pub mod path {
     pub const FORWARD_WRITE: &str = "/v1/cluster/forward/write";
     pub const READ_INDEX: &str = "/v1/cluster/forward/read-index";
     pub const IDENTITY: &str = "/v1/cluster/identity";
+    pub const REMOVE_MEMBER: &str = "/v1/cluster/forward/remove-member";
+}
+
+/// A request to the leader to take a member out of the configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoveMember {
+    pub id: NodeId,
+}
+
+/// What the leader did with a [`RemoveMember`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MembershipReply {
+    /// The new configuration is committed at this index.
+    Changed {
+        index: u64,
+    },
+    /// No such member in the configuration.
+    UnknownMember,
+    NotLeader {
+        leader_id: Option<NodeId>,
+        leader_addr: Option<String>,
+    },
+    Failed(String),
 }
 
 /// Who a node is, as it tells a peer that is looking for the others to bootstrap with.

@@ -1,6 +1,6 @@
 //! The serving side: the peer API on the node's cluster address.
 
-use super::{decode, encode, path, ForwardWrite, MAX_BODY_BYTES};
+use super::{decode, encode, path, ForwardWrite, RemoveMember, MAX_BODY_BYTES};
 use crate::node::Core;
 use crate::secret::SECRET_HEADER;
 use axum::body::{to_bytes, Body};
@@ -24,6 +24,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route(path::FORWARD_WRITE, post(forward_write))
         .route(path::READ_INDEX, post(read_index))
         .route(path::IDENTITY, post(identity))
+        .route(path::REMOVE_MEMBER, post(remove_member))
         .with_state(core)
 }
 
@@ -122,4 +123,12 @@ async fn identity(State(core): State<Arc<Core>>, request: Request) -> Response {
         Err(refused) => return refused,
     };
     reply(&core.identity())
+}
+
+async fn remove_member(State(core): State<Arc<Core>>, request: Request) -> Response {
+    let remove: RemoveMember = match admitted(&core, request).await {
+        Ok(remove) => remove,
+        Err(refused) => return refused,
+    };
+    reply(&core.remove_here(remove.id).await)
 }

@@ -146,6 +146,11 @@ impl Identity {
         self.require_level(Acl::allow_operator_read)
     }
 
+    /// `operator:write` (removing a Raft peer).
+    pub fn require_operator_write(&self) -> Result<(), ApiError> {
+        self.require_level(Acl::allow_operator_write)
+    }
+
     pub fn require_management(&self) -> Result<(), ApiError> {
         if self.is_management() {
             Ok(())

@@ -94,6 +94,16 @@ impl Backend for ClusterBackend {
         })
     }
 
+    fn remove_peer(&self, id: u64) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(async move {
+            self.node
+                .remove_member(id)
+                .await
+                .map(|_| ())
+                .map_err(backend_error)
+        })
+    }
+
     fn is_leader(&self) -> bool {
         self.node.is_leader()
     }
@@ -110,6 +120,9 @@ fn backend_error(e: ClusterError) -> BackendError {
         | ClusterError::Indeterminate { .. }
         | ClusterError::OutcomeUnknown { .. }
         | ClusterError::Timeout { .. }
+        // The API checks the ID against the configuration first; this is a race with
+        // another removal.
+        | ClusterError::UnknownMember(_)
         | ClusterError::Internal(_)) => BackendError::Internal(e.to_string()),
     }
 }

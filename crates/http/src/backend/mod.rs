@@ -103,6 +103,14 @@ pub trait Backend: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(())))
     }
 
+    /// Takes the cluster member with this ID out of the Raft configuration (`DELETE
+    /// /v1/operator/raft/peer`). A single agent has no peer to remove.
+    fn remove_peer(&self, _id: u64) -> BoxFuture<'_, Result<(), BackendError>> {
+        Box::pin(std::future::ready(Err(BackendError::Internal(
+            "not a cluster member: there is no peer to remove".into(),
+        ))))
+    }
+
     /// Whether work that must run once per cluster (the deadline ticker, garbage
     /// collection, the dev simulator) runs here: on the leader only. A single agent
     /// always leads.

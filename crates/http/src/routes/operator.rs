@@ -6,20 +6,27 @@
 //! whether it leads. `Node` is the ID too: members know each other by ID and address,
 //! not by `--node-name`, except for themselves. A single agent is a configuration of
 //! one: itself, voting and leading, at its HTTP address.
+//!
+//! `DELETE /v1/operator/raft/peer?id=ID` (or `?address=HOST:PORT`, `operator:write`)
+//! takes a member out of the configuration through the leader, as Nomad's
+//! `operator raft remove-peer` does; a single agent has no peer to remove.
 
 use crate::acl::Access;
 use crate::error::ApiError;
 use crate::query::QueryOptions;
+use crate::response::Empty;
 use crate::response::Json;
 use crate::routes::status::server_address;
 use crate::server::Api;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::Router;
 use serde_json::{json, Value};
 
 pub fn routes() -> Router<Api> {
-    Router::new().route("/v1/operator/raft/configuration", get(configuration))
+    Router::new()
+        .route("/v1/operator/raft/configuration", get(configuration))
+        .route("/v1/operator/raft/peer", delete(remove_peer))
 }
 
 /// Nomad's Raft protocol version, which its tools print.
@@ -66,4 +73,48 @@ async fn configuration(
         }
     };
     Ok(Json::new(body, q.pretty))
+}
+
+/// `DELETE /v1/operator/raft/peer`: the member named by `id` or `address` leaves the
+/// configuration; 200 with no body once the new configuration is committed.
+async fn remove_peer(
+    State(api): State<Api>,
+    q: QueryOptions,
+    access: Access,
+) -> Result<Empty, ApiError> {
+    access.identity()?.require_operator_write()?;
+    let (id, address) = (q.params.get("id"), q.params.get("address"));
+    let missing = || {
+        ApiError::bad_request(
+            "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
+        )
+    };
+    let Some(cluster) = api.backend().cluster() else {
+        return Err(ApiError::bad_request(
+            "this agent is not a cluster member (--cluster-addr): there is no peer to remove",
+        ));
+    };
+    let target = match (id, address) {
+        (Some(id), _) if !id.is_empty() => cluster
+            .servers
+            .iter()
+            .find(|s| s.id.to_string() == id)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("id {id:?} was not found in the Raft configuration"))
+            })?,
+        (_, Some(addr)) if !addr.is_empty() => cluster
+            .servers
+            .iter()
+            .find(|s| s.addr == addr)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "address {addr:?} was not found in the Raft configuration"
+                ))
+            })?,
+        _ => return Err(missing()),
+    };
+    api.backend().remove_peer(target.id).await?;
+    Ok(Empty {
+        index: api.state().index(),
+    })
 }

@@ -56,8 +56,14 @@ async fn raft_configuration_of_a_single_agent_is_itself() {
     let reader = f.client(&s, Who::Read);
     let r = reader.get("/v1/operator/raft/configuration").await;
     assert_eq!((r.status, r.text.as_str()), (403, "Permission denied"));
+    let r = reader.delete("/v1/operator/raft/peer?id=x").await;
+    assert_eq!((r.status, r.text.as_str()), (403, "Permission denied"));
     let m = s.with_token(&f.management);
     assert_eq!(m.get("/v1/operator/raft/configuration").await.status, 200);
+    // A single agent has no peer to remove.
+    let r = m.delete("/v1/operator/raft/peer?id=x").await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("there is no peer to remove"), "{}", r.text);
 }
 
 #[tokio::test]
