@@ -16,6 +16,7 @@ mod monitor;
 mod operator;
 mod output;
 mod plan;
+mod raft;
 mod replay;
 mod resolve;
 mod status;
@@ -61,6 +62,8 @@ enum Command {
     Log(replay::LogArgs),
     /// Rebuild the exact state from a log export (its fingerprint; `--to N` stops at N).
     Replay(replay::ReplayArgs),
+    /// The cluster's Raft configuration: `operator raft list-peers|remove-peer`.
+    Operator(raft::OperatorArgs),
 }
 
 /// The long flags that may be written Nomad-style, with one dash (`-address=…`).
@@ -90,6 +93,8 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "output",
     "print-deployment",
     "now",
+    "peer-id",
+    "peer-address",
 ];
 
 fn main() -> ExitCode {
@@ -133,5 +138,6 @@ fn main() -> ExitCode {
         Command::Log(args) => replay::log_main(args),
         Command::Replay(args) => replay::replay_main(args),
         Command::Status(args) => status::main(args),
+        Command::Operator(args) => raft::main(args),
     }
 }

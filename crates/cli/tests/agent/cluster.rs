@@ -380,3 +380,56 @@ async fn removing_a_peer_leaves_a_working_cluster_of_two() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// `rollout operator raft list-peers` prints Nomad's table of the three members, one
+/// leading; `remove-peer -peer-address` of an unknown address fails with the API's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_raft_list_peers_prints_the_configuration() {
+    let cluster = Cluster::start().await;
+    let leader = cluster.agreed_leader().await;
+    let agent = cluster.running().next().unwrap();
+    let out = tokio::process::Command::new(crate::common::BIN)
+        .args(["operator", "raft", "list-peers", "-address"])
+        .arg(format!("http://{}", agent.addr))
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["Node", "ID", "Address", "State", "Voter", "RaftProtocol"]
+    );
+    let leading: Vec<&str> = lines[1..]
+        .iter()
+        .filter(|l| l.contains(" leader "))
+        .copied()
+        .collect();
+    assert_eq!(leading.len(), 1, "{text}");
+    assert!(leading[0].contains(&leader), "{text}");
+    for peer in &cluster.peers {
+        assert!(text.contains(peer.as_str()), "{text}");
+    }
+    let out = tokio::process::Command::new(crate::common::BIN)
+        .args([
+            "operator",
+            "raft",
+            "remove-peer",
+            "-peer-address",
+            "127.0.0.1:1",
+            "-address",
+        ])
+        .arg(format!("http://{}", agent.addr))
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("address \"127.0.0.1:1\" was not found in the Raft configuration"),
+        "{err}"
+    );
+}
