@@ -625,17 +625,7 @@ impl Node {
             let reply = if leader.id == self.core.id {
                 self.core.read_index_here().await
             } else {
-                self.core
-                    .client
-                    .call(&leader.addr, path::READ_INDEX, &(), self.core.write_timeout)
-                    .await
-                    .map_err(|e| {
-                        if e.not_sent() {
-                            ClusterError::NoLeader
-                        } else {
-                            ClusterError::Internal(e.to_string())
-                        }
-                    })?
+                self.ask_leader(&leader, path::READ_INDEX, &()).await?
             };
             match reply {
                 ReadIndexReply::Index(index) => {
@@ -666,22 +656,8 @@ impl Node {
             let reply = if leader.id == self.core.id {
                 self.core.remove_here(id).await
             } else {
-                self.core
-                    .client
-                    .call(
-                        &leader.addr,
-                        path::REMOVE_MEMBER,
-                        &RemoveMember { id },
-                        self.core.write_timeout,
-                    )
-                    .await
-                    .map_err(|e| {
-                        if e.not_sent() {
-                            ClusterError::NoLeader
-                        } else {
-                            ClusterError::Internal(e.to_string())
-                        }
-                    })?
+                self.ask_leader(&leader, path::REMOVE_MEMBER, &RemoveMember { id })
+                    .await?
             };
             match reply {
                 MembershipReply::Changed { index } => return Ok(index),
@@ -695,6 +671,27 @@ impl Node {
             }
         }
         Err(ClusterError::NoLeader)
+    }
+
+    /// Calls the leader's peer API at `path`: a call that never reached it answers
+    /// [`ClusterError::NoLeader`] (nothing was asked), any other failure is reported.
+    async fn ask_leader<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        leader: &LeaderInfo,
+        path: &str,
+        request: &Req,
+    ) -> Result<Resp, ClusterError> {
+        self.core
+            .client
+            .call(&leader.addr, path, request, self.core.write_timeout)
+            .await
+            .map_err(|e| {
+                if e.not_sent() {
+                    ClusterError::NoLeader
+                } else {
+                    ClusterError::Internal(e.to_string())
+                }
+            })
     }
 
     /// Waits until this node has applied the entry at `index`.
