@@ -28,6 +28,12 @@ struct Cluster {
 impl Cluster {
     /// Starts three members, each told about the other two, expecting three.
     async fn start() -> Cluster {
+        Cluster::start_with(&[]).await
+    }
+
+    /// Like [`Cluster::start`], with `extra` flags on every member (`--dev`: the
+    /// simulated fleet, driven by the leader).
+    async fn start_with(extra: &[&str]) -> Cluster {
         let secret = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(secret.path(), "cluster-test-secret\n").unwrap();
         let peers: Vec<String> = (0..3).map(|_| free_addr()).collect();
@@ -49,6 +55,7 @@ impl Cluster {
                     args.extend(["--retry-join".to_string(), peer.clone()]);
                 }
             }
+            args.extend(extra.iter().map(|s| s.to_string()));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             agents.push(Some(Agent::start(&args).await));
         }
@@ -432,4 +439,42 @@ async fn operator_raft_list_peers_prints_the_configuration() {
         err.contains("address \"127.0.0.1:1\" was not found in the Raft configuration"),
         "{err}"
     );
+}
+
+/// A progress deadline armed under a leader that is killed before it falls still
+/// fires: the new leader arms the deadlines of the state it inherits (its ticker and
+/// its simulated fleet take over), so the deployment fails with the deadline's
+/// description on every survivor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_deadline_that_falls_during_a_failover_still_fires() {
+    const SECOND_NS: u64 = 1_000_000_000;
+    let mut cluster = Cluster::start_with(&["--dev"]).await;
+    let leader = cluster.agreed_leader().await;
+    let dead = cluster.index_of(&leader);
+    let survivor = (0..3).find(|i| *i != dead).unwrap();
+    let client = cluster.agents[survivor].as_ref().unwrap().client.clone();
+    // Manual health: nothing becomes healthy, so only the deadline can end it.
+    let update = json!({"MaxParallel": 1, "HealthCheck": "manual", "MinHealthyTime": 0,
+                        "HealthyDeadline": 6 * SECOND_NS, "ProgressDeadline": 8 * SECOND_NS});
+    let r = client
+        .put("/v1/jobs", job("deadline", 1, "app:1", update))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut killed = cluster.agents[dead].take().unwrap();
+    killed.child.start_kill().unwrap();
+    killed.wait().await;
+    cluster.agreed_leader_other_than(&leader).await;
+    for agent in cluster.running() {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let list = agent.get("/v1/job/deadline/deployments").await.ok();
+            let d = &list[0];
+            if d["Status"] == "failed" {
+                assert_eq!(d["StatusDescription"], "Failed due to progress deadline");
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never failed: {d}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }
