@@ -76,34 +76,16 @@ enum TokenCommand {
 }
 
 pub fn main(args: AclArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("Error starting the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = args
-        .client
-        .client()
-        .map_err(|e| ("Error creating the client", e))
-        .and_then(|client| runtime.block_on(run(&client, &args.command)));
-    match result {
-        Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err((what, e)) => {
-            eprintln!("{what}: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::client::run_and_print(|runtime| {
+        let client = args
+            .client
+            .client()
+            .map_err(|e| ("Error creating the client", e))?;
+        runtime.block_on(run(&client, &args.command))
+    })
 }
 
-type CommandResult = Result<String, (&'static str, ClientError)>;
+type CommandResult = crate::client::Printed;
 
 async fn run(client: &Client, command: &AclCommand) -> CommandResult {
     match command {

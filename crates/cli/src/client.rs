@@ -12,6 +12,7 @@ use clap::Args;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
 use std::fmt;
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// The default agent address (`rollout agent`'s default listener).
@@ -335,6 +336,35 @@ pub fn unknown_single_dash_flag(args: &[String]) -> Option<&str> {
                 && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
                 && chars.next().is_some()
         })
+}
+
+/// What a one-shot command answers: the text to print, or what it was doing and why
+/// that failed.
+pub type Printed = Result<String, (&'static str, ClientError)>;
+
+/// Runs a one-shot command on a current-thread runtime and prints its answer (stdout,
+/// exit 0) or its failure as Nomad's CLI words one (`Error doing X: why`, exit 1).
+pub fn run_and_print(command: impl FnOnce(&tokio::runtime::Runtime) -> Printed) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command(&runtime) {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err((what, e)) => {
+            eprintln!("{what}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]

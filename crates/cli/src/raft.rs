@@ -42,32 +42,14 @@ enum RaftCommand {
 }
 
 pub fn main(args: OperatorArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("Error starting the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let OperatorCommand::Raft(command) = &args.command;
-    let result = args
-        .client
-        .client()
-        .map_err(|e| ("Error creating the client", e))
-        .and_then(|client| runtime.block_on(run(&client, command)));
-    match result {
-        Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err((what, e)) => {
-            eprintln!("{what}: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::client::run_and_print(|runtime| {
+        let client = args
+            .client
+            .client()
+            .map_err(|e| ("Error creating the client", e))?;
+        runtime.block_on(run(&client, command))
+    })
 }
 
 async fn run(
