@@ -173,6 +173,10 @@ enum Summary {
         status: String,
         healthy: Option<bool>,
     },
+    Node {
+        id: String,
+        status: String,
+    },
     Other,
 }
 
@@ -196,6 +200,10 @@ impl Summary {
                     healthy: a.deployment_status.as_ref().and_then(|d| d.healthy),
                 },
                 None => Summary::Other,
+            },
+            Command::RegisterNode(r) => Summary::Node {
+                id: r.node.id.clone(),
+                status: r.node.status.clone(),
             },
             _ => Summary::Other,
         }
@@ -236,6 +244,15 @@ impl Summary {
                 index,
                 "allocation updated"
             ),
+            Summary::Node { id, status } => {
+                tracing::info!(
+                    actor = "client",
+                    node = id,
+                    status,
+                    index,
+                    "node registered"
+                )
+            }
             Summary::Other => {}
         }
     }

@@ -178,6 +178,14 @@ pub enum Command {
     UpsertNamespaces(crate::namespace::UpsertNamespaces),
     /// `DELETE /v1/namespace/:name`.
     DeleteNamespaces(crate::namespace::DeleteNamespaces),
+
+    // --- nodes (R12): the payloads live in `crate::node` -----------------------------
+    /// A node registers or reports a change (ingest API).
+    RegisterNode(crate::node::RegisterNode),
+    /// `PUT /v1/node/:id/eligibility`.
+    UpdateNodeEligibility(crate::node::UpdateNodeEligibility),
+    /// Nodes leave the cluster (ingest API).
+    DeregisterNodes(crate::node::DeregisterNodes),
 }
 
 impl Command {
@@ -209,6 +217,9 @@ impl Command {
             Command::DeleteAclTokens(_) => "ACLTokenDeleted",
             Command::UpsertNamespaces(_) => "NamespaceUpserted",
             Command::DeleteNamespaces(_) => "NamespaceDeleted",
+            Command::RegisterNode(_) => "NodeRegistration",
+            Command::UpdateNodeEligibility(_) => "NodeEligibility",
+            Command::DeregisterNodes(_) => "NodeDeregistration",
         }
     }
 
@@ -239,6 +250,9 @@ impl Command {
             Command::DeleteAclTokens(_) => "acl_delete_tokens",
             Command::UpsertNamespaces(_) => "upsert_namespaces",
             Command::DeleteNamespaces(_) => "delete_namespaces",
+            Command::RegisterNode(_) => "register_node",
+            Command::UpdateNodeEligibility(_) => "update_node_eligibility",
+            Command::DeregisterNodes(_) => "deregister_nodes",
         }
     }
 }

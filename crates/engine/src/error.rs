@@ -163,6 +163,20 @@ pub enum Error {
         region: String,
     },
 
+    // --- nodes (R12) --------------------------------------------------------------------
+    /// N1: a node registration Nomad would refuse (go-multierror form).
+    #[error("{}", multierror(.0))]
+    InvalidNode(Vec<String>),
+    /// A node write that names no node.
+    #[error("must specify at least one node")]
+    MissingNodes,
+    /// A write or read of a node that does not exist.
+    #[error("node not found")]
+    NodeNotFound,
+    /// N3: a draining node made eligible.
+    #[error("can not set node's scheduling eligibility to eligible while it is draining")]
+    EligibleWhileDraining,
+
     // --- reads -----------------------------------------------------------------------------
     /// An ID prefix with an odd number of hex digits.
     #[error("index error: Input (without hyphens) must be even length")]
@@ -308,6 +322,9 @@ impl Error {
             | InvalidNamespace(_)
             | MissingNamespaces
             | CantDeleteDefaultNamespace
+            | InvalidNode(_)
+            | MissingNodes
+            | EligibleWhileDraining
             | CantEvaluatePeriodic
             | CantEvaluateParameterized => ErrorKind::BadRequest,
             DeploymentNotFound
@@ -319,7 +336,8 @@ impl Error {
             | AllocNotFound
             | AclPolicyNotFound
             | AclTokenNotFound(_)
-            | NamespaceNotFound => ErrorKind::NotFound,
+            | NamespaceNotFound
+            | NodeNotFound => ErrorKind::NotFound,
             CantFailTerminal
             | CantPauseTerminal
             | CantResumeTerminal

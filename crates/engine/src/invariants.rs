@@ -154,7 +154,8 @@ fn touched(
             | Topic::Job
             | Topic::AclToken
             | Topic::AclPolicy
-            | Topic::Namespace => {}
+            | Topic::Namespace
+            | Topic::Node => {}
         }
     }
     (deployments, jobs)

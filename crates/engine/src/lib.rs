@@ -58,6 +58,7 @@ mod job_status;
 mod lifecycle;
 pub mod model;
 pub mod namespace;
+pub mod node;
 mod outcome;
 mod pause;
 mod plan_result;

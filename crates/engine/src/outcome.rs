@@ -108,6 +108,8 @@ pub enum Topic {
     AclPolicy,
     /// Namespaces (management only; a topic of rollout's own).
     Namespace,
+    /// Client nodes (`node:read`).
+    Node,
 }
 
 impl Topic {
@@ -121,11 +123,12 @@ impl Topic {
             Topic::AclToken => "ACLToken",
             Topic::AclPolicy => "ACLPolicy",
             Topic::Namespace => "Namespace",
+            Topic::Node => "Node",
         }
     }
 
     /// Every topic, in the order of the enum.
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 8] = [
         Topic::Deployment,
         Topic::Allocation,
         Topic::Evaluation,
@@ -133,6 +136,7 @@ impl Topic {
         Topic::AclToken,
         Topic::AclPolicy,
         Topic::Namespace,
+        Topic::Node,
     ];
 }
 

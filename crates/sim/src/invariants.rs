@@ -129,7 +129,8 @@ impl Checker {
                 | Topic::Job
                 | Topic::AclToken
                 | Topic::AclPolicy
-                | Topic::Namespace => {}
+                | Topic::Namespace
+                | Topic::Node => {}
             }
         }
         for id in &outcome.evals_created {

@@ -27,6 +27,7 @@ use crate::scheduler::{bind, Scheduler, SchedulerConfig};
 use rollout_engine::command::{ClientAllocUpdate, ClientAllocUpdates, UpdateEvalStatus};
 use rollout_engine::command::{ClientDeploymentStatus, PlanResult};
 use rollout_engine::model::{client_status, eval_status, Timestamp, UnixNanos};
+use rollout_engine::node::{node_status, Node, RegisterNode};
 use rollout_engine::{plan, Command, Error, State};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
@@ -76,6 +77,8 @@ pub enum Ticket {
     Ack { eval: Uuid },
     /// A client reports an allocation's status or health.
     ClientUpdate { alloc: Uuid },
+    /// A node registers, or reports its status (`node` is its place in the fleet).
+    NodeRegistration { node: usize },
 }
 
 /// `plan for eval <id>`, `ack of eval <id>`, `client update of alloc <id>`: for log lines.
@@ -85,6 +88,7 @@ impl std::fmt::Display for Ticket {
             Ticket::PlanResult { eval } => write!(f, "plan for eval {eval}"),
             Ticket::Ack { eval } => write!(f, "ack of eval {eval}"),
             Ticket::ClientUpdate { alloc } => write!(f, "client update of alloc {alloc}"),
+            Ticket::NodeRegistration { node } => write!(f, "registration of node {node}"),
         }
     }
 }
@@ -133,6 +137,8 @@ pub struct LiveCluster {
     evals: BTreeMap<Uuid, EvalProgress>,
     /// Evaluations the engine would not let us finish: never picked up again.
     abandoned: BTreeSet<Uuid>,
+    /// Nodes whose registration the engine refused: not tried again.
+    unregistrable: BTreeSet<usize>,
     /// Job versions whose knob problems were already noted (once each is enough).
     noted_versions: BTreeSet<(String, String, u64)>,
     notes: Vec<Note>,
@@ -153,6 +159,7 @@ impl LiveCluster {
             seen: HashMap::new(),
             evals: BTreeMap::new(),
             abandoned: BTreeSet::new(),
+            unregistrable: BTreeSet::new(),
             noted_versions: BTreeSet::new(),
             notes: Vec::new(),
             config,
@@ -248,10 +255,14 @@ impl LiveCluster {
         self.timers.insert((at, self.seq), (alloc, event));
     }
 
-    /// The next command to submit now, if any: evaluations first (acknowledgements, then
-    /// plans), then due client reports. Call [`LiveCluster::observe`] with the state
-    /// the previous command produced before asking again.
+    /// The next command to submit now, if any: node registrations first, then
+    /// evaluations (acknowledgements, then plans), then due client reports. Call
+    /// [`LiveCluster::observe`] with the state the previous command produced before
+    /// asking again.
     pub fn next_work(&mut self, state: &State, now: UnixNanos) -> Option<Work> {
+        if let Some(work) = self.next_registration(state) {
+            return Some(work);
+        }
         if let Some(work) = self.next_ack(state) {
             return Some(work);
         }
@@ -265,6 +276,36 @@ impl LiveCluster {
             }
         }
         self.next_client_update(state, now)
+    }
+
+    /// A node the state does not know, or knows with another status than the fleet's
+    /// (`ready` while up, `down` otherwise): its client registers, as Nomad's does when
+    /// it starts and on every status change. Level-triggered like the rest, so a node an
+    /// operator deregistered registers again.
+    fn next_registration(&self, state: &State) -> Option<Work> {
+        self.fleet
+            .nodes()
+            .enumerate()
+            .filter(|(i, _)| !self.unregistrable.contains(i))
+            .find_map(|(i, n)| {
+                let status = if n.up {
+                    node_status::READY
+                } else {
+                    node_status::DOWN
+                };
+                if state
+                    .node(&n.id)
+                    .is_some_and(|known| known.status == status)
+                {
+                    return None;
+                }
+                Some(Work {
+                    ticket: Ticket::NodeRegistration { node: i },
+                    command: Command::RegisterNode(RegisterNode {
+                        node: dev_node(&n.id, &n.name, status),
+                    }),
+                })
+            })
     }
 
     /// An evaluation whose plan is applied (or abandoned) and that is still pending.
@@ -388,6 +429,14 @@ impl LiveCluster {
                     error: e.to_string(),
                 });
             }
+            (Ticket::NodeRegistration { .. }, None) => {}
+            (Ticket::NodeRegistration { node }, Some(e)) => {
+                self.unregistrable.insert(node);
+                self.notes.push(Note::Rejected {
+                    ticket,
+                    error: e.to_string(),
+                });
+            }
             (Ticket::ClientUpdate { .. }, None) => {}
             (Ticket::ClientUpdate { .. }, Some(e)) => self.notes.push(Note::Rejected {
                 ticket,
@@ -421,5 +470,30 @@ fn unhealthy_if_failed_in_deployment(state: &State, u: &mut ClientAllocUpdate, n
             timestamp: Timestamp(now),
             canary: false,
         });
+    }
+}
+
+/// A simulated node as its client registers it: datacenter `dc1`, the `mock` driver the
+/// simulator stands for, Linux attributes as Nomad fingerprints them.
+fn dev_node(id: &str, name: &str, status: &str) -> Node {
+    let attributes = [
+        ("kernel.name", "linux"),
+        ("os.name", "rollout-sim"),
+        ("driver.mock", "1"),
+        ("nomad.version", env!("CARGO_PKG_VERSION")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    Node {
+        id: id.to_string(),
+        name: name.to_string(),
+        datacenter: "dc1".to_string(),
+        status: status.to_string(),
+        attributes,
+        drivers: Some(serde_json::json!({
+            "mock": {"Detected": true, "Healthy": true, "HealthDescription": "Healthy"}
+        })),
+        ..Node::default()
     }
 }

@@ -83,7 +83,11 @@ pub fn narrate(before: &State, after: &State, env: &Envelope, outcome: &Outcome)
                     alloc_lines(before, after, &id, &mut alloc_changes);
                 }
             }
-            Topic::Evaluation | Topic::AclToken | Topic::AclPolicy | Topic::Namespace => {}
+            Topic::Evaluation
+            | Topic::AclToken
+            | Topic::AclPolicy
+            | Topic::Namespace
+            | Topic::Node => {}
         }
     }
     alloc_changes.append(&mut lines);

@@ -155,6 +155,8 @@ mod inner {
         pub(crate) acl: crate::acl::AclTables,
         /// Namespaces written by operators (`crate::namespace`; `default` is implicit).
         pub(crate) namespaces: crate::namespace::Namespaces,
+        /// Client nodes as their clients report them (`crate::node`).
+        pub(crate) nodes: crate::node::Nodes,
     }
 }
 
@@ -176,6 +178,7 @@ impl PartialEq for State {
             && self.t().deadlines_passed == other.t().deadlines_passed
             && self.t().acl == other.t().acl
             && self.t().namespaces == other.t().namespaces
+            && self.t().nodes == other.t().nodes
     }
 }
 

@@ -48,7 +48,7 @@ where
 
 impl Serialize for State {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("State", 12)?;
+        let mut s = serializer.serialize_struct("State", 13)?;
         s.serialize_field("Index", &self.t().index)?;
         s.serialize_field("Now", &self.t().now)?;
         s.serialize_field("Config", &self.t().config)?;
@@ -85,6 +85,7 @@ impl Serialize for State {
         )?;
         s.serialize_field("Acl", &self.t().acl.to_data())?;
         s.serialize_field("Namespaces", &self.t().namespaces.to_data())?;
+        s.serialize_field("Nodes", &self.t().nodes.to_data())?;
         s.end()
     }
 }
@@ -114,6 +115,9 @@ struct StateData {
     /// Absent in snapshots written before namespaces were a table.
     #[serde(default)]
     namespaces: crate::namespace::NamespacesData,
+    /// Absent in snapshots written before nodes were a table.
+    #[serde(default)]
+    nodes: crate::node::NodesData,
 }
 
 impl<'de> Deserialize<'de> for State {
@@ -135,6 +139,7 @@ impl<'de> Deserialize<'de> for State {
         state.t_mut().deadlines_passed = data.deadlines_passed.into_iter().collect();
         state.t_mut().acl = crate::acl::AclTables::from_data(data.acl);
         state.t_mut().namespaces = crate::namespace::Namespaces::from_data(data.namespaces);
+        state.t_mut().nodes = crate::node::Nodes::from_data(data.nodes);
         state.rebuild_deadlines();
         Ok(state)
     }

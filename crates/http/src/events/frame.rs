@@ -8,6 +8,7 @@
 use crate::acl::views::{PolicyView, TokenView};
 use rollout_engine::model::{Allocation, Deployment, Evaluation, Job};
 use rollout_engine::namespace::Namespace;
+use rollout_engine::node::Node;
 use rollout_engine::{Change, Event, State, Topic};
 use rollout_store::Committed;
 use serde::Serialize;
@@ -46,6 +47,7 @@ enum Payload<'a> {
     #[serde(rename = "ACLPolicy")]
     AclPolicy(Box<PolicyView>),
     Namespace(Arc<Namespace>),
+    Node(Arc<Node>),
 }
 
 /// An allocation as events carry it: without its job (`"Job": null`, as Nomad strips it).
@@ -142,6 +144,7 @@ fn render_event(index: u64, e: &Event, before: &State, after: &State) -> Option<
             (Payload::AclPolicy(Box::new(PolicyView::new(p))), Vec::new())
         }
         Topic::Namespace => (Payload::Namespace(state.namespace(&e.key)?), Vec::new()),
+        Topic::Node => (Payload::Node(state.node(&e.key)?), Vec::new()),
     };
     let json = EventJson {
         filter_keys: (!filter_keys.is_empty()).then_some(filter_keys.as_slice()),

@@ -38,16 +38,17 @@ impl Topics {
         Ok(Topics(topics))
     }
 
-    /// Nomad's ACL rules for subscribing: every topic that is not namespaced (ACL
-    /// objects, `*`, nodes and any name rollout does not know) needs a management
-    /// token; the job topics need `read-job` in the namespace (for `*`, in some
-    /// namespace: events are then filtered one by one).
+    /// Nomad's ACL rules for subscribing: the job topics need `read-job` in the
+    /// namespace (for `*`, in some namespace: events are then filtered one by one),
+    /// `Node` needs `node:read`, and every other topic (ACL objects, `*` and any name
+    /// rollout does not know) a management token.
     pub fn authorize(&self, who: &Identity, namespace: &str) -> Result<(), ApiError> {
         for topic in self.0.keys() {
             match topic.as_str() {
                 "Job" | "Allocation" | "Deployment" | "Evaluation" => {
                     who.require_read(namespace)?
                 }
+                "Node" => who.require_node_read()?,
                 _ => who.require_management()?,
             }
         }

@@ -20,6 +20,7 @@ mod job_scale;
 mod jobs;
 mod jobspec;
 mod namespaces;
+mod nodes;
 mod operator;
 mod status;
 mod ui;
@@ -47,6 +48,7 @@ pub fn router(api: Api) -> Router {
         .merge(events::routes())
         .merge(status::routes())
         .merge(namespaces::routes())
+        .merge(nodes::routes())
         .merge(operator::routes())
         .merge(ui::routes())
         .method_not_allowed_fallback(error::invalid_method)

@@ -15,6 +15,7 @@ mod jobspec;
 mod limits;
 mod load;
 mod metrics;
+mod nodes;
 mod resilience;
 mod shapes;
 mod storage_faults;
