@@ -266,3 +266,39 @@ fn start_delay_knob_and_bad_knobs_are_noted() {
     assert_eq!(alloc.client_status, client_status::RUNNING);
     assert_eq!(alloc.modify_time, T0 + 5 * SECOND_NS);
 }
+
+/// The dev cluster's clients register their nodes before anything else, and register
+/// again when an operator removed one: every allocation's `NodeID` names a known node.
+#[test]
+fn nodes_register_first_and_again_after_a_deregistration() {
+    use rollout_engine::node::{node_status, DeregisterNodes};
+    let mut engine = Engine::new();
+    let mut cluster = LiveCluster::new(LiveConfig::dev(3));
+    engine.register(job(3, "app:1", canary(health_check::CHECKS)));
+    let first = cluster
+        .next_work(engine.state(), engine.now())
+        .expect("work");
+    assert!(
+        matches!(first.command, Command::RegisterNode(_)),
+        "{:?}",
+        first.ticket
+    );
+    run(&mut cluster, &mut engine, 60 * SECOND_NS);
+    let nodes: Vec<(String, String)> = engine
+        .state()
+        .nodes()
+        .map(|n| (n.id.clone(), n.status.clone()))
+        .collect();
+    assert_eq!(nodes.len(), 3);
+    assert!(nodes.iter().all(|(_, s)| s == node_status::READY));
+    for a in engine.state().allocs_in_namespace(None) {
+        assert!(engine.state().node(&a.node_id).is_some(), "{}", a.node_id);
+    }
+    engine
+        .submit(Command::DeregisterNodes(DeregisterNodes {
+            node_ids: vec![nodes[0].0.clone()],
+        }))
+        .expect("deregistered");
+    run(&mut cluster, &mut engine, 61 * SECOND_NS);
+    assert!(engine.state().node(&nodes[0].0).is_some(), "registered again");
+}

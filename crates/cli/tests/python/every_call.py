@@ -209,15 +209,31 @@ works("operator.get_configuration", n.operator.get_configuration,
 refused("operator.delete_peer", lambda: n.operator.delete_peer("127.0.0.1:4647"),
         "there is no peer to remove")
 
+# The dev cluster's three simulated nodes, registered by their clients at start.
+nodes = works("nodes.get_nodes", n.nodes.get_nodes, lambda r: len(r) == 3)
+node_id = nodes[0]["ID"] if nodes else "node-000"
+works("node.get_node", lambda: n.node.get_node(node_id), lambda r: r["ID"] == node_id)
+works(
+    "node.get_allocations",
+    lambda: n.node.get_allocations(node_id),
+    lambda r: isinstance(r, list) and all(a["NodeID"] == node_id for a in r),
+)
+works(
+    "node.eligible_node",
+    lambda: n.node.eligible_node(node_id, ineligible=True),
+    lambda r: r["NodeModifyIndex"] > 0,
+)
+works(
+    "node.get_node (ineligible)",
+    lambda: n.node.get_node(node_id),
+    lambda r: r["SchedulingEligibility"] == "ineligible",
+)
+
 # --- what rollout does not serve (yet) ---------------------------------------------------
 for name, call in [
     ("allocation.stop_allocation", lambda: n.allocation.stop_allocation(all_allocs[0]["ID"])),
-    ("nodes.get_nodes", n.nodes.get_nodes),
-    ("node.get_node", lambda: n.node.get_node("00000000-0000-0000-0000-000000000000")),
-    ("node.get_allocations", lambda: n.node.get_allocations("00000000-0000-0000-0000-000000000000")),
     ("node.evaluate_node", lambda: n.node.evaluate_node("00000000-0000-0000-0000-000000000000")),
     ("node.drain_node", lambda: n.node.drain_node("00000000-0000-0000-0000-000000000000")),
-    ("node.eligible_node", lambda: n.node.eligible_node("00000000-0000-0000-0000-000000000000", eligible=True)),
     ("node.purge_node", lambda: n.node.purge_node("00000000-0000-0000-0000-000000000000")),
     ("system.initiate_garbage_collection", n.system.initiate_garbage_collection),
     ("system.reconcile_summaries", n.system.reconcile_summaries),
