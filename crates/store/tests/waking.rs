@@ -17,9 +17,12 @@ const WRITES: u64 = 40;
 async fn wait_like_a_blocking_query(store: Arc<rollout_store::Store>, target: u64) -> u64 {
     let mut changes = store.subscribe();
     loop {
+        // A signal never runs ahead of the published state: what was signalled before
+        // the state is read is already in it. (Read the other way round, a write landing
+        // between the two reads would look like a signal ahead of its state.)
+        let signalled = *changes.borrow_and_update();
         let state = store.state();
-        // A signal never runs ahead of the published state.
-        assert!(state.index() >= *changes.borrow_and_update());
+        assert!(state.index() >= signalled);
         if state.index() >= target {
             return state.index();
         }
