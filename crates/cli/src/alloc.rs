@@ -44,9 +44,12 @@ async fn status(ctx: &Ctx, id: &str, verbose: bool) -> CmdResult {
     Ok(())
 }
 
-/// A time as Nomad's `alloc status` shows one: relative, or the date with `verbose`.
+/// A time as Nomad's `alloc status` shows one: relative, or the date with `verbose`;
+/// "" when unset.
 fn when(at_ns: i64, verbose: bool, now_ns: i64) -> String {
-    if verbose {
+    if at_ns <= 0 {
+        String::new()
+    } else if verbose {
         output::nomad_time(at_ns)
     } else {
         output::relative(at_ns, now_ns)

@@ -65,7 +65,9 @@ pub fn placement_failures(e: &Value) -> (&'static str, bool) {
 pub fn status_text(e: &Value, verbose: bool, style: &Style, now_ns: i64) -> String {
     let when = |key: &str| {
         let at = e[key].as_i64().unwrap_or(0);
-        if verbose {
+        if at <= 0 {
+            String::new()
+        } else if verbose {
             output::nomad_time(at)
         } else {
             output::relative(at, now_ns)

@@ -134,6 +134,7 @@ enum JobCommand {
     /// The new count is registered as a new job version (with an update strategy, a
     /// deployment); then, as `job run`, it follows the evaluation and the deployment,
     /// with the same exit codes. `-detach` prints the evaluation ID and returns.
+    #[command(override_usage = "rollout job scale [OPTIONS] <JOB> [GROUP] <COUNT>")]
     Scale {
         /// Scale only if the job's modify index is still INDEX.
         #[arg(long, value_name = "INDEX")]
@@ -144,8 +145,10 @@ enum JobCommand {
         /// Full IDs.
         #[arg(long)]
         verbose: bool,
-        /// JOB [GROUP] COUNT: the job (ID or unique prefix), the task group, the count.
-        #[arg(value_name = "JOB [GROUP] COUNT", num_args = 2..=3, required = true)]
+        /// The job: its ID or a unique prefix.
+        job: String,
+        /// [GROUP] COUNT: the task group (left out for a job of one group), the count.
+        #[arg(value_name = "[GROUP] COUNT", num_args = 1..=2, required = true)]
         args: Vec<String>,
     },
     /// Register an earlier version of a job again, as a new version.
@@ -284,8 +287,9 @@ async fn run(ctx: &Ctx, command: JobCommand) -> CmdResult {
             check_index,
             detach,
             verbose,
+            job,
             args,
-        } => scale(ctx, &args, check_index, !detach, verbose).await,
+        } => scale(ctx, &job, &args, check_index, !detach, verbose).await,
         JobCommand::Revert { id, version } => {
             let job = resolve::job(ctx, &id).await?;
             let id = str_of(&job, "ID");
@@ -627,14 +631,15 @@ async fn follow_registration(
 /// followed as `job run` follows a registration.
 async fn scale(
     ctx: &Ctx,
+    job_input: &str,
     args: &[String],
     check_index: Option<u64>,
     monitor: bool,
     verbose: bool,
 ) -> CmdResult {
-    let (job_input, group, count) = match args {
-        [job, count] => (job, None, count),
-        [job, group, count] => (job, Some(group.clone()), count),
+    let (group, count) = match args {
+        [count] => (None, count),
+        [group, count] => (Some(group.clone()), count),
         _ => {
             return Err(Failure::usage(
                 "Command requires at least two arguments and no more than three",
@@ -737,6 +742,10 @@ async fn follow_evaluation(ctx: &Ctx, id: &str, verbose: bool) -> Result<bool, F
             output::emit(format!(
                 "==> Evaluation {short:?} finished with status {status:?} but failed to place all allocations:\n{}",
                 crate::eval::failed_placements(&eval)
+                    .lines()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             ));
         } else {
             output::emit(format!(
