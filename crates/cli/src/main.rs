@@ -1,5 +1,6 @@
 //! `rollout`: the command-line entry point. `rollout agent` runs the service; the
-//! operator commands (`rollout deployment …`, `rollout job …`, `rollout acl …`) talk
+//! operator commands (`rollout deployment …`, `rollout job …`, `rollout alloc …`,
+//! `rollout eval …`, `rollout namespace …`, `rollout acl …`) talk
 //! HTTP to a running agent, as Nomad's CLI does.
 
 mod acl;

@@ -56,6 +56,16 @@ pub fn main(args: NamespaceArgs) -> ExitCode {
 }
 
 async fn run(ctx: &Ctx, command: NamespaceCommand) -> CmdResult {
+    let writes = matches!(
+        command,
+        NamespaceCommand::Apply { .. } | NamespaceCommand::Delete { .. }
+    );
+    if writes && ctx.dry_run {
+        // The agent has no dry run of namespace writes: never write when asked not to.
+        return Err(Failure::usage(
+            "--dry-run is not supported for namespace writes (the agent has no dry run of them)",
+        ));
+    }
     match command {
         NamespaceCommand::List => {
             let list = ctx.read("/v1/namespaces", "retrieving namespaces").await?;

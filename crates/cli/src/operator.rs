@@ -6,8 +6,8 @@
 //! succeeded); 1 the command failed (the agent refused it, was unreachable, an ID
 //! matched nothing or more than one object) or a monitored deployment ended failed or
 //! cancelled — after following the rollback's deployment, when one was registered; 2 bad
-//! usage (clap's code) or, for `job run`, an evaluation that could not place every
-//! allocation (unless the deployment then succeeded).
+//! usage (clap's code) or, for `job run` and `job scale`, an evaluation that could not
+//! place every allocation (unless the deployment then succeeded).
 
 use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{self, Style};

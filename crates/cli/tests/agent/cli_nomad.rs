@@ -83,6 +83,15 @@ async fn job_scale_registers_the_count_as_a_new_version_and_checks_the_group() {
     .await;
     assert!(out.ok().starts_with("Evaluation ID: "), "{out:?}");
 
+    // --dry-run: the agent's dry run of the scaling, nothing written.
+    let before = a.job("web").await["Version"].clone();
+    let out = rollout(&a, &["job", "scale", "--dry-run", "web", "5"]).await;
+    assert!(
+        out.ok().starts_with("Dry run: nothing was written"),
+        "{out:?}"
+    );
+    assert_eq!(a.job("web").await["Version"], before);
+
     // Nomad's refusals: a group is needed, and must exist; the count is the agent's to
     // refuse, a count that is no number is bad usage (exit 2).
     a.register(two_groups("two")).await;
@@ -417,6 +426,12 @@ async fn namespace_commands_apply_list_status_and_delete_with_nomads_texts() {
     assert_eq!(
         out.error(1),
         "Error deleting namespace: Unexpected response code: 409 (namespace \"team\" has non-terminal jobs in regions: [global])"
+    );
+    // The agent has no dry run of namespace writes: refused, nothing written.
+    let out = rollout(&a, &["namespace", "delete", "--dry-run", "team-b"]).await;
+    assert_eq!(
+        out.error(2),
+        "--dry-run is not supported for namespace writes (the agent has no dry run of them)"
     );
     let out = rollout(&a, &["namespace", "delete", "team-b"]).await;
     assert_eq!(out.ok(), "Successfully deleted namespace \"team-b\"!\n");
