@@ -538,7 +538,14 @@ async fn job_run(
     let r = ctx.write("/v1/jobs", &body, "registering job").await?;
     let changed = is_new_version(&r);
     let job = ctx
-        .read(&format!("/v1/job/{}", encode(&id)), "retrieving job")
+        .read(
+            &format!(
+                "/v1/job/{}?namespace={}",
+                encode(&id),
+                encode(&registered_namespace(ctx, &body))
+            ),
+            "retrieving job",
+        )
         .await?;
     let started = started_deployment(ctx, &job, &r).await?;
     if ctx.json {
@@ -574,6 +581,19 @@ async fn job_run(
         return Ok(());
     }
     follow_registration(ctx, &r, started, verbose).await
+}
+
+/// The namespace a register `body` lands in: the one asked for (the query's namespace
+/// beats the body's), else the job's own, else `default` (spec §2).
+fn registered_namespace(ctx: &Ctx, body: &Value) -> String {
+    let own = match body.as_object().and_then(|b| field(b, "Job")) {
+        Some(Value::Object(job)) => field(job, "Namespace").and_then(Value::as_str),
+        _ => None,
+    };
+    match own.filter(|n| !n.is_empty() && !ctx.namespace_given) {
+        Some(n) => n.to_owned(),
+        None => ctx.namespace.clone(),
+    }
 }
 
 /// Whether a registration (`job run`, `job scale`, answered by `r`) wrote a new job

@@ -545,3 +545,36 @@ async fn job_run_exits_2_when_the_evaluation_cannot_place_every_allocation() {
     let out = output(command(&agent, &["job", "run", &file])).await;
     assert_eq!(out.code, 1, "{out:?}");
 }
+
+#[tokio::test]
+async fn job_run_follows_a_job_into_the_namespace_its_file_names() {
+    let a = Agent::dev().await;
+    let update = json!({"MaxParallel": 1, "MinHealthyTime": 0});
+    // The same job ID in `default`, at another version, must not be mistaken for it.
+    let (_dir, in_default) = job_file(&job("web", 1, "app:1", update.clone()));
+    rollout(&a, &["job", "run", &in_default]).await.ok();
+    rollout(&a, &["job", "scale", "web", "2"]).await.ok();
+    rollout(&a, &["namespace", "apply", "team"]).await.ok();
+    let mut in_team = job("web", 1, "app:1", update);
+    in_team["Job"]["Namespace"] = json!("team");
+    let (_dir1, in_team) = job_file(&in_team);
+
+    let out = rollout(&a, &["job", "run", &in_team]).await;
+    let d = a.get("/v1/job/web/deployment?namespace=team").await.ok();
+    let short = &d["ID"].as_str().unwrap_or_default()[..8];
+    let lines: Vec<&str> = out.ok().lines().collect();
+    assert!(
+        lines[0].starts_with("Job \"web\" registered as version 0; evaluation \"")
+            && lines[0].ends_with(&format!(", deployment \"{short}\"")),
+        "{out:?}"
+    );
+    assert_eq!(
+        lines.last().copied(),
+        Some(
+            format!("==> Deployment \"{short}\" successful: Deployment completed successfully")
+                .as_str()
+        ),
+        "{out:?}"
+    );
+    a.stop().await;
+}
