@@ -137,14 +137,14 @@ pub fn failed_placements(e: &Value) -> String {
         let n = u64_of(metric, "CoalescedFailures") + 1;
         let noun = if n > 1 { "allocations" } else { "allocation" };
         out.push_str(&format!(
-            "Task Group {group:?} (failed to place {n} {noun}):\n{}\n",
+            "Task Group {group:?} (failed to place {n} {noun}):\n{}\n\n",
             metric_lines(metric)
         ));
     }
     out.trim_end().to_owned()
 }
 
-/// An `AllocMetric` as Nomad's `formatAllocMetrics` words its common lines.
+/// An `AllocMetric` as Nomad's `formatAllocMetrics` words it (without scores).
 fn metric_lines(m: &Value) -> String {
     let mut lines = Vec::new();
     if u64_of(m, "NodesEvaluated") == 0 {
@@ -157,21 +157,33 @@ fn metric_lines(m: &Value) -> String {
             }
         }
     }
-    for (key, what) in [
-        ("ConstraintFiltered", "Constraint"),
-        ("DimensionExhausted", "Resources exhausted on"),
-    ] {
-        if let Some(counts) = m[key].as_object() {
-            for (name, n) in counts {
-                let n = n.as_u64().unwrap_or(0);
-                lines.push(match key {
-                    "ConstraintFiltered" => {
-                        format!("  * {what} {name:?}: {n} nodes excluded by filter")
-                    }
-                    _ => format!("  * {what} {n} nodes: {name}"),
-                });
-            }
-        }
+    let counts = |key: &str| -> Vec<(String, u64)> {
+        m[key]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+            .collect()
+    };
+    for (class, n) in counts("ClassFiltered") {
+        lines.push(format!("  * Class {class:?}: {n} nodes excluded by filter"));
+    }
+    for (constraint, n) in counts("ConstraintFiltered") {
+        lines.push(format!(
+            "  * Constraint {constraint:?}: {n} nodes excluded by filter"
+        ));
+    }
+    let exhausted = u64_of(m, "NodesExhausted");
+    if exhausted > 0 {
+        lines.push(format!("  * Resources exhausted on {exhausted} nodes"));
+    }
+    for (class, n) in counts("ClassExhausted") {
+        lines.push(format!("  * Class {class:?} exhausted on {n} nodes"));
+    }
+    for (dimension, n) in counts("DimensionExhausted") {
+        lines.push(format!(
+            "  * Dimension {dimension:?} exhausted on {n} nodes"
+        ));
     }
     lines.join("\n")
 }
@@ -206,7 +218,12 @@ Priority           = 50
 Placement Failures = false"
         );
         let mut failed = e.clone();
-        failed["FailedTGAllocs"] = json!({"web": {"CoalescedFailures": 1, "NodesEvaluated": 0}});
+        failed["FailedTGAllocs"] = json!({
+            "api": {"NodesEvaluated": 3, "NodesExhausted": 2,
+                    "ConstraintFiltered": {"${attr.kernel.name} = windows": 1},
+                    "DimensionExhausted": {"memory": 2}},
+            "web": {"CoalescedFailures": 1, "NodesEvaluated": 0}
+        });
         failed["BlockedEval"] = json!("66666666-1234-4abc-9def-0123456789ab");
         let text = status_text(&failed, false, &Style::default(), now);
         assert!(
@@ -214,6 +231,11 @@ Placement Failures = false"
                 "Placement Failures = true
 
 Failed Placements
+Task Group \"api\" (failed to place 1 allocation):
+  * Constraint \"${attr.kernel.name} = windows\": 1 nodes excluded by filter
+  * Resources exhausted on 2 nodes
+  * Dimension \"memory\" exhausted on 2 nodes
+
 Task Group \"web\" (failed to place 2 allocations):
   * No nodes were eligible for evaluation
 

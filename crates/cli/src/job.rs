@@ -763,6 +763,7 @@ async fn follow_evaluation(ctx: &Ctx, id: &str, verbose: bool) -> Result<bool, F
                 "==> Evaluation {short:?} finished with status {status:?} but failed to place all allocations:\n{}",
                 crate::eval::failed_placements(&eval)
                     .lines()
+                    .filter(|l| !l.is_empty())
                     .map(|l| format!("    {l}"))
                     .collect::<Vec<_>>()
                     .join("\n")
