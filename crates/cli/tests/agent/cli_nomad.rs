@@ -370,6 +370,28 @@ async fn namespace_commands_apply_list_status_and_delete_with_nomads_texts() {
     assert_eq!(out.ok(), "Successfully applied namespace \"team-b\"!\n");
     assert_eq!(out.stderr, "Flags are ignored when a file is specified!\n");
 
+    // `-` reads the specification from stdin.
+    let mut cmd = command(&a.client.base, &["namespace", "apply", "-"]);
+    cmd.stdin(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn rollout");
+    if let Some(mut stdin) = child.stdin.take() {
+        use tokio::io::AsyncWriteExt;
+        stdin
+            .write_all(b"name = \"piped\"\ndescription = \"From stdin\"\n")
+            .await
+            .expect("write stdin");
+    }
+    let piped = child.wait_with_output().await.expect("rollout ends");
+    assert_eq!(
+        (
+            piped.status.code(),
+            String::from_utf8_lossy(&piped.stdout).as_ref()
+        ),
+        (Some(0), "Successfully applied namespace \"piped\"!\n")
+    );
+    let out = rollout(&a, &["namespace", "delete", "piped"]).await;
+    assert_eq!(out.ok(), "Successfully deleted namespace \"piped\"!\n");
+
     let list = rollout(&a, &["namespace", "list"]).await;
     assert_snapshot!("namespace_list", list.ok());
     let list = rollout(&a, &["namespace", "list", "-json"]).await;
