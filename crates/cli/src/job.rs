@@ -128,6 +128,29 @@ enum JobCommand {
         /// Job ID or unique prefix.
         id: String,
     },
+    /// Change the count of a job's task group: `job scale JOB [GROUP] COUNT` (GROUP may
+    /// be left out when the job has one group).
+    ///
+    /// The new count is registered as a new job version (with an update strategy, a
+    /// deployment); then, as `job run`, it follows the evaluation and the deployment,
+    /// with the same exit codes. `-detach` prints the evaluation ID and returns.
+    #[command(override_usage = "rollout job scale [OPTIONS] <JOB> [GROUP] <COUNT>")]
+    Scale {
+        /// Scale only if the job's modify index is still INDEX.
+        #[arg(long, value_name = "INDEX")]
+        check_index: Option<u64>,
+        /// Return once the scaling is registered, printing the evaluation ID.
+        #[arg(long)]
+        detach: bool,
+        /// Full IDs.
+        #[arg(long)]
+        verbose: bool,
+        /// The job: its ID or a unique prefix.
+        job: String,
+        /// [GROUP] COUNT: the task group (left out for a job of one group), the count.
+        #[arg(value_name = "[GROUP] COUNT", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+    },
     /// Register an earlier version of a job again, as a new version.
     Revert {
         /// Job ID or unique prefix.
@@ -260,6 +283,13 @@ async fn run(ctx: &Ctx, command: JobCommand) -> CmdResult {
             deployment::promote(ctx, &d, &groups).await
         }
         JobCommand::History { id } => history(ctx, &id).await,
+        JobCommand::Scale {
+            check_index,
+            detach,
+            verbose,
+            job,
+            args,
+        } => scale(ctx, &job, &args, check_index, !detach, verbose).await,
         JobCommand::Revert { id, version } => {
             let job = resolve::job(ctx, &id).await?;
             let id = str_of(&job, "ID");
@@ -506,20 +536,18 @@ async fn job_run(
 ) -> CmdResult {
     let (body, id) = load_register_body(spec, check_index)?;
     let r = ctx.write("/v1/jobs", &body, "registering job").await?;
-    let job_modify_index = u64_of(&r, "JobModifyIndex");
-    // A new version and its deployment are written at the index of the registration; an
-    // unchanged spec only gets a new evaluation, at a later index (spec §7.8).
-    let changed = job_modify_index == u64_of(&r, "Index");
+    let changed = is_new_version(&r);
     let job = ctx
-        .read(&format!("/v1/job/{}", encode(&id)), "retrieving job")
-        .await?;
-    let latest = ctx
         .read(
-            &format!("/v1/job/{}/deployment", encode(&id)),
-            "retrieving the job's deployment",
+            &format!(
+                "/v1/job/{}?namespace={}",
+                encode(&id),
+                encode(&registered_namespace(ctx, &body))
+            ),
+            "retrieving job",
         )
         .await?;
-    let started = (changed && u64_of(&latest, "CreateIndex") == job_modify_index).then_some(latest);
+    let started = started_deployment(ctx, &job, &r).await?;
     if ctx.json {
         if monitor {
             output::emit(&r);
@@ -552,7 +580,55 @@ async fn job_run(
     if !monitor {
         return Ok(());
     }
-    let placement_failed = follow_evaluation(ctx, str_of(&r, "EvalID"), verbose).await?;
+    follow_registration(ctx, &r, started, verbose).await
+}
+
+/// The namespace a register `body` lands in: the one asked for (the query's namespace
+/// beats the body's), else the job's own, else `default` (spec §2).
+fn registered_namespace(ctx: &Ctx, body: &Value) -> String {
+    let own = match body.as_object().and_then(|b| field(b, "Job")) {
+        Some(Value::Object(job)) => field(job, "Namespace").and_then(Value::as_str),
+        _ => None,
+    };
+    match own.filter(|n| !n.is_empty() && !ctx.namespace_given) {
+        Some(n) => n.to_owned(),
+        None => ctx.namespace.clone(),
+    }
+}
+
+/// Whether a registration (`job run`, `job scale`, answered by `r`) wrote a new job
+/// version: a new version and its deployment are written at the index of the
+/// registration; an unchanged spec only gets a new evaluation, at a later index (spec
+/// §7.8).
+fn is_new_version(r: &Value) -> bool {
+    u64_of(r, "JobModifyIndex") == u64_of(r, "Index")
+}
+
+/// The deployment that the registration answered by `r` started, if any (the engine
+/// creates it in the write that registers the version).
+async fn started_deployment(ctx: &Ctx, job: &Value, r: &Value) -> Result<Option<Value>, Failure> {
+    if !is_new_version(r) {
+        return Ok(None);
+    }
+    let latest = ctx
+        .read(
+            &format!("/v1/job/{}/deployment?namespace={}", job_path(job), ns(job)),
+            "retrieving the job's deployment",
+        )
+        .await?;
+    Ok((u64_of(&latest, "CreateIndex") == u64_of(r, "JobModifyIndex")).then_some(latest))
+}
+
+/// Follows a registration's evaluation, then the deployment it `started` (and a
+/// rollback's) to its end, with `job run`'s exit codes: 0 done, 1 the deployment failed,
+/// 2 the evaluation could not place every allocation and no deployment then succeeded.
+async fn follow_registration(
+    ctx: &Ctx,
+    r: &Value,
+    started: Option<Value>,
+    verbose: bool,
+) -> CmdResult {
+    let placement_failed = follow_evaluation(ctx, str_of(r, "EvalID"), verbose).await?;
     match started {
         // A deployment that succeeds despite an early placement failure is a success
         // (capacity came), as for Nomad.
@@ -568,6 +644,82 @@ async fn job_run(
             }
         }
     }
+}
+
+/// `job scale JOB [GROUP] COUNT`, as Nomad's: the group may be left out when the job
+/// has one; the scaling is registered (`POST /v1/job/:id/scale`) and, unless detached,
+/// followed as `job run` follows a registration.
+async fn scale(
+    ctx: &Ctx,
+    job_input: &str,
+    args: &[String],
+    check_index: Option<u64>,
+    monitor: bool,
+    verbose: bool,
+) -> CmdResult {
+    let (group, count) = match args {
+        [count] => (None, count),
+        [group, count] => (Some(group.clone()), count),
+        _ => {
+            return Err(Failure::usage(
+                "Command requires at least two arguments and no more than three",
+            ))
+        }
+    };
+    let count: i64 = count
+        .parse()
+        .map_err(|e| Failure::usage(format!("Failed to convert count string to int: {e}")))?;
+    let job = resolve::job(ctx, job_input).await?;
+    let id = str_of(&job, "ID").to_owned();
+    let scale_status = ctx
+        .read(
+            &format!("/v1/job/{}/scale?namespace={}", job_path(&job), ns(&job)),
+            "querying job",
+        )
+        .await?;
+    let groups: Vec<String> = scale_status["TaskGroups"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let group = match (group, groups.as_slice()) {
+        (None, [only]) => only.clone(),
+        (None, _) => return Err(Failure::msg("Group name required")),
+        (Some(g), _) if groups.contains(&g) => g,
+        (Some(g), _) => return Err(Failure::msg(format!("Group {g} not found within job"))),
+    };
+    let mut body = json!({
+        "Count": count,
+        "Target": {"Group": group},
+        "Message": "submitted using the rollout CLI",
+    });
+    if let Some(index) = check_index {
+        body["EnforceIndex"] = json!(true);
+        body["JobModifyIndex"] = json!(index);
+    }
+    let r = ctx
+        .write(
+            &format!("/v1/job/{}/scale?namespace={}", encode(&id), ns(&job)),
+            &body,
+            "submitting scaling request",
+        )
+        .await?;
+    let warnings = str_of(&r, "Warnings");
+    if !warnings.is_empty() {
+        eprintln!("Job Warnings:\n{}\n", warnings.trim_end());
+    }
+    if !monitor {
+        if ctx.json {
+            ctx.print_json(&r);
+        } else {
+            output::emit(format!("Evaluation ID: {}", str_of(&r, "EvalID")));
+        }
+        return Ok(());
+    }
+    if ctx.json {
+        output::emit(&r);
+    }
+    let started = started_deployment(ctx, &job, &r).await?;
+    follow_registration(ctx, &r, started, verbose).await
 }
 
 /// Waits for evaluation `id` to be processed (blocking queries) and says how it ended;
@@ -603,10 +755,24 @@ async fn follow_evaluation(ctx: &Ctx, id: &str, verbose: bool) -> Result<bool, F
         )));
     }
     let blocked = str_of(&eval, "BlockedEval");
+    let (_, failures) = crate::eval::placement_failures(&eval);
     if !ctx.json {
-        output::emit(format!(
-            "==> Evaluation {short:?} finished with status {status:?}"
-        ));
+        if failures {
+            // Nomad's words, with each group's placement failures.
+            output::emit(format!(
+                "==> Evaluation {short:?} finished with status {status:?} but failed to place all allocations:\n{}",
+                crate::eval::failed_placements(&eval)
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        } else {
+            output::emit(format!(
+                "==> Evaluation {short:?} finished with status {status:?}"
+            ));
+        }
         if !blocked.is_empty() {
             output::emit(format!(
                 "==> Not every allocation could be placed: evaluation {:?} waits for capacity",
@@ -614,7 +780,7 @@ async fn follow_evaluation(ctx: &Ctx, id: &str, verbose: bool) -> Result<bool, F
             ));
         }
     }
-    Ok(!blocked.is_empty() || status == "blocked")
+    Ok(failures || !blocked.is_empty() || status == "blocked")
 }
 
 /// A job's ID, encoded for a path.

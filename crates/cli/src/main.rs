@@ -1,18 +1,22 @@
 //! `rollout`: the command-line entry point. `rollout agent` runs the service; the
-//! operator commands (`rollout deployment …`, `rollout job …`, `rollout acl …`) talk
+//! operator commands (`rollout deployment …`, `rollout job …`, `rollout alloc …`,
+//! `rollout eval …`, `rollout namespace …`, `rollout acl …`) talk
 //! HTTP to a running agent, as Nomad's CLI does.
 
 mod acl;
 mod agent;
+mod alloc;
 mod client;
 mod cluster_member;
 mod deployment;
 mod dev_cluster;
+mod eval;
 mod events;
 mod fd_limit;
 mod gc;
 mod job;
 mod monitor;
+mod namespace;
 mod operator;
 mod output;
 mod plan;
@@ -47,9 +51,15 @@ enum Command {
     /// Deployments: list, status (--monitor follows one live), promote, pause, resume,
     /// fail, allocation health.
     Deployment(deployment::DeploymentArgs),
-    /// Jobs: run, plan and validate a jobspec (HCL2 or JSON), status, history, revert,
-    /// stop, mark stable.
+    /// Jobs: run, plan and validate a jobspec (HCL2 or JSON), status, history, scale,
+    /// revert, stop, mark stable.
     Job(job::JobArgs),
+    /// Allocations: `alloc status` shows one and its tasks, as Nomad's.
+    Alloc(alloc::AllocArgs),
+    /// Evaluations: `eval status` shows one and its placement failures, as Nomad's.
+    Eval(eval::EvalArgs),
+    /// Namespaces: list, status, apply (create or update), delete.
+    Namespace(namespace::NamespaceArgs),
     /// ACL bootstrap, policies and tokens of an agent run with `--acl-enabled`.
     Acl(acl::AclArgs),
     /// Follow the event stream: one line per event; reconnects without missing or
@@ -95,6 +105,7 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "now",
     "peer-id",
     "peer-address",
+    "quota",
 ];
 
 fn main() -> ExitCode {
@@ -133,6 +144,9 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent::main(args),
         Command::Deployment(args) => deployment::main(args),
         Command::Job(args) => job::main(args),
+        Command::Alloc(args) => alloc::main(args),
+        Command::Eval(args) => eval::main(args),
+        Command::Namespace(args) => namespace::main(args),
         Command::Acl(args) => acl::main(args),
         Command::Events(args) => events::main(args),
         Command::Log(args) => replay::log_main(args),

@@ -6,8 +6,8 @@
 //! succeeded); 1 the command failed (the agent refused it, was unreachable, an ID
 //! matched nothing or more than one object) or a monitored deployment ended failed or
 //! cancelled — after following the rollback's deployment, when one was registered; 2 bad
-//! usage (clap's code) or, for `job run`, an evaluation that could not place every
-//! allocation (unless the deployment then succeeded).
+//! usage (clap's code) or, for `job run` and `job scale`, an evaluation that could not
+//! place every allocation (unless the deployment then succeeded).
 
 use crate::client::{Client, ClientArgs, ClientError};
 use crate::output::{self, Style};
@@ -51,6 +51,9 @@ pub struct Ctx {
     pub style: Style,
     /// The namespace asked for (`default` unless set): for prefix lookups and messages.
     pub namespace: String,
+    /// Whether `namespace` was asked for (`--namespace`, `NOMAD_NAMESPACE`) rather than
+    /// the default: a job file's own namespace counts only when it was not.
+    pub namespace_given: bool,
 }
 
 /// Why a command did not succeed: printed on one line to stderr (when there is a
@@ -125,6 +128,7 @@ impl OperatorArgs {
             json: self.json,
             dry_run: self.dry_run,
             style: Style::for_stdout(),
+            namespace_given: namespace.is_some(),
             namespace: namespace.unwrap_or_else(|| "default".into()),
         })
     }

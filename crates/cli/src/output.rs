@@ -163,6 +163,15 @@ pub fn key_values(rows: &[(&str, Cell)], style: &Style) -> String {
         .join("\n")
 }
 
+/// A cell as Nomad's `formatKV` and `formatList` show an empty value: `<none>`.
+pub fn or_none(text: &str) -> Cell {
+    if text.is_empty() {
+        "<none>".into()
+    } else {
+        text.into()
+    }
+}
+
 /// The first eight characters of an ID, or the whole ID with `verbose`.
 pub fn id(id: &str, verbose: bool) -> String {
     if verbose {
@@ -217,6 +226,32 @@ pub fn date(at_ns: i64) -> String {
         return "-".into();
     }
     rollout_engine::model::time::format_rfc3339(at_ns - at_ns % 1_000_000_000)
+}
+
+/// A time (Unix ns) as Nomad's CLI writes one (`formatTime`: `01/02/06 15:04:05 UTC`,
+/// in UTC); "" for a zero time.
+pub fn nomad_time(at_ns: i64) -> String {
+    if at_ns < 1_000_000_000 {
+        return String::new();
+    }
+    // `2026-12-03T07:22:38Z` → `12/03/26 07:22:38 UTC`.
+    let rfc = date(at_ns);
+    match (
+        rfc.get(2..4),
+        rfc.get(5..7),
+        rfc.get(8..10),
+        rfc.get(11..19),
+    ) {
+        (Some(y), Some(m), Some(d), Some(t)) => format!("{m}/{d}/{y} {t} UTC"),
+        _ => rfc,
+    }
+}
+
+/// An RFC 3339 time (as the API writes them) as [`nomad_time`] writes it; "" when null.
+pub fn nomad_time_rfc3339(v: &Value) -> String {
+    v.as_str()
+        .and_then(|s| rollout_engine::model::time::parse_rfc3339(s).ok())
+        .map_or_else(String::new, nomad_time)
 }
 
 /// An RFC 3339 time (as the API writes them) relative to now; `-` when null.
@@ -300,6 +335,13 @@ mod tests {
         assert_eq!(relative(0, now), "-");
         assert_eq!(date(now + 123), "2027-01-15T08:00:00Z");
         assert_eq!(date(0), "-");
+        assert_eq!(nomad_time(now + 123), "01/15/27 08:00:00 UTC");
+        assert_eq!(nomad_time(0), "");
+        assert_eq!(
+            nomad_time_rfc3339(&Value::from("2027-01-15T08:00:10Z")),
+            "01/15/27 08:00:10 UTC"
+        );
+        assert_eq!(nomad_time_rfc3339(&Value::Null), "");
         assert_eq!(relative_rfc3339(&Value::Null, now), "-");
         assert_eq!(
             relative_rfc3339(&Value::from("2027-01-15T08:00:10Z"), 1_800_000_000 * s),

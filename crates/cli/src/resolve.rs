@@ -8,7 +8,7 @@
 
 use crate::client::{encode, ClientError};
 use crate::operator::{str_of, u64_of, Context, Ctx, Failure};
-use crate::output::{self, Table};
+use crate::output::{self, Cell, Table};
 use serde_json::Value;
 
 /// The hex digits of a UUID or prefix, lower case, without hyphens.
@@ -123,6 +123,75 @@ pub async fn deployment(ctx: &Ctx, input: &str) -> Result<Value, Failure> {
                 ]);
             }
             Err(ambiguous("deployments", input, &t))
+        }
+    }
+}
+
+/// The allocation with ID `input`, or the only one whose ID starts with it, as the
+/// API's full `Allocation` (`GET /v1/allocation/:id`).
+pub async fn allocation(ctx: &Ctx, input: &str) -> Result<Value, Failure> {
+    let header = ["ID", "Name", "Status"];
+    let id = one_by_uuid(ctx, "allocation", "/v1/allocations", input, &header, |a| {
+        vec![
+            str_of(a, "ID").into(),
+            str_of(a, "Name").into(),
+            str_of(a, "ClientStatus").into(),
+        ]
+    })
+    .await?;
+    ctx.read(
+        &format!("/v1/allocation/{}", encode(&id)),
+        "retrieving allocation",
+    )
+    .await
+}
+
+/// The evaluation with ID `input`, or the only one whose ID starts with it
+/// (`GET /v1/evaluation/:id`).
+pub async fn evaluation(ctx: &Ctx, input: &str) -> Result<Value, Failure> {
+    let header = ["ID", "Job ID", "Triggered By", "Status"];
+    let id = one_by_uuid(ctx, "evaluation", "/v1/evaluations", input, &header, |e| {
+        vec![
+            str_of(e, "ID").into(),
+            str_of(e, "JobID").into(),
+            str_of(e, "TriggeredBy").into(),
+            str_of(e, "Status").into(),
+        ]
+    })
+    .await?;
+    ctx.read(
+        &format!("/v1/evaluation/{}", encode(&id)),
+        "retrieving evaluation",
+    )
+    .await
+}
+
+/// The full ID of the one object of `list_path` that `input` names (a UUID is taken
+/// as it is); none or several are refused, the candidates listed by `row`.
+async fn one_by_uuid(
+    ctx: &Ctx,
+    what: &str,
+    list_path: &str,
+    input: &str,
+    header: &[&str],
+    row: impl Fn(&Value) -> Vec<Cell>,
+) -> Result<String, Failure> {
+    if is_uuid(input) {
+        return Ok(input.to_ascii_lowercase());
+    }
+    let matches = with_uuid_prefix(ctx, what, list_path, input).await?;
+    match matches.as_slice() {
+        [] => Err(Failure::msg(format!(
+            "No {what} with prefix or ID {input:?} found in namespace {:?}",
+            ctx.namespace
+        ))),
+        [one] => Ok(str_of(one, "ID").to_owned()),
+        many => {
+            let mut t = Table::new(header);
+            for v in many {
+                t.row(row(v));
+            }
+            Err(ambiguous(&format!("{what}s"), input, &t))
         }
     }
 }

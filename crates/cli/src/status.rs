@@ -10,7 +10,7 @@ use crate::client::encode;
 use crate::deployment;
 use crate::job;
 use crate::operator::{str_of, CmdResult, Ctx, Failure, OperatorArgs};
-use crate::output::{self, key_values, status_color, Cell, Style, Table};
+use crate::output::{self, Style, Table};
 use crate::resolve;
 use clap::Args;
 use serde_json::Value;
@@ -115,7 +115,7 @@ async fn show(ctx: &Ctx, kind: &str, v: &Value, verbose: bool) -> CmdResult {
                 )
                 .await?;
             ctx.print(&a, |a| {
-                allocation_text(a, verbose, &ctx.style, output::now_ns())
+                crate::alloc::status_text(a, verbose, &ctx.style, output::now_ns())
             });
             Ok(())
         }
@@ -126,76 +126,10 @@ async fn show(ctx: &Ctx, kind: &str, v: &Value, verbose: bool) -> CmdResult {
                     "retrieving evaluation",
                 )
                 .await?;
-            ctx.print(&e, |e| evaluation_text(e, verbose, &ctx.style));
+            ctx.print(&e, |e| {
+                crate::eval::status_text(e, verbose, &ctx.style, output::now_ns())
+            });
             Ok(())
         }
-    }
-}
-
-/// An allocation's identity, placement and deployment health.
-pub fn allocation_text(a: &Value, verbose: bool, style: &Style, now_ns: i64) -> String {
-    let client = str_of(a, "ClientStatus");
-    let health = match a["DeploymentStatus"]["Healthy"].as_bool() {
-        Some(true) => "healthy",
-        Some(false) => "unhealthy",
-        None => "-",
-    };
-    let rows = [
-        ("ID", Cell::from(output::id(str_of(a, "ID"), verbose))),
-        ("Eval ID", output::id(str_of(a, "EvalID"), verbose).into()),
-        ("Name", str_of(a, "Name").into()),
-        ("Node ID", output::id(str_of(a, "NodeID"), verbose).into()),
-        ("Job ID", str_of(a, "JobID").into()),
-        ("Job Version", output::text(&a["Job"]["Version"]).into()),
-        (
-            "Deployment ID",
-            or_dash(&output::id(str_of(a, "DeploymentID"), verbose)),
-        ),
-        ("Desired Status", str_of(a, "DesiredStatus").into()),
-        ("Client Status", Cell::colored(client, status_color(client))),
-        (
-            "Deployment Health",
-            Cell::colored(health, status_color(health)),
-        ),
-        (
-            "Created",
-            output::relative(a["CreateTime"].as_i64().unwrap_or(0), now_ns).into(),
-        ),
-    ];
-    key_values(&rows, style)
-}
-
-/// An evaluation: why it was created, for which job and deployment, how it ended.
-pub fn evaluation_text(e: &Value, verbose: bool, style: &Style) -> String {
-    let status = str_of(e, "Status");
-    let mut rows = vec![
-        ("ID", Cell::from(output::id(str_of(e, "ID"), verbose))),
-        ("Status", Cell::colored(status, status_color(status))),
-        (
-            "Status Description",
-            or_dash(str_of(e, "StatusDescription")),
-        ),
-        ("Type", str_of(e, "Type").into()),
-        ("TriggeredBy", str_of(e, "TriggeredBy").into()),
-        ("Job ID", str_of(e, "JobID").into()),
-        (
-            "Deployment ID",
-            or_dash(&output::id(str_of(e, "DeploymentID"), verbose)),
-        ),
-        ("Priority", output::text(&e["Priority"]).into()),
-    ];
-    let blocked = str_of(e, "BlockedEval");
-    if !blocked.is_empty() {
-        rows.push(("Blocked Eval", output::id(blocked, verbose).into()));
-    }
-    key_values(&rows, style)
-}
-
-/// A cell for a field that may be empty: `-` then.
-fn or_dash(text: &str) -> Cell {
-    if text.is_empty() {
-        "-".into()
-    } else {
-        text.into()
     }
 }

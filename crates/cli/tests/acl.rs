@@ -211,3 +211,66 @@ async fn acl_commands_against_the_binary() {
     assert_eq!(field(&out, "Type"), "management");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn namespace_commands_need_a_management_token_to_write_and_list_what_a_token_may_use() {
+    let a = Agent::start().await;
+    let (ok, out, err) = a.cli(&["acl", "bootstrap"], None).await;
+    assert!(ok, "{err}");
+    let root = field(&out, "Secret ID");
+
+    // Without a token: Nomad's apply looks the namespace up first, and is refused there.
+    let (ok, out, err) = a.cli(&["namespace", "apply", "team"], None).await;
+    assert_eq!(
+        (ok, out.as_str(), err.as_str()),
+        (
+            false,
+            "",
+            "Error looking up namespace: Unexpected response code: 403 (Permission denied)\n"
+        )
+    );
+    let (ok, _, err) = a.cli(&["namespace", "delete", "default"], None).await;
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "Error deleting namespace: Unexpected response code: 403 (Permission denied)\n"
+    );
+    let (ok, out, err) = a
+        .cli(
+            &["namespace", "apply", "-description", "T", "team"],
+            Some(&root),
+        )
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "Successfully applied namespace \"team\"!\n");
+
+    // A token that reads `default` lists only `default`.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("readers.hcl");
+    std::fs::write(&file, "namespace \"default\" {\n  policy = \"read\"\n}\n").expect("write");
+    let file = file.to_str().unwrap_or_default();
+    let (ok, _, err) = a
+        .cli(&["acl", "policy", "apply", "readers", file], Some(&root))
+        .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = a
+        .cli(
+            &["acl", "token", "create", "-name=ci", "-policy", "readers"],
+            Some(&root),
+        )
+        .await;
+    assert!(ok, "{err}");
+    let ci = field(&out, "Secret ID");
+    let (ok, out, err) = a.cli(&["namespace", "list"], Some(&ci)).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "Name     Description\ndefault  Default shared namespace\n"
+    );
+    let (ok, out, err) = a.cli(&["namespace", "list"], Some(&root)).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "Name     Description\ndefault  Default shared namespace\nteam     T\n"
+    );
+}

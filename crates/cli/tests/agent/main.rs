@@ -7,6 +7,7 @@ mod cli_commands;
 mod cli_history;
 mod cli_jobspec;
 mod cli_monitor;
+mod cli_nomad;
 mod cluster;
 mod common;
 mod dev_cluster;
