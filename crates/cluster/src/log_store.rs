@@ -66,6 +66,25 @@ impl LogStore {
         Ok(LogStore { db: Arc::new(db) })
     }
 
+    /// [`LogStore::open`], waiting up to `wait` while the file is still open: a node
+    /// stopped in this process lets go of its log only when the last of its Raft tasks
+    /// has been dropped, which can be a moment after its shutdown returned. Another
+    /// process holding the file is still refused, once `wait` has passed.
+    pub async fn open_waiting(
+        dir: &Path,
+        wait: std::time::Duration,
+    ) -> Result<LogStore, redb::Error> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match LogStore::open(dir) {
+                Err(redb::Error::DatabaseAlreadyOpen) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn read_meta<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, AnyError> {
         let txn = self.db.begin_read().map_err(any)?;
         let table = txn.open_table(META).map_err(any)?;
@@ -235,5 +254,35 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             txn.commit().map_err(any)
         };
         write().map_err(|e| StorageIOError::write_logs(e).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Regression: a member restarted in the same process failed with
+    /// `DatabaseAlreadyOpen` when the stopped instance's last Raft task still held the
+    /// log (seen in CI); opening now waits for it to let go.
+    #[tokio::test]
+    async fn opening_waits_for_a_stopping_holder_and_refuses_a_lasting_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = LogStore::open(dir.path()).unwrap();
+        assert!(matches!(
+            LogStore::open(dir.path()),
+            Err(redb::Error::DatabaseAlreadyOpen)
+        ));
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            drop(held);
+        });
+        LogStore::open_waiting(dir.path(), Duration::from_secs(10))
+            .await
+            .expect("opened once the holder let go");
+        release.await.unwrap();
+        let _lasting = LogStore::open(dir.path());
+        let refused = LogStore::open_waiting(dir.path(), Duration::from_millis(50)).await;
+        assert!(matches!(refused, Err(redb::Error::DatabaseAlreadyOpen)));
     }
 }

@@ -369,6 +369,10 @@ fn leader_of(m: &RaftMetrics<NodeId, BasicNode>) -> Option<LeaderInfo> {
 /// bouncing a write forever.
 const MAX_FORWARD_HOPS: usize = 3;
 
+/// How long a starting node waits for a stopped one's log to be let go of (see
+/// [`LogStore::open_waiting`]).
+const LOG_OPEN_WAIT: Duration = Duration::from_secs(10);
+
 /// One running member of a rollout cluster.
 pub struct Node {
     core: Arc<Core>,
@@ -401,7 +405,7 @@ impl Node {
             addr: config.listen,
             source,
         })?;
-        let log = LogStore::open(&config.data_dir)?;
+        let log = LogStore::open_waiting(&config.data_dir, LOG_OPEN_WAIT).await?;
         let waiters = Arc::new(Waiters::default());
         let state_machine = StateMachine::open(
             &config.data_dir,

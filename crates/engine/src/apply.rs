@@ -60,6 +60,7 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
         Command::DeleteAclTokens(c) => crate::acl::write::delete_tokens(&mut tx, c)?,
         Command::UpsertNamespaces(c) => crate::namespace::upsert(&mut tx, c)?,
         Command::DeleteNamespaces(c) => crate::namespace::delete(&mut tx, c)?,
+        Command::StopAllocation(c) => crate::alloc_stop::stop(&mut tx, c)?,
         Command::RegisterNode(c) => crate::node::register(&mut tx, c)?,
         Command::UpdateNodeEligibility(c) => crate::node::update_eligibility(&mut tx, c)?,
         Command::DeregisterNodes(c) => crate::node::deregister(&mut tx, c)?,

@@ -140,6 +140,8 @@ pub enum Command {
     ApplyPlanResult(PlanResult),
     /// Client-side allocation updates: status and automatic health (A9).
     UpdateAllocsFromClient(ClientAllocUpdates),
+    /// `POST /v1/allocation/:id/stop` (AS1).
+    StopAllocation(StopAllocation),
     /// `PUT /v1/deployment/allocation-health/:id` (M1–M5).
     SetAllocHealth(SetAllocHealth),
     /// `PUT /v1/deployment/promote/:id` (P1–P12).
@@ -201,6 +203,7 @@ impl Command {
             Command::EvaluateJob(_) => "EvaluationUpdated",
             Command::ApplyPlanResult(_) => "PlanResult",
             Command::UpdateAllocsFromClient(_) => "AllocationUpdated",
+            Command::StopAllocation(_) => "AllocationUpdateDesiredStatus",
             Command::SetAllocHealth(_) => "DeploymentAllocHealth",
             Command::PromoteDeployment(_) => "DeploymentPromotion",
             Command::PauseDeployment(_) | Command::FailDeployment(_) | Command::Tick => {
@@ -233,6 +236,7 @@ impl Command {
             Command::EvaluateJob(_) => "evaluate_job",
             Command::ApplyPlanResult(_) => "apply_plan_result",
             Command::UpdateAllocsFromClient(_) => "update_allocs_from_client",
+            Command::StopAllocation(_) => "stop_allocation",
             Command::SetAllocHealth(_) => "set_alloc_health",
             Command::PromoteDeployment(_) => "promote_deployment",
             Command::PauseDeployment(_) => "pause_deployment",
@@ -270,6 +274,17 @@ pub struct RegisterJob {
     pub job_modify_index: u64,
     /// Priority of the evaluation (and of the deployment it creates); 0 = the job's.
     pub eval_priority: i64,
+}
+
+/// `POST /v1/allocation/:id/stop`: stop one allocation and let the scheduler replace it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct StopAllocation {
+    /// The allocation (`AllocID`).
+    #[serde(rename = "AllocID")]
+    pub alloc_id: Uuid,
+    /// Stop without the group's shutdown delay (`NoShutdownDelay`).
+    pub no_shutdown_delay: bool,
 }
 
 /// `DELETE /v1/job/:id`: stop a job (or purge it).

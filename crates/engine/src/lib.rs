@@ -40,6 +40,7 @@
 struct ReadmeDoctests;
 
 pub mod acl;
+mod alloc_stop;
 mod alloc_write;
 mod apply;
 mod client;

@@ -97,15 +97,11 @@ pub(crate) fn apply_plan_result(tx: &mut Tx, req: &PlanResult) -> Result<()> {
         })
         .collect();
     for (_, q) in &matched {
-        if let (PlacementKind::Destructive | PlacementKind::Lost, Some(prev)) =
-            (q.kind, q.previous_allocation)
-        {
+        let Some(prev) = q.previous_allocation else {
+            continue;
+        };
+        if let Some(why) = implied_stop(q.kind) {
             if !stops.iter().any(|(id, _)| *id == prev) {
-                let why = if q.kind == PlacementKind::Lost {
-                    stop_reason::LOST
-                } else {
-                    stop_reason::UPDATING
-                };
                 stops.push((prev, why.to_string()));
             }
         }
@@ -235,18 +231,33 @@ fn placement_why(q: &Placement) -> (&'static str, String) {
         PlacementKind::Missing => ("C6", "a missing slot of the group's count"),
         PlacementKind::Lost => ("C10", "a replacement of an allocation on a lost node"),
         PlacementKind::Reschedule => ("T2", "a replacement of a failed allocation"),
+        PlacementKind::Migrate => ("AS2", "a replacement of an allocation being migrated"),
     };
     (rule, format!("placed {} as {what}{replaces}", q.name))
 }
 
 /// The rule behind a stop, from the reconciler's stop reason.
+/// The stop a placed replacement implies for the allocation it replaces, when the
+/// scheduler's plan result does not list it: a destructive update, a lost, rescheduled
+/// (T5) or migrated (AS2) allocation never runs on next to its replacement.
+fn implied_stop(kind: PlacementKind) -> Option<&'static str> {
+    match kind {
+        PlacementKind::Destructive => Some(stop_reason::UPDATING),
+        PlacementKind::Lost => Some(stop_reason::LOST),
+        PlacementKind::Reschedule => Some(stop_reason::RESCHEDULED),
+        PlacementKind::Migrate => Some(stop_reason::MIGRATING),
+        PlacementKind::Missing | PlacementKind::Canary => None,
+    }
+}
+
 fn stop_rule(why: &str) -> &'static str {
     match why {
         stop_reason::STALE_CANARY => "C5",
         stop_reason::JOB_STOPPED => "K1",
         stop_reason::UPDATING => "C9",
         stop_reason::LOST => "C10",
-        stop_reason::RESCHEDULED => "T2",
+        stop_reason::RESCHEDULED => "T5",
+        stop_reason::MIGRATING => "AS2",
         _ => "C14",
     }
 }

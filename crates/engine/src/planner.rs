@@ -4,7 +4,7 @@
 
 use crate::command::{AllocStop, PlacedAllocation, PlanResult};
 use crate::model::Evaluation;
-use crate::reconcile::{reconcile, Placement, PlacementKind, Stop};
+use crate::reconcile::{reconcile, stop_reason, Placement, PlacementKind, Stop};
 use crate::state::{JobKey, State};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,9 @@ use uuid::Uuid;
 pub struct DesiredUpdates {
     /// Allocations to place (missing, lost, rescheduled).
     pub place: u64,
+    /// Allocations to migrate: stopped and replaced (AS2).
+    #[serde(default)]
+    pub migrate: u64,
     /// Canaries to place.
     pub canary: u64,
     /// Destructive updates (stop and replace).
@@ -158,15 +161,28 @@ pub fn plan_for(state: &State, eval: &Evaluation, now: i64) -> Plan {
         ..Plan::default()
     };
     for (name, g) in rec.groups {
+        let migrations = g
+            .stops
+            .iter()
+            .filter(|s| s.description == stop_reason::MIGRATING)
+            .count() as u64;
         let counts = DesiredUpdates {
-            place: g.placements.len() as u64,
+            place: g
+                .placements
+                .iter()
+                .filter(|p| p.kind != PlacementKind::Migrate)
+                .count() as u64,
+            migrate: migrations,
             canary: g.canaries.len() as u64,
             destructive_update: g.destructive.len() as u64,
             in_place_update: g.in_place.len() as u64,
             stop: g
                 .stops
                 .iter()
-                .filter(|s| !is_destructive_stop(&g.destructive, s))
+                .filter(|s| {
+                    !is_destructive_stop(&g.destructive, s)
+                        && s.description != stop_reason::MIGRATING
+                })
                 .count() as u64,
             ignore: g.ignore,
         };

@@ -1,5 +1,5 @@
 //! The watcher inside the write (§3.9 W1–W6, §3.14 E1–E4, decision 11), progress
-//! deadlines (§3.10 D1–D10) and rescheduling (§3.13 T1–T4).
+//! deadlines (§3.10 D1–D10) and rescheduling (§3.13 T1–T5).
 mod common;
 use common::*;
 use rollout_engine::model::*;
@@ -195,6 +195,39 @@ fn t2_reschedule_later_gets_a_follow_up_eval() {
     let r = w.alloc(placed[0]);
     assert_eq!(r.previous_allocation, Some(allocs[0]));
     assert_eq!(r.reschedule_tracker.unwrap().events.unwrap().len(), 1);
+}
+
+/// T5: a failed allocation replaced now is stopped in the same plan, with Nomad's
+/// description; its client status stays failed. One that waits keeps running desired.
+#[test]
+fn t5_a_replaced_failed_allocation_is_stopped_as_rescheduled() {
+    let mut w = World::new();
+    let allocs = w.deploy(service_job("web", 1, strategy(10 * MINUTE_NS, false)));
+    w.client(allocs[0], "failed", None);
+    w.schedule();
+    let waiting = w.alloc(allocs[0]);
+    assert_eq!(waiting.desired_status, "run", "held for later: not stopped");
+    w.advance(6 * SECOND_NS);
+    let p = w.plan_now("web");
+    assert_eq!(count_kind(&p, PlacementKind::Reschedule), 1);
+    assert!(p
+        .stops
+        .iter()
+        .any(|s| s.alloc_id == allocs[0]
+            && s.description == "alloc was rescheduled because it failed"));
+    let placed = w.schedule();
+    assert_eq!(placed.len(), 1);
+    let old = w.alloc(allocs[0]);
+    assert_eq!(
+        (
+            old.desired_status.as_str(),
+            old.desired_description.as_str()
+        ),
+        ("stop", "alloc was rescheduled because it failed")
+    );
+    assert_eq!(old.client_status, "failed");
+    assert_eq!(old.next_allocation, Some(placed[0]));
+    assert!(w.replay_equals_live());
 }
 
 /// T4: an unhealthy but running allocation is not rescheduled.

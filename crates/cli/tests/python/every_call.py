@@ -209,6 +209,12 @@ works("operator.get_configuration", n.operator.get_configuration,
 refused("operator.delete_peer", lambda: n.operator.delete_peer("127.0.0.1:4647"),
         "there is no peer to remove")
 
+works(
+    "allocation.stop_allocation",
+    lambda: n.allocation.stop_allocation(all_allocs[0]["ID"]),
+    lambda r: r["EvalID"] and r["Index"] > 0,
+)
+
 # The dev cluster's three simulated nodes, registered by their clients at start.
 nodes = works("nodes.get_nodes", n.nodes.get_nodes, lambda r: len(r) == 3)
 node_id = nodes[0]["ID"] if nodes else "node-000"
@@ -231,7 +237,6 @@ works(
 
 # --- what rollout does not serve (yet) ---------------------------------------------------
 for name, call in [
-    ("allocation.stop_allocation", lambda: n.allocation.stop_allocation(all_allocs[0]["ID"])),
     ("node.evaluate_node", lambda: n.node.evaluate_node("00000000-0000-0000-0000-000000000000")),
     ("node.drain_node", lambda: n.node.drain_node("00000000-0000-0000-0000-000000000000")),
     ("node.purge_node", lambda: n.node.purge_node("00000000-0000-0000-0000-000000000000")),

@@ -38,6 +38,8 @@ pub mod triggered_by {
     pub const DEPLOYMENT_WATCHER: &str = "deployment-watcher";
     /// An allocation failed and is to be rescheduled.
     pub const ALLOC_FAILURE: &str = "alloc-failure";
+    /// An operator stopped an allocation (`POST /v1/allocation/:id/stop`, AS1).
+    pub const ALLOC_STOP: &str = "alloc-stop";
     /// A delayed reschedule's follow-up evaluation (the same wire value as
     /// [`ALLOC_FAILURE`]).
     pub const RETRY_FAILED_ALLOC: &str = "alloc-failure";

@@ -32,6 +32,8 @@ pub enum PlacementKind {
     Lost,
     /// Replaces a failed allocation that may be rescheduled (§3.13).
     Reschedule,
+    /// Replaces an allocation marked to migrate (an operator stopped it, AS2).
+    Migrate,
 }
 
 /// An allocation the scheduler must place.
@@ -75,6 +77,8 @@ pub mod stop_reason {
     pub const UPDATING: &str = "alloc is being updated due to job update";
     /// Its node was lost.
     pub const LOST: &str = "alloc is lost since its node is down";
+    /// Stopped by an operator, or moved off its node (AS2).
+    pub const MIGRATING: &str = "alloc is being migrated";
     /// Replaced after failing (§3.13).
     pub const RESCHEDULED: &str = "alloc was rescheduled because it failed";
     /// The job was stopped.
@@ -447,6 +451,10 @@ impl<'a> Ctx<'a> {
                 }
                 self.classify_failed(g, a, w);
             }
+            // AS2: marked to migrate (an operator stopped it): stopped and replaced.
+            _ if a.desired_transition.migrate == Some(true) => {
+                w.replace.push((a, PlacementKind::Migrate));
+            }
             _ => {
                 if a.is_canary() && self.in_current(a) {
                     w.live_canaries.push(a);
@@ -517,17 +525,25 @@ impl<'a> Ctx<'a> {
 
     /// Name slots, second claims: lost and reschedule replacements take their
     /// allocation's slot (a canary's replacement is a canary too, extra to the count:
-    /// T2) and lost allocations are stopped; then live allocations of older versions
+    /// T2); lost allocations are stopped, and so are failed ones being replaced (T5); then live allocations of older versions
     /// take theirs, to be updated, or are stopped if it is out of the count or taken.
     fn claim_slots(&self, w: &mut Work<'a>, count: u64) {
         for (a, kind) in std::mem::take(&mut w.replace) {
             let canary = a.is_canary() && self.in_current(a);
             let idx = slot_of(a);
-            if canary || (idx < count && w.slots.insert(idx)) {
+            let replaced = canary || (idx < count && w.slots.insert(idx));
+            if replaced {
                 w.replacements.push((a, kind));
             }
-            if kind == PlacementKind::Lost {
-                w.plan.stops.push(self.stop(a, stop_reason::LOST));
+            match kind {
+                PlacementKind::Lost => w.plan.stops.push(self.stop(a, stop_reason::LOST)),
+                PlacementKind::Migrate => w.plan.stops.push(self.stop(a, stop_reason::MIGRATING)),
+                // T5: a failed allocation that is replaced now is stopped with it, as
+                // Nomad does; one that keeps no slot stays as its client left it.
+                PlacementKind::Reschedule if replaced => {
+                    w.plan.stops.push(self.stop(a, stop_reason::RESCHEDULED))
+                }
+                _ => {}
             }
         }
         for (a, fit) in w.live.iter().filter(|(_, f)| *f != Fit::Current) {

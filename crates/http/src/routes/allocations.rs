@@ -1,25 +1,34 @@
-//! Allocations (`http-api.md` §7.4, §7.6): list and read.
+//! Allocations (`http-api.md` §7.4, §7.6): list and read; stop one (AS1), which the
+//! scheduler then replaces.
 
 use crate::acl::{Access, Identity};
 use crate::blocking::{self, Reply};
+use crate::dry_run::{self, Answer};
 use crate::error::ApiError;
 use crate::ids;
 use crate::pagination::{paginate, Token};
 use crate::query::QueryOptions;
+use crate::query::WriteOptions;
 use crate::response::Read;
+use crate::response::Write;
 use crate::server::Api;
 use crate::views::{alloc_stub, AllocListItem, AllocationView};
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
+use rollout_engine::acl::Capability;
+use rollout_engine::command::StopAllocation;
 use rollout_engine::model::Allocation;
-use rollout_engine::State as EngineState;
+use rollout_engine::{Command, Error, Outcome, State as EngineState};
+use serde::Serialize;
 use std::sync::Arc;
+use uuid::Uuid;
 
 pub fn routes() -> Router<Api> {
     Router::new()
         .route("/v1/allocations", get(list))
         .route("/v1/allocation/{id}", get(read))
+        .route("/v1/allocation/{id}/stop", put(stop).post(stop))
 }
 
 /// `GET /v1/allocations[?resources=true][&task_states=false]`.
@@ -104,4 +113,49 @@ async fn read(
     )
     .await?;
     Ok(Read::new(reply, q.pretty))
+}
+
+/// Nomad's `AllocStopResponse`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocStopResponse {
+    #[serde(rename = "EvalID")]
+    eval_id: Option<Uuid>,
+    index: u64,
+}
+
+impl AllocStopResponse {
+    fn of(outcome: &Outcome) -> AllocStopResponse {
+        AllocStopResponse {
+            eval_id: outcome.eval_id,
+            index: outcome.index,
+        }
+    }
+}
+
+/// `POST /v1/allocation/:id/stop[?no_shutdown_delay=true]` (AS1): needs
+/// `alloc-lifecycle` in the allocation's namespace. An allocation the token may not
+/// even read is 404, like one that does not exist; `?dry_run=true` answers what the stop
+/// would do (R10).
+async fn stop(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    w: WriteOptions,
+    access: Access,
+) -> Result<Write<Answer<AllocStopResponse>>, ApiError> {
+    let id = ids::parse("alloc", &id)?;
+    let who = access.identity()?;
+    let namespace = api
+        .state()
+        .alloc(&id)
+        .filter(|a| who.can_read(&a.namespace))
+        .map(|a| a.namespace.clone())
+        .ok_or(Error::AllocNotFound)?;
+    who.require(&namespace, &[Capability::AllocLifecycle])?;
+    let command = Command::StopAllocation(StopAllocation {
+        alloc_id: id,
+        no_shutdown_delay: w.params.bool("no_shutdown_delay")?,
+    });
+    let (index, answer) = dry_run::submit(&api, &w, command, AllocStopResponse::of).await?;
+    Ok(Write::new(index, answer, w.pretty))
 }

@@ -183,7 +183,7 @@ impl From<&DesiredUpdates> for DesiredTgUpdates {
         DesiredTgUpdates {
             ignore: u.ignore,
             place: u.place,
-            migrate: 0,
+            migrate: u.migrate,
             stop: u.stop,
             in_place_update: u.in_place_update,
             destructive_update: u.destructive_update,
