@@ -17,6 +17,7 @@ mod gc;
 mod job;
 mod monitor;
 mod namespace;
+mod node;
 mod operator;
 mod output;
 mod plan;
@@ -60,6 +61,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Namespaces: list, status, apply (create or update), delete.
     Namespace(namespace::NamespaceArgs),
+    /// Client nodes: status (list, or one with its events and allocations), eligibility.
+    Node(node::NodeArgs),
     /// ACL bootstrap, policies and tokens of an agent run with `--acl-enabled`.
     Acl(acl::AclArgs),
     /// Follow the event stream: one line per event; reconnects without missing or
@@ -106,6 +109,8 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "peer-id",
     "peer-address",
     "quota",
+    "enable",
+    "disable",
 ];
 
 fn main() -> ExitCode {
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
         Command::Alloc(args) => alloc::main(args),
         Command::Eval(args) => eval::main(args),
         Command::Namespace(args) => namespace::main(args),
+        Command::Node(args) => node::main(args),
         Command::Acl(args) => acl::main(args),
         Command::Events(args) => events::main(args),
         Command::Log(args) => replay::log_main(args),

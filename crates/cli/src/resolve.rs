@@ -196,7 +196,7 @@ async fn one_by_uuid(
     }
 }
 
-fn ambiguous(what: &str, input: &str, candidates: &Table) -> Failure {
+pub fn ambiguous(what: &str, input: &str, candidates: &Table) -> Failure {
     Failure::msg(format!(
         "Prefix {input:?} matched multiple {what}; use more of the ID:\n\n{}",
         candidates.render(&Default::default())

@@ -600,3 +600,45 @@ async fn job_run_follows_a_job_into_the_namespace_its_file_names() {
     );
     a.stop().await;
 }
+
+/// `node status` lists the dev cluster's three nodes as Nomad's table, shows one by
+/// prefix with its events and allocations, and `node eligibility -disable` marks it.
+#[tokio::test]
+async fn node_status_and_eligibility_against_the_dev_clusters_nodes() {
+    let a = Agent::dev().await;
+    let mut nodes = Value::Null;
+    for _ in 0..100 {
+        nodes = a.get("/v1/nodes").await.ok();
+        if nodes.as_array().is_some_and(|n| n.len() == 3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(nodes.as_array().map(Vec::len), Some(3), "{nodes}");
+    let out = rollout(&a, &["node", "status"]).await;
+    assert_snapshot!("node_status_list", out.ok());
+    let out = rollout(&a, &["node", "status", "-verbose", "node-00"]).await;
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""));
+    assert_eq!(
+        out.stderr.trim_end(),
+        "Prefix \"node-00\" matched multiple nodes; use more of the ID:\n\nID        Node Pool  DC   Name  Class   Address  Version  Drain  Eligibility  Status\nnode-000  default    dc1  n0    <none>           0.1.0    false  eligible     ready\nnode-001  default    dc1  n1    <none>           0.1.0    false  eligible     ready\nnode-002  default    dc1  n2    <none>           0.1.0    false  eligible     ready"
+    );
+    let out = rollout(&a, &["node", "eligibility", "-disable", "node-001"]).await;
+    assert_eq!(
+        out.ok().trim(),
+        "Node \"node-001\" scheduling eligibility set: ineligible for scheduling"
+    );
+    let out = rollout(&a, &["node", "status", "node-001"]).await;
+    let text = out.ok();
+    assert!(text.contains("Eligibility   = ineligible"), "{text}");
+    assert!(
+        text.contains("Node marked as ineligible for scheduling"),
+        "{text}"
+    );
+    assert!(text.contains("Allocations\n"), "{text}");
+    let out = rollout(&a, &["node", "status", "-json", "node-001"]).await;
+    let node: Value = serde_json::from_str(out.ok()).expect("json");
+    assert_eq!(node["SchedulingEligibility"], "ineligible");
+    let out = rollout(&a, &["node", "status", "nope"]).await;
+    assert_eq!(out.error(1), "No node(s) with prefix \"nope\" found");
+}

@@ -20,7 +20,10 @@ async fn as1_as2_a_stopped_allocation_is_replaced_by_the_next_plan() {
     let body = r.json();
     assert_eq!(body["Index"], json!(r.index()));
     let eval = s
-        .get(&format!("/v1/evaluation/{}", body["EvalID"].as_str().unwrap()))
+        .get(&format!(
+            "/v1/evaluation/{}",
+            body["EvalID"].as_str().unwrap()
+        ))
         .await
         .ok();
     assert_eq!(eval["TriggeredBy"], "alloc-stop");
