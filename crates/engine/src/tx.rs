@@ -354,6 +354,8 @@ impl Tx {
 
     pub fn delete_alloc(&mut self, id: &Uuid, why: impl Into<Why>) {
         if let Some(old) = self.state.remove_alloc(id) {
+            self.state
+                .release_retired_version(&old.namespace, &old.job_id, old.job_version);
             self.state.t_mut().tables.allocs = self.index;
             let key = self.job_key(&old.namespace, &old.job_id);
             self.event(
@@ -483,7 +485,16 @@ impl Tx {
             doomed.push(untagged[limit - 1].0);
         }
         for v in doomed {
-            self.state.remove_job_version(key, v);
+            let Some(job) = self.state.remove_job_version(key, v) else {
+                continue;
+            };
+            let running = self
+                .state
+                .job_allocs(&key.namespace, &key.id)
+                .any(|a| a.job_version == v);
+            if running {
+                self.state.retire_job_version(job);
+            }
         }
     }
 }

@@ -384,6 +384,45 @@ fn tracked_versions_keep_the_stable_one() {
     assert!(versions.contains(&(0, true)), "{versions:?}");
 }
 
+/// §7.6: an allocation always has its job. A version trimmed from the history while an
+/// allocation still runs it is kept for that allocation (not listed among the versions),
+/// survives a snapshot, and goes with the last allocation that runs it.
+#[test]
+fn a_trimmed_version_is_kept_while_an_allocation_runs_it() {
+    let mut w = World::new();
+    // Version 1, deployed: its allocation stays while newer versions are only registered.
+    w.deploy(service_job("web", 1, update(1, 0)));
+    w.register(with_image(service_job("web", 1, update(1, 0)), "app:next"));
+    let placed = w.schedule();
+    let v1_alloc = placed[0];
+    assert_eq!(w.alloc(v1_alloc).job_version, 1);
+    for i in 2..12 {
+        w.register(with_image(
+            service_job("web", 1, update(1, 0)),
+            &format!("app:{i}"),
+        ));
+    }
+    assert!(
+        w.state().job_version("default", "web", 1).is_none(),
+        "trimmed from the history"
+    );
+    let a = w.alloc(v1_alloc);
+    let job = w.state().alloc_job(&a).expect("kept for its allocation");
+    assert_eq!(job.version, 1);
+    let bytes = serde_json::to_vec(w.state()).unwrap();
+    let back: rollout_engine::State = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(&back, w.state());
+    assert_eq!(back.alloc_job(&a).map(|j| j.version), Some(1));
+    assert!(w.replay_equals_live());
+    // Purged with its allocations, nothing is left behind.
+    deregister(&mut w, true).unwrap();
+    assert!(w.state().alloc_job(&a).is_none());
+    assert_eq!(
+        serde_json::to_value(w.state()).unwrap()["RetiredVersions"],
+        serde_json::json!([])
+    );
+}
+
 /// Scenario 38 [TestStateStore_DeleteDeployment] and G1.
 #[test]
 fn scenario_38_g1_reap_deployments() {

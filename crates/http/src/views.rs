@@ -15,7 +15,7 @@ use uuid::Uuid;
 /// runs, else the current job, else unknown (`""`).
 fn job_type_of(state: &State, alloc: &Allocation) -> String {
     state
-        .job_version(&alloc.namespace, &alloc.job_id, alloc.job_version)
+        .alloc_job(alloc)
         .or_else(|| state.job(&alloc.namespace, &alloc.job_id))
         .map(|j| j.job_type.clone())
         .unwrap_or_default()
@@ -37,7 +37,8 @@ pub struct AllocListItem {
 }
 
 /// `GET /v1/allocation/:id`: the allocation with the job version it runs embedded as
-/// `Job`, as Nomad denormalises it (omitted, like any zero field, if that version is gone).
+/// `Job`, as Nomad denormalises it: the version the allocation runs, kept for it even once
+/// trimmed from the job's history (omitted only if the job was purged).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AllocationView {
@@ -51,9 +52,7 @@ impl AllocationView {
     pub fn new(state: &State, alloc: &Arc<Allocation>) -> AllocationView {
         AllocationView {
             alloc: alloc.clone(),
-            job: state
-                .job_version(&alloc.namespace, &alloc.job_id, alloc.job_version)
-                .cloned(),
+            job: state.alloc_job(alloc).cloned(),
         }
     }
 }

@@ -155,6 +155,11 @@ mod inner {
         pub(crate) acl: crate::acl::AclTables,
         /// Namespaces written by operators (`crate::namespace`; `default` is implicit).
         pub(crate) namespaces: crate::namespace::Namespaces,
+        /// Versions trimmed from a job's history while an allocation still runs them,
+        /// by (interned job, version): an allocation always has its job (§7.6), as in
+        /// Nomad, where each allocation carries a copy. Dropped with the last such
+        /// allocation.
+        pub(crate) retired_versions: OrdMap<(u32, u64), Arc<Job>>,
         /// Client nodes as their clients report them (`crate::node`).
         pub(crate) nodes: crate::node::Nodes,
     }
@@ -179,6 +184,9 @@ impl PartialEq for State {
             && self.t().acl == other.t().acl
             && self.t().namespaces == other.t().namespaces
             && self.t().nodes == other.t().nodes
+            && self
+                .retired_versions_in_key_order()
+                .eq(other.retired_versions_in_key_order())
     }
 }
 
@@ -243,6 +251,39 @@ impl State {
     pub(crate) fn remove_job_version(&mut self, key: &JobKey, version: u64) -> Option<Arc<Job>> {
         let num = self.job_id(&key.namespace, &key.id)?;
         self.t_mut().job_versions.remove(&(num, Reverse(version)))
+    }
+
+    /// Keeps a version trimmed from the history for the allocations that run it.
+    pub(crate) fn retire_job_version(&mut self, job: Arc<Job>) {
+        let num = self.intern_job(&job.namespace, &job.id);
+        self.t_mut().retired_versions.insert((num, job.version), job);
+    }
+
+    /// Forgets a retired version once no allocation of its job runs it any more.
+    pub(crate) fn release_retired_version(&mut self, namespace: &str, id: &str, version: u64) {
+        let Some(num) = self.job_id(namespace, id) else {
+            return;
+        };
+        if !self.t().retired_versions.contains_key(&(num, version)) {
+            return;
+        }
+        if !self.job_allocs(namespace, id).any(|a| a.job_version == version) {
+            self.t_mut().retired_versions.remove(&(num, version));
+        }
+    }
+
+    /// Retired versions ordered by namespace, job ID, then version.
+    pub(crate) fn retired_versions_in_key_order(&self) -> impl Iterator<Item = &Arc<Job>> + '_ {
+        self.t()
+            .job_ids
+            .values()
+            .flat_map(|jobs| jobs.values())
+            .flat_map(|num| {
+                self.t()
+                    .retired_versions
+                    .range((*num, 0)..=(*num, u64::MAX))
+                    .map(|(_, j)| j)
+            })
     }
 
     /// Current job rows ordered by namespace, then job ID.

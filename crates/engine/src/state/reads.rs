@@ -210,6 +210,17 @@ impl State {
             .get(&(self.job_id(namespace, id)?, Reverse(version)))
     }
 
+    /// The job version an allocation runs: from the history, or — once trimmed from it
+    /// while the allocation still exists — kept for it (§7.6: an allocation always has
+    /// its job).
+    pub fn alloc_job(&self, a: &Allocation) -> Option<&Arc<Job>> {
+        self.job_version(&a.namespace, &a.job_id, a.job_version)
+            .or_else(|| {
+                let num = self.job_id(&a.namespace, &a.job_id)?;
+                self.t().retired_versions.get(&(num, a.job_version))
+            })
+    }
+
     /// §3.8 R1: the highest stored version flagged stable (the current one included).
     pub fn latest_stable_version(&self, namespace: &str, id: &str) -> Option<&Arc<Job>> {
         self.job_versions(namespace, id).find(|j| j.stable)

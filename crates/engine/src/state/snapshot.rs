@@ -48,7 +48,7 @@ where
 
 impl Serialize for State {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("State", 13)?;
+        let mut s = serializer.serialize_struct("State", 14)?;
         s.serialize_field("Index", &self.t().index)?;
         s.serialize_field("Now", &self.t().now)?;
         s.serialize_field("Config", &self.t().config)?;
@@ -86,6 +86,13 @@ impl Serialize for State {
         s.serialize_field("Acl", &self.t().acl.to_data())?;
         s.serialize_field("Namespaces", &self.t().namespaces.to_data())?;
         s.serialize_field("Nodes", &self.t().nodes.to_data())?;
+        s.serialize_field(
+            "RetiredVersions",
+            &Seq::new(
+                self.t().retired_versions.len(),
+                self.retired_versions_in_key_order(),
+            ),
+        )?;
         s.end()
     }
 }
@@ -118,6 +125,9 @@ struct StateData {
     /// Absent in snapshots written before nodes were a table.
     #[serde(default)]
     nodes: crate::node::NodesData,
+    /// Absent in snapshots written before trimmed versions were kept for allocations.
+    #[serde(default)]
+    retired_versions: Vec<Arc<Job>>,
 }
 
 impl<'de> Deserialize<'de> for State {
@@ -140,6 +150,9 @@ impl<'de> Deserialize<'de> for State {
         state.t_mut().acl = crate::acl::AclTables::from_data(data.acl);
         state.t_mut().namespaces = crate::namespace::Namespaces::from_data(data.namespaces);
         state.t_mut().nodes = crate::node::Nodes::from_data(data.nodes);
+        for job in data.retired_versions {
+            state.retire_job_version(job);
+        }
         state.rebuild_deadlines();
         Ok(state)
     }
