@@ -26,6 +26,7 @@ mod replay;
 mod resolve;
 mod status;
 mod storage;
+mod what_if;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -77,6 +78,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// The cluster's Raft configuration: `operator raft list-peers|remove-peer`.
     Operator(raft::OperatorArgs),
+    /// What a deployment will do from here if its allocations behave as assumed: the
+    /// agent's state continued in the simulator (the agent is not touched).
+    WhatIf(what_if::WhatIfArgs),
 }
 
 /// The long flags that may be written Nomad-style, with one dash (`-address=…`).
@@ -110,6 +114,9 @@ const NOMAD_STYLE_FLAGS: &[&str] = &[
     "peer-address",
     "quota",
     "enable",
+    "assume",
+    "seed",
+    "horizon",
     "disable",
 ];
 
@@ -153,6 +160,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::main(args),
         Command::Namespace(args) => namespace::main(args),
         Command::Node(args) => node::main(args),
+        Command::WhatIf(args) => what_if::main(args),
         Command::Acl(args) => acl::main(args),
         Command::Events(args) => events::main(args),
         Command::Log(args) => replay::log_main(args),

@@ -7,6 +7,7 @@
 
 use clap::{Args, Subcommand};
 use rollout_engine::{apply, EngineConfig, Envelope, State};
+use rollout_sim::what_if::{continue_from, Assumption, WhatIf};
 use rollout_store::codec::state_fingerprint;
 use rollout_store::{Options, Store, DB_FILE};
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,30 @@ pub struct ReplayArgs {
     /// Print this deployment (JSON) as it is at the end of the replay.
     #[arg(long, value_name = "ID")]
     print_deployment: Option<Uuid>,
+    /// Then continue the replayed state in the simulator (scheduler and clients on a
+    /// virtual clock) and print what happens, until nothing more would.
+    #[arg(long)]
+    simulate: bool,
+    /// With --simulate: what the allocations do (healthy, canary-fails, unhealthy,
+    /// node-lost@DURATION).
+    #[arg(
+        long,
+        value_name = "ASSUMPTION",
+        default_value = "healthy",
+        requires = "simulate"
+    )]
+    assume: Assumption,
+    /// With --simulate: seeds the simulated cluster's choices.
+    #[arg(long, default_value_t = 1, requires = "simulate")]
+    seed: u64,
+    /// With --simulate: the longest virtual time to simulate (a Go duration).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1h",
+        requires = "simulate"
+    )]
+    horizon: String,
 }
 
 /// A state's fingerprint: BLAKE2b-256 of its canonical encoding (the snapshot codec's),
@@ -227,5 +252,42 @@ fn replay(args: &ReplayArgs) -> Result<(), String> {
         let text = serde_json::to_string_pretty(d).map_err(|e| e.to_string())?;
         println!("{text}");
     }
+    if args.simulate {
+        simulate(state, args)?;
+    }
+    Ok(())
+}
+
+/// `--simulate`: the replayed state continued by the simulated cluster until nothing
+/// more happens (or the horizon passes), told as a timeline; then the state it reaches.
+fn simulate(state: State, args: &ReplayArgs) -> Result<(), String> {
+    let horizon_ns = rollout_engine::model::parse_go_duration(&args.horizon)
+        .ok()
+        .filter(|ns| *ns > 0)
+        .ok_or_else(|| {
+            format!(
+                "invalid --horizon {:?}: use a duration such as 10m",
+                args.horizon
+            )
+        })?;
+    let what = WhatIf {
+        assumption: args.assume.clone(),
+        seed: args.seed,
+        horizon_ns,
+        job: None,
+    };
+    let from = state.index();
+    println!("simulated from index {from}, assuming {}:", args.assume);
+    let run = continue_from(state, &what, |_| false);
+    for e in &run.entries {
+        println!("{e}");
+    }
+    println!(
+        "simulation ended ({}) after {} of virtual time: index {} fingerprint {}",
+        format!("{:?}", run.end).to_lowercase(),
+        crate::output::span((run.elapsed_ns / 1_000_000_000).max(0) as u64),
+        run.state.index(),
+        fingerprint(&run.state)?
+    );
     Ok(())
 }

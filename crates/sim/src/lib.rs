@@ -45,6 +45,7 @@ pub mod scenario;
 pub mod scheduler;
 pub mod simulation;
 pub mod timeline;
+pub mod what_if;
 
 pub use faults::{Fate, FaultKind, FaultModel, FaultRule, NodeLoss};
 pub use jobs::{GroupSpec, JobChange, JobSpec};

@@ -43,6 +43,11 @@ pub struct LiveConfig {
     /// Plans of one evaluation the engine may reject as stale (another write landed
     /// between planning and applying) before the evaluation is acknowledged as failed.
     pub max_plan_attempts: u32,
+    /// The fate of every allocation new to its client, instead of what its job's knobs
+    /// say (a what-if's assumption; `None` in the dev agent).
+    pub fate: Option<Fate>,
+    /// The fate of every canary new to its client, before [`Self::fate`].
+    pub canary_fate: Option<Fate>,
 }
 
 impl LiveConfig {
@@ -57,6 +62,8 @@ impl LiveConfig {
                 stop_delay_ns: (100_000_000, 500_000_000),
             },
             max_plan_attempts: 8,
+            fate: None,
+            canary_fate: None,
         }
     }
 }
@@ -233,13 +240,19 @@ impl LiveCluster {
                 None => Default::default(),
             },
         };
+        let fate = if a.is_canary() {
+            self.config.canary_fate.or(self.config.fate)
+        } else {
+            self.config.fate
+        }
+        .unwrap_or(knobs.fate);
         let timers = self.clients.observe(
             state,
             id,
             now,
             &mut self.fleet,
             &mut self.rng_clients,
-            |_, _| knobs.fate,
+            |_, _| fate,
         );
         for (at, event) in timers {
             let at = match (event, knobs.start_delay_ns) {
@@ -443,6 +456,21 @@ impl LiveCluster {
                 error: e.to_string(),
             }),
         }
+    }
+
+    /// Takes node `node` down, as a lost machine: its allocations are reported `lost`
+    /// (the returned work) and it registers as `down` next. `None` when the node is
+    /// unknown, already down, the last one up, or ran nothing still running.
+    pub fn lose_node(&mut self, node: &str, now: UnixNanos) -> Option<Work> {
+        let ids = self.fleet.take_down(node)?;
+        let updates = self.clients.lose(&ids, now);
+        let first = updates.first()?.id;
+        Some(Work {
+            ticket: Ticket::ClientUpdate { alloc: first },
+            command: Command::UpdateAllocsFromClient(ClientAllocUpdates {
+                allocations: updates,
+            }),
+        })
     }
 
     /// When something is due next without any state change: a client timer, or the

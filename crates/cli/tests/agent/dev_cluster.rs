@@ -229,3 +229,55 @@ async fn garbage_collection_removes_what_a_finished_rollout_left() {
     assert!(a.log_line("garbage collected").is_some());
     a.stop().await;
 }
+
+/// `rollout what-if` continues the agent's state in the simulator: with canaries that
+/// fail, the running canary deployment fails and rolls back there — while the agent's
+/// own deployment is untouched. With healthy canaries it waits for the manual promotion.
+#[tokio::test]
+async fn what_if_tells_how_a_running_deployment_ends_without_touching_the_agent() {
+    let a = Agent::dev().await;
+    let update = json!({"Canary": 1, "MaxParallel": 1, "AutoRevert": true,
+                        "MinHealthyTime": 1_000_000_000i64, "HealthyDeadline": 20_000_000_000i64,
+                        "ProgressDeadline": 60_000_000_000i64});
+    a.register(job("web", 2, "app:1", update.clone())).await;
+    let d0 = a.latest_deployment_id("web").await;
+    eventually(&a, &format!("/v1/deployment/{d0}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    a.register(job("web", 2, "app:2", update)).await;
+    let d1 = a.latest_deployment_id("web").await;
+    let before = a.applied_index().await;
+    let out = crate::cli::rollout(&a, &["what-if", &d1[..8], "--assume", "canary-fails"]).await;
+    let text = out.ok();
+    assert!(
+        text.starts_with(&format!(
+            "What if deployment {} (job \"web\" version 1",
+            &d1[..8]
+        )),
+        "{text}"
+    );
+    assert!(text.contains("auto-revert"), "{text}");
+    assert!(
+        text.contains(&format!("Deployment {} failed after", &d1[..8])),
+        "{text}"
+    );
+    let healthy = crate::cli::rollout(&a, &["what-if", &d1, "-json"]).await;
+    let v: Value = serde_json::from_str(healthy.ok()).expect("json");
+    assert_eq!(v["Assumption"], "healthy");
+    assert_eq!(
+        v["End"], "Quiet",
+        "a manual promotion is never assumed: {v}"
+    );
+    assert_eq!(v["Deployment"]["Status"], "running");
+    // The agent wrote nothing because of it: its deployment goes on as its own
+    // (healthy) canary allows.
+    let dep = a.deployment(&d1).await;
+    assert_ne!(dep["Status"], "failed", "{dep}");
+    assert!(a.applied_index().await >= before);
+    let out = crate::cli::rollout(&a, &["what-if", "ffffffff"]).await;
+    assert_eq!(
+        out.error(1),
+        "No deployment with prefix or ID \"ffffffff\" found"
+    );
+}

@@ -77,6 +77,40 @@ async fn a_replayed_export_rebuilds_the_agents_exact_state_at_any_index() {
         "replay gives the agent's state, byte for byte"
     );
 
+    // --simulate continues the replayed state with the simulated cluster.
+    let simulated = run(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--simulate",
+        "--seed",
+        "3",
+    ]);
+    assert!(
+        simulated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&simulated.stderr)
+    );
+    let out = String::from_utf8_lossy(&simulated.stdout).to_string();
+    let mut lines = out.lines();
+    assert_eq!(fingerprint_in(lines.next().unwrap()), agents);
+    assert!(
+        lines.next().unwrap().starts_with("simulated from index "),
+        "{out}"
+    );
+    assert!(out.contains("simulation ended ("), "{out}");
+    let again = run(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--simulate",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        out,
+        "deterministic for a seed"
+    );
+
     let at = run(&[
         "replay",
         file.to_str().unwrap(),

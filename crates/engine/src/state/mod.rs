@@ -256,7 +256,9 @@ impl State {
     /// Keeps a version trimmed from the history for the allocations that run it.
     pub(crate) fn retire_job_version(&mut self, job: Arc<Job>) {
         let num = self.intern_job(&job.namespace, &job.id);
-        self.t_mut().retired_versions.insert((num, job.version), job);
+        self.t_mut()
+            .retired_versions
+            .insert((num, job.version), job);
     }
 
     /// Forgets a retired version once no allocation of its job runs it any more.
@@ -267,7 +269,10 @@ impl State {
         if !self.t().retired_versions.contains_key(&(num, version)) {
             return;
         }
-        if !self.job_allocs(namespace, id).any(|a| a.job_version == version) {
+        if !self
+            .job_allocs(namespace, id)
+            .any(|a| a.job_version == version)
+        {
             self.t_mut().retired_versions.remove(&(num, version));
         }
     }

@@ -31,6 +31,24 @@ pub fn routes() -> Router<Api> {
             put(update_allocations).post(update_allocations),
         )
         .route("/v1/evaluation/{id}/ack", put(ack).post(ack))
+        .route("/v1/engine/state", get(read_state))
+}
+
+/// `GET /v1/engine/state` (R6): the whole engine state at one index, as snapshots hold
+/// it (management token). What `rollout what-if` continues in its simulator: one value,
+/// so it is consistent however busy the agent is.
+async fn read_state(
+    State(api): State<Api>,
+    q: QueryOptions,
+    access: Access,
+) -> Result<Read<rollout_engine::State>, ApiError> {
+    let who = access.identity()?;
+    who.require_management()?;
+    let reply = blocking::query(&api, &q, &who, Identity::require_management, |state, _| {
+        Reply::ok(state.index(), state.clone())
+    })
+    .await?;
+    Ok(Read::new(reply, q.pretty))
 }
 
 /// `GET /v1/engine/plan/:eval_id`: what the scheduler must do for a pending evaluation,
