@@ -265,3 +265,82 @@ fn scenario_36_plan_placements_counted_and_moved() {
 fn plan_pending(w: &World, eval: uuid::Uuid) -> rollout_engine::Plan {
     rollout_engine::plan(w.state(), &eval, w.now()).unwrap()
 }
+
+/// One client report with `task_states` (`None`: the report carries none).
+fn task_report(
+    id: uuid::Uuid,
+    status: &str,
+    task_states: Option<SmallMap<TaskState>>,
+    now: i64,
+) -> rollout_engine::Command {
+    rollout_engine::Command::UpdateAllocsFromClient(rollout_engine::command::ClientAllocUpdates {
+        allocations: vec![rollout_engine::command::ClientAllocUpdate {
+            id,
+            client_status: status.into(),
+            task_states,
+            modify_time: now,
+            ..Default::default()
+        }],
+    })
+}
+
+fn task(state: &str, events: &[(&str, i64)]) -> TaskState {
+    TaskState {
+        state: state.into(),
+        events: Some(
+            events
+                .iter()
+                .map(|(kind, time)| TaskEvent {
+                    event_type: kind.to_string(),
+                    time: *time,
+                    ..TaskEvent::default()
+                })
+                .collect(),
+        ),
+        ..TaskState::default()
+    }
+}
+
+/// A9: the client is the authority on task states. Nomad's client sends the whole
+/// `TaskStates` map with every update and the server copies it over the stored one, so a
+/// report replaces the map (tasks and events), it never merges into it.
+#[test]
+fn a9_client_task_states_replace_the_stored_map() {
+    let mut w = World::new();
+    w.register(service_job("web", 1, pd(5)));
+    let a = w.schedule()[0];
+    let now = w.now();
+    let mut first = SmallMap::new();
+    first.insert("app".into(), task("pending", &[("Received", now)]));
+    first.insert("sidecar".into(), task("pending", &[("Received", now)]));
+    w.apply(task_report(a, "pending", Some(first.clone()), now));
+    assert_eq!(w.alloc(a).task_states, Some(first));
+
+    w.advance(SECOND_NS);
+    let later = w.now();
+    let mut second = SmallMap::new();
+    second.insert(
+        "app".into(),
+        task("running", &[("Received", now), ("Started", later)]),
+    );
+    w.apply(task_report(a, "running", Some(second.clone()), later));
+    let stored = w.alloc(a);
+    assert_eq!(stored.task_states, Some(second));
+    assert_eq!(stored.client_status, "running");
+}
+
+/// A report without `TaskStates` (rollout's ingest API takes status-only reports; Nomad's
+/// client never sends one) keeps the stored task states.
+#[test]
+fn a9_a_report_without_task_states_keeps_them() {
+    let mut w = World::new();
+    w.register(service_job("web", 1, pd(5)));
+    let a = w.schedule()[0];
+    let now = w.now();
+    let mut states = SmallMap::new();
+    states.insert("app".into(), task("running", &[("Started", now)]));
+    w.apply(task_report(a, "running", Some(states.clone()), now));
+    w.advance(SECOND_NS);
+    w.client(a, "running", Some(true));
+    assert_eq!(w.alloc(a).task_states, Some(states));
+}

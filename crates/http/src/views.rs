@@ -3,6 +3,7 @@
 //! Shapes and key names follow `http-api.md` §7; wrappers always carry every key.
 
 use rollout_engine::model::id::empty_as_none;
+use rollout_engine::model::task_event::with_display_messages;
 use rollout_engine::model::{client_status, AllocListStub, Allocation, Job, UnixNanos};
 use rollout_engine::{Outcome, State};
 use serde::Serialize;
@@ -21,7 +22,20 @@ fn job_type_of(state: &State, alloc: &Allocation) -> String {
         .unwrap_or_default()
 }
 
+/// The list stub of `alloc` as Nomad's HTTP agent sends it from the allocation, job,
+/// deployment and node endpoints: with every task event's display message filled in
+/// (`AllocListStub.SetEventDisplayMessages`).
 pub fn alloc_stub(state: &State, alloc: &Allocation) -> AllocListStub {
+    let mut stub = stored_alloc_stub(state, alloc);
+    if let Some(filled) = stub.task_states.as_ref().and_then(with_display_messages) {
+        stub.task_states = Some(filled);
+    }
+    stub
+}
+
+/// The list stub of `alloc` with its task events as stored: Nomad's evaluation
+/// allocations endpoint does not fill in display messages.
+pub fn stored_alloc_stub(state: &State, alloc: &Allocation) -> AllocListStub {
     AllocListStub::new(alloc, &job_type_of(state, alloc))
 }
 
@@ -49,10 +63,20 @@ pub struct AllocationView {
 }
 
 impl AllocationView {
+    /// The allocation with its job, task events' display messages filled in
+    /// (`Allocation.SetEventDisplayMessages`); copied only when one is missing.
     pub fn new(state: &State, alloc: &Arc<Allocation>) -> AllocationView {
+        let filled = alloc.task_states.as_ref().and_then(with_display_messages);
+        let alloc = match filled {
+            Some(states) => Arc::new(Allocation {
+                task_states: Some(states),
+                ..(**alloc).clone()
+            }),
+            None => alloc.clone(),
+        };
         AllocationView {
-            alloc: alloc.clone(),
-            job: state.alloc_job(alloc).cloned(),
+            job: state.alloc_job(&alloc).cloned(),
+            alloc,
         }
     }
 }

@@ -7,6 +7,10 @@
 //! moves the allocation into another deployment starts the watch over. Groups with
 //! `health_check = "manual"` never get client health: the operator marks them.
 //!
+//! Every report carries the allocation's whole `TaskStates` map, as Nomad's client sends
+//! it: one state per task of the group, with the events Nomad's task runner records
+//! ([`crate::tasks`]).
+//!
 //! The client decides nothing about the cluster: it only turns the allocation's [`Fate`]
 //! and the clock into `UpdateAllocsFromClient` commands, which the simulation applies.
 
@@ -14,8 +18,11 @@ use crate::faults::Fate;
 use crate::fleet::Fleet;
 use crate::jobs::release_of;
 use crate::rng::SimRng;
+use crate::tasks::{self, TaskSpec};
 use rollout_engine::command::{ClientAllocUpdate, ClientDeploymentStatus};
-use rollout_engine::model::{client_status, Allocation, DurationNs, Timestamp, UnixNanos};
+use rollout_engine::model::{
+    client_status, Allocation, DurationNs, SmallMap, TaskState, Timestamp, UnixNanos,
+};
 use rollout_engine::State;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -91,7 +98,7 @@ pub enum ClientEvent {
 }
 
 /// The client's view of one allocation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClientAlloc {
     pub id: Uuid,
     pub node_id: String,
@@ -108,6 +115,43 @@ pub struct ClientAlloc {
     pub watch_from: UnixNanos,
     /// Bumped whenever the health watch restarts, so stale timers are ignored.
     pub generation: u32,
+    /// The group's tasks, in the job's order.
+    pub tasks: Vec<TaskSpec>,
+    /// When the stop request arrived (the `Killing` events' time).
+    pub kill_requested_at: Option<UnixNanos>,
+    /// What every report carries as `TaskStates`.
+    pub task_states: SmallMap<TaskState>,
+}
+
+impl ClientAlloc {
+    /// The task whose failure fails the allocation: the group's first.
+    fn failing_task(&self) -> Option<TaskSpec> {
+        self.tasks.first().cloned()
+    }
+
+    /// The task states after the task failed (and its siblings were killed).
+    fn fail_tasks(&mut self, now: UnixNanos) {
+        if let Some(failed) = self.failing_task() {
+            tasks::on_failed(&mut self.task_states, &self.tasks, &failed, now);
+        }
+    }
+
+    /// An update with status `status`, health `healthy` and the current task states.
+    fn report(&self, status: &str, healthy: Option<bool>, now: UnixNanos) -> ClientAllocUpdate {
+        ClientAllocUpdate {
+            task_states: Some(self.task_states.clone()),
+            ..update(self.id, status, healthy, now)
+        }
+    }
+}
+
+/// The group's tasks in the job version the allocation runs.
+fn task_specs(state: &State, a: &Allocation) -> Vec<TaskSpec> {
+    state
+        .job_version(&a.namespace, &a.job_id, a.job_version)
+        .and_then(|j| j.group(&a.task_group))
+        .map(|g| g.tasks.iter().map(TaskSpec::of).collect())
+        .unwrap_or_default()
 }
 
 /// Every allocation's client, keyed by allocation ID.
@@ -174,6 +218,8 @@ impl Clients {
                 .unwrap_or_default();
             let fate = fate(&release, &a.task_group);
             fleet.assign(&a.node_id, a.id);
+            let tasks = task_specs(state, a);
+            let task_states = tasks::on_received(&tasks, now);
             self.allocs.insert(
                 a.id,
                 ClientAlloc {
@@ -186,6 +232,9 @@ impl Clients {
                     deployment_id: a.deployment_id,
                     watch_from: now,
                     generation: 0,
+                    tasks,
+                    kill_requested_at: None,
+                    task_states,
                 },
             );
             let (lo, hi) = self.config.start_delay_ns;
@@ -197,6 +246,7 @@ impl Clients {
         }
         if a.server_terminal() && !c.stopping {
             c.stopping = true;
+            c.kill_requested_at = Some(now);
             let (lo, hi) = self.config.stop_delay_ns;
             timers.push((now + rng.range_i64(lo, hi), ClientEvent::Stopped));
             return timers;
@@ -239,18 +289,19 @@ impl Clients {
                     return reaction;
                 }
                 c.started_at = Some(now);
+                tasks::on_started(&mut c.task_states, now);
                 if c.fate == Fate::FailToStart {
                     c.terminal = true;
                     fleet.release(&c.node_id, id);
-                    reaction.update = Some(update(
-                        *id,
+                    c.fail_tasks(now);
+                    reaction.update = Some(c.report(
                         client_status::FAILED,
                         wants_auto_health.then_some(false),
                         now,
                     ));
                     return reaction;
                 }
-                reaction.update = Some(update(*id, client_status::RUNNING, None, now));
+                reaction.update = Some(c.report(client_status::RUNNING, None, now));
                 if let Fate::FailAfter { after_ns } = c.fate {
                     reaction.timers.push((now + after_ns, ClientEvent::Fail));
                 }
@@ -261,7 +312,7 @@ impl Clients {
                     return reaction;
                 }
                 let healthy = matches!(event, ClientEvent::Healthy { .. });
-                reaction.update = Some(update(*id, client_status::RUNNING, Some(healthy), now));
+                reaction.update = Some(c.report(client_status::RUNNING, Some(healthy), now));
             }
             ClientEvent::Fail => {
                 if c.stopping {
@@ -269,8 +320,8 @@ impl Clients {
                 }
                 c.terminal = true;
                 fleet.release(&c.node_id, id);
-                reaction.update = Some(update(
-                    *id,
+                c.fail_tasks(now);
+                reaction.update = Some(c.report(
                     client_status::FAILED,
                     wants_auto_health.then_some(false),
                     now,
@@ -279,7 +330,9 @@ impl Clients {
             ClientEvent::Stopped => {
                 c.terminal = true;
                 fleet.release(&c.node_id, id);
-                reaction.update = Some(update(*id, client_status::COMPLETE, None, now));
+                let requested = c.kill_requested_at.unwrap_or(now);
+                tasks::on_stopped(&mut c.task_states, &c.tasks, requested, now);
+                reaction.update = Some(c.report(client_status::COMPLETE, None, now));
             }
         }
         reaction

@@ -21,7 +21,8 @@
 //! ```
 //!
 //! Modules, one per concept: [`clock`] (virtual time), [`rng`] (seeded randomness),
-//! [`fleet`] (nodes), [`client`] (allocation lifecycle and health), [`scheduler`]
+//! [`fleet`] (nodes), [`client`] (allocation lifecycle and health), [`tasks`] (the task
+//! states clients report), [`scheduler`]
 //! (evaluations → plans → placements), [`operator`] (promote, pause, fail, manual
 //! health, new versions), [`faults`] (what goes wrong), [`jobs`] (job specs and
 //! changes), [`simulation`] (the event loop), [`invariants`] (the properties),
@@ -44,6 +45,7 @@ pub mod rng;
 pub mod scenario;
 pub mod scheduler;
 pub mod simulation;
+pub mod tasks;
 pub mod timeline;
 pub mod what_if;
 

@@ -90,7 +90,10 @@ fn what_if_canaries_fail_the_deployment_fails_and_rolls_back() {
     assert_eq!(dep.status, "failed");
     let text: Vec<String> = run.entries.iter().map(|e| e.to_string()).collect();
     assert!(text.iter().any(|l| l.contains("auto-revert")), "{text:#?}");
-    assert!(before.index() < run.state.index(), "the run applied commands to its copy");
+    assert!(
+        before.index() < run.state.index(),
+        "the run applied commands to its copy"
+    );
     // The same state, assumption and seed: the same timeline.
     let again = continue_from(before, &what(Assumption::CanaryFails), terminal(d));
     assert_eq!(again.entries, run.entries);

@@ -274,3 +274,52 @@ fn deployment_writes_logged_with_optional_ids_still_decode() {
         assert_eq!(serde_json::to_string(&want).unwrap(), json[i], "json {i}");
     }
 }
+
+/// A client update's `TaskStates` (task states, events with their details and
+/// nanosecond times, `time.Time` fields) survive the log codec unchanged.
+#[test]
+fn client_task_states_survive_the_log_codec() {
+    use rollout_engine::command::{ClientAllocUpdate, ClientAllocUpdates};
+    use rollout_engine::model::{SmallMap, TaskEvent, TaskState, Timestamp};
+    use rollout_engine::{Entropy, Envelope};
+    use rollout_store::codec::{decode_log_record, encode_log_record};
+
+    let mut details = SmallMap::new();
+    details.insert("exit_code".to_string(), "1".to_string());
+    let event = |kind: &str, time: i64| TaskEvent {
+        event_type: kind.to_string(),
+        time,
+        details: Some(details.clone()),
+        display_message: format!("{kind} message"),
+        exit_code: 1,
+        ..TaskEvent::default()
+    };
+    let mut states = SmallMap::new();
+    states.insert(
+        "app".to_string(),
+        TaskState {
+            state: "dead".into(),
+            failed: true,
+            started_at: Timestamp(T0 + 1),
+            finished_at: Timestamp(T0 + 2),
+            events: Some(vec![event("Started", T0 + 1), event("Terminated", T0 + 2)]),
+            ..TaskState::default()
+        },
+    );
+    let envelope = Envelope::new(
+        7,
+        T0,
+        Entropy::from_u64(7),
+        Command::UpdateAllocsFromClient(ClientAllocUpdates {
+            allocations: vec![ClientAllocUpdate {
+                id: uuid::Uuid::from_u128(1),
+                client_status: "failed".into(),
+                task_states: Some(states),
+                modify_time: T0 + 2,
+                ..ClientAllocUpdate::default()
+            }],
+        }),
+    );
+    let bytes = encode_log_record(&envelope).unwrap();
+    assert_eq!(decode_log_record(&bytes).unwrap(), envelope);
+}

@@ -1,6 +1,7 @@
 //! `--dev` with the built-in simulated cluster (R7): it places, starts and reports on
 //! its own; the test only operates, and watches with blocking queries.
 
+use crate::cli::rollout;
 use crate::common::client::job;
 use crate::common::{eventually, Agent};
 use serde_json::{json, Value};
@@ -230,6 +231,186 @@ async fn garbage_collection_removes_what_a_finished_rollout_left() {
     a.stop().await;
 }
 
+// --- task states (issue 14): the simulated clients report them as Nomad's client does ---
+
+/// `web` with a second task, `sidecar`, whose kill timeout is 2 s.
+fn two_task_job(count: i64, image: &str, update: Value) -> Value {
+    let mut j = job("web", count, image, update);
+    let tasks = j["Job"]["TaskGroups"][0]["Tasks"]
+        .as_array_mut()
+        .expect("tasks");
+    tasks.push(
+        json!({"Name": "sidecar", "Driver": "docker", "KillTimeout": 2 * SECOND_NS,
+                      "Config": {"image": "envoy:1"}}),
+    );
+    j
+}
+
+/// `(Type, DisplayMessage)` of each event of `task` in an allocation.
+fn task_events(alloc: &Value, task: &str) -> Vec<(String, String)> {
+    alloc["TaskStates"][task]["Events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no events for {task}: {alloc}"))
+        .iter()
+        .map(|e| {
+            (
+                e["Type"].as_str().unwrap_or_default().to_owned(),
+                e["DisplayMessage"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(t, m)| (t.to_string(), m.to_string()))
+        .collect()
+}
+
+const STARTED: [(&str, &str); 3] = [
+    ("Received", "Task received by client"),
+    ("Task Setup", "Building Task Directory"),
+    ("Started", "Task started by client"),
+];
+
+#[tokio::test]
+async fn a_running_allocation_shows_its_tasks_running_with_the_clients_events() {
+    let a = Agent::dev().await;
+    let update = json!({"MaxParallel": 1, "MinHealthyTime": 0});
+    a.register(two_task_job(1, "app:1", update)).await;
+    let list = eventually(&a, "/v1/job/web/allocations", |l| {
+        allocs_of(l).iter().any(|x| x["ClientStatus"] == "running")
+    })
+    .await;
+    let id = allocs_of(&list)[0]["ID"].as_str().unwrap().to_owned();
+    let alloc = a.get(&format!("/v1/allocation/{id}")).await.ok();
+    let created = alloc["CreateTime"].as_i64().expect("CreateTime");
+    for task in ["app", "sidecar"] {
+        let state = &alloc["TaskStates"][task];
+        assert_eq!(state["State"], "running", "{task}: {state}");
+        assert_eq!(state["Failed"], false);
+        assert_eq!(state["Restarts"], 0);
+        assert!(state["StartedAt"].is_string(), "{state}");
+        assert_eq!(state["FinishedAt"], Value::Null);
+        assert_eq!(task_events(&alloc, task), pairs(&STARTED), "{task}");
+        // `Time` is Unix nanoseconds, from placement on.
+        let times: Vec<i64> = state["Events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["Time"].as_i64().expect("integer Time"))
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+        assert!(times[0] >= created, "{times:?} {created}");
+    }
+    // The lists carry the same task states.
+    let list = a.get("/v1/allocations").await.ok();
+    let stub = allocs_of(&list)
+        .into_iter()
+        .find(|x| x["ID"] == id.as_str())
+        .expect("listed");
+    assert_eq!(stub["TaskStates"], alloc["TaskStates"]);
+    // And `alloc status` prints them as Nomad's does.
+    let out = rollout(&a, &["alloc", "status", &id]).await;
+    let text = out.ok();
+    for want in [
+        "Task \"app\" is \"running\"",
+        "Task received by client",
+        "Building Task Directory",
+        "Task started by client",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+    }
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_replaced_allocation_shows_its_tasks_killed_not_failed() {
+    let a = Agent::dev().await;
+    let update = json!({"MaxParallel": 1, "MinHealthyTime": 0});
+    a.register(two_task_job(1, "app:1", update.clone())).await;
+    let d0 = a.latest_deployment_id("web").await;
+    eventually(&a, &format!("/v1/deployment/{d0}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    a.register(two_task_job(1, "app:2", update)).await;
+    let list = eventually(&a, "/v1/job/web/allocations", |l| {
+        allocs_of(l).iter().any(|x| x["ClientStatus"] == "complete")
+    })
+    .await;
+    let old = allocs_of(&list)
+        .into_iter()
+        .find(|x| x["ClientStatus"] == "complete")
+        .expect("the replaced allocation");
+    let old = a
+        .get(&format!("/v1/allocation/{}", old["ID"].as_str().unwrap()))
+        .await
+        .ok();
+    for (task, waiting) in [("app", "5s"), ("sidecar", "2s")] {
+        let mut expected = STARTED.to_vec();
+        let killing = format!("Sent interrupt. Waiting {waiting} before force killing");
+        expected.push(("Killing", &killing));
+        expected.push(("Killed", "Task successfully killed"));
+        assert_eq!(task_events(&old, task), pairs(&expected), "{task}");
+        let state = &old["TaskStates"][task];
+        assert_eq!(
+            (state["State"].as_str(), state["Failed"].as_bool()),
+            (Some("dead"), Some(false))
+        );
+        assert!(state["FinishedAt"].is_string(), "{state}");
+    }
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_allocation_shows_the_exit_code_the_restart_policy_and_the_killed_sibling() {
+    let a = Agent::dev().await;
+    let mut bad = two_task_job(1, "app:1", json!({"MaxParallel": 1, "MinHealthyTime": 0}));
+    bad["Job"]["Meta"] = json!({"rollout.sim.fail_to_start": "true"});
+    bad["Job"]["TaskGroups"][0]["RestartPolicy"] = json!({"Attempts": 0, "Mode": "fail"});
+    a.register(bad).await;
+    let list = eventually(&a, "/v1/job/web/allocations", |l| {
+        allocs_of(l).iter().any(|x| x["ClientStatus"] == "failed")
+    })
+    .await;
+    let failed = allocs_of(&list)
+        .into_iter()
+        .find(|x| x["ClientStatus"] == "failed")
+        .expect("a failed allocation");
+    let failed = a
+        .get(&format!(
+            "/v1/allocation/{}",
+            failed["ID"].as_str().unwrap()
+        ))
+        .await
+        .ok();
+    let mut app = STARTED.to_vec();
+    app.push(("Terminated", "Exit Code: 1"));
+    app.push(("Not Restarting", "Policy allows no restarts"));
+    assert_eq!(task_events(&failed, "app"), pairs(&app));
+    let state = &failed["TaskStates"]["app"];
+    assert_eq!(
+        (state["State"].as_str(), state["Failed"].as_bool()),
+        (Some("dead"), Some(true))
+    );
+    assert_eq!(state["Events"][3]["ExitCode"], 1);
+    assert_eq!(state["Events"][4]["FailsTask"], true);
+
+    let mut sidecar = STARTED.to_vec();
+    sidecar.push(("Sibling Task Failed", "Task's sibling \"app\" failed"));
+    sidecar.push(("Killing", "Sent interrupt. Waiting 2s before force killing"));
+    sidecar.push(("Killed", "Task successfully killed"));
+    assert_eq!(task_events(&failed, "sidecar"), pairs(&sidecar));
+    let state = &failed["TaskStates"]["sidecar"];
+    assert_eq!(
+        (state["State"].as_str(), state["Failed"].as_bool()),
+        (Some("dead"), Some(false))
+    );
+    a.stop().await;
+}
+
 /// `rollout what-if` continues the agent's state in the simulator: with canaries that
 /// fail, the running canary deployment fails and rolls back there — while the agent's
 /// own deployment is untouched. With healthy canaries it waits for the manual promotion.
@@ -248,7 +429,7 @@ async fn what_if_tells_how_a_running_deployment_ends_without_touching_the_agent(
     a.register(job("web", 2, "app:2", update)).await;
     let d1 = a.latest_deployment_id("web").await;
     let before = a.applied_index().await;
-    let out = crate::cli::rollout(&a, &["what-if", &d1[..8], "--assume", "canary-fails"]).await;
+    let out = rollout(&a, &["what-if", &d1[..8], "--assume", "canary-fails"]).await;
     let text = out.ok();
     assert!(
         text.starts_with(&format!(
@@ -262,7 +443,7 @@ async fn what_if_tells_how_a_running_deployment_ends_without_touching_the_agent(
         text.contains(&format!("Deployment {} failed after", &d1[..8])),
         "{text}"
     );
-    let healthy = crate::cli::rollout(&a, &["what-if", &d1, "-json"]).await;
+    let healthy = rollout(&a, &["what-if", &d1, "-json"]).await;
     let v: Value = serde_json::from_str(healthy.ok()).expect("json");
     assert_eq!(v["Assumption"], "healthy");
     assert_eq!(
@@ -275,7 +456,7 @@ async fn what_if_tells_how_a_running_deployment_ends_without_touching_the_agent(
     let dep = a.deployment(&d1).await;
     assert_ne!(dep["Status"], "failed", "{dep}");
     assert!(a.applied_index().await >= before);
-    let out = crate::cli::rollout(&a, &["what-if", "ffffffff"]).await;
+    let out = rollout(&a, &["what-if", "ffffffff"]).await;
     assert_eq!(
         out.error(1),
         "No deployment with prefix or ID \"ffffffff\" found"

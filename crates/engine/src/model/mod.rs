@@ -7,6 +7,7 @@ pub(crate) mod evaluation;
 pub mod id;
 pub(crate) mod job;
 mod skip;
+pub mod task_event;
 pub mod time;
 
 pub use allocation::{

@@ -10,7 +10,7 @@ use crate::pagination::{paginate, Token};
 use crate::query::QueryOptions;
 use crate::response::Read;
 use crate::server::Api;
-use crate::views::alloc_stub;
+use crate::views::stored_alloc_stub;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
@@ -112,7 +112,7 @@ async fn allocations(
         {
             Some(_) => state
                 .eval_allocs(&id)
-                .map(|a| alloc_stub(state, a))
+                .map(|a| stored_alloc_stub(state, a))
                 .collect(),
             None => Vec::new(),
         };

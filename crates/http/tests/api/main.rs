@@ -20,6 +20,7 @@ mod nodes;
 mod resilience;
 mod shapes;
 mod storage_faults;
+mod task_states;
 mod time_travel;
 mod tooling;
 mod ui;
