@@ -300,5 +300,8 @@ fn nodes_register_first_and_again_after_a_deregistration() {
         }))
         .expect("deregistered");
     run(&mut cluster, &mut engine, 61 * SECOND_NS);
-    assert!(engine.state().node(&nodes[0].0).is_some(), "registered again");
+    assert!(
+        engine.state().node(&nodes[0].0).is_some(),
+        "registered again"
+    );
 }
