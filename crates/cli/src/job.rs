@@ -449,6 +449,7 @@ fn load_job(spec: &SpecArgs) -> Result<(Value, Option<String>), Failure> {
     let options = rollout_jobspec::Options {
         vars,
         var_files,
+        env: rollout_jobspec::env_vars(std::env::vars_os()),
         base_dir,
     };
     let name = if file == "-" {
