@@ -46,6 +46,23 @@ async fn jobs_parse_answers_the_api_job_with_defaults_only_when_canonicalized() 
     let body = json!({"JobHCL": WEB, "Variables": "image = \"app:7\"\n"});
     let parsed = s.post("/v1/jobs/parse", body.clone()).await.ok();
     insta::assert_json_snapshot!("parse", parsed);
+    // Nomad answers its `api.Job` as decoded: what the jobspec leaves unset is `null`
+    // (pointers, lists, maps) or a Go zero value (non-pointers), never a default.
+    assert_eq!(parsed.get("Priority"), Some(&Value::Null));
+    assert_eq!(parsed.get("Type"), Some(&Value::Null));
+    assert_eq!(parsed.get("Datacenters"), Some(&Value::Null));
+    assert_eq!(parsed["Dispatched"], false);
+    assert_eq!(
+        parsed["TaskGroups"][0]["Update"]["MinHealthyTime"],
+        Value::Null
+    );
+    assert_eq!(parsed["TaskGroups"][0]["RestartPolicy"], Value::Null);
+    let task = &parsed["TaskGroups"][0]["Tasks"][0];
+    assert_eq!(task["KillTimeout"], Value::Null);
+    assert_eq!(task["Leader"], false);
+    assert_eq!(task["User"], "");
+    // `omitempty` fields stay out, as in Nomad.
+    assert!(task.get("CSIPluginConfig").is_none());
     let mut canonical = body;
     canonical["Canonicalize"] = json!(true);
     let canonical = s.put("/v1/jobs/parse", canonical).await.ok();
@@ -114,6 +131,8 @@ async fn plan_is_a_dry_run_the_applied_index_does_not_move() {
     changed["Diff"] = json!(true);
     let plan = s.put("/v1/job/web/plan", changed).await.ok();
     insta::assert_json_snapshot!("plan_destructive", plan);
+    // Nothing failed: Nomad's nil map, `null`, not `{}`.
+    assert_eq!(plan.get("FailedTGAllocs"), Some(&Value::Null));
     assert_eq!(plan["Annotations"]["DesiredTGUpdates"]["web"]["Canary"], 1);
     assert_eq!(plan["Annotations"]["DesiredTGUpdates"]["web"]["Ignore"], 2);
 
