@@ -537,4 +537,65 @@ mod tests {
             assert!(n.text.len() >= src.len());
         }
     }
+
+    /// Random texts from policy fragments (and broken ones): the pass never panics, maps
+    /// every output byte to an input byte in order, and never shortens the text.
+    #[test]
+    fn any_text_is_normalized_without_panic_and_in_order() {
+        const PIECES: &[&str] = &[
+            "namespace",
+            " ",
+            "\n",
+            "\"default\"",
+            "{",
+            "}",
+            "[",
+            "]",
+            "(",
+            ")",
+            "=",
+            ":",
+            ",",
+            "policy",
+            "\"read\"",
+            "# c",
+            "// c",
+            "/* c */",
+            "/*\n*/",
+            "<<EOF\n",
+            "EOF",
+            "<<-X\n",
+            "  X",
+            "${",
+            "%{",
+            "\"",
+            "\\",
+            "é",
+            "\t",
+            "1.5",
+            "-",
+            "/",
+            "<",
+            "agent",
+            "\r\n",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let len = (next() % 24) as usize;
+            let text: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let n = normalize(&text);
+            assert_eq!(n.origin.len(), n.text.len() + 1, "{text:?}");
+            assert!(n.origin.windows(2).all(|w| w[0] <= w[1]), "{text:?}");
+            assert!(n.text.len() >= text.len(), "{text:?}");
+            let _ = crate::acl::rules::parse_rules(&text);
+        }
+    }
 }
