@@ -204,4 +204,52 @@ mod corpus {
         }
         assert!(out.is_empty(), "{}", out.join("\n"));
     }
+
+    /// A client may send the answer back to register it: decoded as a register body is
+    /// and canonicalized as registration does, the nulls and zero values give the job
+    /// the jobspec alone gives (Go clients send every zero value anyway).
+    #[test]
+    fn the_filled_job_decodes_to_the_same_job() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobspec/tests/corpus");
+        for name in ["example.nomad.hcl", "service.nomad.hcl", "batch.nomad.hcl"] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            let job = rollout_jobspec::parse(name, &text, &Default::default()).unwrap();
+            // As a register body is decoded: Go's rules, `null` is the zero value.
+            let decode = |v: &Value| {
+                let bytes = serde_json::to_vec(v).unwrap();
+                let mut job = crate::decode::from_slice::<rollout_engine::model::Job>(&bytes)
+                    .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+                rollout_engine::job::canonicalize(&mut job);
+                job
+            };
+            let plain = decode(&job);
+            let filled = decode(&with_unset_fields(job));
+            // Opaque blocks (networks, identities) keep the zero values as sent, as they
+            // do from Go clients, which send every field: equal up to Go's zero values.
+            assert_eq!(
+                without_zero_values(serde_json::to_value(&filled).unwrap()),
+                without_zero_values(serde_json::to_value(&plain).unwrap()),
+                "{name}"
+            );
+        }
+    }
+
+    fn without_zero_values(value: Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, without_zero_values(v)))
+                    .filter(|(_, v)| {
+                        !matches!(v, Value::Null | Value::Bool(false))
+                            && v != &Value::from(0)
+                            && v != &Value::from("")
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(without_zero_values).collect())
+            }
+            other => other,
+        }
+    }
 }
