@@ -74,6 +74,75 @@ async fn jobs_parse_answers_the_api_job_with_defaults_only_when_canonicalized() 
     insta::assert_json_snapshot!("parse_canonicalized", canonical);
 }
 
+/// Nomad's JSON-jobs page shows `nomad job run -output` of the `nomad init` example (the
+/// `api.Job` the parse endpoint answers): these are its values, nulls and zero values.
+#[tokio::test]
+async fn jobs_parse_of_the_init_example_is_the_json_nomad_documents() {
+    let s = Server::deterministic(1).await;
+    let hcl = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../jobspec/tests/corpus/example.nomad.hcl"),
+    )
+    .unwrap();
+    let job = s.post("/v1/jobs/parse", json!({"JobHCL": hcl})).await.ok();
+    for (key, value) in [
+        ("Region", Value::Null),
+        ("Namespace", Value::Null),
+        ("ID", json!("example")),
+        ("Name", json!("example")),
+        ("Type", json!("service")),
+        ("Priority", Value::Null),
+        ("AllAtOnce", Value::Null),
+        ("Datacenters", json!(["dc1"])),
+        ("NodePool", json!("prod")),
+        ("Constraints", Value::Null),
+        ("Affinities", Value::Null),
+    ] {
+        assert_eq!(job.get(key), Some(&value), "{key}");
+    }
+    let group = &job["TaskGroups"][0];
+    for (key, value) in [
+        ("Name", json!("cache")),
+        ("Count", json!(1)),
+        ("Constraints", Value::Null),
+        ("Disconnect", Value::Null),
+        ("Affinities", Value::Null),
+    ] {
+        assert_eq!(group.get(key), Some(&value), "group {key}");
+    }
+    let task = &group["Tasks"][0];
+    for (key, value) in [
+        ("Name", json!("redis")),
+        ("Driver", json!("docker")),
+        ("User", json!("")),
+        ("Lifecycle", Value::Null),
+        (
+            "Config",
+            json!({"auth_soft_fail": true, "image": "redis:7", "ports": ["db"]}),
+        ),
+        ("Constraints", Value::Null),
+        ("Affinities", Value::Null),
+        ("Env", Value::Null),
+        ("Services", Value::Null),
+        ("RestartPolicy", Value::Null),
+    ] {
+        assert_eq!(task.get(key), Some(&value), "task {key}");
+    }
+    let resources = &task["Resources"];
+    for (key, value) in [
+        ("CPU", json!(500)),
+        ("Cores", Value::Null),
+        ("MemoryMB", json!(256)),
+        ("MemoryMaxMB", Value::Null),
+        ("DiskMB", Value::Null),
+        ("Networks", Value::Null),
+        ("Devices", Value::Null),
+        ("IOPS", Value::Null),
+    ] {
+        assert_eq!(resources.get(key), Some(&value), "resources {key}");
+    }
+}
+
 #[tokio::test]
 async fn jobs_parse_refuses_hclv1_and_names_the_line_of_an_error() {
     let s = Server::deterministic(1).await;
