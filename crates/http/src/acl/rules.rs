@@ -824,6 +824,16 @@ operator = { policy = "deny" }
         }
 
         #[test]
+        fn windows_line_endings() {
+            let rules = parse_rules(
+                "namespace \"default\" {\r\n  policy = \"read\"\r\n  capabilities = [\"list-jobs\"]\r\n}\r\nagent { policy = \"read\" }\r\n",
+            )
+            .unwrap();
+            assert_eq!(rules.namespaces[0].capabilities, ["list-jobs"]);
+            assert_eq!(rules.agent.unwrap().policy, "read");
+        }
+
+        #[test]
         fn heredoc_values() {
             let rules = parse_rules(
                 "namespace \"default\" { policy = <<EOF\nread\nEOF\n}\nagent {\n  policy = <<-EOT\n    write\n    EOT\n}",
