@@ -23,12 +23,14 @@ pub struct JobArgs {
     command: JobCommand,
 }
 
-/// A jobspec file and its HCL2 variables.
+/// A jobspec file and its HCL2 variables: defaults, then `NOMAD_VAR_<name>` environment
+/// variables, then `-var-file`s, then `-var`s (Nomad's order, a later one winning).
 #[derive(Clone, Debug, Args)]
 pub struct SpecArgs {
     /// The jobspec: HCL2 or JSON (told apart by content), or `-` for stdin.
     file: String,
-    /// Set an HCL2 variable: `-var image=app:2` (repeatable; a later one wins).
+    /// Set an HCL2 variable: `-var image=app:2` (repeatable; a later one wins). Over
+    /// `-var-file` values, which are over `NOMAD_VAR_<name>` environment variables.
     #[arg(long = "var", value_name = "KEY=VALUE")]
     vars: Vec<String>,
     /// Read HCL2 variables from a file of `name = value` lines (repeatable).
@@ -449,6 +451,7 @@ fn load_job(spec: &SpecArgs) -> Result<(Value, Option<String>), Failure> {
     let options = rollout_jobspec::Options {
         vars,
         var_files,
+        env: rollout_jobspec::env_vars(std::env::vars_os()),
         base_dir,
     };
     let name = if file == "-" {

@@ -37,6 +37,7 @@ mod jobdiff;
 mod limits;
 mod listener;
 mod metrics;
+mod nomad_api;
 mod pagination;
 mod query;
 mod response;

@@ -73,8 +73,37 @@ pub struct Options {
     /// Var files (`-var-file`), in order: (name for messages, content). HCL (`name =
     /// value` lines) or JSON (`{"name": value}`).
     pub var_files: Vec<(String, String)>,
+    /// `NOMAD_VAR_<name>=<value>` environment variables as (name, value), the prefix
+    /// removed (see [`env_vars`]). As in Nomad's CLI they come after the defaults and
+    /// before var files and `-var`; a value is read as a `-var` value is, and one that
+    /// names no declared variable is ignored (Nomad skips it: the environment may hold
+    /// variables meant for other jobspecs).
+    pub env: Vec<(String, String)>,
     /// The directory `file(…)` reads relative to; `None` disables `file`.
     pub base_dir: Option<PathBuf>,
+}
+
+/// The prefix of environment variables that set jobspec variables (Nomad's
+/// `jobspec2.VarEnvPrefix`).
+pub const VAR_ENV_PREFIX: &str = "NOMAD_VAR_";
+
+/// The `NOMAD_VAR_<name>` variables of an environment, as [`Options::env`]: the prefix
+/// removed, in the environment's order. Names or values that are not UTF-8 are skipped,
+/// as is a bare `NOMAD_VAR_` (no name).
+pub fn env_vars<I>(environment: I) -> Vec<(String, String)>
+where
+    I: IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+{
+    environment
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let name = k.to_str()?.strip_prefix(VAR_ENV_PREFIX)?;
+            if name.is_empty() {
+                return None;
+            }
+            Some((name.to_owned(), v.into_string().ok()?))
+        })
+        .collect()
 }
 
 /// Whether a jobspec is JSON (the API's job) rather than HCL, by its content.
@@ -375,7 +404,8 @@ fn variable(d: &mut Decoder, b: &hcl::edit::structure::Block, base: &Context) ->
     Some(v)
 }
 
-/// Defaults, then var files, then `-var`: the value of every declared variable.
+/// Defaults, then `NOMAD_VAR_` environment variables, then var files, then `-var`: the
+/// value of every declared variable (Nomad's order, a later one winning).
 fn variable_values(
     d: &mut Decoder,
     variables: &[Variable],
@@ -389,6 +419,14 @@ fn variable_values(
     let names = || variables.iter().map(|v| v.name.as_str());
     let find = |name: &str| variables.iter().find(|v| v.name == name);
 
+    for (name, raw) in &options.env {
+        let Some(var) = find(name) else {
+            continue;
+        };
+        if let Some(v) = env_value(d, var, raw, base) {
+            values.insert(name.clone(), Some(v));
+        }
+    }
     for (file, text) in &options.var_files {
         for (name, value, line, column) in var_file_values(d, file, text, base) {
             let Some(var) = find(&name) else {
@@ -482,6 +520,57 @@ fn variable_values(
         }
     }
     out
+}
+
+/// The value of `NOMAD_VAR_<name>`, read as Nomad reads it: an HCL expression for a
+/// list, map, object or tuple variable, the text itself otherwise; then converted to the
+/// variable's type. Errors are named against `<value for var.NAME from env>`, Nomad's
+/// name for that text.
+fn env_value(d: &mut Decoder, var: &Variable, raw: &str, base: &Context) -> Option<hcl::Value> {
+    let file = format!("<value for var.{} from env>", var.name);
+    let mut bad = |line, column, summary: &str, detail: String| {
+        d.errors.push(Diagnostic {
+            file: file.clone(),
+            line,
+            column,
+            summary: summary.into(),
+            detail,
+        });
+        None
+    };
+    let value = if var.ty.is_complex() {
+        let expr = match hcl::edit::parser::parse_expr(raw) {
+            Ok(e) => e,
+            Err(e) => {
+                let loc = e.location();
+                return bad(
+                    loc.line(),
+                    loc.column(),
+                    "Invalid expression",
+                    e.message().to_owned(),
+                );
+            }
+        };
+        let expr: hcl::Expression = expr.into();
+        match hcl::eval::Evaluate::evaluate(&expr, base) {
+            Ok(v) => v,
+            Err(e) => return bad(1, 1, "Invalid expression", e.kind().to_string()),
+        }
+    } else {
+        hcl::Value::String(raw.to_owned())
+    };
+    match var.ty.convert(value) {
+        Ok(v) => Some(v),
+        Err(e) => bad(
+            1,
+            1,
+            "Invalid value for variable",
+            format!(
+                "The value for {} is not compatible with the variable's type constraint: {e}.",
+                var.name
+            ),
+        ),
+    }
 }
 
 /// (name, value, line, column) of each assignment of a var file.

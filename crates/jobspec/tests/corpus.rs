@@ -64,6 +64,7 @@ fn hcl2_variables_locals_functions_and_dynamic_blocks_evaluate() {
         )],
         vars: vec![("count".into(), "3".into())],
         base_dir: Some(dir),
+        ..Options::default()
     };
     let job = corpus("hcl2.nomad.hcl", &options);
     insta::assert_json_snapshot!("hcl2", job);

@@ -41,7 +41,7 @@ impl Out {
 }
 
 /// `rollout <args>` against the agent at `addr` (through `NOMAD_ADDR`, with every other
-/// setting of the environment removed), stdin closed, stdout a pipe.
+/// setting of the environment, `NOMAD_VAR_*` included, removed), stdin closed, stdout a pipe.
 pub fn command(addr: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
@@ -59,6 +59,12 @@ pub fn command(addr: &str, args: &[&str]) -> Command {
         "NO_COLOR",
     ] {
         cmd.env_remove(var);
+    }
+    // Jobspec variables from the environment (`NOMAD_VAR_<name>`) only where a test sets them.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("NOMAD_VAR_") {
+            cmd.env_remove(var);
+        }
     }
     cmd
 }

@@ -4,6 +4,7 @@
 //! ACL endpoints are in `routes::acl`.
 
 pub mod auth;
+mod hcl1;
 pub mod rules;
 pub mod views;
 

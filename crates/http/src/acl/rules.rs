@@ -1,18 +1,21 @@
 //! Policy `Rules` text → the engine's [`PolicyRules`] document (`http-api.md` §8.4).
 //!
-//! Nomad's rules are HCL (v1) or HCL's JSON form (text starting with `{`). HCL is read
-//! with `hcl-rs`, a maintained HCL parser: every Nomad policy construct (`namespace "x"
-//! { policy = "read" }`, `agent { … }`, `agent = { … }`, lists, comments) is valid HCL2
-//! too — except that HCL2 wants one attribute per line, so a one-line block with two
-//! attributes must be split (there is no maintained HCL1 parser in Rust). Both syntaxes become one small tree of blocks and attributes, which a
-//! schema-driven pass turns into the document. Parsing is strict, as Nomad's is on
-//! create and update: an unknown or repeated key is an error (Nomad only catches
+//! Nomad's rules are HCL (v1) or HCL's JSON form (text starting with `{`). There is no
+//! maintained HCL1 parser in Rust, so HCL is read with `hcl-rs`, a maintained HCL2
+//! parser, after [`hcl1::normalize`] has rewritten HCL1's item boundaries as HCL2's
+//! (`namespace "x" { policy = "read" capabilities = ["list-jobs"] }` on one line, commas
+//! between items, a value on the line after its `=`); every other construct of Nomad's
+//! policies (`agent { … }`, `agent = { … }`, lists, `#`/`//`/`/* */` comments, heredocs)
+//! means the same in both. Both syntaxes become one small tree of blocks and attributes,
+//! which a schema-driven pass turns into the document. Parsing is strict, as Nomad's is
+//! on create and update: an unknown or repeated key is an error (Nomad only catches
 //! top-level ones; rollout checks every level, so a typo never silently grants less).
 //!
 //! Only syntax is checked here. Names, levels and capabilities are checked by the engine
 //! when the policy is written (`rollout_engine::acl::policy::normalize`), so that what a
 //! stored policy means does not depend on this parser.
 
+use super::hcl1;
 use rollout_engine::acl::policy::{
     LabelledRule, LevelRule, NamespaceRule, OperatorRule, PathRule, PolicyRules, VariablesRule,
 };
@@ -30,8 +33,7 @@ pub fn parse_rules(text: &str) -> Result<PolicyRules, String> {
         };
         json_items(&map, &SCHEMA_TOP)?
     } else {
-        let body = hcl::parse(text).map_err(|e| format!("Failed to parse ACL Policy: {e}"))?;
-        hcl_items(&body)?
+        hcl_items(&parse_hcl1(text)?)?
     };
     let mut extra = Vec::new();
     let rules = decode_top(&items, &mut extra)?;
@@ -42,6 +44,22 @@ pub fn parse_rules(text: &str) -> Result<PolicyRules, String> {
         ));
     }
     Ok(rules)
+}
+
+/// HCL1 text read by an HCL2 parser: HCL1's item boundaries are rewritten first
+/// ([`hcl1::normalize`]); a syntax error is placed in the text as written, as HCL1's
+/// `At line:column: message`.
+fn parse_hcl1(text: &str) -> Result<hcl::Body, String> {
+    let normalized = hcl1::normalize(text);
+    let body = hcl::edit::parser::parse_body(&normalized.text).map_err(|e| {
+        let offset = normalized.original_offset(e.location().offset());
+        let (line, column) = hcl1::line_column(text, offset);
+        format!(
+            "Failed to parse ACL Policy: At {line}:{column}: {}",
+            e.message()
+        )
+    })?;
+    Ok(body.into())
 }
 
 /// One attribute or block, whichever syntax it came from.
@@ -119,6 +137,14 @@ fn hcl_value(expr: &hcl::Expression) -> Result<Value, String> {
                 });
             }
             Value::Body(body)
+        }
+        // A heredoc, or a string that held `${`/`%{` (escaped as literal text, as HCL1
+        // reads them): templates without interpolations, evaluated to their text.
+        E::TemplateExpr(_) => {
+            match hcl::eval::Evaluate::evaluate(expr, &hcl::eval::Context::new()) {
+                Ok(hcl::Value::String(s)) => Value::String(s),
+                _ => Value::Other("an expression"),
+            }
         }
         E::Bool(_) => Value::Other("a bool"),
         E::Number(_) => Value::Other("a number"),
@@ -521,11 +547,10 @@ mod tests {
             parse_rules("agent {\n  policy = \"read\"\n  capabilities = [\"x\"]\n}").unwrap_err(),
             "Invalid or duplicate policy keys: capabilities"
         );
-        // HCL2's one rule HCL1 did not have: a one-line block holds one attribute.
-        assert!(
-            parse_rules(r#"agent { policy = "read" capabilities = ["x"] }"#)
-                .unwrap_err()
-                .starts_with("Failed to parse ACL Policy: ")
+        // On one line, as HCL1 reads it: still checked key by key.
+        assert_eq!(
+            parse_rules(r#"agent { policy = "read" capabilities = ["x"] }"#).unwrap_err(),
+            "Invalid or duplicate policy keys: capabilities"
         );
     }
 
@@ -555,5 +580,322 @@ mod tests {
         );
         // Only comments: an empty document (refused by validation as `Invalid policy`).
         assert_eq!(parse_rules("# nothing").unwrap(), PolicyRules::default());
+    }
+
+    /// The policies of Nomad's ACL policy documentation (reconstructed), each as written
+    /// there (multi-line, comments) and as HCL1 also reads it: on one line, and with
+    /// commas between items. All forms give the same document.
+    mod nomad_policy_docs {
+        use super::*;
+
+        const DOCS: &[&str] = &[
+            // The namespace rule.
+            r#"
+namespace "default" {
+  policy = "read"
+}
+"#,
+            // Two namespaces, a fine-grained capability list.
+            r#"
+# Allow read only access to the default namespace
+namespace "default" {
+  policy = "read"
+}
+
+# Allow writing to the `foo` namespace
+namespace "foo" {
+  policy = "write"
+}
+"#,
+            r#"
+namespace "default" {
+  policy       = "read"
+  capabilities = ["submit-job", "dispatch-job", "read-logs"]
+}
+"#,
+            // Wildcards: the most specific name wins.
+            r#"
+namespace "*" {
+  policy = "write"
+}
+
+namespace "default" {
+  policy       = "read"
+  capabilities = ["list-jobs"]
+}
+"#,
+            // Variables inside a namespace.
+            r#"
+namespace "dev" {
+  policy = "write"
+
+  variables {
+    # full access to secrets in all "project" paths
+    path "project/*" {
+      capabilities = ["write", "read", "destroy", "list"]
+    }
+
+    # read/list access within a "system/" path belonging to administrators
+    path "system/*" {
+      capabilities = ["read"]
+    }
+  }
+}
+"#,
+            // Node pools and host volumes.
+            r#"
+node_pool "prod" {
+  policy = "read"
+}
+
+node_pool "dev" {
+  policy       = "write"
+  capabilities = ["delete"]
+}
+"#,
+            r#"
+host_volume "prod-*" {
+  policy = "write"
+}
+
+host_volume "prod-ca" {
+  policy = "deny"
+}
+
+host_volume "*" {
+  capabilities = ["mount-readonly"]
+}
+"#,
+            // The cluster-wide rules.
+            r#"
+agent {
+  policy = "read"
+}
+
+node {
+  policy = "read"
+}
+
+operator {
+  policy = "read"
+}
+
+quota {
+  policy = "read"
+}
+
+plugin {
+  policy = "list"
+}
+"#,
+            // The anonymous policy of the ACL tutorial.
+            r#"
+namespace "*" {
+  policy       = "write"
+  capabilities = ["alloc-node-exec"]
+}
+
+agent {
+  policy = "write"
+}
+
+operator {
+  policy = "write"
+}
+
+quota {
+  policy = "write"
+}
+
+node {
+  policy = "write"
+}
+
+host_volume "*" {
+  policy = "write"
+}
+"#,
+            // HCL1's object form.
+            r#"
+agent = {
+  policy = "read"
+}
+operator = { policy = "deny" }
+"#,
+        ];
+
+        /// The example without its comment lines, joined into one line.
+        fn one_line(doc: &str) -> String {
+            doc.lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+
+        /// One line, with a comma after every attribute and block, as HCL1 allows.
+        fn with_commas(doc: &str) -> String {
+            one_line(doc)
+                .replace("\" ", "\", ")
+                .replace("] ", "], ")
+                .replace("} ", "}, ")
+                // Not between a block's labels and its `{`.
+                .replace("\", {", "\" {")
+        }
+
+        #[test]
+        fn every_docs_example_parses() {
+            for doc in DOCS {
+                let rules = parse_rules(doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
+                assert_ne!(rules, PolicyRules::default(), "{doc}");
+            }
+        }
+
+        #[test]
+        fn every_docs_example_on_one_line_is_the_same_policy() {
+            for doc in DOCS {
+                let line = one_line(doc);
+                assert!(!line.contains('\n'));
+                assert_eq!(
+                    parse_rules(&line).unwrap_or_else(|e| panic!("{line}: {e}")),
+                    parse_rules(doc).unwrap(),
+                    "{line}"
+                );
+            }
+        }
+
+        #[test]
+        fn every_docs_example_with_commas_is_the_same_policy() {
+            for doc in DOCS {
+                let line = with_commas(doc);
+                assert_eq!(
+                    parse_rules(&line).unwrap_or_else(|e| panic!("{line}: {e}")),
+                    parse_rules(doc).unwrap(),
+                    "{line}"
+                );
+            }
+        }
+
+        #[test]
+        fn the_issue_example_on_one_line() {
+            let rules = parse_rules(
+                r#"namespace "default" { policy = "read" capabilities = ["list-jobs"] }"#,
+            )
+            .unwrap();
+            assert_eq!(rules.namespaces[0].name, "default");
+            assert_eq!(rules.namespaces[0].policy, "read");
+            assert_eq!(rules.namespaces[0].capabilities, ["list-jobs"]);
+        }
+
+        #[test]
+        fn variables_on_one_line() {
+            let rules = parse_rules(
+                r#"namespace "dev" { policy = "write" variables { path "project/*" { capabilities = ["read", "list"] } path "system/*" { capabilities = ["read"] } } }"#,
+            )
+            .unwrap();
+            let vars = rules.namespaces[0].variables.as_ref().unwrap();
+            assert_eq!(vars.paths.len(), 2);
+            assert_eq!(vars.paths[1].path_spec, "system/*");
+        }
+
+        #[test]
+        fn comments_of_every_kind_anywhere() {
+            let rules = parse_rules(
+                "/* prod */ namespace \"prod\" { policy = \"read\" /* inline */ capabilities = [\"submit-job\"] } // trailing\n\
+                 # hash\n\
+                 agent { // why\n  policy = \"read\" # reason\n}\n\
+                 /* multi\n   line */ node { policy = \"read\" }",
+            )
+            .unwrap();
+            assert_eq!(rules.namespaces[0].capabilities, ["submit-job"]);
+            assert_eq!(rules.agent.unwrap().policy, "read");
+            assert_eq!(rules.node.unwrap().policy, "read");
+        }
+
+        #[test]
+        fn newlines_are_whitespace_inside_an_item() {
+            let rules = parse_rules(
+                "namespace \"default\"\n{\n  policy =\n    \"read\"\n  capabilities = [\n    \"list-jobs\",\n  ]\n}",
+            )
+            .unwrap();
+            assert_eq!(rules.namespaces[0].policy, "read");
+            assert_eq!(rules.namespaces[0].capabilities, ["list-jobs"]);
+        }
+
+        #[test]
+        fn windows_line_endings() {
+            let rules = parse_rules(
+                "namespace \"default\" {\r\n  policy = \"read\"\r\n  capabilities = [\"list-jobs\"]\r\n}\r\nagent { policy = \"read\" }\r\n",
+            )
+            .unwrap();
+            assert_eq!(rules.namespaces[0].capabilities, ["list-jobs"]);
+            assert_eq!(rules.agent.unwrap().policy, "read");
+        }
+
+        #[test]
+        fn heredoc_values() {
+            let rules = parse_rules(
+                "namespace \"default\" { policy = <<EOF\nread\nEOF\n}\nagent {\n  policy = <<-EOT\n    write\n    EOT\n}",
+            )
+            .unwrap();
+            // A heredoc's value ends with its last newline, as in HCL1: not a level.
+            assert_eq!(rules.namespaces[0].policy, "read\n");
+            assert_eq!(rules.agent.unwrap().policy, "write\n");
+        }
+
+        #[test]
+        fn string_contents_are_never_rewritten() {
+            let rules = parse_rules(
+                r#"namespace "a { b = c, d } # e // f /* g */ ${h} %{i}" { policy = "read ${x}" }"#,
+            )
+            .unwrap();
+            assert_eq!(rules.namespaces[0].policy, "read ${x}");
+            assert_eq!(
+                rules.namespaces[0].name,
+                "a { b = c, d } # e // f /* g */ ${h} %{i}"
+            );
+        }
+
+        #[test]
+        fn malformed_policies_name_the_line_and_column_written() {
+            let cases = [
+                (r#"namespace "default" { policy = }"#, "At 1:32: "),
+                ("agent {\n  policy = \"read\"\n", "At 2:18: "),
+                (
+                    "namespace \"default\" { policy = \"read\" }\nnode { policy \"read\" }",
+                    "At 2:22: expected `{`",
+                ),
+                (r#"namespace "default" { policy = "read }"#, "At 1:"),
+                ("agent { policy = [\"read\" }", "At 1:"),
+                ("x = <<EOF\nno end", "At "),
+                ("}", "At 1:1: "),
+            ];
+            for (text, at) in cases {
+                let e = parse_rules(text).unwrap_err();
+                assert!(
+                    e.starts_with(&format!("Failed to parse ACL Policy: {at}")),
+                    "{text:?}: {e}"
+                );
+            }
+        }
+
+        #[test]
+        fn still_strict_on_one_line() {
+            assert_eq!(
+                parse_rules(r#"namespace "default" { policy = "read" polcy = "write" }"#)
+                    .unwrap_err(),
+                "Invalid or duplicate policy keys: polcy"
+            );
+            assert_eq!(
+                parse_rules(r#"agent { policy = "read" } agent { policy = "write" }"#).unwrap_err(),
+                "Invalid or duplicate policy keys: agent"
+            );
+            // A repeated attribute is a syntax error of HCL2, placed where it repeats.
+            assert_eq!(
+                parse_rules(r#"namespace "default" { policy = "read" policy = "write" }"#).unwrap_err(),
+                "Failed to parse ACL Policy: At 1:39: invalid attribute; expected unique attribute key; found redefined attribute"
+            );
+        }
     }
 }

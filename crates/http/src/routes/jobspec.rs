@@ -52,7 +52,8 @@ struct ParseRequest {
 const PARSE_FILE: &str = "input.hcl";
 
 /// `PUT|POST /v1/jobs/parse`: the job JSON of an HCL2 jobspec; Nomad's defaults only
-/// with `Canonicalize`. Needs `parse-job` (or `submit-job`) in the request's namespace.
+/// with `Canonicalize`, and without it every field of Nomad's `api.Job` that the
+/// jobspec leaves unset as Nomad encodes it (`null`, or a non-pointer's zero value). Needs `parse-job` (or `submit-job`) in the request's namespace.
 async fn parse(
     State(api): State<Api>,
     w: WriteOptions,
@@ -88,6 +89,9 @@ async fn parse(
             .map_err(|e| ApiError::bad_request(format!("the job does not decode: {e}")))?;
         canonicalize(&mut typed);
         job = serde_json::to_value(&typed).map_err(|e| ApiError::internal(e.to_string()))?;
+    } else {
+        // Nomad answers the decoded `api.Job` itself: unset fields are `null`.
+        job = crate::nomad_api::with_unset_fields(job);
     }
     let index = api.backend().state().index();
     Ok(Write::new(index, job, w.pretty))

@@ -248,6 +248,46 @@ async fn policy_round_trip_with_hcl() {
     assert_eq!(ops.get("/v1/jobs?namespace=prod-eu").await.status, 403);
 }
 
+/// Nomad reads policy rules as HCL1: a block's items may share a line.
+#[tokio::test]
+async fn policy_rules_on_one_line_as_hcl1_reads_them() {
+    let s = Server::with_acls().await;
+    let secret = s.put("/v1/acl/bootstrap", json!({})).await.ok()["SecretID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let m = s.with_token(&secret);
+    let rules = r#"namespace "default" { policy = "read" capabilities = ["list-jobs"] } agent { policy = "read" }"#;
+    let put = m
+        .put(
+            "/v1/acl/policy/one-line",
+            json!({"Name": "one-line", "Rules": rules}),
+        )
+        .await;
+    assert_eq!((put.status, put.text.as_str()), (200, ""));
+    let p = m.get("/v1/acl/policy/one-line").await.ok();
+    assert_eq!(p["Rules"], rules, "stored as written");
+    let ns = &p["RulesJSON"]["Namespaces"][0];
+    assert_eq!(ns["Name"], "default");
+    assert_eq!(ns["Policy"], "read");
+    assert_eq!(ns["Capabilities"][0], "list-jobs");
+    assert_eq!(p["RulesJSON"]["Agent"]["Policy"], "read");
+
+    let e = m
+        .put(
+            "/v1/acl/policy/broken",
+            json!({"Name": "broken", "Rules": "agent { policy = \"read\" }\nnode { policy = }"}),
+        )
+        .await;
+    assert_eq!(e.status, 400);
+    assert!(
+        e.text
+            .contains("failed to parse rules: Failed to parse ACL Policy: At 2:17: "),
+        "{}",
+        e.text
+    );
+}
+
 #[tokio::test]
 async fn tokens_self_update_delete_and_secrets() {
     let s = Server::with_acls().await;

@@ -46,6 +46,23 @@ async fn jobs_parse_answers_the_api_job_with_defaults_only_when_canonicalized() 
     let body = json!({"JobHCL": WEB, "Variables": "image = \"app:7\"\n"});
     let parsed = s.post("/v1/jobs/parse", body.clone()).await.ok();
     insta::assert_json_snapshot!("parse", parsed);
+    // Nomad answers its `api.Job` as decoded: what the jobspec leaves unset is `null`
+    // (pointers, lists, maps) or a Go zero value (non-pointers), never a default.
+    assert_eq!(parsed.get("Priority"), Some(&Value::Null));
+    assert_eq!(parsed.get("Type"), Some(&Value::Null));
+    assert_eq!(parsed.get("Datacenters"), Some(&Value::Null));
+    assert_eq!(parsed["Dispatched"], false);
+    assert_eq!(
+        parsed["TaskGroups"][0]["Update"]["MinHealthyTime"],
+        Value::Null
+    );
+    assert_eq!(parsed["TaskGroups"][0]["RestartPolicy"], Value::Null);
+    let task = &parsed["TaskGroups"][0]["Tasks"][0];
+    assert_eq!(task["KillTimeout"], Value::Null);
+    assert_eq!(task["Leader"], false);
+    assert_eq!(task["User"], "");
+    // `omitempty` fields stay out, as in Nomad.
+    assert!(task.get("CSIPluginConfig").is_none());
     let mut canonical = body;
     canonical["Canonicalize"] = json!(true);
     let canonical = s.put("/v1/jobs/parse", canonical).await.ok();
@@ -55,6 +72,75 @@ async fn jobs_parse_answers_the_api_job_with_defaults_only_when_canonicalized() 
         10 * SECOND
     );
     insta::assert_json_snapshot!("parse_canonicalized", canonical);
+}
+
+/// Nomad's JSON-jobs page shows `nomad job run -output` of the `nomad init` example (the
+/// `api.Job` the parse endpoint answers): these are its values, nulls and zero values.
+#[tokio::test]
+async fn jobs_parse_of_the_init_example_is_the_json_nomad_documents() {
+    let s = Server::deterministic(1).await;
+    let hcl = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../jobspec/tests/corpus/example.nomad.hcl"),
+    )
+    .unwrap();
+    let job = s.post("/v1/jobs/parse", json!({"JobHCL": hcl})).await.ok();
+    for (key, value) in [
+        ("Region", Value::Null),
+        ("Namespace", Value::Null),
+        ("ID", json!("example")),
+        ("Name", json!("example")),
+        ("Type", json!("service")),
+        ("Priority", Value::Null),
+        ("AllAtOnce", Value::Null),
+        ("Datacenters", json!(["dc1"])),
+        ("NodePool", json!("prod")),
+        ("Constraints", Value::Null),
+        ("Affinities", Value::Null),
+    ] {
+        assert_eq!(job.get(key), Some(&value), "{key}");
+    }
+    let group = &job["TaskGroups"][0];
+    for (key, value) in [
+        ("Name", json!("cache")),
+        ("Count", json!(1)),
+        ("Constraints", Value::Null),
+        ("Disconnect", Value::Null),
+        ("Affinities", Value::Null),
+    ] {
+        assert_eq!(group.get(key), Some(&value), "group {key}");
+    }
+    let task = &group["Tasks"][0];
+    for (key, value) in [
+        ("Name", json!("redis")),
+        ("Driver", json!("docker")),
+        ("User", json!("")),
+        ("Lifecycle", Value::Null),
+        (
+            "Config",
+            json!({"auth_soft_fail": true, "image": "redis:7", "ports": ["db"]}),
+        ),
+        ("Constraints", Value::Null),
+        ("Affinities", Value::Null),
+        ("Env", Value::Null),
+        ("Services", Value::Null),
+        ("RestartPolicy", Value::Null),
+    ] {
+        assert_eq!(task.get(key), Some(&value), "task {key}");
+    }
+    let resources = &task["Resources"];
+    for (key, value) in [
+        ("CPU", json!(500)),
+        ("Cores", Value::Null),
+        ("MemoryMB", json!(256)),
+        ("MemoryMaxMB", Value::Null),
+        ("DiskMB", Value::Null),
+        ("Networks", Value::Null),
+        ("Devices", Value::Null),
+        ("IOPS", Value::Null),
+    ] {
+        assert_eq!(resources.get(key), Some(&value), "resources {key}");
+    }
 }
 
 #[tokio::test]
@@ -114,6 +200,8 @@ async fn plan_is_a_dry_run_the_applied_index_does_not_move() {
     changed["Diff"] = json!(true);
     let plan = s.put("/v1/job/web/plan", changed).await.ok();
     insta::assert_json_snapshot!("plan_destructive", plan);
+    // Nothing failed: Nomad's nil map, `null`, not `{}`.
+    assert_eq!(plan.get("FailedTGAllocs"), Some(&Value::Null));
     assert_eq!(plan["Annotations"]["DesiredTGUpdates"]["web"]["Canary"], 1);
     assert_eq!(plan["Annotations"]["DesiredTGUpdates"]["web"]["Ignore"], 2);
 
