@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Generates crates/http/src/nomad_api_shape.rs from the Go source of Nomad's `api`
+"""Generates crates/http/src/nomad_api/shape.rs from the Go source of Nomad's `api`
 package: for every struct reachable from `api.Job`, its JSON fields as Nomad's HTTP
 server encodes them (json tag or Go name, omitempty, and what an unset field is).
 
-Usage: nomad_api_shape.py <dir of nomad/api/*.go> <nomad commit> > src/nomad_api_shape.rs
+Usage: nomad_api_shape.py <dir of nomad/api/*.go> <nomad commit> > src/nomad_api/shape.rs
 """
 import os
 import re
