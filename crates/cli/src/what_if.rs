@@ -129,7 +129,7 @@ fn outcome_line(run: &Continuation, d: &Deployment) -> String {
         return format!("Deployment {} was garbage-collected", short(&d.id));
     };
     let mut line = match run.end {
-        End::Reached | End::Horizon | End::Steps if !now.active() => format!(
+        _ if !now.active() => format!(
             "Deployment {} {} after {after}: {:?}",
             short(&d.id),
             now.status,

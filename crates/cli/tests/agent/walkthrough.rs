@@ -116,6 +116,10 @@ async fn the_readme_walkthrough_works_verbatim() {
         "==> Job \"web\" rolled back to version 6, registered as version 8\n==> Monitoring deployment \"",
         "(job \"web\", version 8)",
         "Version  Stable  Deployment  Submitted\n8        true    successful  ",
+        "auto_revert true → failed: Failed due to unhealthy allocations - rolling back to job version 6 (W2)",
+        "  rollback: stable version 8 would be registered again as version 10",
+        "failed after 5m0s: \"Failed due to unhealthy allocations - rolling back to job version 8\"",
+        "Then deployment ",
     ] {
         assert!(
             stdout.contains(expected),
