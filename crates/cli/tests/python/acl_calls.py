@@ -12,48 +12,11 @@ status, detail) and exits 1 if any call behaves otherwise.
 import sys
 
 import nomad
-import nomad.api.exceptions as ex
+
+from calls import denied, finish, works as call
 
 host, port = sys.argv[1], int(sys.argv[2])
 anonymous = nomad.Nomad(host=host, port=port, timeout=10)
-
-rows = []
-failed = []
-
-
-def call(name, f, check=lambda r: True):
-    try:
-        result = f()
-    except Exception as e:  # noqa: BLE001 - reported, not hidden
-        response = getattr(e, "nomad_resp", None)
-        detail = getattr(response, "text", str(e)) if response is not None else str(e)
-        rows.append((name, "FAILED", f"{type(e).__name__}: {detail[:80]}"))
-        failed.append(name)
-        return None
-    if not check(result):
-        rows.append((name, "FAILED", f"unexpected answer: {str(result)[:80]}"))
-        failed.append(name)
-        return None
-    rows.append((name, "works", ""))
-    return result
-
-
-def denied(name, f):
-    try:
-        f()
-    except ex.BaseNomadException as e:
-        response = getattr(e, "nomad_resp", None)
-        status = getattr(response, "status_code", None)
-        text = getattr(response, "text", "")
-        if status == 403 and text == "Permission denied":
-            rows.append((name, "denied (403)", text))
-            return
-        rows.append((name, "FAILED", f"{status} {text[:80]}"))
-        failed.append(name)
-        return
-    rows.append((name, "FAILED", "allowed, expected 403"))
-    failed.append(name)
-
 
 denied("jobs.get_jobs (anonymous)", anonymous.jobs.get_jobs)
 boot = call("acl.generate_bootstrap", anonymous.acl.generate_bootstrap, lambda r: r["Type"] == "management")
@@ -93,10 +56,4 @@ call("acl.delete_token", lambda: m.acl.delete_token(accessor), lambda r: r is Tr
 call("acl.delete_policy", lambda: m.acl.delete_policy("readonly"), lambda r: r is True)
 call("acl.get_policies (after delete)", m.acl.get_policies, lambda r: r == [])
 
-width = max(len(r[0]) for r in rows)
-print(f"| {'call'.ljust(width)} | status | detail |")
-print(f"|{'-' * (width + 2)}|---|---|")
-for name, status, detail in rows:
-    print(f"| {name.ljust(width)} | {status} | {detail} |")
-if failed:
-    sys.exit(f"{len(failed)} call(s) did not behave: {', '.join(failed)}")
+finish()

@@ -17,13 +17,11 @@ import sys
 import time
 
 import nomad
-import nomad.api.exceptions as ex
+
+from calls import absent, finish, refused, works
 
 host, port = sys.argv[1], int(sys.argv[2])
 n = nomad.Nomad(host=host, port=port, timeout=10)
-
-rows = []
-failed = []
 
 
 def job(image, count=2, canary=1, health_check="checks"):
@@ -49,61 +47,6 @@ def job(image, count=2, canary=1, health_check="checks"):
             ],
         }
     }
-
-
-def text_of(e):
-    response = getattr(e, "nomad_resp", None)
-    return getattr(response, "text", str(e)) if response is not None else str(e)
-
-
-def status_of(e):
-    response = getattr(e, "nomad_resp", None)
-    return getattr(response, "status_code", None)
-
-
-def works(name, call, check=lambda r: True):
-    try:
-        result = call()
-    except Exception as e:  # noqa: BLE001 - reported, not hidden
-        rows.append((name, "FAILED", f"{type(e).__name__}: {status_of(e)} {text_of(e)[:80]}"))
-        failed.append(name)
-        return None
-    if not check(result):
-        rows.append((name, "FAILED", f"unexpected answer: {str(result)[:80]}"))
-        failed.append(name)
-        return None
-    rows.append((name, "works", ""))
-    return result
-
-
-def refused(name, call, needle):
-    try:
-        call()
-    except ex.BaseNomadException as e:
-        text, status = text_of(e), status_of(e)
-        if status == 400 and needle in text:
-            rows.append((name, "refused (400)", text[:80]))
-            return
-        rows.append((name, "FAILED", f"{status} {text[:80]}"))
-        failed.append(name)
-        return
-    rows.append((name, "FAILED", "accepted"))
-    failed.append(name)
-
-
-def absent(name, call):
-    try:
-        call()
-    except ex.BaseNomadException as e:
-        text, status = text_of(e), status_of(e)
-        if status == 404 and text.startswith("rollout does not implement "):
-            rows.append((name, "absent (404)", text[:80]))
-            return
-        rows.append((name, "FAILED", f"{status} {text[:80]}"))
-        failed.append(name)
-        return
-    rows.append((name, "FAILED", "answered as if implemented"))
-    failed.append(name)
 
 
 def wait_for(what, predicate, seconds=60):
@@ -253,14 +196,4 @@ for name, call in [
 ]:
     absent(name, call)
 
-width = max(len(r[0]) for r in rows)
-print(f"| {'call'.ljust(width)} | status | detail |")
-print(f"|{'-' * (width + 2)}|---|---|")
-for name, status, detail in rows:
-    print(f"| {name.ljust(width)} | {status} | {detail} |")
-counts = {}
-for _, status, _ in rows:
-    counts[status] = counts.get(status, 0) + 1
-print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-if failed:
-    sys.exit(f"{len(failed)} call(s) did not behave: {', '.join(failed)}")
+finish()
