@@ -125,7 +125,20 @@ fn readers_wait_for_an_index_without_polling() {
         store.submit(Command::Tick).unwrap();
     }
     assert!(waiter.join().unwrap() >= 3);
-    assert_eq!(*rx.borrow_and_update(), 3);
+    // The watch is signalled by the waker thread after the writer answered (off the
+    // write path), so it may lag the published state a moment: wait for it, bounded.
+    // (Asserting it at once raced the waker and failed CI once.)
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let signalled = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|i| *i >= 3))
+            .await
+            .expect("the watch is signalled for index 3")
+            .map(|i| *i)
+    });
+    assert_eq!(signalled.unwrap(), 3);
     // A wait that cannot be satisfied returns the current state at the timeout.
     let s = store.wait_for_index(100, Duration::from_millis(20));
     assert_eq!(s.index(), 3);
