@@ -3,7 +3,7 @@
 //! - requests by route and status, and their latency without the time blocking queries
 //!   spend waiting, which has its own histogram;
 //! - commands submitted through the API by kind and result, and every command the store
-//!   applied by kind and actor (operator, scheduler, client, watcher) — the dev
+//!   applied by kind and actor (operator, scheduler, client, watcher, gc) — the dev
 //!   cluster's writes included;
 //! - allocation health transitions, rollbacks and promotions, from the commit feed;
 //! - deployments by namespace and status and allocations by client status (read off
@@ -28,7 +28,7 @@ use axum::response::Response;
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
-use rollout_engine::{Change, Outcome, State as EngineState, Topic};
+use rollout_engine::{Actor, Change, Outcome, State as EngineState, Topic};
 use samples::Samples;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -198,7 +198,7 @@ impl Metrics {
             applied: counter_vec(
                 &r,
                 "rollout_commands_applied_total",
-                "Commands the store applied, by type and actor (operator, scheduler, client, watcher).",
+                "Commands the store applied, by type and actor (operator, scheduler, client, watcher, gc).",
                 &["command", "actor"],
             ),
             health_transitions: counter_vec(
@@ -346,17 +346,19 @@ impl Metrics {
         );
     }
 
-    /// What one committed write did that operators count: the command by actor,
-    /// health transitions, rollbacks and promotions.
+    /// What one committed write did that operators count: the command by actor (the
+    /// kind its envelope records; for an unattributed write, the kind that usually
+    /// sends that command), health transitions, rollbacks and promotions.
     pub fn committed(
         &self,
         command: &'static str,
+        actor: Option<&Actor>,
         outcome: &Outcome,
         before: &EngineState,
         after: &EngineState,
     ) {
         self.applied
-            .with_label_values(&[command, actor_of(command)])
+            .with_label_values(&[command, actor.map_or(actor_of(command), |a| &a.kind)])
             .inc();
         for e in &outcome.events {
             if e.topic == Topic::Allocation && e.change == Change::Updated {
@@ -484,7 +486,8 @@ fn is_auto_promotion(rule: &str) -> bool {
     rule == "AP4"
 }
 
-/// Who writes a command: an operator (API and CLI), a scheduler (plans, acks), a client
+/// Who usually writes a command, for writes whose envelope records no actor (logged
+/// before actors were): an operator (API and CLI), a scheduler (plans, acks), a client
 /// (allocation updates) or the agent's watcher (deadlines, garbage collection).
 pub fn actor_of(command: &str) -> &'static str {
     match command {
