@@ -604,3 +604,42 @@ impl rollout_store::StoreObserver for Metrics {
         Metrics::snapshot_written(self, took);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: applied commands are counted under the actor their envelope records; a
+    /// write logged without one under the kind that usually sends it.
+    #[test]
+    fn applied_commands_are_labelled_with_the_recorded_actor() {
+        let m = Metrics::new();
+        let (outcome, state) = (Outcome::default(), EngineState::default());
+        m.committed(
+            "gc_deployments",
+            Some(&Actor::gc()),
+            &outcome,
+            &state,
+            &state,
+        );
+        m.committed("gc_deployments", None, &outcome, &state, &state);
+        let operator = Actor::operator(Some(uuid::Uuid::from_u128(7)), "ci-token");
+        m.committed(
+            "apply_plan_result",
+            Some(&operator),
+            &outcome,
+            &state,
+            &state,
+        );
+        let text = m.prometheus_text();
+        for line in [
+            r#"rollout_commands_applied_total{actor="gc",command="gc_deployments"} 1"#,
+            r#"rollout_commands_applied_total{actor="watcher",command="gc_deployments"} 1"#,
+            r#"rollout_commands_applied_total{actor="operator",command="apply_plan_result"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        // The label is the kind alone: no accessor or name (unbounded cardinality).
+        assert!(!text.contains("ci-token"), "{text}");
+    }
+}
