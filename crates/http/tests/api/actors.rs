@@ -116,3 +116,41 @@ async fn with_acls_off_api_writes_are_recorded_as_an_operator_without_a_token() 
         json!({"Kind": "operator"})
     );
 }
+
+/// The deadline timer's `Tick` is the watcher's: a progress deadline that fails a
+/// deployment is recorded as the watcher's write.
+#[tokio::test]
+async fn the_deadline_timer_writes_as_the_watcher() {
+    let s = Server::deterministic(16).await;
+    let deadline = json!({"MaxParallel": 1, "MinHealthyTime": 0,
+        "HealthyDeadline": 30_000_000_000i64, "ProgressDeadline": 60_000_000_000i64});
+    s.register(job("web", 1, "app:1", deadline.clone())).await;
+    s.converge().await;
+    s.register(job("web", 1, "app:2", deadline)).await;
+    let d = s.latest_deployment_id("web").await;
+    s.schedule().await;
+    s.advance(120_000_000_000);
+    let ticker = s.api.spawn_ticker();
+    let history = {
+        let mut tries = 0;
+        loop {
+            let h = s.get(&format!("/v1/deployment/{d}/history")).await.ok();
+            if h.as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["Status"]["To"] == "failed")
+            {
+                break h;
+            }
+            tries += 1;
+            assert!(tries < 200, "the deadline never fired: {h}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    ticker.abort();
+    let history = history.as_array().unwrap().clone();
+    assert_eq!(
+        entry_to(&history, "failed")["Actor"],
+        json!({"Kind": "watcher"})
+    );
+}
