@@ -228,6 +228,16 @@ async fn garbage_collection_removes_what_a_finished_rollout_left() {
         "the live deployment stays"
     );
     assert!(a.log_line("garbage collected").is_some());
+    // Garbage collection writes as `gc` (issue 16), the dev cluster as the scheduler
+    // and a client.
+    let metrics = a.get("/v1/metrics?format=prometheus").await.text;
+    for line in [
+        r#"rollout_commands_applied_total{actor="gc",command="gc_deployments"}"#,
+        r#"rollout_commands_applied_total{actor="scheduler",command="apply_plan_result"}"#,
+        r#"rollout_commands_applied_total{actor="client",command="update_allocs_from_client"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
     a.stop().await;
 }
 
