@@ -376,9 +376,10 @@ pub fn why_text(d: &Value, history: &Value) -> String {
             format!("index {}: {from} → {to}", u64_of(e, "Index"))
         };
         lines.push(format!(
-            "{head} at {} ({}): {}",
+            "{head} at {} ({}){}: {}",
             output::date(e["Time"].as_i64().unwrap_or(0)),
             str_of(e, "Type"),
+            actor_text(&e["Actor"]).map_or(String::new(), |a| format!(" by {a}")),
             str_of(e, "StatusDescription")
         ));
         for c in e["Decisions"].as_array().into_iter().flatten() {
@@ -396,6 +397,21 @@ pub fn why_text(d: &Value, history: &Value) -> String {
         lines.push(waiting_for(d));
     }
     lines.join("\n")
+}
+
+/// Who made a write, from a history entry's `Actor`: `operator ci-token (accessor
+/// 3f2a1b2c)`, `operator`, `client`; `None` for a write whose log entry records no actor.
+pub fn actor_text(actor: &Value) -> Option<String> {
+    let kind = actor["Kind"].as_str().filter(|k| !k.is_empty())?;
+    let mut out = kind.to_string();
+    if let Some(name) = actor["Name"].as_str().filter(|n| !n.is_empty()) {
+        out.push(' ');
+        out.push_str(name);
+    }
+    if let Some(accessor) = actor["AccessorID"].as_str().filter(|a| !a.is_empty()) {
+        out.push_str(&format!(" (accessor {})", output::id(accessor, false)));
+    }
+    Some(out)
 }
 
 /// What a deployment that has not ended waits for, group by group.
@@ -527,6 +543,41 @@ mod tests {
                  "api": {"AutoRevert": false, "Promoted": false, "DesiredTotal": 1, "DesiredCanaries": 0,
                          "PlacedCanaries": null, "PlacedAllocs": 0, "HealthyAllocs": 0, "UnhealthyAllocs": 0,
                          "RequireProgressBy": null}}})
+    }
+
+    #[test]
+    fn why_says_who_made_each_status_change_never_a_secret() {
+        let history = json!([
+            {"Index": 6, "Time": 0, "Type": "JobRegistered", "Status": {"From": "", "To": "running"},
+             "StatusDescription": "Deployment is running",
+             "Actor": {"Kind": "operator", "AccessorID": "3f2a1b2c-0000-4000-8000-000000000001", "Name": "ci-token"},
+             "Decisions": []},
+            {"Index": 9, "Time": 0, "Type": "AllocationUpdated", "Status": {"From": "running", "To": "failed"},
+             "StatusDescription": "Failed due to unhealthy allocations",
+             "Actor": {"Kind": "client"}, "Decisions": []},
+            {"Index": 12, "Time": 0, "Type": "DeploymentStatusUpdate", "Status": {"From": "failed", "To": "cancelled"},
+             "StatusDescription": "old", "Actor": null, "Decisions": []}
+        ]);
+        let mut d = dep();
+        d["Status"] = json!("failed");
+        let text = why_text(&d, &history);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with(
+                "(JobRegistered) by operator ci-token (accessor 3f2a1b2c): Deployment is running"
+            ),
+            "{text}"
+        );
+        assert!(
+            lines[1]
+                .ends_with("(AllocationUpdated) by client: Failed due to unhealthy allocations"),
+            "{text}"
+        );
+        // A write logged before actors were recorded says nothing about who.
+        assert!(
+            lines[2].ends_with("(DeploymentStatusUpdate): old"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! when it has nothing to do, sleep until its next timer or the next applied index —
 //! never polling.
 
-use rollout_engine::Command;
+use rollout_engine::{Actor, Command};
 use rollout_http::{Backend, BackendError};
 use rollout_sim::{LiveCluster, LiveConfig, Note, Work};
 use std::sync::Arc;
@@ -65,7 +65,7 @@ async fn run(backend: Arc<dyn Backend>, mut cluster: LiveCluster, mut stop: watc
         cluster.observe(&state, now);
         log_notes(&mut cluster);
         if let Some(Work { ticket, command }) = cluster.next_work(&state, now) {
-            match submit(backend.as_ref(), command, &stop).await {
+            match submit(backend.as_ref(), command, ticket.actor(), &stop).await {
                 Ok(()) => cluster.done(ticket, None),
                 Err(BackendError::Rejected(e)) => cluster.done(ticket, Some(&e)),
                 Err(e) => {
@@ -101,6 +101,7 @@ async fn run(backend: Arc<dyn Backend>, mut cluster: LiveCluster, mut stop: watc
 async fn submit(
     backend: &dyn Backend,
     command: Command,
+    actor: Actor,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), BackendError> {
     let summary = Summary::of(&command);
@@ -108,7 +109,10 @@ async fn submit(
     loop {
         tries += 1;
         // Cloned so that it can be tried again; dev commands are small.
-        let error = match backend.submit(command.clone()).await {
+        let error = match backend
+            .submit_as(command.clone(), Some(actor.clone()))
+            .await
+        {
             Ok(outcome) => {
                 summary.log(outcome.index);
                 return Ok(());

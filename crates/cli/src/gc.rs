@@ -7,7 +7,7 @@
 //! its log.
 
 use rollout_engine::command::{GcAllocations, GcDeployments, GcEvaluations};
-use rollout_engine::{alloc_gc_eligible, eval_gc_eligible, gc_eligible, Command};
+use rollout_engine::{alloc_gc_eligible, eval_gc_eligible, gc_eligible, Actor, Command};
 use rollout_http::Backend;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,7 +73,7 @@ pub async fn collect(backend: &dyn Backend, settings: &GcSettings) {
     }
     for command in commands {
         let name = command.name();
-        match backend.submit(command).await {
+        match backend.submit_as(command, Some(Actor::gc())).await {
             Ok(outcome) => tracing::info!(
                 kind = name,
                 index = outcome.index,

@@ -121,6 +121,7 @@ impl Iterator for History {
                     outcome,
                     state: Arc::new(self.engine.state().clone()),
                     before: Arc::new(before),
+                    actor: proposal.actor.clone(),
                 }));
             }
         }

@@ -16,7 +16,7 @@ use crate::types::{NodeId, Proposal, RequestId, TypeConfig};
 use crate::waiters::{Settled, Waiters};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, Raft, RaftMetrics, ServerState, SnapshotPolicy};
-use rollout_engine::{Command, EngineConfig, Outcome, Stamp, State};
+use rollout_engine::{Actor, Command, EngineConfig, Outcome, Stamp, State};
 use rollout_store::{Committed, HistoryError, SystemStamp};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -242,6 +242,7 @@ impl Core {
         &self,
         request_id: RequestId,
         command: Command,
+        actor: Option<Actor>,
     ) -> ForwardReply {
         // The engine never lets time go back; stamping the later of the two keeps the
         // logged time equal to the applied one.
@@ -255,6 +256,7 @@ impl Core {
             now,
             entropy,
             command,
+            actor,
         };
         let written = tokio::time::timeout(self.write_timeout, self.raft.client_write(proposal));
         match written.await {
@@ -541,9 +543,19 @@ impl Node {
     /// this node has applied it too (so a read here right after sees it). A fresh
     /// request ID names the write.
     pub async fn write(&self, command: Command) -> Result<Outcome, ClusterError> {
+        self.write_as(command, None).await
+    }
+
+    /// [`Node::write`], recording `actor` in the proposal (the audit trail every node's
+    /// log and history carries).
+    pub async fn write_as(
+        &self,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> Result<Outcome, ClusterError> {
         let id = RequestId::random()
             .map_err(|e| ClusterError::Internal(format!("no entropy for a request ID: {e}")))?;
-        self.write_with_id(id, command).await
+        self.write_with_id_as(id, command, actor).await
     }
 
     /// Like [`Node::write`] with the caller's request ID: retrying a write that ended
@@ -554,6 +566,16 @@ impl Node {
         request_id: RequestId,
         command: Command,
     ) -> Result<Outcome, ClusterError> {
+        self.write_with_id_as(request_id, command, None).await
+    }
+
+    /// [`Node::write_with_id`], recording `actor` in the proposal.
+    pub async fn write_with_id_as(
+        &self,
+        request_id: RequestId,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> Result<Outcome, ClusterError> {
         let settled = self.core.waiters.register(request_id);
         let _forget = Forget(&self.core.waiters, request_id);
         let mut leader = self
@@ -563,9 +585,12 @@ impl Node {
             .ok_or(ClusterError::NoLeader)?;
         for _ in 0..MAX_FORWARD_HOPS {
             let reply = if leader.id == self.core.id {
-                self.core.propose_here(request_id, command.clone()).await
+                self.core
+                    .propose_here(request_id, command.clone(), actor.clone())
+                    .await
             } else {
-                self.forward(&leader, request_id, command.clone()).await?
+                self.forward(&leader, request_id, command.clone(), actor.clone())
+                    .await?
             };
             match reply {
                 ForwardReply::Committed { index } => {
@@ -590,10 +615,12 @@ impl Node {
         leader: &LeaderInfo,
         request_id: RequestId,
         command: Command,
+        actor: Option<Actor>,
     ) -> Result<ForwardReply, ClusterError> {
         let write = ForwardWrite {
             request_id,
             command,
+            actor,
         };
         match self
             .core

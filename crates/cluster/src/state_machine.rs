@@ -161,6 +161,7 @@ impl StateMachine {
                     outcome: outcome.clone(),
                     state: Arc::new(self.engine.state().clone()),
                     before: Arc::new(before),
+                    actor: proposal.actor.clone(),
                 });
                 settled.push((id, Settled::Applied(outcome)));
                 AppliedAs::Applied
@@ -387,6 +388,7 @@ mod tests {
                     job: service_job(job, 1, update(1, 0)),
                     ..RegisterJob::default()
                 }),
+                actor: None,
             }),
         }
     }

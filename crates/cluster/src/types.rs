@@ -7,7 +7,7 @@
 
 use openraft::BasicNode;
 use rollout_engine::model::UnixNanos;
-use rollout_engine::{Command, Entropy, Envelope};
+use rollout_engine::{Actor, Command, Entropy, Envelope};
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
 use uuid::Uuid;
@@ -58,12 +58,17 @@ pub struct Proposal {
     /// The seed of every ID the command creates.
     pub entropy: Entropy,
     pub command: Command,
+    /// Who submitted the write (the audit trail): in the proposal, so every node's log
+    /// and history has it. Absent in entries written before actors were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
 }
 
 impl Proposal {
     /// The envelope this proposal is applied as at Raft log index `index`.
     pub fn envelope(&self, index: u64) -> Envelope {
         Envelope::new(index, self.now, self.entropy, self.command.clone())
+            .with_actor(self.actor.clone())
     }
 }
 

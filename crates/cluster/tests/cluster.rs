@@ -479,3 +479,36 @@ async fn leader_shutdown_under_concurrent_writes_applies_each_write_once() {
         }
     }
 }
+
+/// Issue 16: the leader puts the write's actor in the proposal — also for a write a
+/// follower forwarded — so every member's log, and so its history, records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_members_history_records_the_actor_of_each_write_forwarded_or_not() {
+    use rollout_engine::Actor;
+    let cluster = Cluster::start(settings()).await;
+    let accessor = uuid::Uuid::from_u128(0x3f2a_0000_0000_4000_8000_0000_0000_0001);
+    let mut written = Vec::new();
+    for id in 1..=3u64 {
+        let actor = Actor::operator(Some(accessor), format!("token-{id}"));
+        let outcome = cluster
+            .node(id)
+            .write_as(register(&format!("web-{id}")), Some(actor.clone()))
+            .await
+            .unwrap();
+        written.push((outcome.index, Some(actor)));
+    }
+    let plain = cluster.node(1).write(register("plain")).await.unwrap();
+    written.push((plain.index, None));
+    let last = plain.index;
+    for node in cluster.running() {
+        node.await_applied(last).await.unwrap();
+        let seen: Vec<_> = node
+            .history(1)
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|c| written.iter().any(|(i, _)| *i == c.outcome.index))
+            .map(|c| (c.outcome.index, c.actor))
+            .collect();
+        assert_eq!(seen, written, "node {}", node.id());
+    }
+}

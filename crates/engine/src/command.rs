@@ -22,18 +22,133 @@ pub struct Envelope {
     pub entropy: Entropy,
     /// What to apply.
     pub command: Command,
+    /// Who submitted the command: the audit trail. Never read by [`apply`](crate::apply) —
+    /// the same commands give the same state whoever sent them — only recorded, so that
+    /// history, the event stream and log exports can say who did what. Absent in logs
+    /// written before it existed (and for commands nobody attributed): those decode as
+    /// `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
 }
 
 impl Envelope {
     /// An envelope for `command`, applied at `index` and time `now` (Unix nanoseconds), new
-    /// IDs drawn from `entropy`.
+    /// IDs drawn from `entropy`; no actor (see [`Envelope::with_actor`]).
     pub fn new(index: u64, now: UnixNanos, entropy: Entropy, command: Command) -> Envelope {
         Envelope {
             index,
             now,
             entropy,
             command,
+            actor: None,
         }
+    }
+
+    /// The same envelope, attributed to `actor`.
+    pub fn with_actor(mut self, actor: Option<Actor>) -> Envelope {
+        self.actor = actor;
+        self
+    }
+}
+
+/// The kinds of [`Actor`]: who, in rollout's deployment, submits commands.
+pub mod actor_kind {
+    /// A person or program calling the HTTP API (with an ACL token when ACLs are on).
+    pub const OPERATOR: &str = "operator";
+    /// The scheduler: plan results, evaluation acknowledgements.
+    pub const SCHEDULER: &str = "scheduler";
+    /// A client node: allocation updates, node registrations and heartbeats.
+    pub const CLIENT: &str = "client";
+    /// The deployment watcher: progress deadlines and other timers.
+    pub const WATCHER: &str = "watcher";
+    /// Garbage collection.
+    pub const GC: &str = "gc";
+}
+
+/// Who submitted a command (issue 16: every envelope records its actor).
+///
+/// For an operator that is the ACL token's `AccessorID` and `Name` — never its secret,
+/// which would otherwise end up in every log, export and event stream. Serialized with
+/// Nomad-style field names; empty fields are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Actor {
+    /// One of [`actor_kind`]; kept a string so that a log written by a newer build with a
+    /// kind this one does not know still decodes.
+    pub kind: String,
+    /// The ACL token's accessor ID, for an operator with a token.
+    #[serde(
+        rename = "AccessorID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub accessor_id: Option<Uuid>,
+    /// The ACL token's name (may be empty even with an accessor).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+}
+
+impl Actor {
+    fn of_kind(kind: &str) -> Actor {
+        Actor {
+            kind: kind.to_string(),
+            accessor_id: None,
+            name: String::new(),
+        }
+    }
+
+    /// An operator identified by an ACL token's accessor ID and name (`accessor_id` is
+    /// `None` for the anonymous token).
+    pub fn operator(accessor_id: Option<Uuid>, name: impl Into<String>) -> Actor {
+        Actor {
+            kind: actor_kind::OPERATOR.to_string(),
+            accessor_id,
+            name: name.into(),
+        }
+    }
+
+    /// An operator without a token: ACLs off, or the anonymous token.
+    pub fn anonymous_operator() -> Actor {
+        Actor::of_kind(actor_kind::OPERATOR)
+    }
+
+    /// The scheduler.
+    pub fn scheduler() -> Actor {
+        Actor::of_kind(actor_kind::SCHEDULER)
+    }
+
+    /// A client node.
+    pub fn client() -> Actor {
+        Actor::of_kind(actor_kind::CLIENT)
+    }
+
+    /// The deployment watcher.
+    pub fn watcher() -> Actor {
+        Actor::of_kind(actor_kind::WATCHER)
+    }
+
+    /// Garbage collection.
+    pub fn gc() -> Actor {
+        Actor::of_kind(actor_kind::GC)
+    }
+
+    /// Human-readable: `operator ci-token (accessor 3f2a…)`, `operator`, `client`.
+    pub fn describe(&self) -> String {
+        let mut out = self.kind.clone();
+        if !self.name.is_empty() {
+            out.push(' ');
+            out.push_str(&self.name);
+        }
+        if let Some(id) = self.accessor_id {
+            out.push_str(&format!(" (accessor {id})"));
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
     }
 }
 

@@ -16,7 +16,7 @@ use crate::outcome::{Outcome, Topic};
 use crate::planner::{plan, Plan};
 use crate::stamp::Stamp;
 use crate::state::{EngineConfig, State};
-use crate::{Entropy, Error, Result};
+use crate::{Actor, Entropy, Error, Result};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -174,7 +174,13 @@ impl DeploymentEngine {
     /// or nothing and keeps the new state. On error nothing changed (the stamp may have
     /// spent entropy; no index is consumed).
     pub fn submit(&mut self, command: Command) -> Result<Applied> {
-        let envelope = self.stamp_command(command)?;
+        self.submit_as(command, None)
+    }
+
+    /// [`submit`](Self::submit), recording `actor` in the envelope (the audit trail). The
+    /// actor never changes what the command does.
+    pub fn submit_as(&mut self, command: Command, actor: Option<Actor>) -> Result<Applied> {
+        let envelope = self.stamp_command(command)?.with_actor(actor);
         let (state, outcome) = apply(&self.state, &envelope)?;
         self.state = state;
         Ok(Applied {

@@ -77,7 +77,7 @@ mod tx;
 mod watcher;
 
 pub use apply::apply;
-pub use command::{Command, Entropy, Envelope};
+pub use command::{actor_kind, Actor, Command, Entropy, Envelope};
 pub use deadline::next_deadline;
 pub use engine::{Applied, DeploymentEngine};
 pub use error::{Error, ErrorKind, Result};

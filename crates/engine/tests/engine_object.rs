@@ -3,11 +3,11 @@
 mod common;
 use common::*;
 use rollout_engine::model::{status, UpdateStrategy, SECOND_NS};
-use rollout_engine::{Change, Topic};
 use rollout_engine::{
-    Command, DeploymentEngine, EngineConfig, Entropy, Envelope, Error, SeededStamp, Stamp,
+    Actor, Command, DeploymentEngine, EngineConfig, Entropy, Envelope, Error, SeededStamp, Stamp,
     StampError, VirtualClock,
 };
+use rollout_engine::{Change, Topic};
 
 /// v0 deployed (stable), then v1 registered with one canary, auto-revert and no progress
 /// deadline; the canary is placed. Returns the world, the v1 deployment and the canary.
@@ -43,6 +43,61 @@ fn submit_stamps_the_next_index_the_clock_and_the_stamps_entropy() {
 }
 
 /// The clock rule: a stamp that goes backwards is clamped, so the log's time never does.
+#[test]
+fn submit_as_records_the_actor_in_the_envelope_and_submit_records_none() {
+    let clock = VirtualClock::new(T0);
+    let mut e = DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(1, clock));
+    let accessor = uuid::Uuid::from_u128(0x3f2a);
+    let who = Actor::operator(Some(accessor), "ci-token");
+    let a = e.submit_as(Command::Tick, Some(who.clone())).unwrap();
+    assert_eq!(a.envelope.actor, Some(who));
+    assert_eq!(e.submit(Command::Tick).unwrap().envelope.actor, None);
+    let c = e.submit_as(Command::Tick, Some(Actor::watcher())).unwrap();
+    assert_eq!(
+        c.envelope.actor.unwrap().kind,
+        rollout_engine::actor_kind::WATCHER
+    );
+}
+
+#[test]
+fn an_envelopes_actor_serializes_nomad_style_and_an_old_envelope_without_one_decodes() {
+    let accessor = uuid::Uuid::from_u128(0x3f2a);
+    let env = Envelope::new(3, T0, Entropy::from_u64(1), Command::Tick)
+        .with_actor(Some(Actor::operator(Some(accessor), "ci-token")));
+    let json = serde_json::to_value(&env).unwrap();
+    assert_eq!(
+        json["actor"],
+        serde_json::json!({
+            "Kind": "operator",
+            "AccessorID": accessor.to_string(),
+            "Name": "ci-token",
+        })
+    );
+    // Empty fields are left out.
+    let scheduler = serde_json::to_value(Actor::scheduler()).unwrap();
+    assert_eq!(scheduler, serde_json::json!({"Kind": "scheduler"}));
+    // An envelope written before actors existed has no `actor` key, and still decodes.
+    let mut old =
+        serde_json::to_value(Envelope::new(3, T0, Entropy::from_u64(1), Command::Tick)).unwrap();
+    assert!(old.get("actor").is_none());
+    old.as_object_mut().unwrap().remove("actor");
+    let decoded: Envelope = serde_json::from_value(old).unwrap();
+    assert_eq!(decoded.actor, None);
+    let back: Envelope = serde_json::from_value(json).unwrap();
+    assert_eq!(back, env);
+}
+
+#[test]
+fn an_actor_describes_itself_for_people() {
+    let accessor = uuid::Uuid::from_u128(0x3f2a);
+    assert_eq!(
+        Actor::operator(Some(accessor), "ci-token").to_string(),
+        format!("operator ci-token (accessor {accessor})")
+    );
+    assert_eq!(Actor::anonymous_operator().to_string(), "operator");
+    assert_eq!(Actor::client().to_string(), "client");
+}
+
 #[test]
 fn time_never_goes_backwards_a_late_stamp_is_clamped() {
     let clock = VirtualClock::new(T0);

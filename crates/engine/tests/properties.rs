@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use rollout_engine::command::*;
 use rollout_engine::model::{Job, Timestamp, UpdateStrategy, HOUR_NS, MINUTE_NS, SECOND_NS};
 use rollout_engine::{
-    invariants, plan, testing, Command, DeploymentEngine, EngineConfig, Envelope, SeededStamp,
-    State, VirtualClock,
+    invariants, plan, testing, Actor, Command, DeploymentEngine, EngineConfig, Envelope,
+    SeededStamp, State, VirtualClock,
 };
 use uuid::Uuid;
 
@@ -341,5 +341,83 @@ proptest! {
     #[test]
     fn random_command_sequences_keep_every_invariant(actions in prop::collection::vec(action(), 1..120)) {
         run(&actions)?;
+    }
+}
+
+/// One of every kind of actor, and none at all.
+fn actor() -> impl Strategy<Value = Option<Actor>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(Actor::anonymous_operator())),
+        any::<u128>().prop_map(|id| Some(Actor::operator(Some(Uuid::from_u128(id)), "ci-token"))),
+        Just(Some(Actor::scheduler())),
+        Just(Some(Actor::client())),
+        Just(Some(Actor::watcher())),
+        Just(Some(Actor::gc())),
+    ]
+}
+
+/// Issue 16: the actor is recorded, never read. The same commands submitted with any
+/// actors give the same results and a byte-identical state as submitted with none, and
+/// each accepted envelope carries exactly the actor it was submitted with.
+fn run_attributed(steps: &[(Action, Option<Actor>)]) -> Result<(), TestCaseError> {
+    let clock = VirtualClock::new(T0);
+    let mut plain =
+        DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(0, clock.clone()));
+    let mut attributed =
+        DeploymentEngine::new(EngineConfig::default(), SeededStamp::new(0, clock.clone()));
+    let mut log: Vec<Envelope> = Vec::new();
+    for (a, who) in steps {
+        if let Action::Tick { advance_s } = a {
+            clock.advance(*advance_s as i64 * SECOND_NS);
+        } else {
+            clock.advance(100_000_000);
+        }
+        let cmd = command(plain.state(), clock.now(), a);
+        let without = plain.submit(cmd.clone());
+        let with = attributed.submit_as(cmd, who.clone());
+        match (without, with) {
+            (Ok(p), Ok(w)) => {
+                prop_assert_eq!(&w.envelope.actor, who);
+                prop_assert_eq!(p.envelope.actor, None);
+                prop_assert_eq!(p.outcome, w.outcome.clone());
+                log.push(w.envelope);
+            }
+            (Err(p), Err(w)) => prop_assert_eq!(p.to_string(), w.to_string()),
+            (p, w) => {
+                return Err(TestCaseError::fail(format!(
+                    "the actor changed acceptance: without {:?}, with {:?}",
+                    p.map(|_| ()),
+                    w.map(|_| ())
+                )))
+            }
+        }
+        prop_assert_eq!(
+            serde_json::to_vec(plain.state()).unwrap(),
+            serde_json::to_vec(attributed.state()).unwrap()
+        );
+    }
+    // An attributed log round-trips through JSON with its actors, and replays to the
+    // same state.
+    let json = serde_json::to_vec(&log).unwrap();
+    let decoded: Vec<Envelope> = serde_json::from_slice(&json).unwrap();
+    prop_assert!(decoded == log);
+    let replay = testing::replay(EngineConfig::default(), &decoded)
+        .map_err(|e| TestCaseError::fail(format!("replay failed: {e}")))?;
+    prop_assert_eq!(
+        serde_json::to_vec(&replay).unwrap(),
+        serde_json::to_vec(plain.state()).unwrap()
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, max_shrink_iters: 1000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn the_actor_is_recorded_and_never_changes_state(
+        steps in prop::collection::vec((action(), actor()), 1..80)
+    ) {
+        run_attributed(&steps)?;
     }
 }

@@ -21,7 +21,13 @@ pub async fn follow(api: Api) {
                 Ok(batch) => {
                     for c in batch.iter() {
                         crate::deployment_log::log_status_changes(c);
-                        api.metrics().committed(c.command, &c.outcome, &c.before, &c.state);
+                        api.metrics().committed(
+                            c.command,
+                            c.actor.as_ref(),
+                            &c.outcome,
+                            &c.before,
+                            &c.state,
+                        );
                     }
                 }
                 Err(RecvError::Lagged(n)) => tracing::warn!(

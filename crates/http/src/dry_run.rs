@@ -8,7 +8,7 @@ use crate::server::Api;
 use rollout_engine::model::{Allocation, Deployment, Evaluation, Job};
 use rollout_engine::VirtualClock;
 use rollout_engine::{
-    Applied, Change, Command, DeploymentEngine, Outcome, RollbackDecision, RollbackOutcome,
+    Actor, Applied, Change, Command, DeploymentEngine, Outcome, RollbackDecision, RollbackOutcome,
     SeededStamp, State,
 };
 use serde::Serialize;
@@ -92,6 +92,7 @@ pub(crate) async fn submit<T>(
     api: &Api,
     w: &WriteOptions,
     command: Command,
+    actor: Actor,
     respond: impl Fn(&Outcome) -> T,
 ) -> Result<(u64, Answer<T>), ApiError> {
     if w.params.bool("dry_run")? {
@@ -104,7 +105,7 @@ pub(crate) async fn submit<T>(
         };
         return Ok((index, Answer::DryRun(answer)));
     }
-    let outcome = api.submit(command).await?;
+    let outcome = api.submit(command, actor).await?;
     Ok((outcome.index, Answer::Applied(respond(&outcome))))
 }
 

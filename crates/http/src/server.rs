@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::limits::{Limiter, RequestLimits};
 use crate::metrics::Metrics;
 use axum::Router;
-use rollout_engine::{Command, Outcome, State};
+use rollout_engine::{Actor, Command, Outcome, State};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -292,11 +292,13 @@ impl Api {
         self.inner.backend.state()
     }
 
-    /// Submits a command, counting and logging it. Every write of the API and the
-    /// deadline timer goes through here.
-    pub(crate) async fn submit(&self, command: Command) -> Result<Outcome, ApiError> {
+    /// Submits a command as `actor`, counting and logging it. Every write of the API
+    /// and the deadline timer goes through here, and each says who it is: the handlers
+    /// pass the request's identity ([`crate::acl::Identity::actor`]) explicitly, so no
+    /// write can go unattributed by accident.
+    pub(crate) async fn submit(&self, command: Command, actor: Actor) -> Result<Outcome, ApiError> {
         let name = command.name();
-        match self.inner.backend.submit(command).await {
+        match self.inner.backend.submit_as(command, Some(actor)).await {
             Ok(outcome) => {
                 self.metrics().command(name, "ok");
                 let (jobs, deployments) = touched(&outcome);

@@ -10,7 +10,7 @@
 
 use crate::server::Api;
 use rollout_engine::model::UnixNanos;
-use rollout_engine::{next_deadline, Command};
+use rollout_engine::{next_deadline, Actor, Command};
 use std::time::Duration;
 
 /// The longest single sleep. The deadline is wall-clock time and the sleep is
@@ -62,7 +62,7 @@ pub async fn run(api: Api) {
             continue; // woke early to re-read the clock
         }
         last_ticked = Some(t);
-        if let Err(e) = api.submit(Command::Tick).await {
+        if let Err(e) = api.submit(Command::Tick, Actor::watcher()).await {
             tracing::warn!(error = %e.message, "deadline tick failed");
         }
     }

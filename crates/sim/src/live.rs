@@ -88,6 +88,19 @@ pub enum Ticket {
     NodeRegistration { node: usize },
 }
 
+impl Ticket {
+    /// Who sends this work in a real cluster, and so what its envelope records (the
+    /// audit trail): the scheduler for plans and acks, a client for the rest.
+    pub fn actor(&self) -> rollout_engine::Actor {
+        match self {
+            Ticket::PlanResult { .. } | Ticket::Ack { .. } => rollout_engine::Actor::scheduler(),
+            Ticket::ClientUpdate { .. } | Ticket::NodeRegistration { .. } => {
+                rollout_engine::Actor::client()
+            }
+        }
+    }
+}
+
 /// `plan for eval <id>`, `ack of eval <id>`, `client update of alloc <id>`: for log lines.
 impl std::fmt::Display for Ticket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

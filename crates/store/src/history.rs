@@ -129,6 +129,7 @@ impl History {
             outcome,
             state: after,
             before,
+            actor: envelope.actor,
         })
     }
 }

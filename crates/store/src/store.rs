@@ -9,7 +9,7 @@ use crate::reopen::{DbSlot, Gate};
 use crate::snapshotter::{SnapshotInfo, Snapshotter};
 use crate::stamp::SystemStamp;
 use crate::writer::{Committed, Counters, Msg, Reply, SnapshotTrigger, Writer};
-use rollout_engine::{Command, EngineConfig, Envelope, Stamp, State};
+use rollout_engine::{Actor, Command, EngineConfig, Envelope, Stamp, State};
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -238,6 +238,16 @@ impl Store {
     /// engine rejects writes nothing and returns [`SubmitError::Rejected`]. Blocks the
     /// calling thread for the group's fsync: from async code use [`Store::submit_async`].
     pub fn submit(&self, command: Command) -> Result<Committed, SubmitError> {
+        self.submit_as(command, None)
+    }
+
+    /// [`Store::submit`], recording `actor` in the logged envelope: the audit trail that
+    /// history and the event stream show ([`Committed::actor`]).
+    pub fn submit_as(
+        &self,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> Result<Committed, SubmitError> {
         if let Some(e) = self.gate.failed.load_full() {
             return Err(SubmitError::Failed(e));
         }
@@ -245,6 +255,7 @@ impl Store {
         self.tx
             .send(Msg::Submit {
                 command,
+                actor,
                 reply: Reply::Blocking(reply_tx),
             })
             .map_err(|_| SubmitError::Closed)?;
@@ -258,13 +269,23 @@ impl Store {
         &self,
         command: Command,
     ) -> impl Future<Output = Result<Committed, SubmitError>> + Send + 'static {
-        let queued = self.enqueue_async(command);
+        self.submit_async_as(command, None)
+    }
+
+    /// [`Store::submit_async`], recording `actor` in the logged envelope.
+    pub fn submit_async_as(
+        &self,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> impl Future<Output = Result<Committed, SubmitError>> + Send + 'static {
+        let queued = self.enqueue_async(command, actor);
         async move { queued?.await.map_err(|_| SubmitError::Closed)? }
     }
 
     fn enqueue_async(
         &self,
         command: Command,
+        actor: Option<Actor>,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Committed, SubmitError>>, SubmitError> {
         if let Some(e) = self.gate.failed.load_full() {
             return Err(SubmitError::Failed(e));
@@ -272,6 +293,7 @@ impl Store {
         let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
         let msg = Msg::Submit {
             command,
+            actor,
             reply: Reply::Async(reply_tx),
         };
         match self.tx.try_send(msg) {

@@ -19,7 +19,7 @@ use crate::reopen::{DbSlot, Gate};
 use crate::snapshotter::{Job, Snapshotter};
 use crate::Options;
 use redb::Durability;
-use rollout_engine::{Command, DeploymentEngine, Outcome, Stamp, State};
+use rollout_engine::{Actor, Command, DeploymentEngine, Outcome, Stamp, State};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
@@ -37,6 +37,9 @@ pub struct Committed {
     pub state: Arc<State>,
     /// The state right before it: what deleted objects looked like.
     pub before: Arc<State>,
+    /// Who submitted it, as its logged envelope records (`None` for commands nobody
+    /// attributed, and for log entries written before actors were recorded).
+    pub actor: Option<Actor>,
 }
 
 pub(crate) type SubmitResult = Result<Committed, SubmitError>;
@@ -68,6 +71,7 @@ impl Reply {
 pub(crate) enum Msg {
     Submit {
         command: Command,
+        actor: Option<Actor>,
         reply: Reply,
     },
     /// A snapshot at or above `through` is durable: log entries up to it may go.
@@ -135,6 +139,7 @@ pub(crate) struct Writer {
 
 struct Pending {
     command: Command,
+    actor: Option<Actor>,
     reply: Reply,
 }
 
@@ -172,7 +177,15 @@ impl Writer {
             let mut next = first;
             while let Some(msg) = next {
                 match msg {
-                    Msg::Submit { command, reply } => batch.push(Pending { command, reply }),
+                    Msg::Submit {
+                        command,
+                        actor,
+                        reply,
+                    } => batch.push(Pending {
+                        command,
+                        actor,
+                        reply,
+                    }),
                     Msg::Truncate { through } => {
                         self.truncate_target = self.truncate_target.max(through);
                     }
@@ -266,9 +279,14 @@ impl Writer {
         let mut last_now = self.last_now;
         let mut records = Vec::with_capacity(batch.len());
         let mut results = Vec::with_capacity(batch.len());
-        for Pending { command, reply } in batch {
+        for Pending {
+            command,
+            actor,
+            reply,
+        } in batch
+        {
             let name = command.name();
-            let result = self.stamp_and_apply(&state, command, &mut last_now);
+            let result = self.stamp_and_apply(&state, command, actor.clone(), &mut last_now);
             let result = result.map(|(next, outcome, index, bytes)| {
                 records.push((index, bytes));
                 let before = std::mem::replace(&mut state, Arc::new(next));
@@ -277,6 +295,7 @@ impl Writer {
                     outcome,
                     state: state.clone(),
                     before,
+                    actor,
                 }
             });
             results.push((reply, result));
@@ -288,13 +307,14 @@ impl Writer {
         &self,
         state: &State,
         command: Command,
+        actor: Option<Actor>,
         last_now: &mut i64,
     ) -> Result<(State, Outcome, u64, Vec<u8>), SubmitError> {
         // The engine stamps (next index, the stamp's time clamped to the last command's,
         // fresh entropy) and applies; the writer only keeps the result once it is
         // encoded. An O(1) engine over the batch's evolving state.
         let mut engine = DeploymentEngine::from_shared(state.clone(), self.stamp.clone());
-        let applied = engine.submit(command).map_err(|e| match e {
+        let applied = engine.submit_as(command, actor).map_err(|e| match e {
             rollout_engine::Error::NoEntropy(reason) => SubmitError::Entropy(reason),
             e => SubmitError::Rejected(e),
         })?;

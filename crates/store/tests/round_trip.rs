@@ -382,3 +382,52 @@ fn nodes_survive_a_snapshot_and_reopen() {
         Some(serde_json::json!({"mock": {"Detected": true}}))
     );
 }
+
+/// Issue 16: the actor a command was submitted as is in its logged envelope, survives
+/// the log codec and a reopen, and is what `Committed` (the submit reply, the commit
+/// feed, history) reports. A command submitted without one logs none.
+#[test]
+fn the_submitting_actor_survives_the_log_codec_and_a_reopen() {
+    use rollout_engine::{Actor, Entropy, Envelope};
+    use rollout_store::codec::{decode_log_record, encode_log_record};
+
+    let accessor = uuid::Uuid::from_u128(0x3f2a_0000_0000_4000_8000_0000_0000_0001);
+    let operator = Actor::operator(Some(accessor), "ci-token");
+    let env = Envelope::new(4, T0, Entropy::from_u64(2), Command::Tick)
+        .with_actor(Some(operator.clone()));
+    let bytes = encode_log_record(&env).unwrap();
+    assert_eq!(decode_log_record(&bytes).unwrap(), env);
+
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path(), options(7));
+        let mut feed = store.commits();
+        let c = store
+            .submit_as(Command::Tick, Some(operator.clone()))
+            .unwrap();
+        assert_eq!(c.actor, Some(operator.clone()));
+        let fed = feed.try_recv().unwrap();
+        assert_eq!(fed[0].actor, Some(operator.clone()));
+        assert_eq!(store.submit(Command::Tick).unwrap().actor, None);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let gc = rt
+            .block_on(store.submit_async_as(Command::Tick, Some(Actor::gc())))
+            .unwrap();
+        assert_eq!(gc.actor, Some(Actor::gc()));
+    }
+    let store = open(dir.path(), options(7));
+    let log = store.read_log(1, 10).unwrap();
+    let actors: Vec<_> = log.iter().map(|e| e.actor.clone()).collect();
+    assert_eq!(
+        actors,
+        vec![Some(operator.clone()), None, Some(Actor::gc())]
+    );
+    let history: Vec<_> = store
+        .history(1)
+        .unwrap()
+        .map(|c| c.unwrap().actor)
+        .collect();
+    assert_eq!(history, actors);
+}

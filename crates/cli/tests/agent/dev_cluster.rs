@@ -228,6 +228,16 @@ async fn garbage_collection_removes_what_a_finished_rollout_left() {
         "the live deployment stays"
     );
     assert!(a.log_line("garbage collected").is_some());
+    // Garbage collection writes as `gc` (issue 16), the dev cluster as the scheduler
+    // and a client.
+    let metrics = a.get("/v1/metrics?format=prometheus").await.text;
+    for line in [
+        r#"rollout_commands_applied_total{actor="gc",command="gc_deployments"}"#,
+        r#"rollout_commands_applied_total{actor="scheduler",command="apply_plan_result"}"#,
+        r#"rollout_commands_applied_total{actor="client",command="update_allocs_from_client"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
     a.stop().await;
 }
 
@@ -461,4 +471,46 @@ async fn what_if_tells_how_a_running_deployment_ends_without_touching_the_agent(
         out.error(1),
         "No deployment with prefix or ID \"ffffffff\" found"
     );
+}
+
+/// Issue 16: the dev cluster's writes are recorded as a real cluster's would be — plans
+/// and acks by the scheduler, allocation updates by a client — and the operator's own
+/// registration as the operator's.
+#[tokio::test]
+async fn history_shows_the_dev_clusters_scheduler_and_client_as_actors() {
+    let a = Agent::dev().await;
+    let update = json!({"MaxParallel": 1, "MinHealthyTime": 0,
+                        "HealthyDeadline": 20 * SECOND_NS, "ProgressDeadline": 30 * SECOND_NS});
+    a.register(job("web", 2, "app:1", update)).await;
+    let d = a.latest_deployment_id("web").await;
+    eventually(&a, &format!("/v1/deployment/{d}"), |d| {
+        d["Status"] == "successful"
+    })
+    .await;
+    let history = a.get(&format!("/v1/deployment/{d}/history")).await.ok();
+    let by_type: Vec<(String, Value)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["Type"].as_str().unwrap_or("").to_string(),
+                e["Actor"].clone(),
+            )
+        })
+        .collect();
+    let actor_of = |t: &str| {
+        by_type
+            .iter()
+            .find(|(ty, _)| ty == t)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_else(|| panic!("no {t} write: {by_type:?}"))
+    };
+    assert_eq!(actor_of("JobRegistered"), json!({"Kind": "operator"}));
+    assert_eq!(actor_of("PlanResult"), json!({"Kind": "scheduler"}));
+    assert_eq!(actor_of("AllocationUpdated"), json!({"Kind": "client"}));
+    let why = rollout(&a, &["deployment", "why", &d]).await;
+    let text = why.ok().to_string();
+    assert!(text.contains("(JobRegistered) by operator:"), "{text}");
+    a.stop().await;
 }

@@ -63,6 +63,23 @@ async fn a_replayed_export_rebuilds_the_agents_exact_state_at_any_index() {
     assert_eq!(header["Format"], "rollout-log-export");
     assert_eq!(header["Version"], 1);
     assert_eq!(header["FirstIndex"], 1);
+    // Every line records who wrote it (issue 16): the operator's registrations, the
+    // external scheduler's plans, the clients' reports.
+    let lines: Vec<Value> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actor_of = |kind: &str| {
+        lines
+            .iter()
+            .find(|l| l["command"].get(kind).is_some())
+            .map(|l| l["actor"]["Kind"].clone())
+            .unwrap_or_else(|| panic!("no {kind} in the export"))
+    };
+    assert_eq!(actor_of("RegisterJob"), "operator");
+    assert_eq!(actor_of("ApplyPlanResult"), "scheduler");
+    assert_eq!(actor_of("UpdateAllocsFromClient"), "client");
 
     let replay = run(&["replay", file.to_str().unwrap()]);
     assert!(

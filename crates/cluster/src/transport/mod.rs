@@ -74,6 +74,9 @@ pub const MAX_BODY_BYTES: usize = 64 << 20;
 pub struct ForwardWrite {
     pub request_id: RequestId,
     pub command: Command,
+    /// Who submitted it: the leader puts it in the proposal. Absent from older nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<rollout_engine::Actor>,
 }
 
 /// What the leader did with a forwarded write.

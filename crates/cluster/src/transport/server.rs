@@ -106,7 +106,11 @@ async fn forward_write(State(core): State<Arc<Core>>, request: Request) -> Respo
         Ok(write) => write,
         Err(refused) => return refused,
     };
-    reply(&core.propose_here(write.request_id, write.command).await)
+    reply(
+        &core
+            .propose_here(write.request_id, write.command, write.actor)
+            .await,
+    )
 }
 
 async fn read_index(State(core): State<Arc<Core>>, request: Request) -> Response {

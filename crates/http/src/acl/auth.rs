@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use rollout_engine::acl::{resolve, Acl, AclToken, Capability};
 use rollout_engine::model::UnixNanos;
-use rollout_engine::State;
+use rollout_engine::{actor_kind, Actor, State};
 use std::sync::Arc;
 
 /// The token header Nomad clients send.
@@ -53,6 +53,30 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Who this requester is in the audit trail (issue 16): an operator, with its
+    /// token's `AccessorID` and `Name` — never its secret. Without a token (ACLs off, or
+    /// the anonymous token) an operator and nothing more.
+    pub fn actor(&self) -> Actor {
+        self.actor_as(actor_kind::OPERATOR)
+    }
+
+    /// [`Identity::actor`] as another kind of writer: the ingest routes are the
+    /// scheduler's and the clients' (plans and acks, allocation and node updates), and
+    /// are recorded as theirs, with the token they presented.
+    pub fn actor_as(&self, kind: &str) -> Actor {
+        match &self.token {
+            Some(t) => Actor {
+                kind: kind.to_string(),
+                accessor_id: Some(t.accessor_id),
+                name: t.name.clone(),
+            },
+            None => Actor {
+                kind: kind.to_string(),
+                ..Actor::default()
+            },
+        }
+    }
+
     fn disabled() -> Identity {
         Identity {
             acl: None,

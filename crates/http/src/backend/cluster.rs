@@ -8,7 +8,7 @@
 use super::{Backend, BackendError, BoxFuture, ClusterView, HistoryIter, ServerView};
 use rollout_cluster::{ClusterError, Node};
 use rollout_engine::model::UnixNanos;
-use rollout_engine::{Command, Outcome, State};
+use rollout_engine::{Actor, Command, Outcome, State};
 use rollout_store::{Committed, HistoryError};
 use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
@@ -31,8 +31,17 @@ impl ClusterBackend {
 }
 
 impl Backend for ClusterBackend {
-    fn submit(&self, command: Command) -> BoxFuture<'_, Result<Outcome, BackendError>> {
-        Box::pin(async move { self.node.write(command).await.map_err(backend_error) })
+    fn submit_as(
+        &self,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> BoxFuture<'_, Result<Outcome, BackendError>> {
+        Box::pin(async move {
+            self.node
+                .write_as(command, actor)
+                .await
+                .map_err(backend_error)
+        })
     }
 
     fn state(&self) -> State {

@@ -8,7 +8,7 @@
 use super::{Backend, BackendError, BoxFuture, HistoryIter};
 use rollout_engine::model::UnixNanos;
 use rollout_engine::{
-    apply, Command, DeploymentEngine, EngineConfig, Envelope, Outcome, Stamp, State,
+    apply, Actor, Command, DeploymentEngine, EngineConfig, Envelope, Outcome, Stamp, State,
 };
 use rollout_store::{Committed, HistoryError, SystemStamp};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,14 +66,17 @@ impl MemoryBackend {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn apply_now(&self, command: Command) -> Result<Outcome, BackendError> {
+    fn apply_now(&self, command: Command, actor: Option<Actor>) -> Result<Outcome, BackendError> {
         let mut inner = self.lock();
         let before = Arc::new(inner.engine.state().clone());
         let name = command.name();
-        let applied = inner.engine.submit(command).map_err(|e| match e {
-            rollout_engine::Error::NoEntropy(_) => BackendError::Internal(e.to_string()),
-            e => BackendError::Rejected(e),
-        })?;
+        let applied = inner
+            .engine
+            .submit_as(command, actor)
+            .map_err(|e| match e {
+                rollout_engine::Error::NoEntropy(_) => BackendError::Internal(e.to_string()),
+                e => BackendError::Rejected(e),
+            })?;
         inner.log.push(Arc::new(applied.envelope.clone()));
         // Fed under the lock, so that the feed is in index order.
         if self.feed.receiver_count() > 0 {
@@ -82,6 +85,7 @@ impl MemoryBackend {
                 outcome: applied.outcome.clone(),
                 state: Arc::new(applied.state.clone()),
                 before,
+                actor: applied.envelope.actor.clone(),
             };
             let _ = self.feed.send(Arc::from(vec![committed]));
         }
@@ -120,8 +124,12 @@ impl Default for MemoryBackend {
 }
 
 impl Backend for MemoryBackend {
-    fn submit(&self, command: Command) -> BoxFuture<'_, Result<Outcome, BackendError>> {
-        Box::pin(async move { self.apply_now(command) })
+    fn submit_as(
+        &self,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> BoxFuture<'_, Result<Outcome, BackendError>> {
+        Box::pin(async move { self.apply_now(command, actor) })
     }
 
     fn state(&self) -> State {
@@ -162,6 +170,7 @@ impl Backend for MemoryBackend {
                 outcome,
                 state: after,
                 before,
+                actor: e.actor.clone(),
             })
         };
         // Replay silently up to `from - 1`.

@@ -19,7 +19,7 @@ pub use memory::MemoryBackend;
 pub use store::StoreBackend;
 
 use rollout_engine::model::UnixNanos;
-use rollout_engine::{Command, Outcome, State};
+use rollout_engine::{Actor, Command, Outcome, State};
 use rollout_store::{Committed, HistoryError};
 use std::future::Future;
 use std::pin::Pin;
@@ -34,10 +34,21 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The engine as a service: apply commands one at a time, publish states.
 pub trait Backend: Send + Sync + 'static {
-    /// Applies one command at the next index, with the backend's clock and entropy.
-    /// Resolves once the command is applied (and durable, for a durable backend); a
-    /// rejected command changes nothing.
-    fn submit(&self, command: Command) -> BoxFuture<'_, Result<Outcome, BackendError>>;
+    /// Applies one command at the next index, with the backend's clock and entropy,
+    /// recording `actor` (who sent it) in its envelope: the audit trail history, the
+    /// event stream and log exports show. Resolves once the command is applied (and
+    /// durable, for a durable backend); a rejected command changes nothing.
+    fn submit_as(
+        &self,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> BoxFuture<'_, Result<Outcome, BackendError>>;
+
+    /// [`Backend::submit_as`] without an actor: for tests and tools, whose commands
+    /// nobody needs to attribute.
+    fn submit(&self, command: Command) -> BoxFuture<'_, Result<Outcome, BackendError>> {
+        self.submit_as(command, None)
+    }
 
     /// The latest applied state.
     fn state(&self) -> State;

@@ -8,7 +8,7 @@
 
 use super::{Backend, BackendError, BoxFuture, HistoryIter};
 use rollout_engine::model::UnixNanos;
-use rollout_engine::{Command, Outcome, State};
+use rollout_engine::{Actor, Command, Outcome, State};
 use rollout_store::{Committed, HistoryError, Store, SubmitError};
 use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
@@ -31,9 +31,13 @@ impl StoreBackend {
 }
 
 impl Backend for StoreBackend {
-    fn submit(&self, command: Command) -> BoxFuture<'_, Result<Outcome, BackendError>> {
+    fn submit_as(
+        &self,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> BoxFuture<'_, Result<Outcome, BackendError>> {
         // Queued now, so that commands are ordered as submitted; resolves after the fsync.
-        let committed = self.store.submit_async(command);
+        let committed = self.store.submit_async_as(command, actor);
         Box::pin(async move { committed.await.map(|c| c.outcome).map_err(backend_error) })
     }
 

@@ -9,7 +9,7 @@ use crate::acl::views::{PolicyView, TokenView};
 use rollout_engine::model::{Allocation, Deployment, Evaluation, Job};
 use rollout_engine::namespace::Namespace;
 use rollout_engine::node::Node;
-use rollout_engine::{Change, Event, State, Topic};
+use rollout_engine::{Actor, Change, Event, State, Topic};
 use rollout_store::Committed;
 use serde::Serialize;
 use std::sync::Arc;
@@ -63,6 +63,10 @@ struct AllocationPayload<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct EventJson<'a> {
+    /// Who made the write (rollout's own key, issue 16: Nomad's clients ignore keys they
+    /// do not know). Left out for a write whose envelope records no actor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<&'a Actor>,
     filter_keys: Option<&'a [String]>,
     index: u64,
     key: &'a str,
@@ -83,7 +87,7 @@ pub(crate) fn render(c: &Committed) -> Frame {
         .iter()
         .filter_map(|e| {
             acl_changed |= matches!(e.topic, Topic::AclToken | Topic::AclPolicy);
-            render_event(index, e, &c.before, &c.state)
+            render_event(index, c.actor.as_ref(), e, &c.before, &c.state)
         })
         .collect();
     Frame {
@@ -96,7 +100,13 @@ pub(crate) fn render(c: &Committed) -> Frame {
 
 /// The stream's rendering of one change; `None` for changes Nomad's stream does not
 /// carry: deleted deployments, evaluations and allocations (garbage collection).
-fn render_event(index: u64, e: &Event, before: &State, after: &State) -> Option<Rendered> {
+fn render_event(
+    index: u64,
+    actor: Option<&Actor>,
+    e: &Event,
+    before: &State,
+    after: &State,
+) -> Option<Rendered> {
     // A deleted object is shown as it was; anything else as it is now.
     let state = if e.change == Change::Deleted {
         before
@@ -147,6 +157,7 @@ fn render_event(index: u64, e: &Event, before: &State, after: &State) -> Option<
         Topic::Node => (Payload::Node(state.node(&e.key)?), Vec::new()),
     };
     let json = EventJson {
+        actor,
         filter_keys: (!filter_keys.is_empty()).then_some(filter_keys.as_slice()),
         index,
         key: &e.key,

@@ -3,7 +3,7 @@
 //! - requests by route and status, and their latency without the time blocking queries
 //!   spend waiting, which has its own histogram;
 //! - commands submitted through the API by kind and result, and every command the store
-//!   applied by kind and actor (operator, scheduler, client, watcher) — the dev
+//!   applied by kind and actor (operator, scheduler, client, watcher, gc) — the dev
 //!   cluster's writes included;
 //! - allocation health transitions, rollbacks and promotions, from the commit feed;
 //! - deployments by namespace and status and allocations by client status (read off
@@ -28,7 +28,7 @@ use axum::response::Response;
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
-use rollout_engine::{Change, Outcome, State as EngineState, Topic};
+use rollout_engine::{Actor, Change, Outcome, State as EngineState, Topic};
 use samples::Samples;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -198,7 +198,7 @@ impl Metrics {
             applied: counter_vec(
                 &r,
                 "rollout_commands_applied_total",
-                "Commands the store applied, by type and actor (operator, scheduler, client, watcher).",
+                "Commands the store applied, by type and actor (operator, scheduler, client, watcher, gc).",
                 &["command", "actor"],
             ),
             health_transitions: counter_vec(
@@ -346,17 +346,19 @@ impl Metrics {
         );
     }
 
-    /// What one committed write did that operators count: the command by actor,
-    /// health transitions, rollbacks and promotions.
+    /// What one committed write did that operators count: the command by actor (the
+    /// kind its envelope records; for an unattributed write, the kind that usually
+    /// sends that command), health transitions, rollbacks and promotions.
     pub fn committed(
         &self,
         command: &'static str,
+        actor: Option<&Actor>,
         outcome: &Outcome,
         before: &EngineState,
         after: &EngineState,
     ) {
         self.applied
-            .with_label_values(&[command, actor_of(command)])
+            .with_label_values(&[command, actor.map_or(actor_of(command), |a| &a.kind)])
             .inc();
         for e in &outcome.events {
             if e.topic == Topic::Allocation && e.change == Change::Updated {
@@ -484,7 +486,8 @@ fn is_auto_promotion(rule: &str) -> bool {
     rule == "AP4"
 }
 
-/// Who writes a command: an operator (API and CLI), a scheduler (plans, acks), a client
+/// Who usually writes a command, for writes whose envelope records no actor (logged
+/// before actors were): an operator (API and CLI), a scheduler (plans, acks), a client
 /// (allocation updates) or the agent's watcher (deadlines, garbage collection).
 pub fn actor_of(command: &str) -> &'static str {
     match command {
@@ -599,5 +602,44 @@ impl rollout_store::StoreObserver for Metrics {
 
     fn snapshot_written(&self, took: Duration) {
         Metrics::snapshot_written(self, took);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: applied commands are counted under the actor their envelope records; a
+    /// write logged without one under the kind that usually sends it.
+    #[test]
+    fn applied_commands_are_labelled_with_the_recorded_actor() {
+        let m = Metrics::new();
+        let (outcome, state) = (Outcome::default(), EngineState::default());
+        m.committed(
+            "gc_deployments",
+            Some(&Actor::gc()),
+            &outcome,
+            &state,
+            &state,
+        );
+        m.committed("gc_deployments", None, &outcome, &state, &state);
+        let operator = Actor::operator(Some(uuid::Uuid::from_u128(7)), "ci-token");
+        m.committed(
+            "apply_plan_result",
+            Some(&operator),
+            &outcome,
+            &state,
+            &state,
+        );
+        let text = m.prometheus_text();
+        for line in [
+            r#"rollout_commands_applied_total{actor="gc",command="gc_deployments"} 1"#,
+            r#"rollout_commands_applied_total{actor="watcher",command="gc_deployments"} 1"#,
+            r#"rollout_commands_applied_total{actor="operator",command="apply_plan_result"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        // The label is the kind alone: no accessor or name (unbounded cardinality).
+        assert!(!text.contains("ci-token"), "{text}");
     }
 }

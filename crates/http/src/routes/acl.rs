@@ -30,7 +30,7 @@ use rollout_engine::acl::{
     SecretHash, UpsertAclPolicies, UpsertAclTokens, ANONYMOUS_POLICY,
 };
 use rollout_engine::model::time::parse_rfc3339;
-use rollout_engine::{Command, Error};
+use rollout_engine::{Actor, Command, Error};
 use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -104,11 +104,14 @@ async fn bootstrap(
         api.bootstrap_reset_index()
     };
     let outcome = api
-        .submit(Command::BootstrapAcl(BootstrapAcl {
-            accessor_id,
-            secret_hash: SecretHash::of(&secret),
-            reset_index,
-        }))
+        .submit(
+            Command::BootstrapAcl(BootstrapAcl {
+                accessor_id,
+                secret_hash: SecretHash::of(&secret),
+                reset_index,
+            }),
+            Actor::anonymous_operator(),
+        )
         .await?;
     let token = written_token(&api, &accessor_id)?;
     Ok(Write::new(
@@ -213,7 +216,8 @@ async fn write_policy(
         ));
     }
     enabled(&api)?;
-    access.identity()?.require_management()?;
+    let who = access.identity()?;
+    who.require_management()?;
     let document = match parse_rules(&req.rules) {
         Ok(doc) => doc,
         Err(e) => {
@@ -231,15 +235,18 @@ async fn write_policy(
         }
     };
     let outcome = api
-        .submit(Command::UpsertAclPolicies(UpsertAclPolicies {
-            policies: vec![AclPolicyWrite {
-                name: req.name,
-                description: req.description,
-                rules: req.rules,
-                document,
-                job_acl: req.job_acl,
-            }],
-        }))
+        .submit(
+            Command::UpsertAclPolicies(UpsertAclPolicies {
+                policies: vec![AclPolicyWrite {
+                    name: req.name,
+                    description: req.description,
+                    rules: req.rules,
+                    document,
+                    job_acl: req.job_acl,
+                }],
+            }),
+            who.actor(),
+        )
         .await?;
     Ok(Empty {
         index: outcome.index,
@@ -253,11 +260,13 @@ async fn delete_policy(
     access: Access,
 ) -> Result<Empty, ApiError> {
     enabled(&api)?;
-    access.identity()?.require_management()?;
+    let who = access.identity()?;
+    who.require_management()?;
     let outcome = api
-        .submit(Command::DeleteAclPolicies(DeleteAclPolicies {
-            names: vec![name],
-        }))
+        .submit(
+            Command::DeleteAclPolicies(DeleteAclPolicies { names: vec![name] }),
+            who.actor(),
+        )
         .await?;
     Ok(Empty {
         index: outcome.index,
@@ -398,9 +407,12 @@ async fn upsert_token(
         expiration_ttl: ttl,
     };
     let outcome = api
-        .submit(Command::UpsertAclTokens(UpsertAclTokens {
-            tokens: vec![write],
-        }))
+        .submit(
+            Command::UpsertAclTokens(UpsertAclTokens {
+                tokens: vec![write],
+            }),
+            who.actor(),
+        )
         .await?;
     let token = written_token(api, &accessor_id)?;
     let shown = secret.as_deref().or_else(|| who.own_secret_of(&token));
@@ -468,14 +480,18 @@ async fn delete_token(
     access: Access,
 ) -> Result<Empty, ApiError> {
     enabled(&api)?;
-    access.identity()?.require_management()?;
+    let who = access.identity()?;
+    who.require_management()?;
     let id = Uuid::try_parse(&accessor).map_err(|_| {
         ApiError::bad_request(format!("Cannot delete nonexistent tokens: {accessor}"))
     })?;
     let outcome = api
-        .submit(Command::DeleteAclTokens(DeleteAclTokens {
-            accessor_ids: vec![id],
-        }))
+        .submit(
+            Command::DeleteAclTokens(DeleteAclTokens {
+                accessor_ids: vec![id],
+            }),
+            who.actor(),
+        )
         .await?;
     Ok(Empty {
         index: outcome.index,

@@ -156,6 +156,7 @@ async fn stop(
         alloc_id: id,
         no_shutdown_delay: w.params.bool("no_shutdown_delay")?,
     });
-    let (index, answer) = dry_run::submit(&api, &w, command, AllocStopResponse::of).await?;
+    let (index, answer) =
+        dry_run::submit(&api, &w, command, who.actor(), AllocStopResponse::of).await?;
     Ok(Write::new(index, answer, w.pretty))
 }

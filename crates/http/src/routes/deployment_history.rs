@@ -9,7 +9,7 @@ use crate::ids;
 use crate::query::QueryOptions;
 use crate::server::Api;
 use rollout_engine::model::Deployment;
-use rollout_engine::{Decision, Topic};
+use rollout_engine::{Actor, Decision, Topic};
 use rollout_store::{Committed, HistoryError};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -26,6 +26,10 @@ pub struct HistoryEntry {
     /// The write's type, as the event stream names it (`DeploymentAllocHealth`, …).
     #[serde(rename = "Type")]
     pub write_type: &'static str,
+    /// Who made the write, as its envelope records (issue 16): `{"Kind": "operator",
+    /// "AccessorID": …, "Name": …}` for an API write with an ACL token, `{"Kind":
+    /// "client"}` and so on; `null` for a write logged before actors were recorded.
+    pub actor: Option<Actor>,
     /// `Status` before and after, when it changed.
     pub status: Option<Transition<String>>,
     /// `StatusDescription` after the write.
@@ -159,6 +163,7 @@ fn entry(c: &Committed, id: &Uuid) -> Option<HistoryEntry> {
         index: c.outcome.index,
         time: c.state.now(),
         write_type: c.outcome.events.first().map_or("", |e| e.event_type),
+        actor: c.actor.clone(),
         status,
         status_description: after
             .map(|a| a.status_description.clone())

@@ -21,7 +21,7 @@ use axum::Router;
 use rollout_engine::acl::Capability;
 use rollout_engine::command::{FailDeployment, PauseDeployment, PromoteDeployment, SetAllocHealth};
 use rollout_engine::model::{AllocListStub, Deployment, DeploymentUpdateResponse};
-use rollout_engine::{Command, Error, Outcome};
+use rollout_engine::{Actor, Command, Error, Outcome};
 use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -161,28 +161,31 @@ fn body_deployment_id(body_id: &str, path_id: &str) -> Result<Uuid, ApiError> {
 /// irrelevant): `submit-job` or the write's fine-grained capability. An unknown
 /// deployment is 404 before any capability check, as in Nomad — and so is one in a
 /// namespace the token may not even read: "not yours" must not be told apart from "not
-/// there". A deployment the token can read but not write is 403.
+/// there". A deployment the token can read but not write is 403. Returns who writes, for
+/// the audit trail.
 fn authorize_write(
     api: &Api,
     who: &Identity,
     id: &Uuid,
     fine_grained: Capability,
-) -> Result<(), ApiError> {
+) -> Result<Actor, ApiError> {
     let state = api.state();
     let Some(d) = state.deployment(id).filter(|d| who.can_read(&d.namespace)) else {
         return Err(Error::DeploymentNotFound.into());
     };
-    who.require(&d.namespace, &[Capability::SubmitJob, fine_grained])
+    who.require(&d.namespace, &[Capability::SubmitJob, fine_grained])?;
+    Ok(who.actor())
 }
 
 /// Applies a deployment write, or with `?dry_run=true` answers what it would do (R10).
 async fn submit(
     api: &Api,
     command: Command,
+    actor: Actor,
     w: &WriteOptions,
 ) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
     let (index, answer) =
-        dry_run::submit(api, w, command, Outcome::deployment_update_response).await?;
+        dry_run::submit(api, w, command, actor, Outcome::deployment_update_response).await?;
     Ok(Write::new(index, answer, w.pretty))
 }
 
@@ -194,9 +197,9 @@ async fn fail(
     access: Access,
 ) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
     let id = ids::parse("deployment", &id)?;
-    authorize_write(&api, &access.identity()?, &id, Capability::FailDeployment)?;
+    let actor = authorize_write(&api, &access.identity()?, &id, Capability::FailDeployment)?;
     let command = Command::FailDeployment(FailDeployment { deployment_id: id });
-    submit(&api, command, &w).await
+    submit(&api, command, actor, &w).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -216,12 +219,12 @@ async fn pause(
     Body(req): Body<PauseRequest>,
 ) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
-    authorize_write(&api, &access.identity()?, &id, Capability::PauseDeployment)?;
+    let actor = authorize_write(&api, &access.identity()?, &id, Capability::PauseDeployment)?;
     let command = Command::PauseDeployment(PauseDeployment {
         deployment_id: id,
         pause: req.pause,
     });
-    submit(&api, command, &w).await
+    submit(&api, command, actor, &w).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,7 +248,7 @@ async fn promote(
     Body(req): Body<PromoteRequest>,
 ) -> Result<Write<Answer<DeploymentUpdateResponse>>, ApiError> {
     let id = body_deployment_id(&req.deployment_id, &id)?;
-    authorize_write(
+    let actor = authorize_write(
         &api,
         &access.identity()?,
         &id,
@@ -256,7 +259,7 @@ async fn promote(
         all: req.all,
         groups: req.groups,
     });
-    submit(&api, command, &w).await
+    submit(&api, command, actor, &w).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -297,13 +300,13 @@ async fn allocation_health(
         &api.config().limits,
     )?;
     let who = access.identity()?;
-    authorize_write(&api, &who, &id, Capability::SetAllocHealthDeployment)?;
+    let actor = authorize_write(&api, &who, &id, Capability::SetAllocHealthDeployment)?;
     let command = Command::SetAllocHealth(SetAllocHealth {
         deployment_id: id,
         healthy_allocation_ids: alloc_ids(&req.healthy)?,
         unhealthy_allocation_ids: alloc_ids(&req.unhealthy)?,
     });
-    submit(&api, command, &w).await
+    submit(&api, command, actor, &w).await
 }
 
 #[derive(Debug, Default, Deserialize)]

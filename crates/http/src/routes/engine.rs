@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::Router;
 use rollout_engine::command::{ClientAllocUpdates, PlanResult, UpdateEvalStatus};
-use rollout_engine::{plan, Command, Plan};
+use rollout_engine::{actor_kind, plan, Command, Plan};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -97,12 +97,18 @@ async fn submit_plan(
     access: Access,
     Body(result): Body<PlanResult>,
 ) -> Result<Write<IngestResponse>, ApiError> {
-    access.identity()?.require_management()?;
+    let who = access.identity()?;
+    who.require_management()?;
     if result.eval_id.is_nil() {
         return Err(ApiError::bad_request("EvalID must be specified"));
     }
     limits::check_plan(&result, &api.config().limits)?;
-    let outcome = api.submit(Command::ApplyPlanResult(result)).await?;
+    let outcome = api
+        .submit(
+            Command::ApplyPlanResult(result),
+            who.actor_as(actor_kind::SCHEDULER),
+        )
+        .await?;
     let body = IngestResponse {
         alloc_ids: outcome.allocs_created,
         eval_ids: outcome.evals_created,
@@ -118,7 +124,8 @@ async fn update_allocations(
     access: Access,
     Body(updates): Body<ClientAllocUpdates>,
 ) -> Result<Write<IngestResponse>, ApiError> {
-    access.identity()?.require_management()?;
+    let who = access.identity()?;
+    who.require_management()?;
     if updates.allocations.is_empty() {
         return Err(ApiError::bad_request(
             "must specify at least one allocation update",
@@ -128,7 +135,12 @@ async fn update_allocations(
     if updates.allocations.iter().any(|u| u.id.is_nil()) {
         return Err(ApiError::bad_request("allocation ID must be specified"));
     }
-    let outcome = api.submit(Command::UpdateAllocsFromClient(updates)).await?;
+    let outcome = api
+        .submit(
+            Command::UpdateAllocsFromClient(updates),
+            who.actor_as(actor_kind::CLIENT),
+        )
+        .await?;
     let body = IngestResponse {
         alloc_ids: Vec::new(),
         eval_ids: outcome.evals_created,
@@ -153,13 +165,17 @@ async fn ack(
     Body(req): Body<AckRequest>,
 ) -> Result<Write<IndexResponse>, ApiError> {
     let eval_id = ids::parse("eval", &id)?;
-    access.identity()?.require_management()?;
+    let who = access.identity()?;
+    who.require_management()?;
     let outcome = api
-        .submit(Command::UpdateEvalStatus(UpdateEvalStatus {
-            eval_id,
-            status: req.status,
-            status_description: req.status_description,
-        }))
+        .submit(
+            Command::UpdateEvalStatus(UpdateEvalStatus {
+                eval_id,
+                status: req.status,
+                status_description: req.status_description,
+            }),
+            who.actor_as(actor_kind::SCHEDULER),
+        )
         .await?;
     Ok(Write::new(
         outcome.index,

@@ -42,14 +42,14 @@ async fn evaluate(
     access: Access,
 ) -> Result<Write<Answer<JobRegisterResponse>>, ApiError> {
     let namespace = w.namespace_or("")?;
-    access
-        .identity()?
-        .require(&namespace, &[Capability::ReadJob])?;
+    let who = access.identity()?;
+    who.require(&namespace, &[Capability::ReadJob])?;
     let command = Command::EvaluateJob(EvaluateJob {
         job_id: id,
         namespace,
     });
-    let (index, answer) = dry_run::submit(&api, &w, command, JobRegisterResponse::new).await?;
+    let (index, answer) =
+        dry_run::submit(&api, &w, command, who.actor(), JobRegisterResponse::new).await?;
     Ok(Write::new(index, answer, w.pretty))
 }
 

@@ -277,9 +277,8 @@ async fn scale(
     Body(req): Body<ScalingRequest>,
 ) -> Result<Write<Answer<JobRegisterResponse>>, ApiError> {
     let namespace = w.namespace_or("")?;
-    access
-        .identity()?
-        .require(&namespace, &[Capability::ScaleJob, Capability::SubmitJob])?;
+    let who = access.identity()?;
+    who.require(&namespace, &[Capability::ScaleJob, Capability::SubmitJob])?;
     let Some(group) = req.target.get("Group").filter(|g| !g.is_empty()) else {
         return Err(ApiError::bad_request(
             "missing task group name for scaling action",
@@ -313,6 +312,7 @@ async fn scale(
         job_modify_index: job.job_modify_index,
         eval_priority: 0,
     });
-    let (index, answer) = dry_run::submit(&api, &w, command, JobRegisterResponse::new).await?;
+    let (index, answer) =
+        dry_run::submit(&api, &w, command, who.actor(), JobRegisterResponse::new).await?;
     Ok(Write::new(index, answer, w.pretty))
 }

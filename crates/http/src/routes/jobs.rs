@@ -149,7 +149,8 @@ async fn register_job(
         req.namespace
     };
     job.namespace = w.namespace_or(&body_namespace)?;
-    access.identity()?.require(
+    let who = access.identity()?;
+    who.require(
         &job.namespace,
         &[Capability::SubmitJob, Capability::RegisterJob],
     )?;
@@ -159,7 +160,8 @@ async fn register_job(
         job_modify_index: req.job_modify_index,
         eval_priority: req.eval_priority,
     });
-    let (index, answer) = dry_run::submit(api, w, command, JobRegisterResponse::new).await?;
+    let (index, answer) =
+        dry_run::submit(api, w, command, who.actor(), JobRegisterResponse::new).await?;
     Ok(Write::new(index, answer, w.pretty))
 }
 
@@ -220,14 +222,16 @@ async fn deregister(
         ]
     };
     let namespace = w.namespace_or("")?;
-    access.identity()?.require(&namespace, allowed)?;
+    let who = access.identity()?;
+    who.require(&namespace, allowed)?;
     let command = Command::DeregisterJob(DeregisterJob {
         job_id: id,
         namespace,
         purge,
         eval_priority,
     });
-    let (index, answer) = dry_run::submit(&api, &w, command, JobDeregisterResponse::new).await?;
+    let (index, answer) =
+        dry_run::submit(&api, &w, command, who.actor(), JobDeregisterResponse::new).await?;
     Ok(Write::new(index, answer, w.pretty))
 }
 
@@ -305,16 +309,16 @@ async fn revert(
 ) -> Result<Write<Answer<JobRegisterResponse>>, ApiError> {
     check_body_job_id(&req.job_id, &id)?;
     let namespace = w.namespace_or(&req.namespace)?;
-    access
-        .identity()?
-        .require(&namespace, &[Capability::SubmitJob, Capability::RevertJob])?;
+    let who = access.identity()?;
+    who.require(&namespace, &[Capability::SubmitJob, Capability::RevertJob])?;
     let command = Command::RevertJob(RevertJob {
         job_id: req.job_id,
         namespace,
         job_version: req.job_version,
         enforce_prior_version: req.enforce_prior_version,
     });
-    let (index, answer) = dry_run::submit(&api, &w, command, JobRegisterResponse::new).await?;
+    let (index, answer) =
+        dry_run::submit(&api, &w, command, who.actor(), JobRegisterResponse::new).await?;
     Ok(Write::new(index, answer, w.pretty).with_query_meta())
 }
 
@@ -338,17 +342,18 @@ async fn stable(
 ) -> Result<Write<Answer<IndexResponse>>, ApiError> {
     check_body_job_id(&req.job_id, &id)?;
     let namespace = w.namespace_or(&req.namespace)?;
-    access
-        .identity()?
-        .require(&namespace, &[Capability::SubmitJob, Capability::StableJob])?;
+    let who = access.identity()?;
+    who.require(&namespace, &[Capability::SubmitJob, Capability::StableJob])?;
     let command = Command::SetJobStability(SetJobStability {
         job_id: req.job_id,
         namespace,
         job_version: req.job_version,
         stable: req.stable,
     });
-    let (index, answer) =
-        dry_run::submit(&api, &w, command, |o| IndexResponse { index: o.index }).await?;
+    let (index, answer) = dry_run::submit(&api, &w, command, who.actor(), |o| IndexResponse {
+        index: o.index,
+    })
+    .await?;
     Ok(Write::new(index, answer, w.pretty))
 }
 

@@ -110,11 +110,15 @@ async fn upsert(
 }
 
 async fn write(api: &Api, access: Access, ns: Namespace) -> Result<Empty, ApiError> {
-    access.identity()?.require_management()?;
+    let who = access.identity()?;
+    who.require_management()?;
     let outcome = api
-        .submit(Command::UpsertNamespaces(UpsertNamespaces {
-            namespaces: vec![ns],
-        }))
+        .submit(
+            Command::UpsertNamespaces(UpsertNamespaces {
+                namespaces: vec![ns],
+            }),
+            who.actor(),
+        )
         .await?;
     Ok(Empty {
         index: outcome.index,
@@ -128,12 +132,16 @@ async fn delete(
     Path(name): Path<String>,
     access: Access,
 ) -> Result<Empty, ApiError> {
-    access.identity()?.require_management()?;
+    let who = access.identity()?;
+    who.require_management()?;
     let outcome = api
-        .submit(Command::DeleteNamespaces(DeleteNamespaces {
-            namespaces: vec![name],
-            region: api.config().identity.region.clone(),
-        }))
+        .submit(
+            Command::DeleteNamespaces(DeleteNamespaces {
+                namespaces: vec![name],
+                region: api.config().identity.region.clone(),
+            }),
+            who.actor(),
+        )
         .await?;
     Ok(Empty {
         index: outcome.index,

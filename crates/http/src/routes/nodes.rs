@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::Router;
 use rollout_engine::node::{DeregisterNodes, Node, RegisterNode, UpdateNodeEligibility};
-use rollout_engine::{Command, State as EngineState};
+use rollout_engine::{actor_kind, Command, State as EngineState};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -233,7 +233,8 @@ async fn set_eligibility(
     access: Access,
     Body(mut c): Body<UpdateNodeEligibility>,
 ) -> Result<Write<NodeWriteResponse>, ApiError> {
-    access.identity()?.require_node_write()?;
+    let who = access.identity()?;
+    who.require_node_write()?;
     if c.node_id.is_empty() {
         c.node_id = id;
     } else if c.node_id != id {
@@ -241,7 +242,9 @@ async fn set_eligibility(
             "NodeID in request body does not match request path",
         ));
     }
-    let outcome = api.submit(Command::UpdateNodeEligibility(c)).await?;
+    let outcome = api
+        .submit(Command::UpdateNodeEligibility(c), who.actor())
+        .await?;
     Ok(Write::new(
         outcome.index,
         NodeWriteResponse::at(outcome.index),
@@ -256,8 +259,11 @@ async fn register(
     access: Access,
     Body(c): Body<RegisterNode>,
 ) -> Result<Write<NodeWriteResponse>, ApiError> {
-    access.identity()?.require_node_write()?;
-    let outcome = api.submit(Command::RegisterNode(c)).await?;
+    let who = access.identity()?;
+    who.require_node_write()?;
+    let outcome = api
+        .submit(Command::RegisterNode(c), who.actor_as(actor_kind::CLIENT))
+        .await?;
     Ok(Write::new(
         outcome.index,
         NodeWriteResponse::at(outcome.index),
@@ -272,8 +278,14 @@ async fn deregister(
     access: Access,
     Body(c): Body<DeregisterNodes>,
 ) -> Result<Write<NodeWriteResponse>, ApiError> {
-    access.identity()?.require_node_write()?;
-    let outcome = api.submit(Command::DeregisterNodes(c)).await?;
+    let who = access.identity()?;
+    who.require_node_write()?;
+    let outcome = api
+        .submit(
+            Command::DeregisterNodes(c),
+            who.actor_as(actor_kind::CLIENT),
+        )
+        .await?;
     Ok(Write::new(
         outcome.index,
         NodeWriteResponse::at(outcome.index),

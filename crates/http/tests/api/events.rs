@@ -90,9 +90,11 @@ async fn every_topic_and_type_is_framed_as_nomad_frames_it() {
         for e in f["Events"].as_array().unwrap() {
             assert_eq!(e["Index"], f["Index"]);
             let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+            // Nomad's keys, and rollout's own `Actor` (who made the write: issue 16).
             assert_eq!(
                 keys,
                 [
+                    "Actor",
                     "FilterKeys",
                     "Index",
                     "Key",

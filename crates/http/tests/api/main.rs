@@ -4,6 +4,7 @@
 mod common;
 
 mod acl;
+mod actors;
 mod alloc_stop;
 mod blocking;
 mod bodies;

@@ -5,7 +5,7 @@
 
 use crate::common::client::job;
 use crate::common::Server;
-use rollout_engine::{Command, Outcome, State};
+use rollout_engine::{Actor, Command, Outcome, State};
 use rollout_http::{
     Backend, BackendError, BoxFuture, Config, HistoryIter, MemoryBackend, RequestLimits,
 };
@@ -267,10 +267,14 @@ struct Gated {
 }
 
 impl Backend for Gated {
-    fn submit(&self, command: Command) -> BoxFuture<'_, Result<Outcome, BackendError>> {
+    fn submit_as(
+        &self,
+        command: Command,
+        actor: Option<Actor>,
+    ) -> BoxFuture<'_, Result<Outcome, BackendError>> {
         Box::pin(async move {
             let _pass = self.gate.acquire().await.expect("gate");
-            self.inner.submit(command).await
+            self.inner.submit_as(command, actor).await
         })
     }
     fn state(&self) -> State {

@@ -235,7 +235,18 @@ function allocRow(d, a, ctx) {
   );
 }
 
+// Who made a write (http-api.md R13): "operator ci-token (accessor 3f2a1b2c)", "client";
+// nothing for a write logged before actors were recorded.
+function actorText(a) {
+  if (!a || !a.Kind) return null;
+  let text = a.Kind;
+  if (a.Name) text += ` ${a.Name}`;
+  if (a.AccessorID) text += ` (accessor ${shortId(a.AccessorID)})`;
+  return text;
+}
+
 function historyItem(e) {
+  const actor = actorText(e.Actor);
   const status = e.Status
     ? e.Status.From
       ? [badge(e.Status.From), ' → ', badge(e.Status.To)]
@@ -257,7 +268,14 @@ function historyItem(e) {
   return h(
     'li',
     { class: 'event' },
-    h('p', { class: 'when' }, h('span', { class: 'index' }, `#${e.Index}`), ` ${clock(fromNs(e.Time))} · ${e.Type} `, status),
+    h(
+      'p',
+      { class: 'when' },
+      h('span', { class: 'index' }, `#${e.Index}`),
+      ` ${clock(fromNs(e.Time))} · ${e.Type} `,
+      status,
+      actor ? h('span', { class: 'actor' }, ` by ${actor}`) : null,
+    ),
     status ? h('p', { class: 'desc' }, e.StatusDescription) : null,
     counters.length ? h('ul', { class: 'counters' }, counters) : null,
     decisions.length ? h('ul', { class: 'decisions', 'aria-label': 'Decisions' }, decisions) : null,
