@@ -53,9 +53,11 @@ while status != "successful":
     assert frame["Index"] > last_index, (frame["Index"], last_index)
     last_index = frame["Index"]
     for e in frame["Events"]:
+        # Nomad's keys, plus rollout's own `Actor` (who made the write, R13).
         assert sorted(e) == [
-            "FilterKeys", "Index", "Key", "Namespace", "Payload", "Topic", "Type",
+            "Actor", "FilterKeys", "Index", "Key", "Namespace", "Payload", "Topic", "Type",
         ], e
+        assert e["Actor"]["Kind"] in ("operator", "scheduler", "client", "watcher", "gc"), e
         assert e["Topic"] == "Deployment", e
         assert e["FilterKeys"] == ["web"], e
         assert e["Index"] == frame["Index"], e
