@@ -277,41 +277,36 @@ impl State {
         }
     }
 
+    /// Interned job numbers ordered by namespace, then job ID: the canonical order every
+    /// job-keyed table is compared and serialised in (numbers are private to a state).
+    fn job_nums_in_key_order(&self) -> impl Iterator<Item = &u32> + '_ {
+        self.t().job_ids.values().flat_map(|jobs| jobs.values())
+    }
+
     /// Retired versions ordered by namespace, job ID, then version.
     pub(crate) fn retired_versions_in_key_order(&self) -> impl Iterator<Item = &Arc<Job>> + '_ {
-        self.t()
-            .job_ids
-            .values()
-            .flat_map(|jobs| jobs.values())
-            .flat_map(|num| {
-                self.t()
-                    .retired_versions
-                    .range((*num, 0)..=(*num, u64::MAX))
-                    .map(|(_, j)| j)
-            })
+        self.job_nums_in_key_order().flat_map(|num| {
+            self.t()
+                .retired_versions
+                .range((*num, 0)..=(*num, u64::MAX))
+                .map(|(_, j)| j)
+        })
     }
 
     /// Current job rows ordered by namespace, then job ID.
     pub(crate) fn jobs_in_key_order(&self) -> impl Iterator<Item = &Arc<Job>> + '_ {
-        self.t()
-            .job_ids
-            .values()
-            .flat_map(|jobs| jobs.values())
+        self.job_nums_in_key_order()
             .filter_map(|num| self.t().jobs.get(num))
     }
 
     /// Version rows ordered by namespace, job ID, then version (newest first).
     pub(crate) fn job_versions_in_key_order(&self) -> impl Iterator<Item = &Arc<Job>> + '_ {
-        self.t()
-            .job_ids
-            .values()
-            .flat_map(|jobs| jobs.values())
-            .flat_map(|num| {
-                self.t()
-                    .job_versions
-                    .range((*num, Reverse(u64::MAX))..=(*num, Reverse(0)))
-                    .map(|(_, j)| j)
-            })
+        self.job_nums_in_key_order().flat_map(|num| {
+            self.t()
+                .job_versions
+                .range((*num, Reverse(u64::MAX))..=(*num, Reverse(0)))
+                .map(|(_, j)| j)
+        })
     }
 
     // --- interned names ---------------------------------------------------------------
