@@ -70,7 +70,21 @@ pub struct AgentArgs {
     #[command(flatten)]
     gc: GcArgs,
     #[command(flatten)]
+    history: HistoryArgs,
+    #[command(flatten)]
     cluster: ClusterArgs,
+}
+
+/// How far back the past reaches (docs/history.md, "Retention").
+#[derive(Debug, Args)]
+#[command(next_help_heading = "History")]
+struct HistoryArgs {
+    /// How much of the command log to keep below the newest snapshot, as a number of
+    /// entries (`100000`) or an age (`72h`): time travel (`at_index`), deployment history,
+    /// `rollout replay` and `rollout log export` reach exactly that far. The history of
+    /// every deployment still in the state is kept whatever this says.
+    #[arg(long, value_name = "ENTRIES|DURATION", value_parser = log_retention, default_value = "10000")]
+    log_retention: rollout_store::LogRetention,
 }
 
 /// A replicated cluster (docs/cluster.md): Nomad's server flags.
@@ -198,6 +212,19 @@ fn positive(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `--log-retention`: a count of entries (digits only) or a Go duration.
+fn log_retention(s: &str) -> Result<rollout_store::LogRetention, String> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse()
+            .map(rollout_store::LogRetention::Entries)
+            .map_err(|e| format!("{e}"));
+    }
+    duration(s)
+        .map(rollout_store::LogRetention::Age)
+        .map_err(|_| format!("invalid log retention {s:?}: a number of entries (100000) or a duration (72h, 30m)"))
+}
+
 /// A positive Go duration (`500ms`, `10s`, `5m`).
 fn duration(s: &str) -> Result<Duration, String> {
     match rollout_http::parse_go_duration(s) {
@@ -313,6 +340,7 @@ async fn run(args: AgentArgs) -> Result<(), String> {
     let settings = StoreSettings {
         queue_capacity: args.limits.store_queue_capacity,
         job_tracked_versions: args.limits.job_tracked_versions,
+        log_retention: args.history.log_retention,
     };
     crate::fd_limit::ensure_and_log(args.limits.max_connections);
     let (stop, stopping) = watch::channel(false);
@@ -401,6 +429,12 @@ impl Home {
         let engine_config = rollout_engine::EngineConfig {
             job_tracked_versions: settings.job_tracked_versions,
         };
+        let log_retention_entries = match settings.log_retention {
+            rollout_store::LogRetention::Entries(n) => n,
+            rollout_store::LogRetention::Age(_) => {
+                return Err("--log-retention as a duration is not supported with --cluster-addr yet: give a number of entries".into())
+            }
+        };
         let member = crate::cluster_member::Member::start(
             crate::cluster_member::MemberSettings {
                 data_dir: dir.clone(),
@@ -409,6 +443,7 @@ impl Home {
                 bootstrap_expect: args.cluster.bootstrap_expect,
                 retry_join: args.cluster.retry_join.clone(),
                 engine_config,
+                log_retention_entries,
             },
             stopping,
         )
@@ -556,6 +591,28 @@ mod tests {
 
     /// The flags' defaults are written out for `--help`; they must be the library's.
     #[test]
+    fn log_retention_is_a_count_of_entries_or_a_duration() {
+        use rollout_store::LogRetention;
+        assert_eq!(log_retention("100000"), Ok(LogRetention::Entries(100_000)));
+        assert_eq!(log_retention("0"), Ok(LogRetention::Entries(0)));
+        assert_eq!(
+            log_retention("72h"),
+            Ok(LogRetention::Age(Duration::from_secs(72 * 3600)))
+        );
+        assert_eq!(
+            log_retention("1h30m"),
+            Ok(LogRetention::Age(Duration::from_secs(5400)))
+        );
+        for bad in ["", "-5", "12 entries", "3d"] {
+            let e = log_retention(bad).unwrap_err();
+            assert!(
+                e.contains("a number of entries (100000) or a duration"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn limit_flag_defaults_are_the_libraries_defaults() {
         let cli = Cli::parse_from(["rollout", "--dev"]);
         let dir = std::path::Path::new("/data");
@@ -572,6 +629,7 @@ mod tests {
             format!("{expected:?}")
         );
         let store = rollout_store::Options::default();
+        assert_eq!(cli.agent.history.log_retention, store.log_retention);
         assert_eq!(cli.agent.limits.store_queue_capacity, store.queue_capacity);
         assert_eq!(
             cli.agent.limits.job_tracked_versions,

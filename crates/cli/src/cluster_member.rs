@@ -30,6 +30,8 @@ pub struct MemberSettings {
     pub bootstrap_expect: usize,
     pub retry_join: Vec<String>,
     pub engine_config: EngineConfig,
+    /// Entries kept in the Raft log below its newest snapshot (`--log-retention`).
+    pub log_retention_entries: u64,
 }
 
 /// A running member: its node and the task that bootstraps it.
@@ -51,6 +53,7 @@ impl Member {
         let secret = read_secret(&settings.secret_file)?;
         let mut config = NodeConfig::new(id, settings.cluster_addr, &dir, secret);
         config.engine_config = settings.engine_config;
+        config.raft.entries_kept_after_snapshot = settings.log_retention_entries;
         let node = Node::start(config)
             .await
             .map_err(|e| format!("cannot start the cluster node: {e}"))?;

@@ -30,6 +30,8 @@ pub struct StoreSettings {
     pub queue_capacity: usize,
     /// Versions kept per job, for a new data directory (an existing one keeps its own).
     pub job_tracked_versions: usize,
+    /// How far back the log reaches (`--log-retention`).
+    pub log_retention: rollout_store::LogRetention,
 }
 
 /// The open store and, for `--dev`, the temporary directory it lives in.
@@ -60,6 +62,7 @@ impl Storage {
         let mut options = Options {
             recover_to_last_good,
             queue_capacity: settings.queue_capacity,
+            log_retention: settings.log_retention,
             ..Options::default()
         };
         options.engine_config.job_tracked_versions = settings.job_tracked_versions;

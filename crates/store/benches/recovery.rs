@@ -43,7 +43,7 @@ fn main() {
         let whole_log = Options {
             snapshot_every_entries: 0,
             snapshot_every_bytes: 0,
-            log_tail_entries: u64::MAX,
+            log_retention: rollout_store::LogRetention::Entries(u64::MAX),
             ..Options::default()
         };
         build(&dir, entries, whole_log, Some(entries - 1000));

@@ -147,14 +147,6 @@ pub enum LoadError {
     Bad(Problem),
 }
 
-/// Deletes all but the newest `keep` snapshots (at least one is always kept).
-pub fn prune(dir: &Path, keep: usize) -> std::io::Result<()> {
-    for (_, path) in list(dir)?.into_iter().skip(keep.max(1)) {
-        fs::remove_file(path)?;
-    }
-    Ok(())
-}
-
 /// Where [`set_aside`] moves `path`.
 pub fn aside_path(path: &Path) -> PathBuf {
     let mut aside = path.as_os_str().to_owned();

@@ -14,6 +14,8 @@
 
 use crate::error::SnapshotError;
 use crate::faults::FaultPlan;
+use crate::reopen::DbSlot;
+use crate::retention::{self, LogRetention};
 use crate::snapshot;
 use crate::writer::Msg;
 use rollout_engine::State;
@@ -66,7 +68,10 @@ pub(crate) struct SnapshotStatus {
 pub(crate) struct Snapshotter {
     dir: PathBuf,
     retained: usize,
-    log_tail_entries: u64,
+    retention: LogRetention,
+    /// The database, for the times of log entries (age retention).
+    db: Arc<DbSlot>,
+    db_path: PathBuf,
     writer: SyncSender<Msg>,
     faults: Option<Arc<FaultPlan>>,
     /// A job was handed over and is not finished: the writer hands over no other.
@@ -83,7 +88,8 @@ impl Snapshotter {
     pub(crate) fn new(
         dir: &Path,
         retained: usize,
-        log_tail_entries: u64,
+        retention: LogRetention,
+        db: Arc<DbSlot>,
         writer: SyncSender<Msg>,
         faults: Option<Arc<FaultPlan>>,
         durable_index: u64,
@@ -93,7 +99,9 @@ impl Snapshotter {
             observer,
             dir: dir.to_path_buf(),
             retained: retained.max(1),
-            log_tail_entries,
+            retention,
+            db,
+            db_path: dir.join(crate::recovery::DB_FILE),
             writer,
             faults,
             busy: AtomicBool::new(false),
@@ -183,17 +191,21 @@ impl Snapshotter {
             path: self.dir.clone(),
             source,
         };
-        snapshot::prune(&self.dir, self.retained).map_err(io)?;
-        // Keep every retained snapshot usable: never truncate past the oldest one.
-        let oldest = snapshot::list(&self.dir)
-            .map_err(io)?
-            .last()
-            .map_or(0, |(i, _)| *i);
-        let through = state
-            .index()
-            .saturating_sub(self.log_tail_entries)
-            .min(oldest);
-        Ok((path, bytes, through))
+        let floor = retention::floor(state, self.retention, |index| {
+            crate::store::read_log_entries(&self.db, &self.db_path, index, 1)
+                .ok()?
+                .first()
+                .map(|e| e.now)
+        });
+        let pruning = retention::prune(
+            &snapshot::list(&self.dir).map_err(io)?,
+            self.retained,
+            floor,
+        );
+        for old in &pruning.delete {
+            std::fs::remove_file(old).map_err(io)?;
+        }
+        Ok((path, bytes, pruning.truncate_through))
     }
 
     pub(crate) fn status(&self) -> SnapshotStatus {

@@ -6,6 +6,7 @@ use crate::history::{self, History, HistoryError};
 use crate::publish::Published;
 use crate::recovery::{self, RecoveryReport, DB_FILE};
 use crate::reopen::{DbSlot, Gate};
+use crate::retention::LogRetention;
 use crate::snapshotter::{SnapshotInfo, Snapshotter};
 use crate::stamp::SystemStamp;
 use crate::writer::{Committed, Counters, Msg, Reply, SnapshotTrigger, Writer};
@@ -29,9 +30,11 @@ pub struct Options {
     pub snapshot_every_bytes: u64,
     /// Snapshot files kept; older ones are deleted after a new one is durable.
     pub snapshots_retained: usize,
-    /// Log entries kept below the newest snapshot (for time travel and audit). The log is
-    /// never truncated past the oldest retained snapshot, so each stays usable.
-    pub log_tail_entries: u64,
+    /// How far back the log reaches below the newest snapshot: time travel, deployment
+    /// history, replay and log export see exactly what it keeps. Whatever it says, the
+    /// log keeps the history of every deployment still in the state, and every snapshot
+    /// within the retained window is kept (see [`crate::retention`]).
+    pub log_retention: LogRetention,
     /// At most this many commands share one transaction and fsync.
     pub max_batch_commands: usize,
     /// Commands queued for the writer before `submit` blocks (and `submit_async` fails
@@ -67,7 +70,7 @@ impl Default for Options {
             snapshot_every_entries: 10_000,
             snapshot_every_bytes: 64 << 20,
             snapshots_retained: 2,
-            log_tail_entries: 10_000,
+            log_retention: LogRetention::default(),
             max_batch_commands: 1024,
             queue_capacity: 8192,
             commit_feed_capacity: 1024,
@@ -87,7 +90,7 @@ impl fmt::Debug for Options {
             .field("snapshot_every_entries", &self.snapshot_every_entries)
             .field("snapshot_every_bytes", &self.snapshot_every_bytes)
             .field("snapshots_retained", &self.snapshots_retained)
-            .field("log_tail_entries", &self.log_tail_entries)
+            .field("log_retention", &self.log_retention)
             .field("max_batch_commands", &self.max_batch_commands)
             .field("queue_capacity", &self.queue_capacity)
             .field("commit_feed_capacity", &self.commit_feed_capacity)
@@ -167,7 +170,8 @@ impl Store {
         let snapshotter = Arc::new(Snapshotter::new(
             &dir,
             options.snapshots_retained,
-            options.log_tail_entries,
+            options.log_retention,
+            db.clone(),
             tx.clone(),
             options.faults.clone(),
             recovered.report.snapshot_index.unwrap_or(0),

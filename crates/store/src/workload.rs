@@ -45,6 +45,21 @@ pub fn register(id: &str, count: i64, image: &str) -> Command {
     })
 }
 
+/// Like [`register`], but a batch job, which gets no deployment: for tests of log
+/// truncation, which a deployment in the state holds back (its history is kept while it
+/// exists, see [`crate::retention`]).
+pub fn register_without_deployment(id: &str, count: i64, image: &str) -> Command {
+    let mut job = service_job(id, count, image);
+    job.job_type = "batch".into();
+    for group in &mut job.task_groups {
+        group.update = None;
+    }
+    Command::RegisterJob(RegisterJob {
+        job,
+        ..RegisterJob::default()
+    })
+}
+
 /// Failing a deployment that does not exist: always rejected by the engine.
 pub fn fail_unknown_deployment(seed: u64) -> Command {
     let mut bytes = [0u8; 16];

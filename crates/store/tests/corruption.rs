@@ -247,7 +247,7 @@ fn newer_store_format_is_a_clear_error() {
 fn snapshot_options() -> Options {
     Options {
         snapshots_retained: 2,
-        log_tail_entries: 0,
+        log_retention: rollout_store::LogRetention::Entries(0),
         ..options(21)
     }
 }
@@ -258,7 +258,7 @@ fn fill_with_snapshots(dir: &Path) -> Vec<u8> {
     let store = open(dir, snapshot_options());
     for i in 1..=30u64 {
         store
-            .submit(workload::register(
+            .submit(workload::register_without_deployment(
                 &format!("j{}", i % 4),
                 1,
                 &format!("app:{i}"),

@@ -127,7 +127,7 @@ fn seeded_storage_faults_never_lose_an_acknowledged_command() {
         let snapshots = [0, 5, 20][rng.below(3) as usize];
         let options = Options {
             snapshot_every_entries: snapshots,
-            log_tail_entries: u64::MAX,
+            log_retention: rollout_store::LogRetention::Entries(u64::MAX),
             faults: Some(plan.clone()),
             ..options(seed)
         };

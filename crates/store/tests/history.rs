@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use rollout_engine::command::GcDeployments;
 use rollout_engine::Command;
 use rollout_store::workload::{self, mixed};
 use rollout_store::{Committed, HistoryError, Options, Store};
@@ -58,16 +59,21 @@ fn history_starts_from_a_snapshot_and_names_the_oldest_index_after_truncation() 
     let dir = tempfile::tempdir().unwrap();
     let opts = || Options {
         snapshot_every_entries: 20,
-        log_tail_entries: 5,
+        log_retention: rollout_store::LogRetention::Entries(5),
         snapshots_retained: 2,
         ..options(12)
     };
     let store = open(dir.path(), opts());
-    let live = fill(&store, 150);
+    let mut live = fill(&store, 150);
+    // The cancelled deployments hold their history back (it is kept while they are in
+    // the state): collect them, as the agent's GC does.
+    let gc = store
+        .submit(Command::GcDeployments(GcDeployments { threshold_ns: 0 }))
+        .unwrap();
+    live.insert(gc.outcome.index, gc);
     store.snapshot_now().unwrap();
     // Let the writer act on the truncation request.
     let c = store.submit(Command::Tick).unwrap();
-    let mut live = live;
     live.insert(c.outcome.index, c);
     let stats = store.stats();
     assert!(stats.truncated_through > 0, "{stats:?}");

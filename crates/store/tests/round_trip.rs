@@ -36,7 +36,7 @@ fn reopen_from_snapshot_and_truncated_log_gives_identical_state() {
     let dir = tempfile::tempdir().unwrap();
     let opts = || Options {
         snapshot_every_entries: 25,
-        log_tail_entries: 10,
+        log_retention: rollout_store::LogRetention::Entries(10),
         snapshots_retained: 2,
         ..options(2)
     };

@@ -89,7 +89,7 @@ async fn at_index_before_the_retained_history_is_410_naming_the_oldest_index() {
         )),
         snapshot_every_entries: 10,
         snapshots_retained: 1,
-        log_tail_entries: 0,
+        log_retention: rollout_store::LogRetention::Entries(0),
         ..Options::default()
     };
     let store = Arc::new(Store::open(dir.path(), options).unwrap());
@@ -99,6 +99,13 @@ async fn at_index_before_the_retained_history_is_410_naming_the_oldest_index() {
         s.register(job("web", 1, &format!("app:{v}"), json!({})))
             .await;
     }
+    // The cancelled deployments' history is kept while they are in the state: collect
+    // them, as the agent's GC does, so that the log may be truncated.
+    store
+        .submit(rollout_engine::Command::GcDeployments(
+            rollout_engine::command::GcDeployments { threshold_ns: 0 },
+        ))
+        .unwrap();
     store.snapshot_now().unwrap();
     s.register(job("web", 1, "app:last", json!({}))).await;
     let truncated = store.stats().truncated_through;

@@ -75,7 +75,7 @@ pub fn crash_options(mode: &str) -> Option<Options> {
     };
     Some(Options {
         snapshot_every_entries: every,
-        log_tail_entries: tail,
+        log_retention: rollout_store::LogRetention::Entries(tail),
         snapshots_retained: 2,
         ..Options::default()
     })
