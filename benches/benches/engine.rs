@@ -73,6 +73,22 @@ fn writes(c: &mut Criterion) {
     }
     g.finish();
 
+    // A dry run against the real command (issue 16: within 2× of it, no I/O — the engine
+    // has none): promote C=100 among the 100,000 allocations, `submit` on an O(1) clone of
+    // the engine so that every iteration starts from the same state.
+    let mut g = c.benchmark_group("dry_run_vs_submit_promote");
+    let d = store.canary[&100];
+    g.bench_function("submit_c100", |b| {
+        b.iter(|| {
+            let mut e = engine.clone();
+            black_box(e.submit(promote_command(d)).expect("promote"))
+        })
+    });
+    g.bench_function("dry_run_c100", |b| {
+        b.iter(|| black_box(engine.dry_run(promote_command(d)).expect("promote")))
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("c_fail_rollback");
     for v in REVERT_V {
         let d = store.revert[&v];

@@ -48,6 +48,7 @@ pub use error::{Corruption, OpenError, Problem, ReadError, SnapshotError, Submit
 pub use history::{History, HistoryError};
 pub use identity::IDENTITY_FILE;
 pub use observer::StoreObserver;
+pub use publish::RECENT_STATES_KEPT;
 pub use recovery::{RecoveryReport, Repair, DB_FILE};
 pub use retention::LogRetention;
 pub use snapshot::file_name as snapshot_file_name;

@@ -14,16 +14,27 @@
 //! channel send); the waker signals both, coalescing indexes that arrive while it works.
 //! Every published index is followed by a signal of it or a later one, so no wake-up is
 //! lost: a waiter that subscribed before its read either read the new state or is woken.
+//!
+//! The last [`RECENT_STATES_KEPT`] committed states are kept too, so that a time-travel
+//! read of the recent past ("what did this look like a moment ago", a UI stepping back)
+//! is a lookup rather than a replay from the last snapshot. They share structure with
+//! each other and with the current state, so each costs only what its write copied.
 
 use arc_swap::ArcSwap;
 use rollout_engine::State;
+use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// Committed states kept for time travel to the recent past.
+pub const RECENT_STATES_KEPT: usize = 1024;
+
 pub(crate) struct Published {
     state: ArcSwap<State>,
+    /// The last committed states, oldest first, by increasing index.
+    recent: Mutex<VecDeque<Arc<State>>>,
     signals: Arc<Signals>,
     /// To the waker thread; `None` if it could not be started (then the caller wakes).
     waker: Option<mpsc::Sender<u64>>,
@@ -85,6 +96,7 @@ impl Published {
             .map(|_| tx);
         Published {
             state: ArcSwap::new(state),
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_STATES_KEPT)),
             signals,
             waker,
         }
@@ -100,6 +112,27 @@ impl Published {
     pub(crate) fn publish(&self, state: Arc<State>) {
         debug_assert!(state.index() >= self.state.load().index());
         self.state.store(state);
+    }
+
+    /// Keeps the states a batch committed (in index order) for [`Published::recent`],
+    /// forgetting the oldest beyond [`RECENT_STATES_KEPT`]. Only the writer calls this.
+    pub(crate) fn remember(&self, states: impl IntoIterator<Item = Arc<State>>) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        for state in states {
+            if recent.len() >= RECENT_STATES_KEPT {
+                recent.pop_front();
+            }
+            recent.push_back(state);
+        }
+    }
+
+    /// The committed state at exactly `index`, if it is among the recent ones. (They
+    /// stay right across a reopen after a failed commit: only acknowledged writes are
+    /// remembered, and recovery rebuilds exactly those.)
+    pub(crate) fn recent(&self, index: u64) -> Option<Arc<State>> {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = recent.binary_search_by_key(&index, |s| s.index()).ok()?;
+        recent.get(at).cloned()
     }
 
     /// Wakes everything waiting for an index up to the published one: hands it to the

@@ -355,6 +355,25 @@ impl Store {
         )
     }
 
+    /// The state right after the write at `index` (the current one at or past the
+    /// committed index): one of the last [`crate::RECENT_STATES_KEPT`] committed
+    /// states from memory, else re-derived from [`Store::history`] — blocking then, like
+    /// it. [`HistoryError::TooOld`] names the oldest index available.
+    pub fn state_at(&self, index: u64) -> Result<Arc<State>, HistoryError> {
+        let current = self.state();
+        if index >= current.index() {
+            return Ok(current);
+        }
+        if let Some(state) = self.published.recent(index) {
+            return Ok(state);
+        }
+        match self.history(index.saturating_add(1))?.next() {
+            Some(Ok(next)) => Ok(next.before),
+            Some(Err(e)) => Err(e),
+            None => Ok(self.state()),
+        }
+    }
+
     /// The live feed: every batch the writer commits from now on, in order, each
     /// write with its outcome and the states before and after it. Sent after the state
     /// is published, so [`Store::state`] already reflects a batch when it arrives. The

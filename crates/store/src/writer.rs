@@ -236,6 +236,11 @@ impl Writer {
                 self.last_now = last_now;
                 if !records.is_empty() {
                     self.published.publish(self.state.clone());
+                    self.published.remember(
+                        results
+                            .iter()
+                            .filter_map(|(_, r)| r.as_ref().ok().map(|c| c.state.clone())),
+                    );
                     self.feed_subscribers(&results);
                 }
                 self.count(&records, &results);

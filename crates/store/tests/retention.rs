@@ -142,3 +142,33 @@ fn the_history_of_a_deployment_in_the_state_is_kept_whatever_the_retention() {
     assert_eq!(store.stats().truncated_through, 60);
     assert_eq!(too_old(&store, 1), 61);
 }
+
+#[test]
+fn the_recent_past_is_answered_from_memory_even_below_the_retained_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(
+        dir.path(),
+        Options {
+            snapshots_retained: 1,
+            ..retention_options(LogRetention::Entries(0))
+        },
+    );
+    let mut live = Vec::new();
+    for i in 1..=30u64 {
+        let c = store
+            .submit(register_without_deployment("j", 1, &format!("app:{i}")))
+            .unwrap();
+        live.push(c.state);
+    }
+    store.snapshot_now().unwrap();
+    store.submit(Command::Tick).unwrap();
+    assert_eq!(store.stats().truncated_through, 30);
+    assert_eq!(too_old(&store, 25), 31, "the log below 31 is gone");
+    // Every state the writer committed is still there, byte for byte.
+    for state in &live {
+        let at = store.state_at(state.index()).unwrap();
+        assert_eq!(bytes(&at), bytes(state), "index {}", state.index());
+    }
+    // Past the committed index: the current state.
+    assert_eq!(store.state_at(1_000).unwrap().index(), 31);
+}

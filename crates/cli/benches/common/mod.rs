@@ -1,5 +1,7 @@
 //! What the HTTP benches share: their knobs, runtimes, the agent's API over a durable
 //! store, and the jobs they load.
+// Each bench compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
 
 use rollout_http::{Api, Config, StoreBackend};
 use rollout_store::{Options, Store};
@@ -18,16 +20,20 @@ pub fn knob(name: &str, default: u64) -> u64 {
 /// The agent's API over a durable store in a temporary directory (kept while this lives).
 pub struct DurableApi {
     pub api: Api,
-    /// For benches that read the store's statistics (not every bench does).
-    #[allow(dead_code)]
+    /// For benches that read the store's statistics or set up through it.
     pub store: Arc<Store>,
     _dir: tempfile::TempDir,
 }
 
 /// [`DurableApi`] with `config`.
 pub fn durable_api(config: Config) -> DurableApi {
+    durable_api_with(Options::default(), config)
+}
+
+/// [`DurableApi`] over a store opened with `options`.
+pub fn durable_api_with(options: Options, config: Config) -> DurableApi {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(Store::open(dir.path(), Options::default()).expect("open store"));
+    let store = Arc::new(Store::open(dir.path(), options).expect("open store"));
     let api = Api::new(Arc::new(StoreBackend::new(store.clone())), config);
     DurableApi {
         api,

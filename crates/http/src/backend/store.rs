@@ -58,6 +58,11 @@ impl Backend for StoreBackend {
         Ok(Box::new(self.store.history(from)?))
     }
 
+    /// The recent past from the store's memory, older states re-derived from the log.
+    fn state_at(&self, index: u64) -> Result<State, HistoryError> {
+        self.store.state_at(index).map(|s| State::clone(&s))
+    }
+
     /// The store's clock, so that reads that depend on time (the planner, the deadline
     /// timer) agree with what the next envelope will be stamped with.
     fn now_ns(&self) -> UnixNanos {

@@ -106,6 +106,20 @@ async fn at_index_before_the_retained_history_is_410_naming_the_oldest_index() {
             rollout_engine::command::GcDeployments { threshold_ns: 0 },
         ))
         .unwrap();
+    // Push index 2 out of the recent states the store keeps in memory (those answer
+    // even below the retained log).
+    let writes: Vec<_> = (0..rollout_store::RECENT_STATES_KEPT as u64 + 10)
+        .map(|i| {
+            store.submit_async(rollout_store::workload::register_without_deployment(
+                "batch",
+                1,
+                &format!("app:{i}"),
+            ))
+        })
+        .collect();
+    for w in writes {
+        w.await.unwrap();
+    }
     store.snapshot_now().unwrap();
     s.register(job("web", 1, "app:last", json!({}))).await;
     let truncated = store.stats().truncated_through;
