@@ -9,8 +9,8 @@ use crate::snapshot::SnapshotFile;
 use crate::state_machine::{Published, StateMachine};
 use crate::transport::client::{Network, PeerClient};
 use crate::transport::{
-    path, server, ForwardReply, ForwardWrite, IdentityReply, MembershipReply, ReadIndexReply,
-    RemoveMember,
+    path, server, AddMember, ForwardReply, ForwardWrite, IdentityReply, MembershipReply,
+    ReadIndexReply, RemoveMember,
 };
 use crate::types::{NodeId, Proposal, RequestId, TypeConfig};
 use crate::waiters::{Settled, Waiters};
@@ -307,18 +307,32 @@ impl Core {
             return MembershipReply::UnknownMember;
         }
         let change = openraft::ChangeMembers::RemoveVoters([id].into_iter().collect());
-        match self.raft.change_membership(change, false).await {
-            Ok(response) => MembershipReply::Changed {
-                index: response.log_id.index,
-            },
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => {
-                MembershipReply::NotLeader {
-                    leader_id: to.leader_id,
-                    leader_addr: to.leader_node.map(|n| n.addr),
-                }
-            }
-            Err(e) => MembershipReply::Failed(e.to_string()),
+        membership_reply(self.raft.change_membership(change, false).await)
+    }
+
+    /// Makes node `id` (at `addr`) a voter, on this node, which must lead: first a
+    /// learner, answered once it has caught up with the log (so that it does not stall
+    /// the quorum while it copies), then a voter. A voter already is answered at once.
+    pub(crate) async fn add_member_here(&self, id: NodeId, addr: String) -> MembershipReply {
+        let voter_at = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow();
+            let config = &m.membership_config;
+            config
+                .membership()
+                .voter_ids()
+                .any(|v| v == id)
+                .then(|| config.log_id().map_or(0, |l| l.index))
+        };
+        if let Some(index) = voter_at {
+            return MembershipReply::Changed { index };
         }
+        let learner = membership_reply(self.raft.add_learner(id, BasicNode::new(addr), true).await);
+        if !matches!(learner, MembershipReply::Changed { .. }) {
+            return learner;
+        }
+        let change = openraft::ChangeMembers::AddVoterIds([id].into_iter().collect());
+        membership_reply(self.raft.change_membership(change, false).await)
     }
 
     /// Waits until this node has applied `index`, then answers with what the state
@@ -360,10 +374,37 @@ impl Core {
     }
 }
 
+/// A membership change's result as the peer API answers it.
+fn membership_reply(
+    result: Result<
+        openraft::raft::ClientWriteResponse<TypeConfig>,
+        RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>,
+    >,
+) -> MembershipReply {
+    match result {
+        Ok(response) => MembershipReply::Changed {
+            index: response.log_id.index,
+        },
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => {
+            MembershipReply::NotLeader {
+                leader_id: to.leader_id,
+                leader_addr: to.leader_node.map(|n| n.addr),
+            }
+        }
+        Err(e) => MembershipReply::Failed(e.to_string()),
+    }
+}
+
 fn leader_of(m: &RaftMetrics<NodeId, BasicNode>) -> Option<LeaderInfo> {
     let id = m.current_leader?;
     let addr = m.membership_config.membership().get_node(&id)?.addr.clone();
     Some(LeaderInfo { id, addr })
+}
+
+/// A membership change asked of the leader.
+enum MembershipChange {
+    Add(AddMember),
+    Remove(RemoveMember),
 }
 
 /// How many times a write follows "not the leader, try X" before giving up: each hop
@@ -491,7 +532,10 @@ impl Node {
     /// and whom it found, every `interval`, until this node is a member of a cluster.
     /// The node with the lowest ID among those found bootstraps them all, so exactly one
     /// does; the others are made members by it. A node that is a member already (a
-    /// restart) returns at once. Returns early, without error, when `stop` turns true.
+    /// restart) returns at once. A node that finds a member of a running cluster instead
+    /// asks it to be added ([`Node::add_member`], through the leader) and returns once it
+    /// is a voter: that is how a server is added to a running cluster. Returns early,
+    /// without error, when `stop` turns true.
     pub async fn bootstrap_expect(
         &self,
         expect: usize,
@@ -504,6 +548,7 @@ impl Node {
             if core.is_member() || *stop.borrow_and_update() {
                 return Ok(());
             }
+            let mut running = None;
             for addr in join {
                 let asked: Result<IdentityReply, _> = core
                     .client
@@ -511,6 +556,9 @@ impl Node {
                     .await;
                 match asked {
                     Ok(peer) => {
+                        if peer.member {
+                            running = Some(addr.clone());
+                        }
                         let mut found = core
                             .discovered
                             .lock()
@@ -521,16 +569,34 @@ impl Node {
                     Err(e) => tracing::debug!("node {}: {addr} not reached yet: {e}", core.id),
                 }
             }
-            let known = core.known();
-            let lowest = known.keys().next().copied();
-            if known.len() >= expect.max(1) && lowest == Some(core.id) {
-                tracing::info!(
-                    "node {}: bootstrapping a cluster of {} ({:?})",
-                    core.id,
-                    known.len(),
-                    known.values().collect::<Vec<_>>()
-                );
-                return self.bootstrap(&known).await;
+            // A peer that is a member already: the cluster is running, so join it
+            // (never bootstrap a second one beside it).
+            if let Some(member) = running.take() {
+                match self.join_through(&member).await {
+                    Ok(index) => {
+                        tracing::info!(
+                            "node {}: joined the running cluster through {member} (configuration at index {index})",
+                            core.id
+                        );
+                        return Ok(());
+                    }
+                    Err(e) => tracing::warn!(
+                        "node {}: cannot join the cluster through {member} yet: {e}",
+                        core.id
+                    ),
+                }
+            } else {
+                let known = core.known();
+                let lowest = known.keys().next().copied();
+                if known.len() >= expect.max(1) && lowest == Some(core.id) {
+                    tracing::info!(
+                        "node {}: bootstrapping a cluster of {} ({:?})",
+                        core.id,
+                        known.len(),
+                        known.values().collect::<Vec<_>>()
+                    );
+                    return self.bootstrap(&known).await;
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
@@ -678,26 +744,86 @@ impl Node {
     /// `operator raft remove-peer`), and answers once the new configuration is committed.
     /// The removed process keeps running but is no longer part of the quorum; stop it.
     pub async fn remove_member(&self, id: NodeId) -> Result<u64, ClusterError> {
+        self.change_membership(MembershipChange::Remove(RemoveMember { id }))
+            .await
+    }
+
+    /// Makes node `id`, reachable at `addr`, a voting member, through the leader:
+    /// answered once it has caught up with the log and the new configuration is
+    /// committed. A node already a voter is answered at once.
+    pub async fn add_member(&self, id: NodeId, addr: &str) -> Result<u64, ClusterError> {
+        self.change_membership(MembershipChange::Add(AddMember {
+            id,
+            addr: addr.to_owned(),
+        }))
+        .await
+    }
+
+    async fn change_membership(&self, change: MembershipChange) -> Result<u64, ClusterError> {
         let mut leader = self
             .core
             .await_leader()
             .await
             .ok_or(ClusterError::NoLeader)?;
         for _ in 0..MAX_FORWARD_HOPS {
-            let reply = if leader.id == self.core.id {
-                self.core.remove_here(id).await
-            } else {
-                self.ask_leader(&leader, path::REMOVE_MEMBER, &RemoveMember { id })
-                    .await?
+            let reply = match (&change, leader.id == self.core.id) {
+                (MembershipChange::Remove(r), true) => self.core.remove_here(r.id).await,
+                (MembershipChange::Add(a), true) => {
+                    self.core.add_member_here(a.id, a.addr.clone()).await
+                }
+                (MembershipChange::Remove(r), false) => {
+                    self.ask_leader(&leader, path::REMOVE_MEMBER, r).await?
+                }
+                (MembershipChange::Add(a), false) => {
+                    self.ask_leader(&leader, path::ADD_MEMBER, a).await?
+                }
             };
             match reply {
                 MembershipReply::Changed { index } => return Ok(index),
-                MembershipReply::UnknownMember => return Err(ClusterError::UnknownMember(id)),
+                MembershipReply::UnknownMember => {
+                    let id = match &change {
+                        MembershipChange::Remove(r) => r.id,
+                        MembershipChange::Add(a) => a.id,
+                    };
+                    return Err(ClusterError::UnknownMember(id));
+                }
                 MembershipReply::NotLeader {
                     leader_id: Some(next),
                     leader_addr: Some(addr),
                 } if next != leader.id => leader = LeaderInfo { id: next, addr },
                 MembershipReply::NotLeader { .. } => return Err(ClusterError::NoLeader),
+                MembershipReply::Failed(reason) => return Err(ClusterError::Internal(reason)),
+            }
+        }
+        Err(ClusterError::NoLeader)
+    }
+
+    /// Asks the cluster that the member at `addr` belongs to to add this node (following
+    /// "not the leader, try X"), as a node does that finds a running cluster through
+    /// `--retry-join`. Answers once this node is a voter.
+    async fn join_through(&self, addr: &str) -> Result<u64, ClusterError> {
+        let core = &self.core;
+        let request = AddMember {
+            id: core.id,
+            addr: core.advertise.clone(),
+        };
+        let mut at = addr.to_owned();
+        for _ in 0..MAX_FORWARD_HOPS {
+            // Catching up as a learner may take a while: allow for it.
+            let reply: MembershipReply = core
+                .client
+                .call(&at, path::ADD_MEMBER, &request, core.write_timeout * 4)
+                .await
+                .map_err(|e| ClusterError::Internal(e.to_string()))?;
+            match reply {
+                MembershipReply::Changed { index } => return Ok(index),
+                MembershipReply::NotLeader {
+                    leader_addr: Some(next),
+                    ..
+                } if next != at => at = next,
+                MembershipReply::NotLeader { .. } | MembershipReply::UnknownMember => {
+                    return Err(ClusterError::NoLeader)
+                }
                 MembershipReply::Failed(reason) => return Err(ClusterError::Internal(reason)),
             }
         }

@@ -512,3 +512,55 @@ async fn every_members_history_records_the_actor_of_each_write_forwarded_or_not(
         assert_eq!(seen, written, "node {}", node.id());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_added_to_a_running_cluster_catches_up_and_becomes_a_voter() {
+    let mut cluster = Cluster::start(settings()).await;
+    let leader = cluster.agreed_leader().await;
+    for n in 0..20 {
+        cluster
+            .node(leader)
+            .write(register(&format!("before-{n}")))
+            .await
+            .unwrap();
+    }
+    let new = cluster.start_new_node().await;
+    // It finds the cluster through one member, a follower, as `--retry-join` does, and
+    // asks to be added: the follower points it to the leader.
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    let join = vec![cluster.addrs[(follower - 1) as usize].to_string()];
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    tokio::time::timeout(
+        common::WAIT,
+        cluster
+            .node(new)
+            .bootstrap_expect(3, &join, std::time::Duration::from_millis(200), stop),
+    )
+    .await
+    .expect("joined in time")
+    .unwrap();
+    let members = cluster.node(leader).members();
+    assert_eq!(members.len(), 4, "{members:?}");
+    assert!(members.iter().all(|m| m.voter), "{members:?}");
+    // It holds everything written before it came, and takes writes itself.
+    let print = cluster.quiet_fingerprint().await;
+    assert_eq!(fingerprint(&cluster.node(new).state()), print);
+    assert!(cluster
+        .node(new)
+        .state()
+        .job("default", "before-19")
+        .is_some());
+    let through_new = cluster
+        .node(new)
+        .write(register("through-the-new-one"))
+        .await;
+    assert!(through_new.is_ok(), "{through_new:?}");
+    cluster.quiet_fingerprint().await;
+    // Asking again is answered at once with the configuration it is in.
+    let again = cluster
+        .node(new)
+        .add_member(new, &cluster.addrs[(new - 1) as usize].to_string())
+        .await;
+    assert!(again.is_ok(), "{again:?}");
+    assert_eq!(cluster.node(leader).members().len(), 4);
+}

@@ -187,6 +187,62 @@ async fn three_agents_bootstrap_once_and_take_writes_through_every_member() {
     assert_eq!(r.header("X-Nomad-LastContact").as_deref(), Some("0"));
 }
 
+/// A server started later with `--retry-join` naming one member finds a running
+/// cluster, asks to be added, catches up and becomes a voter: four peers everywhere,
+/// the earlier writes on it, and writes through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fourth_agent_with_retry_join_joins_the_running_cluster() {
+    let cluster = Cluster::start().await;
+    cluster.agreed_leader().await;
+    let first = cluster.running().next().unwrap();
+    let r = first
+        .put("/v1/jobs", job("before", 1, "app:1", json!({})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let dir = tempfile::tempdir().unwrap();
+    let peer = free_addr();
+    let fourth = Agent::start(&[
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--cluster-addr",
+        &peer,
+        "--cluster-secret-file",
+        cluster._secret.path().to_str().unwrap(),
+        "--retry-join",
+        &cluster.peers[2],
+    ])
+    .await;
+    let mut sorted: Vec<String> = cluster.peers.iter().cloned().chain([peer]).collect();
+    sorted.sort();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let r = fourth.get("/v1/status/peers").await;
+        if r.status == 200 && r.json() == json!(sorted) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never four peers: {} {}",
+            r.status,
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    holds(&fourth, &["before".to_string()].into_iter().collect()).await;
+    let r = fourth
+        .put("/v1/jobs", job("through-the-fourth", 1, "app:1", json!({})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for agent in cluster.running() {
+        holds(
+            agent,
+            &["through-the-fourth".to_string()].into_iter().collect(),
+        )
+        .await;
+        assert_eq!(agent.get("/v1/status/peers").await.ok(), json!(sorted));
+    }
+}
+
 /// `kill -9` of the leader while two writers submit through the followers: a new
 /// leader is elected, every acknowledged write is on both survivors, each survivor's
 /// index never went back, and once quiet they hold the same jobs at the same index.

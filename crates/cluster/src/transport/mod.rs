@@ -26,6 +26,16 @@ pub mod path {
     pub const READ_INDEX: &str = "/v1/cluster/forward/read-index";
     pub const IDENTITY: &str = "/v1/cluster/identity";
     pub const REMOVE_MEMBER: &str = "/v1/cluster/forward/remove-member";
+    pub const ADD_MEMBER: &str = "/v1/cluster/forward/add-member";
+}
+
+/// A request to the leader to make a node a voting member: a node that finds, through
+/// `--retry-join`, a cluster that is already running asks to be added.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AddMember {
+    pub id: NodeId,
+    /// Its peer API address, as it advertises it.
+    pub addr: String,
 }
 
 /// A request to the leader to take a member out of the configuration.
@@ -34,7 +44,7 @@ pub struct RemoveMember {
     pub id: NodeId,
 }
 
-/// What the leader did with a [`RemoveMember`].
+/// What the leader did with a [`RemoveMember`] or an [`AddMember`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MembershipReply {
     /// The new configuration is committed at this index.

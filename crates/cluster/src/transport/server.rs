@@ -1,6 +1,6 @@
 //! The serving side: the peer API on the node's cluster address.
 
-use super::{decode, encode, path, ForwardWrite, RemoveMember, MAX_BODY_BYTES};
+use super::{decode, encode, path, AddMember, ForwardWrite, RemoveMember, MAX_BODY_BYTES};
 use crate::node::Core;
 use crate::secret::SECRET_HEADER;
 use axum::body::{to_bytes, Body};
@@ -25,6 +25,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route(path::READ_INDEX, post(read_index))
         .route(path::IDENTITY, post(identity))
         .route(path::REMOVE_MEMBER, post(remove_member))
+        .route(path::ADD_MEMBER, post(add_member))
         .with_state(core)
 }
 
@@ -135,4 +136,12 @@ async fn remove_member(State(core): State<Arc<Core>>, request: Request) -> Respo
         Err(refused) => return refused,
     };
     reply(&core.remove_here(remove.id).await)
+}
+
+async fn add_member(State(core): State<Arc<Core>>, request: Request) -> Response {
+    let add: AddMember = match admitted(&core, request).await {
+        Ok(add) => add,
+        Err(refused) => return refused,
+    };
+    reply(&core.add_member_here(add.id, add.addr).await)
 }

@@ -90,6 +90,25 @@ impl Cluster {
         cluster
     }
 
+    /// Starts one more node (the next ID) on a free port, not bootstrapped: a server
+    /// about to be added to the running cluster. Returns its ID.
+    pub async fn start_new_node(&mut self) -> NodeId {
+        let id = self.nodes.len() as NodeId + 1;
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::start(config(
+            id,
+            "127.0.0.1:0".parse().unwrap(),
+            dir.path(),
+            self.raft.clone(),
+        ))
+        .await
+        .unwrap();
+        self.addrs.push(node.addr());
+        self.nodes.push(Some(node));
+        self.dirs.push(dir);
+        id
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         self.nodes[(id - 1) as usize]
             .as_ref()
