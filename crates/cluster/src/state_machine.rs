@@ -300,6 +300,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.engine = DeploymentEngine::from_shared(state, self.engine.stamp().clone());
         self.requests = requests;
         self.published.installed.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            index = meta.last_log_id.map_or(0, |l| l.index),
+            "snapshot installed from the leader (this member was behind its log)"
+        );
         self.publish(Vec::new(), Vec::new());
         Ok(())
     }

@@ -20,6 +20,8 @@ fn free_addr() -> String {
 
 struct Cluster {
     agents: Vec<Option<Agent>>,
+    /// Each member's flags, to restart it as it was.
+    args: Vec<Vec<String>>,
     peers: Vec<String>,
     _dirs: Vec<tempfile::TempDir>,
     _secret: tempfile::NamedTempFile,
@@ -39,6 +41,7 @@ impl Cluster {
         let peers: Vec<String> = (0..3).map(|_| free_addr()).collect();
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
         let mut agents = Vec::new();
+        let mut all_args = Vec::new();
         for i in 0..3 {
             let mut args = vec![
                 "--data-dir".to_string(),
@@ -56,11 +59,13 @@ impl Cluster {
                 }
             }
             args.extend(extra.iter().map(|s| s.to_string()));
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            agents.push(Some(Agent::start(&args).await));
+            let borrowed: Vec<&str> = args.iter().map(String::as_str).collect();
+            agents.push(Some(Agent::start(&borrowed).await));
+            all_args.push(args);
         }
         Cluster {
             agents,
+            args: all_args,
             peers,
             _dirs: dirs,
             _secret: secret,
@@ -94,6 +99,20 @@ impl Cluster {
             assert!(tokio::time::Instant::now() < deadline, "no agreed leader");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// `kill -9` of member `i`.
+    async fn kill(&mut self, i: usize) {
+        let mut killed = self.agents[i].take().expect("running");
+        killed.child.start_kill().unwrap();
+        killed.wait().await;
+    }
+
+    /// Starts member `i` again with its flags and data directory.
+    async fn restart(&mut self, i: usize) {
+        assert!(self.agents[i].is_none(), "member {i} is running");
+        let args: Vec<&str> = self.args[i].iter().map(String::as_str).collect();
+        self.agents[i] = Some(Agent::start(&args).await);
     }
 
     fn index_of(&self, peer: &str) -> usize {
@@ -241,6 +260,85 @@ async fn a_fourth_agent_with_retry_join_joins_the_running_cluster() {
         .await;
         assert_eq!(agent.get("/v1/status/peers").await.ok(), json!(sorted));
     }
+}
+
+/// A member killed while 20,000 entries are written (64 writers through the leader,
+/// each pausing and resuming its own deployment), then restarted, catches up through a
+/// snapshot install — the leader keeps only 100 entries below its snapshots — and holds
+/// the leader's state at the leader's index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_20000_entries_behind_catches_up_through_a_snapshot_install() {
+    const WRITERS: usize = 64;
+    const ENTRIES: usize = 20_000;
+    let mut cluster = Cluster::start_with(&["--log-retention", "100"]).await;
+    let leader = cluster.agreed_leader().await;
+    let leading = cluster.index_of(&leader);
+    let lagging = (0..3).find(|i| *i != leading).unwrap();
+    let client = cluster.agents[leading].as_ref().unwrap().client.clone();
+    let mut deployments = Vec::new();
+    for w in 0..WRITERS {
+        let id = format!("toggle-{w}");
+        let r = client
+            .put("/v1/jobs", job(&id, 1, "app:1", json!({})))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let d = client.get(&format!("/v1/job/{id}/deployment")).await.ok();
+        deployments.push(d["ID"].as_str().unwrap().to_owned());
+    }
+    cluster.kill(lagging).await;
+    let writers: Vec<_> = deployments
+        .into_iter()
+        .map(|d| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for n in 0..ENTRIES / WRITERS + 1 {
+                    let pause = n % 2 == 0;
+                    let r = client
+                        .put(
+                            &format!("/v1/deployment/pause/{d}"),
+                            json!({"DeploymentID": d, "Pause": pause}),
+                        )
+                        .await;
+                    assert_eq!(r.status, 200, "{}", r.text);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    // The deployments' index: every pause and resume wrote that table.
+    let target = client.get("/v1/deployments").await.index();
+    assert!(target > ENTRIES as u64, "{target}");
+
+    cluster.restart(lagging).await;
+    let member = cluster.agents[lagging].as_ref().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = member.get("/v1/deployments?stale").await;
+        if r.status == 200 && r.index() >= target {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still behind: {} at {}",
+            r.status,
+            r.index()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        member
+            .log_line("snapshot installed from the leader")
+            .is_some(),
+        "caught up without a snapshot install"
+    );
+    let mine = member
+        .get(&format!("/v1/jobs?stale&at_index={target}"))
+        .await;
+    let theirs = client.get(&format!("/v1/jobs?at_index={target}")).await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert_eq!(mine.json(), theirs.json());
 }
 
 /// `kill -9` of the leader while two writers submit through the followers: a new
