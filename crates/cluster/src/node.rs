@@ -103,6 +103,9 @@ pub struct NodeConfig {
     pub leader_wait: Duration,
     /// Committed batches the [`Node::commits`] feed keeps for a slow receiver.
     pub commit_feed_capacity: usize,
+    /// Tests only: network faults injected into every call this node makes to a peer
+    /// (see [`crate::transport::faults`]). `None` in production.
+    pub net_faults: Option<Arc<crate::transport::faults::NetFaults>>,
 }
 
 impl NodeConfig {
@@ -126,6 +129,7 @@ impl NodeConfig {
             write_timeout: Duration::from_secs(10),
             leader_wait: Duration::from_secs(5),
             commit_feed_capacity: 1024,
+            net_faults: None,
         }
     }
 }
@@ -459,7 +463,10 @@ impl Node {
         )?;
         let published = state_machine.published();
         let snapshot = state_machine.snapshot_file();
-        let client = PeerClient::new(config.secret.clone(), config.connect_timeout)?;
+        let mut client = PeerClient::new(config.secret.clone(), config.connect_timeout)?;
+        if let Some(faults) = &config.net_faults {
+            client = client.with_faults(faults.clone(), addr.to_string());
+        }
         let raft_config = Arc::new(config.raft.to_openraft("rollout")?);
         let raft = Raft::new(
             config.id,

@@ -1,6 +1,7 @@
 //! The calling side: openraft's network factory over HTTP, and the calls a follower
 //! makes to its leader.
 
+use super::faults::NetFaults;
 use super::{decode, encode, path, CONTENT_TYPE};
 use crate::secret::{ClusterSecret, SECRET_HEADER};
 use crate::types::{NodeId, TypeConfig};
@@ -15,6 +16,7 @@ use openraft::raft::{
 use openraft::{BasicNode, RaftNetwork, RaftNetworkFactory};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The first pause after a peer could not be reached; pauses double up to
@@ -53,7 +55,13 @@ impl CallError {
 pub struct PeerClient {
     http: reqwest::Client,
     secret: ClusterSecret,
+    /// Tests only: the fault plan every call goes through, and this node's address.
+    faults: Option<(Arc<NetFaults>, String)>,
 }
+
+/// How long a call lost by the fault plan takes to fail: a loss noticed quickly, so
+/// that tests under heavy loss still make progress.
+const LOST_CALL_FAILS_AFTER: Duration = Duration::from_millis(50);
 
 impl PeerClient {
     /// A client whose connections are given up after `connect_timeout`.
@@ -62,7 +70,18 @@ impl PeerClient {
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .build()?;
-        Ok(PeerClient { http, secret })
+        Ok(PeerClient {
+            http,
+            secret,
+            faults: None,
+        })
+    }
+
+    /// This client, with every call from `from` (the node's own peer address) going
+    /// through `faults`.
+    pub fn with_faults(mut self, faults: Arc<NetFaults>, from: String) -> PeerClient {
+        self.faults = Some((faults, from));
+        self
     }
 
     /// POSTs `request` to `path` on the peer at `addr` (`host:port`) and decodes the
@@ -79,6 +98,44 @@ impl PeerClient {
             message,
         };
         let body = encode(request).map_err(|e| failed(format!("encoding the request: {e}")))?;
+        let Some((faults, from)) = &self.faults else {
+            return self.send(addr, path, body, timeout).await;
+        };
+        let fate = faults.decide(from, addr);
+        if !fate.delay.is_zero() {
+            tokio::time::sleep(fate.delay).await;
+        }
+        if fate.drop_request {
+            tokio::time::sleep(LOST_CALL_FAILS_AFTER.min(timeout)).await;
+            return Err(failed("request lost (injected fault)".into()));
+        }
+        if let Some(after) = fate.duplicate {
+            let copy = self.clone();
+            let (addr, path, body) = (addr.to_owned(), path.to_owned(), body.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _: Result<serde::de::IgnoredAny, _> =
+                    copy.send(&addr, &path, body, timeout).await;
+            });
+        }
+        let answer = self.send(addr, path, body, timeout).await;
+        if fate.drop_response {
+            return Err(failed("answer lost (injected fault)".into()));
+        }
+        answer
+    }
+
+    async fn send<Resp: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Resp, CallError> {
+        let failed = |message: String| CallError::Failed {
+            addr: addr.to_owned(),
+            message,
+        };
         let response = self
             .http
             .post(format!("http://{addr}{path}"))

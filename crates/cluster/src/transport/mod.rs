@@ -10,6 +10,7 @@
 //! secret before reading its body.
 
 pub mod client;
+pub mod faults;
 pub(crate) mod server;
 
 use crate::types::{NodeId, RequestId};

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use rollout_cluster::transport::faults::NetFaults;
 use rollout_cluster::{ClusterSecret, Node, NodeConfig, NodeId, RaftSettings};
 use rollout_engine::command::RegisterJob;
 use rollout_engine::testing::{service_job, update};
@@ -10,6 +11,7 @@ use rollout_store::codec::state_fingerprint;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Bound on every wait in these tests (elections, replication, catch-up). Generous:
@@ -46,25 +48,27 @@ pub struct Cluster {
     pub addrs: Vec<SocketAddr>,
     pub dirs: Vec<tempfile::TempDir>,
     pub raft: RaftSettings,
+    /// The network fault plan every node's calls go through, if any.
+    pub faults: Option<Arc<NetFaults>>,
 }
 
 impl Cluster {
     /// Starts three nodes on free ports, bootstraps them once from node 1 and waits
     /// until every node knows the same leader.
     pub async fn start(raft: RaftSettings) -> Cluster {
+        Cluster::start_with_faults(raft, None).await
+    }
+
+    /// [`Cluster::start`] with every node's calls to its peers going through `faults`.
+    pub async fn start_with_faults(raft: RaftSettings, faults: Option<Arc<NetFaults>>) -> Cluster {
         let mut nodes = Vec::new();
         let mut addrs = Vec::new();
         let mut dirs = Vec::new();
         for id in 1..=3 {
             let dir = tempfile::tempdir().unwrap();
-            let node = Node::start(config(
-                id,
-                "127.0.0.1:0".parse().unwrap(),
-                dir.path(),
-                raft.clone(),
-            ))
-            .await
-            .unwrap();
+            let mut c = config(id, "127.0.0.1:0".parse().unwrap(), dir.path(), raft.clone());
+            c.net_faults = faults.clone();
+            let node = Node::start(c).await.unwrap();
             addrs.push(node.addr());
             nodes.push(Some(node));
             dirs.push(dir);
@@ -85,6 +89,7 @@ impl Cluster {
             addrs,
             dirs,
             raft,
+            faults,
         };
         cluster.agreed_leader().await;
         cluster
@@ -148,6 +153,7 @@ impl Cluster {
         assert!(self.nodes[i].is_none(), "node {id} is running");
         let mut config = config(id, self.addrs[i], self.dirs[i].path(), self.raft.clone());
         config.secret = ClusterSecret::new(secret).unwrap();
+        config.net_faults = self.faults.clone();
         self.nodes[i] = Some(Node::start(config).await.unwrap());
     }
 
