@@ -289,12 +289,14 @@ mod tests {
     fn compares_orders_and_hashes_as_str() {
         let words = ["", "a", "b", "ab", "running", "Run"];
         for x in words {
-            assert_eq!(hash_of(&SharedStr::from(x)), hash_of(x));
+            let shared_x = SharedStr::from(x);
+            assert_eq!(hash_of(&shared_x), hash_of(x));
             for y in words {
-                assert_eq!(SharedStr::from(x).cmp(&SharedStr::from(y)), x.cmp(y));
-                assert_eq!(SharedStr::from(x) == SharedStr::from(y), x == y);
-                assert_eq!(SharedStr::from(x) == y, x == y);
-                assert_eq!(y == SharedStr::from(x), x == y);
+                let shared_y = SharedStr::from(y);
+                assert_eq!(shared_x.cmp(&shared_y), x.cmp(y));
+                assert_eq!(shared_x == shared_y, x == y);
+                assert_eq!(shared_x == y, x == y);
+                assert_eq!(y == shared_x, x == y);
             }
         }
     }
