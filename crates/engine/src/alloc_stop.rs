@@ -24,13 +24,13 @@ pub(crate) fn stop(tx: &mut Tx, c: &StopAllocation) -> Result<()> {
     let why = ("AS1", "an operator asked for the allocation to be stopped");
     tx.put_alloc_over(Some(&stored), a, true, why);
     let eval = Evaluation {
-        namespace: stored.namespace.clone(),
+        namespace: stored.namespace.to_string(),
         priority: job.as_ref().map_or(50, |j| j.priority),
         eval_type: job
             .as_ref()
             .map_or_else(|| "service".to_string(), |j| j.job_type.clone()),
         triggered_by: triggered_by::ALLOC_STOP.to_string(),
-        job_id: stored.job_id.clone(),
+        job_id: stored.job_id.to_string(),
         job_modify_index: job.as_ref().map_or(0, |j| j.job_modify_index),
         status: eval_status::PENDING.to_string(),
         ..Evaluation::default()

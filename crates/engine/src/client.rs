@@ -31,8 +31,8 @@ pub(crate) fn update_allocs(tx: &mut Tx, req: &ClientAllocUpdates) -> Result<()>
         );
         let newly_failed = !was_down && u.client_status == client_status::FAILED;
         let newly_lost = !was_down && u.client_status == client_status::LOST;
-        a.client_status = u.client_status.clone();
-        a.client_description = u.client_description.clone();
+        a.client_status = u.client_status.as_str().into();
+        a.client_description = u.client_description.as_str().into();
         if u.task_states.is_some() {
             a.task_states = u.task_states.clone();
         }

@@ -2,7 +2,7 @@
 //! the rollback decision, and events describing every change.
 
 use crate::model::id::empty_as_none;
-use crate::model::DeploymentUpdateResponse;
+use crate::model::{DeploymentUpdateResponse, SharedStr};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -161,7 +161,7 @@ pub struct Event {
     pub event_type: &'static str,
     /// The object's key: an ID, the job ID for jobs, the accessor ID of a token, the
     /// name of a policy.
-    pub key: String,
+    pub key: SharedStr,
     /// The object's namespace (empty for ACL objects, which have none).
     pub namespace: Arc<str>,
     /// The job the object belongs to (event stream `FilterKeys`); empty for ACL objects.
@@ -184,7 +184,7 @@ pub struct Decision {
     /// What changed.
     pub topic: Topic,
     /// The object's key: an ID, or the job ID for jobs.
-    pub key: String,
+    pub key: SharedStr,
     /// Created, updated or deleted.
     pub change: Change,
     /// The rule that made the change (a rule ID of `docs/semantics.md`).

@@ -134,8 +134,8 @@ pub(crate) fn apply_plan_result(tx: &mut Tx, req: &PlanResult) -> Result<()> {
 fn stop_alloc(tx: &mut Tx, id: &Uuid, why: &str) -> Result<()> {
     let Some(a) = tx.alloc(id) else { return Ok(()) };
     let mut a = (*a).clone();
-    a.desired_status = desired_status::STOP.to_string();
-    a.desired_description = why.to_string();
+    a.desired_status = desired_status::STOP.into();
+    a.desired_description = why.into();
     a.modify_time = tx.now;
     let rule = stop_rule(why);
     write_alloc(tx, a, true, (rule, format!("stopped: {why}")))
@@ -190,18 +190,18 @@ fn place(
     };
     let a = Allocation {
         id,
-        namespace: eval.namespace.clone(),
+        namespace: eval.namespace.as_str().into(),
         eval_id: Some(eval.id),
-        name: q.name.clone(),
-        node_id: submitted.node_id.clone(),
-        node_name: submitted.node_name.clone(),
-        job_id: eval.job_id.clone(),
+        name: q.name.as_str().into(),
+        node_id: submitted.node_id.as_str().into(),
+        node_name: submitted.node_name.as_str().into(),
+        job_id: eval.job_id.as_str().into(),
         job_version: q.job_version,
-        task_group: q.task_group.clone(),
+        task_group: q.task_group.as_str().into(),
         allocated_resources: submitted.allocated_resources.as_ref().map(Opaque::new),
         metrics: submitted.metrics.as_ref().map(Opaque::new),
-        desired_status: desired_status::RUN.to_string(),
-        client_status: client_status::PENDING.to_string(),
+        desired_status: desired_status::RUN.into(),
+        client_status: client_status::PENDING.into(),
         deployment_id,
         deployment_status,
         reschedule_tracker,
@@ -277,7 +277,7 @@ fn next_tracker(tx: &Tx, prev: &Allocation, eval: &Evaluation) -> RescheduleTrac
     events.push(RescheduleEvent {
         delay: reschedule_delay(&policy, prev.reschedule_tracker.as_deref()),
         prev_alloc_id: prev.id.to_string(),
-        prev_node_id: prev.node_id.clone(),
+        prev_node_id: prev.node_id.to_string(),
         reschedule_time: tx.now,
     });
     RescheduleTracker {

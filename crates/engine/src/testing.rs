@@ -152,7 +152,7 @@ pub fn eval_complete(eval: Uuid) -> Command {
 pub fn by_group(allocs: &[Allocation]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for a in allocs {
-        *m.entry(a.task_group.clone()).or_default() += 1;
+        *m.entry(a.task_group.to_string()).or_default() += 1;
     }
     m
 }

@@ -5,7 +5,7 @@
 //! only if every step succeeded, so a command is all-or-nothing by construction.
 
 use crate::command::Envelope;
-use crate::model::{Allocation, Deployment, Evaluation, Job, UnixNanos};
+use crate::model::{Allocation, Deployment, Evaluation, Job, SharedStr, UnixNanos};
 use crate::outcome::{Change, Decision, Event, Outcome, Topic};
 use crate::state::{JobKey, State};
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -22,6 +22,20 @@ pub(crate) enum EventKey {
     Job(Arc<str>),
     /// An ACL policy's name.
     Name(Arc<str>),
+}
+
+impl EventKey {
+    /// The key as events and the trace spell it. A job's or policy's name shares the
+    /// interned string; an ID is formatted once, on the stack, into one shared copy.
+    fn text(&self) -> SharedStr {
+        match self {
+            EventKey::Id(id) => {
+                let mut buf = Uuid::encode_buffer();
+                SharedStr::from(&*id.hyphenated().encode_lower(&mut buf))
+            }
+            EventKey::Job(name) | EventKey::Name(name) => SharedStr::from(name.clone()),
+        }
+    }
 }
 
 /// Why a change is made: the rule (a rule ID of `docs/semantics.md`) and the inputs that
@@ -117,10 +131,7 @@ impl Tx {
         why: impl Into<Why>,
     ) {
         let Why { rule, reason } = why.into();
-        let text = match &key {
-            EventKey::Id(id) => id.to_string(),
-            EventKey::Job(id) | EventKey::Name(id) => id.to_string(),
-        };
+        let text = key.text();
         self.out.trace.push(Decision {
             topic,
             key: text.clone(),

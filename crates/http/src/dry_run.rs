@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 use crate::query::WriteOptions;
 use crate::server::Api;
-use rollout_engine::model::{Allocation, Deployment, Evaluation, Job};
+use rollout_engine::model::{Allocation, Deployment, Evaluation, Job, SharedStr};
 use rollout_engine::VirtualClock;
 use rollout_engine::{
     Actor, Applied, Change, Command, DeploymentEngine, Outcome, RollbackDecision, RollbackOutcome,
@@ -70,7 +70,7 @@ impl RollbackView {
 #[serde(rename_all = "PascalCase")]
 pub struct ChangeView {
     pub topic: &'static str,
-    pub key: String,
+    pub key: SharedStr,
     pub change: &'static str,
     pub rule: &'static str,
     pub reason: String,

@@ -156,7 +156,7 @@ impl JobListStub {
             .map(|g| (g.name.clone(), TaskGroupSummary::default()))
             .collect();
         for alloc in state.job_allocs(&job.namespace, &job.id) {
-            let group = summary.entry(alloc.task_group.clone()).or_default();
+            let group = summary.entry(alloc.task_group.to_string()).or_default();
             match alloc.client_status.as_str() {
                 client_status::PENDING => group.starting += 1,
                 client_status::RUNNING => group.running += 1,

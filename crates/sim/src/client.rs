@@ -224,7 +224,7 @@ impl Clients {
                 a.id,
                 ClientAlloc {
                     id: a.id,
-                    node_id: a.node_id.clone(),
+                    node_id: a.node_id.to_string(),
                     fate,
                     started_at: None,
                     terminal: false,

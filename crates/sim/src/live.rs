@@ -26,7 +26,7 @@ use crate::rng::SimRng;
 use crate::scheduler::{bind, Scheduler, SchedulerConfig};
 use rollout_engine::command::{ClientAllocUpdate, ClientAllocUpdates, UpdateEvalStatus};
 use rollout_engine::command::{ClientDeploymentStatus, PlanResult};
-use rollout_engine::model::{client_status, eval_status, Timestamp, UnixNanos};
+use rollout_engine::model::{client_status, eval_status, SharedStr, Timestamp, UnixNanos};
 use rollout_engine::node::{node_status, Node, RegisterNode};
 use rollout_engine::{plan, Command, Error, State};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -160,7 +160,7 @@ pub struct LiveCluster {
     /// Nodes whose registration the engine refused: not tried again.
     unregistrable: BTreeSet<usize>,
     /// Job versions whose knob problems were already noted (once each is enough).
-    noted_versions: BTreeSet<(String, String, u64)>,
+    noted_versions: BTreeSet<(SharedStr, SharedStr, u64)>,
     notes: Vec<Note>,
 }
 
@@ -243,7 +243,7 @@ impl LiveCluster {
                     if !problems.is_empty() && self.noted_versions.insert(version) {
                         self.notes
                             .extend(problems.into_iter().map(|problem| Note::Knob {
-                                job: a.job_id.clone(),
+                                job: a.job_id.to_string(),
                                 version: a.job_version,
                                 problem,
                             }));

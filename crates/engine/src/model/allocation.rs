@@ -5,6 +5,7 @@
 
 use super::compact::{Opaque, SmallMap};
 use super::id::empty_as_none;
+use super::shared_str::SharedStr;
 use super::skip::{is_zero_i64, is_zero_u64};
 use super::time::{DurationNs, Timestamp, UnixNanos};
 use serde::{Deserialize, Serialize};
@@ -44,8 +45,8 @@ pub struct Allocation {
     #[serde(rename = "ID")]
     pub id: Uuid,
     /// Its job's namespace (`Namespace`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub namespace: SharedStr,
     /// The evaluation that placed it (`EvalID`).
     #[serde(
         rename = "EvalID",
@@ -54,22 +55,22 @@ pub struct Allocation {
     )]
     pub eval_id: Option<Uuid>,
     /// `job.group[index]` (`Name`): the name slot it holds.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub name: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub name: SharedStr,
     /// The node it runs on (`NodeID`).
-    #[serde(rename = "NodeID", skip_serializing_if = "String::is_empty")]
-    pub node_id: String,
+    #[serde(rename = "NodeID", skip_serializing_if = "SharedStr::is_empty")]
+    pub node_id: SharedStr,
     /// That node's name (`NodeName`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub node_name: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub node_name: SharedStr,
     /// Its job (`JobID`).
-    #[serde(rename = "JobID", skip_serializing_if = "String::is_empty")]
-    pub job_id: String,
+    #[serde(rename = "JobID", skip_serializing_if = "SharedStr::is_empty")]
+    pub job_id: SharedStr,
     /// The job version this allocation runs (Nomad embeds the whole job instead).
     pub job_version: u64,
     /// Its task group (`TaskGroup`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub task_group: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub task_group: SharedStr,
     /// Resources the scheduler allocated (`AllocatedResources`), stored verbatim.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allocated_resources: Option<Opaque>,
@@ -77,20 +78,20 @@ pub struct Allocation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Opaque>,
     /// What the server wants (`DesiredStatus`, see [`desired_status`]).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub desired_status: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub desired_status: SharedStr,
     /// Why (`DesiredDescription`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub desired_description: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub desired_description: SharedStr,
     /// Transitions requested by the server, e.g. a reschedule the watcher allows
     /// (`DesiredTransition`).
     pub desired_transition: DesiredTransition,
     /// What the client reports (`ClientStatus`, see [`client_status`]).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub client_status: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub client_status: SharedStr,
     /// The client's words (`ClientDescription`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub client_description: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub client_description: SharedStr,
     /// Per-task state as the client reports it (`TaskStates`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_states: Option<SmallMap<TaskState>>,
@@ -124,8 +125,8 @@ pub struct Allocation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preempted_allocations: Option<Vec<String>>,
     /// The allocation that preempted it (`PreemptedByAllocation`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub preempted_by_allocation: String,
+    #[serde(skip_serializing_if = "SharedStr::is_empty")]
+    pub preempted_by_allocation: SharedStr,
     /// `CreateIndex`: the index that created it.
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub create_index: u64,
@@ -369,9 +370,9 @@ pub struct TaskEvent {
 #[serde(default, rename_all = "PascalCase")]
 pub struct AllocListStub {
     /// As [`Allocation::client_description`].
-    pub client_description: String,
+    pub client_description: SharedStr,
     /// As [`Allocation::client_status`].
-    pub client_status: String,
+    pub client_status: SharedStr,
     /// As [`Allocation::create_index`].
     pub create_index: u64,
     /// As [`Allocation::create_time`].
@@ -379,9 +380,9 @@ pub struct AllocListStub {
     /// As [`Allocation::deployment_status`].
     pub deployment_status: Option<AllocDeploymentStatus>,
     /// As [`Allocation::desired_description`].
-    pub desired_description: String,
+    pub desired_description: SharedStr,
     /// As [`Allocation::desired_status`].
-    pub desired_status: String,
+    pub desired_status: SharedStr,
     /// As [`Allocation::desired_transition`].
     pub desired_transition: DesiredTransition,
     /// As [`Allocation::eval_id`].
@@ -395,9 +396,9 @@ pub struct AllocListStub {
     pub id: Uuid,
     /// As [`Allocation::job_id`].
     #[serde(rename = "JobID")]
-    pub job_id: String,
+    pub job_id: SharedStr,
     /// The job's type (`JobType`), joined from the job.
-    pub job_type: String,
+    pub job_type: SharedStr,
     /// As [`Allocation::job_version`].
     pub job_version: u64,
     /// As [`Allocation::modify_index`].
@@ -405,25 +406,25 @@ pub struct AllocListStub {
     /// As [`Allocation::modify_time`].
     pub modify_time: UnixNanos,
     /// As [`Allocation::name`].
-    pub name: String,
+    pub name: SharedStr,
     /// As [`Allocation::namespace`].
-    pub namespace: String,
+    pub namespace: SharedStr,
     /// As [`Allocation::next_allocation`].
     #[serde(with = "empty_as_none")]
     pub next_allocation: Option<Uuid>,
     /// As [`Allocation::node_id`].
     #[serde(rename = "NodeID")]
-    pub node_id: String,
+    pub node_id: SharedStr,
     /// As [`Allocation::node_name`].
-    pub node_name: String,
+    pub node_name: SharedStr,
     /// As [`Allocation::preempted_allocations`].
     pub preempted_allocations: Option<Vec<String>>,
     /// As [`Allocation::preempted_by_allocation`].
-    pub preempted_by_allocation: String,
+    pub preempted_by_allocation: SharedStr,
     /// As [`Allocation::reschedule_tracker`].
     pub reschedule_tracker: Option<RescheduleTracker>,
     /// As [`Allocation::task_group`].
-    pub task_group: String,
+    pub task_group: SharedStr,
     /// As [`Allocation::task_states`].
     pub task_states: Option<SmallMap<TaskState>>,
 }
@@ -444,7 +445,7 @@ impl AllocListStub {
             followup_eval_id: alloc.followup_eval_id,
             id: alloc.id,
             job_id: alloc.job_id.clone(),
-            job_type: job_type.to_string(),
+            job_type: job_type.into(),
             job_version: alloc.job_version,
             modify_index: alloc.modify_index,
             modify_time: alloc.modify_time,

@@ -6,6 +6,7 @@ pub(crate) mod deployment;
 pub(crate) mod evaluation;
 pub mod id;
 pub(crate) mod job;
+mod shared_str;
 mod skip;
 pub mod task_event;
 pub mod time;
@@ -23,6 +24,7 @@ pub use job::{
     health_check, job_status, job_type, Consul, Job, LogConfig, Meta, ReschedulePolicy, Resources,
     RestartPolicy, Strategy, Task, TaskGroup, UpdateStrategy,
 };
+pub use shared_str::SharedStr;
 pub use time::{
     parse_go_duration, DurationNs, Timestamp, UnixNanos, HOUR_NS, MINUTE_NS, SECOND_NS,
 };

@@ -466,7 +466,7 @@ impl<'a> Ctx<'a> {
         }
         if counts_as_canary {
             w.existing_canaries += 1;
-            w.used_canary_names.insert(a.name.clone());
+            w.used_canary_names.insert(a.name.as_str());
         }
     }
 
@@ -603,7 +603,7 @@ impl<'a> Ctx<'a> {
         let mut idx = 0u64;
         while (w.plan.canaries.len() as u64) < wanted {
             let n = self.name(&g.job.id, &g.tg.name, idx);
-            if !self.detail || !w.used_canary_names.contains(&n) {
+            if !self.detail || !w.used_canary_names.contains(n.as_str()) {
                 w.plan.canaries.push(Placement {
                     name: n,
                     task_group: g.tg.name.clone(),
@@ -632,7 +632,7 @@ impl<'a> Ctx<'a> {
             };
             w.budget = w.budget.saturating_sub(1);
             w.plan.placements.push(Placement {
-                name: a.name.clone(),
+                name: a.name.to_string(),
                 task_group: g.tg.name.clone(),
                 job_version: version,
                 canary: keep_canary,
@@ -684,7 +684,7 @@ impl<'a> Ctx<'a> {
             w.budget -= 1;
             w.plan.stops.push(self.stop(a, stop_reason::UPDATING));
             w.plan.destructive.push(Placement {
-                name: a.name.clone(),
+                name: a.name.to_string(),
                 task_group: g.tg.name.clone(),
                 job_version: g.job.version,
                 canary: false,
@@ -851,7 +851,7 @@ struct Work<'a> {
     /// Unreplaced canaries of the current deployment (C7).
     existing_canaries: u64,
     /// Their names: new canaries take other names.
-    used_canary_names: BTreeSet<String>,
+    used_canary_names: BTreeSet<&'a str>,
     /// Name slots claimed so far.
     slots: BTreeSet<u64>,
     /// Live allocations of older versions that hold a slot: updated in place or

@@ -6,7 +6,7 @@
 //! wants into a frame.
 
 use crate::acl::views::{PolicyView, TokenView};
-use rollout_engine::model::{Allocation, Deployment, Evaluation, Job};
+use rollout_engine::model::{Allocation, Deployment, Evaluation, Job, SharedStr};
 use rollout_engine::namespace::Namespace;
 use rollout_engine::node::Node;
 use rollout_engine::{Actor, Change, Event, State, Topic};
@@ -29,7 +29,7 @@ pub(crate) struct Frame {
 /// One event: what subscribers filter on, and its JSON.
 pub(crate) struct Rendered {
     pub topic: Topic,
-    pub key: String,
+    pub key: SharedStr,
     pub filter_keys: Vec<String>,
     pub namespace: Arc<str>,
     pub json: String,

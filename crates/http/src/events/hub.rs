@@ -103,7 +103,9 @@ impl Registry {
         }
         let mut ids = self.any_key.clone();
         for e in &frame.events {
-            for key in std::iter::once(&e.key).chain(&e.filter_keys) {
+            for key in
+                std::iter::once(e.key.as_str()).chain(e.filter_keys.iter().map(String::as_str))
+            {
                 if let Some(found) = self.by_key.get(key) {
                     ids.extend_from_slice(found);
                 }

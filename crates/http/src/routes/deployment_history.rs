@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::ids;
 use crate::query::QueryOptions;
 use crate::server::Api;
-use rollout_engine::model::Deployment;
+use rollout_engine::model::{Deployment, SharedStr};
 use rollout_engine::{Actor, Decision, Topic};
 use rollout_store::{Committed, HistoryError};
 use serde::Serialize;
@@ -54,7 +54,7 @@ pub struct Transition<T> {
 #[serde(rename_all = "PascalCase")]
 pub struct DecisionView {
     pub topic: &'static str,
-    pub key: String,
+    pub key: SharedStr,
     pub change: &'static str,
     pub rule: &'static str,
     pub reason: String,

@@ -84,7 +84,7 @@ fn summarize(state: &EngineState, job: &Job) -> JobSummary {
     let mut modify_index = job.create_index;
     for a in state.job_allocs(&job.namespace, &job.id) {
         modify_index = modify_index.max(a.modify_index);
-        let g = groups.entry(a.task_group.clone()).or_default();
+        let g = groups.entry(a.task_group.to_string()).or_default();
         match a.client_status.as_str() {
             client_status::PENDING => g.starting += 1,
             client_status::RUNNING => g.running += 1,
@@ -206,7 +206,7 @@ async fn scale_status(
                 })
                 .collect();
             for a in state.job_allocs(&job.namespace, &job.id) {
-                let Some(g) = groups.get_mut(&a.task_group) else {
+                let Some(g) = groups.get_mut(a.task_group.as_str()) else {
                     continue;
                 };
                 if !live_of_current_version(job, a) {
