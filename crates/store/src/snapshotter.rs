@@ -85,25 +85,25 @@ pub(crate) struct Snapshotter {
 }
 
 impl Snapshotter {
+    /// The snapshotter of the store in `dir`, keeping what `options` say
+    /// (`snapshots_retained`, `log_retention`, `faults`).
     pub(crate) fn new(
         dir: &Path,
-        retained: usize,
-        retention: LogRetention,
+        options: &crate::Options,
         db: Arc<DbSlot>,
         writer: SyncSender<Msg>,
-        faults: Option<Arc<FaultPlan>>,
         durable_index: u64,
         observer: Arc<crate::observer::ObserverSlot>,
     ) -> Snapshotter {
         Snapshotter {
             observer,
             dir: dir.to_path_buf(),
-            retained: retained.max(1),
-            retention,
+            retained: options.snapshots_retained.max(1),
+            retention: options.log_retention,
             db,
             db_path: dir.join(crate::recovery::DB_FILE),
             writer,
-            faults,
+            faults: options.faults.clone(),
             busy: AtomicBool::new(false),
             writing: Mutex::new(()),
             status: Mutex::new(SnapshotStatus {

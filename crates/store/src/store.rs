@@ -169,11 +169,9 @@ impl Store {
         let (feed, _) = broadcast::channel(options.commit_feed_capacity.max(1));
         let snapshotter = Arc::new(Snapshotter::new(
             &dir,
-            options.snapshots_retained,
-            options.log_retention,
+            &options,
             db.clone(),
             tx.clone(),
-            options.faults.clone(),
             recovered.report.snapshot_index.unwrap_or(0),
             observer,
         ));

@@ -30,7 +30,7 @@ fn fill_with_snapshots(store: &Store, n: u64) {
                 &format!("app:{i}"),
             ))
             .unwrap();
-        if store.state().index() % 10 == 0 {
+        if store.state().index().is_multiple_of(10) {
             store.snapshot_now().unwrap();
         }
     }
@@ -100,7 +100,7 @@ fn retention_by_age_keeps_the_entries_stamped_within_it() {
         "kept {} entries before the window",
         first_inside - first_kept.index
     );
-    assert_eq!(truncated % 10, 0, "truncated through a snapshot");
+    assert!(truncated.is_multiple_of(10), "truncated through a snapshot");
     assert!(truncated > 0);
     assert_eq!(too_old(&store, truncated), truncated + 1);
 }
