@@ -28,7 +28,8 @@ pub struct Options {
     pub snapshot_every_entries: u64,
     /// Snapshot after this many bytes of log records (0: never by size).
     pub snapshot_every_bytes: u64,
-    /// Snapshot files kept; older ones are deleted after a new one is durable.
+    /// The newest snapshot files always kept; older ones are deleted after a new one is
+    /// durable, unless the retained log still needs them (see `log_retention`).
     pub snapshots_retained: usize,
     /// How far back the log reaches below the newest snapshot: time travel, deployment
     /// history, replay and log export see exactly what it keeps. Whatever it says, the
