@@ -2,8 +2,10 @@
 //!
 //! The embedder here runs canary rollouts with auto-revert and two rules of its own
 //! that it wants to hold whatever operators and clients do:
-//! 1. *a deployment succeeds only if every canary it placed was reported healthy* (the
-//!    deploy gate its users were promised), and
+//! 1. *a deployment succeeds only if every canary it placed was reported healthy* — and
+//!    still healthy when the deployment was promoted, or at its success (the deploy gate
+//!    its users were promised; a canary that fails after the promotion is an ordinary
+//!    allocation by then, replaced under the progress deadline), and
 //! 2. *every failure of an auto-reverting deployment says what happened to the rollback*
 //!    (a rollback decision in the same outcome, so its audit log is never silent).
 //!
@@ -65,14 +67,37 @@ fn strategy() -> UpdateStrategy {
     }
 }
 
-/// The embedder's memory: which allocations its clients reported healthy.
+/// The embedder's memory: which allocations its clients last reported healthy, and which
+/// canaries were so when their deployment was promoted.
 #[derive(Default)]
 struct Reports {
     healthy: BTreeSet<Uuid>,
+    healthy_at_promotion: BTreeSet<Uuid>,
+}
+
+impl Reports {
+    /// Remembers the canaries of `deployment` that were healthy when it was promoted.
+    fn promoted(&mut self, w: &World, deployment: &Uuid) {
+        let Some(d) = w.state().deployment(deployment) else {
+            return;
+        };
+        for g in d.task_groups.values() {
+            for c in g.placed_canaries_slice() {
+                if self.healthy.contains(c) {
+                    self.healthy_at_promotion.insert(*c);
+                }
+            }
+        }
+    }
+
+    /// Whether canary `c` passed the gate: healthy now, or when it was promoted.
+    fn gate_passed(&self, c: &Uuid) -> bool {
+        self.healthy.contains(c) || self.healthy_at_promotion.contains(c)
+    }
 }
 
 /// Rule 1: a deployment that turned successful in this step placed only canaries that
-/// were reported healthy.
+/// were reported healthy (and still were at its promotion, or are now).
 fn deploy_gate_holds(w: &World, before: &rollout_engine::State, r: &Reports) -> Result<(), String> {
     for d in w.state().deployments_in_namespace(None) {
         let was = before.deployment(&d.id).map(|o| o.status.clone());
@@ -80,11 +105,7 @@ fn deploy_gate_holds(w: &World, before: &rollout_engine::State, r: &Reports) -> 
             continue;
         }
         for g in d.task_groups.values() {
-            if let Some(c) = g
-                .placed_canaries_slice()
-                .iter()
-                .find(|c| !r.healthy.contains(c))
-            {
+            if let Some(c) = g.placed_canaries_slice().iter().find(|c| !r.gate_passed(c)) {
                 return Err(format!(
                     "deployment {} succeeded with canary {c} never reported healthy",
                     d.id
@@ -154,7 +175,13 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                     Some(w.client(a.id, "failed", Some(false)))
                 }
             }
-            Step::Promote => w.promote(latest).ok(),
+            Step::Promote => {
+                let promoted = w.promote(latest).ok();
+                if promoted.is_some() {
+                    reports.promoted(&w, &latest);
+                }
+                promoted
+            }
             Step::Pause => w.pause(latest, true).ok(),
             Step::Resume => w.pause(latest, false).ok(),
             Step::Fail => w.fail(latest).ok(),
@@ -232,6 +259,55 @@ fn c7_a_canary_placed_into_an_existing_deployment_must_be_healthy_before_success
         Promote,
         Schedule,
         r(182, true),
+    ]);
+    if let Err(e) = run(&steps) {
+        panic!("{e}");
+    }
+}
+
+/// Found by the property above (its regression file replays it too): a canary reported
+/// healthy, the deployment promoted, then the canary fails. With a progress deadline an
+/// unhealthy allocation does not fail the deployment (it is replaced: W2, D8), so the
+/// replacement — an ordinary allocation after promotion — comes up healthy and the
+/// deployment succeeds with the failed canary still in `PlacedCanaries`. The rule's first
+/// version kept only the *current* health of each canary and called that a breach of the
+/// gate; the gate (canaries healthy before promotion) held.
+#[test]
+fn a_canary_that_fails_after_promotion_is_replaced_and_the_deployment_may_succeed() {
+    use Step::*;
+    let r = |pick: u8, healthy: bool| Report { pick, healthy };
+    let mut steps = vec![r(0, true); 6];
+    steps.extend([
+        r(1, false),
+        Release,
+        Schedule,
+        r(107, true),
+        Resume,
+        Fail,
+        r(0, true),
+        r(0, true),
+        Schedule,
+        r(45, true),
+        r(46, true),
+        Wait { seconds: 600 },
+        r(0, true),
+        r(0, true),
+        r(0, true),
+        Promote,
+        r(178, false),
+        Schedule,
+        Schedule,
+        Schedule,
+        Schedule,
+        Schedule,
+        Schedule,
+        r(175, true),
+        Schedule,
+        Schedule,
+        Schedule,
+        r(20, true),
+        Wait { seconds: 4 },
+        Schedule,
     ]);
     if let Err(e) = run(&steps) {
         panic!("{e}");
