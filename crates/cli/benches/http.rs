@@ -156,8 +156,15 @@ where
     format!("http://{addr}")
 }
 
-/// The HTTP ceiling: one route, fixed bytes, the API's headers.
+/// The HTTP ceiling: one route, fixed bytes, the API's headers, and the API's socket
+/// options (`TCP_NODELAY`, as `rollout_http::serve` sets it: without it Nagle's algorithm
+/// and delayed acknowledgements slow every keep-alive answer, and the "ceiling" measured
+/// below the API it is meant to bound).
 async fn ceiling(listener: TcpListener, body: Vec<u8>, headers: HeaderMap) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let body = axum::body::Bytes::from(body);
     let app = Router::new().route(
         "/v1/deployment/{id}",
