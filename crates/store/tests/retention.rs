@@ -37,21 +37,6 @@ fn fill_with_snapshots(store: &Store, n: u64) {
     store.submit(Command::Tick).unwrap();
 }
 
-fn snapshot_indexes(store: &Store) -> Vec<u64> {
-    let mut found: Vec<u64> = std::fs::read_dir(store.dir())
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_prefix("snapshot-")?
-                .strip_suffix(".rsnap")?
-                .parse()
-                .ok()
-        })
-        .collect();
-    found.sort_unstable();
-    found
-}
-
 fn too_old(store: &Store, from: u64) -> u64 {
     match store.history(from) {
         Err(HistoryError::TooOld { oldest, .. }) => oldest,
@@ -71,7 +56,7 @@ fn retention_by_entries_keeps_that_many_entries_below_the_newest_snapshot() {
     // The newest snapshot is at 100: 30 entries below it reach back to 71, and the
     // newest snapshot at or below 70 is the base the replay of 71 starts from.
     assert_eq!(store.stats().truncated_through, 70);
-    assert_eq!(snapshot_indexes(&store), vec![70, 80, 90, 100]);
+    assert_eq!(snapshot_indexes(store.dir()), vec![70, 80, 90, 100]);
     assert_eq!(store.history(71).unwrap().start(), 71);
     assert_eq!(too_old(&store, 70), 71);
     // Time travel inside the window replays from the nearest snapshot, not from the base.
@@ -138,7 +123,7 @@ fn the_history_of_a_deployment_in_the_state_is_kept_whatever_the_retention() {
     fill_with_snapshots(&store, 10);
     // The snapshot at 70 and the one before it (two are retained) are kept; the log
     // and the snapshots below them go.
-    assert_eq!(snapshot_indexes(&store), vec![60, 70]);
+    assert_eq!(snapshot_indexes(store.dir()), vec![60, 70]);
     assert_eq!(store.stats().truncated_through, 60);
     assert_eq!(too_old(&store, 1), 61);
 }

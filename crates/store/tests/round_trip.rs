@@ -72,17 +72,7 @@ fn reopen_from_snapshot_and_truncated_log_gives_identical_state() {
     assert_eq!(store.state().table_indexes(), before.1);
     // The snapshots left are the base of the retained log and those above it: the oldest
     // is exactly where the log was truncated (so every one is usable), none older remains.
-    let mut snaps: Vec<u64> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_prefix("snapshot-")?
-                .strip_suffix(".rsnap")?
-                .parse()
-                .ok()
-        })
-        .collect();
-    snaps.sort_unstable();
+    let snaps = snapshot_indexes(dir.path());
     assert_eq!(snaps.first(), Some(&before.2), "{snaps:?}");
 }
 

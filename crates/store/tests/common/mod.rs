@@ -35,6 +35,22 @@ pub fn bytes(state: &State) -> Vec<u8> {
     encode_state(state).unwrap()
 }
 
+/// The indexes of the snapshot files in `dir`, oldest first.
+pub fn snapshot_indexes(dir: &Path) -> Vec<u64> {
+    let mut found: Vec<u64> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix("snapshot-")?
+                .strip_suffix(".rsnap")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    found.sort_unstable();
+    found
+}
+
 /// The state obtained by applying the whole log from index 1 to a fresh state.
 pub fn replay_log(store: &Store) -> State {
     let mut state = State::new();
