@@ -8,9 +8,10 @@
 //!
 //! The agent's API runs in-process, exactly as `rollout agent --data-dir` wires it
 //! (`StoreBackend` over a `rollout-store` in a temporary directory, default options: a
-//! write is answered after its fsync). The ceiling is a bare axum server that answers
-//! every `GET /v1/deployment/:id` with the bytes and headers the API sent for one
-//! deployment: the difference is what rollout itself costs per read. Servers and load
+//! write is answered after its fsync). The ceiling answers every
+//! `GET /v1/deployment/:id` with the bytes and headers the API sent for one deployment,
+//! through the API's own serving loop (`serve_router`): the difference is what rollout
+//! itself costs per read. Servers and load
 //! client run on separate tokio runtimes of two workers each, sharing the machine's
 //! cores alike in every case. The load client is reqwest (HTTP/1.1 keep-alive, one
 //! connection per worker).
@@ -20,7 +21,7 @@ mod common;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::get;
 use axum::Router;
-use rollout_http::{serve, Config};
+use rollout_http::{serve, serve_router, Config};
 use serde_json::json;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -60,14 +61,28 @@ fn main() {
     let mut writes = Rounds::default();
     let before = store.stats();
     for round in 1..=rounds {
-        let c = clients.block_on(load(&http, &ceiling_base, &deployments, Op::Read, duration));
-        let a = clients.block_on(load(&http, &api_base, &deployments, Op::Read, duration));
-        let w = clients.block_on(load(&http, &api_base, &deployments, Op::Write, duration));
+        // The two read cases swap places every round: whichever runs first after the
+        // writes does not get a systematically different machine.
+        let read =
+            |base: &str| clients.block_on(load(&http, base, &deployments, Op::Read, duration));
+        let read = |base: &str| measure_server_cpu(|| read(base));
+        let (c, a) = if round % 2 == 1 {
+            let c = read(&ceiling_base);
+            (c, read(&api_base))
+        } else {
+            let a = read(&api_base);
+            (read(&ceiling_base), a)
+        };
+        let w = measure_server_cpu(|| {
+            clients.block_on(load(&http, &api_base, &deployments, Op::Write, duration))
+        });
         eprintln!(
-            "round {round}: ceiling {:.0}/s, API reads {:.0}/s ({:.2}x), durable writes {:.0}/s",
+            "round {round}: ceiling {:.0}/s ({:.1} µs server CPU each), API reads {:.0}/s ({:.2}x; {:.1} µs), durable writes {:.0}/s",
             c.rate(),
+            c.server_cpu_per_request().as_secs_f64() * 1e6,
             a.rate(),
             a.rate() / c.rate(),
+            a.server_cpu_per_request().as_secs_f64() * 1e6,
             w.rate()
         );
         ceiling_reads.push(c);
@@ -75,10 +90,10 @@ fn main() {
         writes.push(w);
     }
     let after = store.stats();
-    println!("| case | requests/s (median round) | p50 | p99 | errors | vs ceiling |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| case | requests/s (median round) | p50 | p99 | errors | vs ceiling | server CPU per request | ceiling's CPU ÷ this |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     ceiling_reads.row(
-        "`GET /v1/deployment/:id`, minimal axum server (ceiling)",
+        "`GET /v1/deployment/:id`, fixed bytes through the API's serving loop (ceiling)",
         None,
     );
     api_reads.row(
@@ -130,16 +145,31 @@ impl Rounds {
             .unwrap_or_default()
     }
 
+    /// Server CPU per request over every round.
+    fn server_cpu_per_request(&self) -> Duration {
+        let cpu: Duration = self.0.iter().map(|m| m.server_cpu).sum();
+        let requests: usize = self.0.iter().map(|m| m.all_requests).sum();
+        cpu / u32::try_from(requests.max(1)).unwrap_or(u32::MAX)
+    }
+
     fn row(&self, case: &str, ceiling: Option<&Rounds>) {
         let ratio = ceiling.map_or(String::new(), |c| {
             format!("{:.2}×", self.median_rate() / c.median_rate())
         });
+        let cpu_ratio = ceiling.map_or(String::new(), |c| {
+            format!(
+                "{:.2}×",
+                c.server_cpu_per_request().as_secs_f64()
+                    / self.server_cpu_per_request().as_secs_f64().max(1e-12)
+            )
+        });
         println!(
-            "| {case} | {:.0} | {:.2} ms | {:.2} ms | {} | {ratio} |",
+            "| {case} | {:.0} | {:.2} ms | {:.2} ms | {} | {ratio} | {:.1} µs | {cpu_ratio} |",
             self.median_rate(),
             self.percentile(0.50).as_secs_f64() * 1e3,
             self.percentile(0.99).as_secs_f64() * 1e3,
             self.errors(),
+            self.server_cpu_per_request().as_secs_f64() * 1e6,
         );
     }
 }
@@ -156,15 +186,11 @@ where
     format!("http://{addr}")
 }
 
-/// The HTTP ceiling: one route, fixed bytes, the API's headers, and the API's socket
-/// options (`TCP_NODELAY`, as `rollout_http::serve` sets it: without it Nagle's algorithm
-/// and delayed acknowledgements slow every keep-alive answer, and the "ceiling" measured
-/// below the API it is meant to bound).
+/// The HTTP ceiling: one route answering fixed bytes with the API's headers, served
+/// through the API's own connection loop (`rollout_http::serve_router`: the same hyper
+/// HTTP/1 builder, socket options, connection bounds and timeouts), so that the only
+/// difference from the API case is rollout's work per read.
 async fn ceiling(listener: TcpListener, body: Vec<u8>, headers: HeaderMap) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let body = axum::body::Bytes::from(body);
     let app = Router::new().route(
         "/v1/deployment/{id}",
@@ -173,7 +199,7 @@ async fn ceiling(listener: TcpListener, body: Vec<u8>, headers: HeaderMap) -> st
             async move { (headers, body) }
         }),
     );
-    axum::serve(listener, app).await
+    serve_router(listener, app, &Config::default(), std::future::pending()).await
 }
 
 /// The API's answer for one deployment: what the ceiling server replays.
@@ -207,12 +233,55 @@ struct Measured {
     elapsed: Duration,
     latencies: Vec<Duration>,
     errors: usize,
+    /// CPU time the server runtime's threads spent over the whole case (warm-up
+    /// included, as are its requests in `all_requests`).
+    server_cpu: Duration,
+    all_requests: usize,
 }
 
 impl Measured {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
+
+    fn server_cpu_per_request(&self) -> Duration {
+        self.server_cpu / u32::try_from(self.all_requests.max(1)).unwrap_or(u32::MAX)
+    }
+}
+
+/// Runs one case and charges it the CPU time the server runtime's threads used meanwhile.
+fn measure_server_cpu(case: impl FnOnce() -> Measured) -> Measured {
+    let before = server_threads_cpu();
+    let mut m = case();
+    m.server_cpu = server_threads_cpu().saturating_sub(before);
+    m
+}
+
+/// On-CPU time of this process's threads named `servers` (the servers' tokio runtime),
+/// from Linux's `/proc/self/task/*/schedstat` (nanoseconds, exact, unlike the 10 ms
+/// ticks of `stat`). Zero where `/proc` is not there: the column then reads 0.
+fn server_threads_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let path = task.path();
+        let named_servers = std::fs::read_to_string(path.join("comm"))
+            .is_ok_and(|comm| comm.trim_end().starts_with("servers"));
+        if !named_servers {
+            continue;
+        }
+        let on_cpu = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|ns| ns.parse::<u64>().ok())
+            });
+        total += on_cpu.unwrap_or(0);
+    }
+    Duration::from_nanos(total)
 }
 
 /// `CONCURRENCY` workers, each on its own deployment, for `duration` (after a short
@@ -234,6 +303,7 @@ async fn load(
             let mut latencies = Vec::new();
             let mut errors = 0;
             let mut paused = false;
+            let mut sent = 0;
             loop {
                 let t = Instant::now();
                 if t >= end {
@@ -247,6 +317,7 @@ async fn load(
                             .body(json!({"DeploymentID": d, "Pause": paused}).to_string())
                     }
                 };
+                sent += 1;
                 let ok = match request.send().await {
                     Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                     Err(_) => false,
@@ -256,7 +327,7 @@ async fn load(
                     errors += usize::from(!ok);
                 }
             }
-            (latencies, errors)
+            (latencies, errors, sent)
         }));
     }
     let mut measured = Measured {
@@ -264,11 +335,14 @@ async fn load(
         elapsed: duration,
         latencies: Vec::new(),
         errors: 0,
+        server_cpu: Duration::ZERO,
+        all_requests: 0,
     };
     for w in workers {
-        let (latencies, errors) = w.await.expect("worker");
+        let (latencies, errors, sent) = w.await.expect("worker");
         measured.latencies.extend(latencies);
         measured.errors += errors;
+        measured.all_requests += sent;
     }
     measured.requests = measured.latencies.len();
     measured

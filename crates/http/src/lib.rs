@@ -53,5 +53,6 @@ pub use backend::{
 pub use blocking::{WAIT_DEFAULT, WAIT_MAX};
 pub use error::ApiError;
 pub use limits::RequestLimits;
+pub use listener::serve_router;
 pub use query::parse_go_duration;
 pub use server::{bind, serve, AgentIdentity, Api, Config, DEFAULT_ADDR};

@@ -15,15 +15,17 @@
 //!
 //! HTTP/1.1 only, as Nomad's agent serves it.
 
-use crate::limits::Refusal;
-use crate::server::Api;
+use crate::limits::{Limiter, PerClient, Refusal};
+use crate::server::{Api, Config};
 use axum::extract::ConnectInfo;
+use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -45,9 +47,32 @@ pub async fn run(
     api: Api,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let config = api.config().clone();
     let connections = api.limiter().connections().clone();
-    let router = api.router();
+    run_router(listener, api.router(), api.config(), connections, shutdown).await
+}
+
+/// Serves any router through this loop, with the connection bounds and timeouts of
+/// `config` — the API's serving path without the API's own work. `serve` is this around
+/// [`Api::router`] plus the API's background tasks (the deadline timer, the commit feed);
+/// an embedder mounting extra routes next to the API's, or a benchmark measuring what
+/// HTTP alone costs on this very path, serves its router with it.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let connections = Limiter::new(config).connections().clone();
+    run_router(listener, router, config, connections, shutdown).await
+}
+
+async fn run_router(
+    listener: TcpListener,
+    router: Router,
+    config: &Config,
+    connections: Arc<PerClient>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
