@@ -21,16 +21,19 @@
 use crate::error::ApiError;
 use crate::server::Api;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// Middleware: receives the whole body (see the module docs), then runs the request with
 /// it in memory.
-pub async fn receive(State(api): State<Api>, request: Request, next: Next) -> Response {
+pub async fn receive<F: std::future::Future<Output = Response>>(
+    api: &Api,
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     let (parts, body) = request.into_parts();
     let config = api.config();
     let limit = config.max_body_bytes;
@@ -43,7 +46,7 @@ pub async fn receive(State(api): State<Api>, request: Request, next: Next) -> Re
         return closing(ApiError::too_large("Request body too large"));
     }
     if body.is_end_stream() {
-        return next.run(Request::from_parts(parts, body)).await;
+        return next(Request::from_parts(parts, body)).await;
     }
     let rules = Rules {
         limit,
@@ -52,10 +55,7 @@ pub async fn receive(State(api): State<Api>, request: Request, next: Next) -> Re
         grace: config.body_min_rate_grace,
     };
     match read(body, &rules).await {
-        Ok(bytes) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
+        Ok(bytes) => next(Request::from_parts(parts, Body::from(bytes))).await,
         Err(refusal) => closing(refusal),
     }
 }

@@ -11,8 +11,7 @@
 
 use crate::error::ApiError;
 use crate::server::{Api, Config};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use rollout_engine::command::PlanResult;
 use rollout_engine::model::Job;
@@ -370,9 +369,13 @@ fn exempt(path: &str) -> bool {
 
 /// Middleware: at most `max_concurrent_requests` requests are worked on at once; beyond,
 /// 503 with `Retry-After` at once.
-pub async fn limit_requests(State(api): State<Api>, mut request: Request, next: Next) -> Response {
+pub async fn limit_requests<F: std::future::Future<Output = Response>>(
+    api: &Api,
+    mut request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     if exempt(request.uri().path()) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let limiter = api.limiter();
     let Ok(permit) = limiter.requests.clone().try_acquire_owned() else {
@@ -386,7 +389,7 @@ pub async fn limit_requests(State(api): State<Api>, mut request: Request, next: 
     // Held here until the answer is ready: the handler's copy goes with the request,
     // which a body extractor consumes long before the work is done.
     request.extensions_mut().insert(slot.clone());
-    let response = next.run(request).await;
+    let response = next(request).await;
     drop(slot);
     response
 }

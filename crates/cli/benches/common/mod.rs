@@ -9,6 +9,11 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 
+/// The agent's allocator (`rollout`'s main.rs), so that the benches measure the API as
+/// the binary runs it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A bench knob from the environment (`ROLLOUT_BENCH_SECONDS=10`), else `default`.
 pub fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)

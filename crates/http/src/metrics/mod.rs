@@ -21,9 +21,8 @@ mod samples;
 pub use nomad_json::nomad_json;
 
 use crate::server::Api;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -563,29 +562,32 @@ fn method_label(method: &Method) -> &'static str {
 
 /// Middleware: times every request (minus blocking waits), counts it under its route
 /// template (never the raw path, which would make one series per ID), and logs it.
-pub async fn track(State(api): State<Api>, mut request: Request, next: Next) -> Response {
+pub async fn track<F: std::future::Future<Output = Response>>(
+    api: &Api,
+    mut request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let path = request.uri().path().to_owned();
+    // The matched route is shared (an `Arc` inside); the path is copied only for the
+    // debug log line, which is off by default.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let path = tracing::enabled!(tracing::Level::DEBUG).then(|| request.uri().path().to_owned());
     let clock = WaitClock::default();
     request.extensions_mut().insert(clock.clone());
-    let response = next.run(request).await;
+    let response = next(request).await;
     let waited = clock.waited();
     let worked = started.elapsed().saturating_sub(waited);
     let status = response.status().as_u16();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     api.metrics()
-        .request(method, &route, status, worked.as_secs_f64());
+        .request(method, route, status, worked.as_secs_f64());
     if !waited.is_zero() {
-        api.metrics().blocking_waited(&route, waited);
+        api.metrics().blocking_waited(route, waited);
     }
     tracing::debug!(
         method = %method,
-        path = %path,
+        path = path.as_deref().unwrap_or_default(),
         route = %route,
         status,
         latency_us = u64::try_from(worked.as_micros()).unwrap_or(u64::MAX),

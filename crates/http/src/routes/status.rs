@@ -60,10 +60,10 @@ async fn regions(State(api): State<Api>, q: QueryOptions) -> Json<Vec<String>> {
 /// `?region=` naming a region other than this agent's: Nomad would forward the request
 /// to a server of that region, and with none known answers 500 `No path to region`
 /// before doing anything else. An empty value means the agent's own.
-pub async fn refuse_other_regions(
-    State(api): State<Api>,
+pub async fn refuse_other_regions<F: std::future::Future<Output = Response>>(
+    api: &Api,
     request: Request,
-    next: Next,
+    next: impl FnOnce(Request) -> F,
 ) -> Response {
     let other = request.uri().query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
@@ -73,7 +73,7 @@ pub async fn refuse_other_regions(
     });
     match other {
         Some(_) => ApiError::internal_quiet("No path to region").into_response(),
-        None => next.run(request).await,
+        None => next(request).await,
     }
 }
 
