@@ -4,6 +4,10 @@
 //! prepared state and keeps nothing. `submit_overhead` compares the engine's entry points
 //! with the raw `apply` they wrap.
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rollout_benches::baseline::MutableStore;
 use rollout_benches::fixture::*;
