@@ -336,6 +336,15 @@ async fn requests_beyond_the_concurrency_limit_get_503_with_retry_after() {
     }
     s.gauge_reaches(REQUESTS, 0).await;
     assert_eq!(s.get("/v1/jobs").await.status, 200);
+    // The refusals were counted under their route: the metrics step runs around the
+    // concurrency limit in the admission layer.
+    let scrape = s.get("/v1/metrics?format=prometheus").await.text;
+    for route in ["/v1/jobs", "/v1/deployments"] {
+        let line = format!(
+            "rollout_http_requests_total{{method=\"GET\",route=\"{route}\",status=\"503\"}} 1"
+        );
+        assert!(scrape.contains(&line), "{line} missing from:\n{scrape}");
+    }
     gate.add_permits(1000);
 }
 
