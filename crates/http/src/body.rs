@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Middleware: receives the whole body (see the module docs), then runs the request with
+/// Admission step (`routes::admission`): receives the whole body (see the module docs), then runs the request with
 /// it in memory.
 pub async fn receive<F: std::future::Future<Output = Response>>(
     api: &Api,

@@ -367,7 +367,7 @@ fn exempt(path: &str) -> bool {
     matches!(path, "/v1/metrics" | "/v1/agent/health")
 }
 
-/// Middleware: at most `max_concurrent_requests` requests are worked on at once; beyond,
+/// Admission step (`routes::admission`): at most `max_concurrent_requests` requests are worked on at once; beyond,
 /// 503 with `Retry-After` at once.
 pub async fn limit_requests<F: std::future::Future<Output = Response>>(
     api: &Api,

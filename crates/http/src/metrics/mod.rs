@@ -560,7 +560,7 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Middleware: times every request (minus blocking waits), counts it under its route
+/// Admission step (`routes::admission`): times every request (minus blocking waits), counts it under its route
 /// template (never the raw path, which would make one series per ID), and logs it.
 pub async fn track<F: std::future::Future<Output = Response>>(
     api: &Api,
