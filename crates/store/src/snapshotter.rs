@@ -191,7 +191,7 @@ impl Snapshotter {
             path: self.dir.clone(),
             source,
         };
-        let floor = retention::floor(state, self.retention, |index| {
+        let floors = retention::floors(state, self.retention, |index| {
             crate::store::read_log_entries(&self.db, &self.db_path, index, 1)
                 .ok()?
                 .first()
@@ -200,7 +200,7 @@ impl Snapshotter {
         let pruning = retention::prune(
             &snapshot::list(&self.dir).map_err(io)?,
             self.retained,
-            floor,
+            &floors,
         );
         for old in &pruning.delete {
             std::fs::remove_file(old).map_err(io)?;

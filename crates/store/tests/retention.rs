@@ -128,6 +128,38 @@ fn the_history_of_a_deployment_in_the_state_is_kept_whatever_the_retention() {
     assert_eq!(too_old(&store, 1), 61);
 }
 
+/// Disk on a long-lived agent: below the retention, only the snapshot a live
+/// deployment's history starts from is kept, not every snapshot back to its creation.
+#[test]
+fn below_the_retention_only_the_snapshot_a_deployment_starts_from_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || retention_options(LogRetention::Entries(30));
+    let store = open(dir.path(), opts());
+    fill_with_snapshots(&store, 24);
+    let created = store.submit(register("web", 1, "app:1")).unwrap();
+    let created_at = created.outcome.index;
+    assert_eq!(created_at, 26);
+    fill_with_snapshots(&store, 100);
+    let newest = *snapshot_indexes(store.dir()).last().unwrap();
+    assert_eq!(newest, 120);
+    // 20: the deployment's history starts from it (created at 26); 90 and above: the
+    // retention (30 entries below 120, from the snapshot at or below 90). The log is
+    // kept from 21 on, for the deployment.
+    assert_eq!(snapshot_indexes(store.dir()), vec![20, 90, 100, 110, 120]);
+    assert_eq!(store.stats().truncated_through, 20);
+    assert_eq!(store.history(created_at).unwrap().start(), created_at);
+    // Time travel between the two still works, replaying from the snapshot at 20.
+    let mut h = store.history(55).unwrap();
+    assert_eq!(h.start(), 55);
+    assert!(h.next().is_some());
+    assert_eq!(too_old(&store, 20), 21);
+    // After a restart too.
+    drop(h);
+    drop(store);
+    let store = open(dir.path(), opts());
+    assert_eq!(store.history(created_at).unwrap().start(), created_at);
+}
+
 #[test]
 fn the_recent_past_is_answered_from_memory_even_below_the_retained_log() {
     let dir = tempfile::tempdir().unwrap();
