@@ -149,7 +149,7 @@ impl Rounds {
     fn server_cpu_per_request(&self) -> Duration {
         let cpu: Duration = self.0.iter().map(|m| m.server_cpu).sum();
         let requests: usize = self.0.iter().map(|m| m.all_requests).sum();
-        cpu / u32::try_from(requests.max(1)).unwrap_or(u32::MAX)
+        per_request(cpu, requests)
     }
 
     fn row(&self, case: &str, ceiling: Option<&Rounds>) {
@@ -245,8 +245,12 @@ impl Measured {
     }
 
     fn server_cpu_per_request(&self) -> Duration {
-        self.server_cpu / u32::try_from(self.all_requests.max(1)).unwrap_or(u32::MAX)
+        per_request(self.server_cpu, self.all_requests)
     }
+}
+
+fn per_request(cpu: Duration, requests: usize) -> Duration {
+    cpu / u32::try_from(requests.max(1)).unwrap_or(u32::MAX)
 }
 
 /// Runs one case and charges it the CPU time the server runtime's threads used meanwhile.

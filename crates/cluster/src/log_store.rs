@@ -179,15 +179,21 @@ impl LogStore {
             .collect();
         let txn = self.db.begin_read().map_err(any)?;
         let table = txn.open_table(LOG).map_err(any)?;
-        let mut entries = BTreeMap::new();
+        let mut durable = Vec::new();
         for item in table.range::<u64>(range).map_err(any)? {
-            let (index, bytes) = item.map_err(any)?;
-            entries.insert(index.value(), decode_entry(bytes.value())?);
+            let (_, bytes) = item.map_err(any)?;
+            durable.push(decode_entry(bytes.value())?);
         }
-        for entry in pending {
-            entries.insert(entry.log_id.index, entry);
+        // The usual read (entries to apply, long durable) meets no pending entry.
+        if pending.is_empty() {
+            return Ok(durable);
         }
-        Ok(entries.into_values().collect())
+        // A pending entry wins over a durable one at the same index (the same entry, or
+        // the database's copy of one truncated since).
+        let mut merged: BTreeMap<u64, Entry<TypeConfig>> =
+            durable.into_iter().map(|e| (e.log_id.index, e)).collect();
+        merged.extend(pending.into_iter().map(|e| (e.log_id.index, e)));
+        Ok(merged.into_values().collect())
     }
 
     fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>, AnyError> {
