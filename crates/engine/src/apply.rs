@@ -1,4 +1,5 @@
-//! `apply`: one command, one index, all or nothing.
+//! `apply`: one command, one index, all or nothing — and [`apply_in_entry`], for the
+//! later commands of a log entry that carries several, which share its index.
 
 use crate::command::{Command, Envelope};
 use crate::deadline::failing_groups;
@@ -34,6 +35,37 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
             last: state.index(),
         });
     }
+    apply_checked(state, env, IndexRule::Increases)
+}
+
+/// Applies a command that follows, in the same log entry, a command already applied at
+/// this index: its index must be the state's ([`Error::IndexNotShared`]).
+///
+/// A consensus log may carry several commands in one entry (a leader that gathers the
+/// writes arriving while the previous entry commits, as Nomad batches its allocation
+/// updates); the entry's index is the index the API shows, so all of them are applied at
+/// it, in order, each all or nothing. The first command of an entry that applies goes
+/// through [`apply`]; the ones after it through this. Every other rule is `apply`'s.
+pub fn apply_in_entry(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
+    if env.index != state.index() {
+        return Err(Error::IndexNotShared {
+            index: env.index,
+            last: state.index(),
+        });
+    }
+    apply_checked(state, env, IndexRule::Shared)
+}
+
+/// How the index of an applied command relates to the state's before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IndexRule {
+    /// A new log entry: the index goes up.
+    Increases,
+    /// A later command of the entry the state's index names: the index stays.
+    Shared,
+}
+
+fn apply_checked(state: &State, env: &Envelope, rule: IndexRule) -> Result<(State, Outcome)> {
     let mut tx = Tx::new(state, env);
     match &env.command {
         Command::RegisterJob(c) => crate::register::register(&mut tx, c)?,
@@ -68,7 +100,7 @@ pub fn apply(state: &State, env: &Envelope) -> Result<(State, Outcome)> {
     settle(&mut tx)?;
     let (next, outcome) = tx.finish();
     if cfg!(debug_assertions) {
-        if let Err(v) = crate::invariants::check_applied(state, env, &next, &outcome) {
+        if let Err(v) = crate::invariants::check_applied_as(state, env, &next, &outcome, rule) {
             panic!(
                 "engine invariant broken by {} at index {}: {v}",
                 env.command.name(),

@@ -6,7 +6,7 @@
 //! all or nothing, keep the new state" exists once. [`apply`] stays the pure function
 //! underneath.
 
-use crate::apply::apply;
+use crate::apply::{apply, apply_in_entry};
 use crate::command::{
     Command, Envelope, FailDeployment, PauseDeployment, PromoteDeployment, RegisterJob, RevertJob,
     SetAllocHealth, SetJobStability,
@@ -199,6 +199,16 @@ impl DeploymentEngine {
     /// job per replayed entry would slow recovery for nothing.
     pub fn replay(&mut self, envelope: &Envelope) -> Result<Outcome> {
         let (state, outcome) = apply(&self.state, envelope)?;
+        self.state = state;
+        Ok(outcome)
+    }
+
+    /// [`DeploymentEngine::replay`] for a command that follows, in the same log entry, a
+    /// command already applied at this index ([`apply_in_entry`]): its index must be the
+    /// state's ([`Error::IndexNotShared`]). A consensus leader that gathers concurrent
+    /// writes into one entry gives all of them the entry's index.
+    pub fn replay_in_entry(&mut self, envelope: &Envelope) -> Result<Outcome> {
+        let (state, outcome) = apply_in_entry(&self.state, envelope)?;
         self.state = state;
         Ok(outcome)
     }

@@ -195,6 +195,16 @@ pub enum Error {
         /// The state's last applied index.
         last: u64,
     },
+    /// A command given as the continuation of a log entry
+    /// ([`apply_in_entry`](crate::apply_in_entry)) whose index is not the state's:
+    /// a bug in the caller, which must apply an entry's commands at the entry's index.
+    #[error("index {index} must equal the index {last} of the entry being applied")]
+    IndexNotShared {
+        /// The envelope's index.
+        index: u64,
+        /// The state's last applied index (the entry's).
+        last: u64,
+    },
     /// The embedder's [`Stamp`](crate::Stamp) could not supply entropy: nothing was
     /// applied (guessable IDs are worse than a refused write).
     #[error("no entropy for the next command: {0}")]
@@ -355,7 +365,7 @@ impl Error {
             | StalePlan { .. }
             | AclAccessorExists(_)
             | NamespaceHasJobs { .. } => ErrorKind::Conflict,
-            IndexNotIncreasing { .. } | NoEntropy(_) => ErrorKind::Internal,
+            IndexNotIncreasing { .. } | IndexNotShared { .. } | NoEntropy(_) => ErrorKind::Internal,
         }
     }
 }

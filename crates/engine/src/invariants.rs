@@ -18,6 +18,7 @@
 //!
 //! Rule IDs refer to `docs/semantics.md`.
 
+use crate::apply::IndexRule;
 use crate::command::Envelope;
 use crate::model::{status, Deployment};
 use crate::outcome::{Outcome, RollbackOutcome, Topic};
@@ -74,7 +75,7 @@ impl State {
 
 /// Checks the invariants that relate a state to the one after it, over every deployment.
 pub fn check_transition(before: &State, after: &State) -> Checked {
-    check_clock(before, after)?;
+    check_clock(before, after, IndexRule::Increases)?;
     for old in before.t().deployments.values() {
         if let Some(new) = after.deployment(&old.id) {
             check_deployment_transition(old, new)?;
@@ -93,6 +94,28 @@ pub fn check_applied(
     after: &State,
     outcome: &Outcome,
 ) -> Checked {
+    check_applied_as(before, envelope, after, outcome, IndexRule::Increases)
+}
+
+/// [`check_applied`] for a command that continues a log entry
+/// ([`apply_in_entry`](crate::apply_in_entry)): the index stays the entry's
+/// instead of going up; every other check is the same.
+pub fn check_applied_in_entry(
+    before: &State,
+    envelope: &Envelope,
+    after: &State,
+    outcome: &Outcome,
+) -> Checked {
+    check_applied_as(before, envelope, after, outcome, IndexRule::Shared)
+}
+
+pub(crate) fn check_applied_as(
+    before: &State,
+    envelope: &Envelope,
+    after: &State,
+    outcome: &Outcome,
+    rule: IndexRule,
+) -> Checked {
     if after.index() != envelope.index || outcome.index != envelope.index {
         return Err(violation(
             "index-is-the-envelope's",
@@ -104,7 +127,7 @@ pub fn check_applied(
             ),
         ));
     }
-    check_clock(before, after)?;
+    check_clock(before, after, rule)?;
     let (deployments, jobs) = touched(before, after, outcome);
     for id in &deployments {
         let Some(new) = after.deployment(id) else {
@@ -161,11 +184,20 @@ fn touched(
     (deployments, jobs)
 }
 
-/// Time and the index only move forward (§4.1; the engine's clock rule).
-fn check_clock(before: &State, after: &State) -> Checked {
-    if after.index() <= before.index() {
+/// Time and the index only move forward (§4.1; the engine's clock rule); within one log
+/// entry the index stays.
+fn check_clock(before: &State, after: &State, rule: IndexRule) -> Checked {
+    let index_moved_right = match rule {
+        IndexRule::Increases => after.index() > before.index(),
+        IndexRule::Shared => after.index() == before.index(),
+    };
+    if !index_moved_right {
+        let rule = match rule {
+            IndexRule::Increases => "index-increases",
+            IndexRule::Shared => "index-shared-in-entry",
+        };
         return Err(violation(
-            "index-increases",
+            rule,
             format!("index went from {} to {}", before.index(), after.index()),
         ));
     }

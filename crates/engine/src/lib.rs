@@ -76,7 +76,7 @@ pub mod testing;
 mod tx;
 mod watcher;
 
-pub use apply::apply;
+pub use apply::{apply, apply_in_entry};
 pub use command::{actor_kind, Actor, Command, Entropy, Envelope};
 pub use deadline::next_deadline;
 pub use engine::{Applied, DeploymentEngine};

@@ -158,6 +158,107 @@ fn replay_rejects_an_index_that_does_not_increase_and_allows_gaps() {
     assert_eq!(e.submit(Command::Tick).unwrap().envelope.index, 6);
 }
 
+fn register_cmd(id: &str) -> Command {
+    Command::RegisterJob(rollout_engine::command::RegisterJob {
+        job: service_job(id, 2, update(1, 0)),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn commands_of_one_log_entry_share_its_index_and_apply_in_order() {
+    let mut e = DeploymentEngine::new(
+        EngineConfig::default(),
+        SeededStamp::new(0, VirtualClock::new(T0)),
+    );
+    let env = |id: &str, seed| Envelope::new(7, T0, Entropy::from_u64(seed), register_cmd(id));
+    e.replay(&env("web", 1)).unwrap();
+    let second = e.replay_in_entry(&env("api", 2)).unwrap();
+    assert_eq!(second.index, 7);
+    // Re-registering "web" in the same entry makes version 1, also at index 7.
+    let changed = service_job("web", 3, update(1, 0));
+    e.replay_in_entry(&Envelope::new(
+        7,
+        T0,
+        Entropy::from_u64(3),
+        Command::RegisterJob(rollout_engine::command::RegisterJob {
+            job: changed,
+            ..Default::default()
+        }),
+    ))
+    .unwrap();
+    assert_eq!(e.index(), 7);
+    let (web, api) = (
+        e.state().job("default", "web").unwrap(),
+        e.state().job("default", "api").unwrap(),
+    );
+    assert_eq!((web.version, web.modify_index, web.create_index), (1, 7, 7));
+    assert_eq!((api.version, api.modify_index), (0, 7));
+    e.state().check_invariants().unwrap();
+    // The next entry goes above the shared index.
+    assert_eq!(e.submit(Command::Tick).unwrap().envelope.index, 8);
+}
+
+#[test]
+fn a_command_continuing_an_entry_must_carry_the_entrys_index() {
+    let mut e = DeploymentEngine::new(
+        EngineConfig::default(),
+        SeededStamp::new(0, VirtualClock::new(T0)),
+    );
+    e.replay(&Envelope::new(5, T0, Entropy::from_u64(1), Command::Tick))
+        .unwrap();
+    let before = e.state().clone();
+    for index in [4, 6] {
+        let err = e
+            .replay_in_entry(&Envelope::new(
+                index,
+                T0,
+                Entropy::from_u64(1),
+                register_cmd("web"),
+            ))
+            .unwrap_err();
+        assert_eq!(err, Error::IndexNotShared { index, last: 5 });
+        assert_eq!(
+            err.to_string(),
+            format!("index {index} must equal the index 5 of the entry being applied")
+        );
+    }
+    assert_eq!(e.state(), &before);
+}
+
+#[test]
+fn a_refused_command_inside_an_entry_leaves_the_others_applied() {
+    let mut e = DeploymentEngine::new(
+        EngineConfig::default(),
+        SeededStamp::new(0, VirtualClock::new(T0)),
+    );
+    e.replay(&Envelope::new(
+        3,
+        T0,
+        Entropy::from_u64(1),
+        register_cmd("web"),
+    ))
+    .unwrap();
+    let unknown = Command::PromoteDeployment(rollout_engine::command::PromoteDeployment {
+        deployment_id: uuid::Uuid::from_u128(42),
+        all: true,
+        groups: None,
+    });
+    let after_first = e.state().clone();
+    e.replay_in_entry(&Envelope::new(3, T0, Entropy::from_u64(2), unknown))
+        .unwrap_err();
+    assert_eq!(e.state(), &after_first);
+    e.replay_in_entry(&Envelope::new(
+        3,
+        T0,
+        Entropy::from_u64(3),
+        register_cmd("api"),
+    ))
+    .unwrap();
+    assert!(e.state().job("default", "api").is_some());
+    assert!(e.state().job("default", "web").is_some());
+}
+
 #[test]
 fn a_stamp_without_entropy_refuses_the_command_and_changes_nothing() {
     struct NoEntropy;
