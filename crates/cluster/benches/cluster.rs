@@ -22,7 +22,7 @@
 //! asserts only that every write succeeded.
 
 use rollout_cluster::{ClusterSecret, Node, NodeConfig, NodeId, RaftSettings};
-use rollout_engine::command::RegisterJob;
+use rollout_engine::command::{PauseDeployment, RegisterJob};
 use rollout_engine::testing::{service_job, update};
 use rollout_engine::Command;
 use rollout_store::{Options, Store};
@@ -204,22 +204,48 @@ async fn failover(round: usize) -> Duration {
     took
 }
 
-/// A follower stopped while `behind` entries are written (64 submitters), restarted:
-/// the time from its start until it has applied the leader's index, and whether it took
-/// a snapshot install.
+/// A follower stopped while `behind` entries are written (64 submitters, until the
+/// leader's index has gone up by `behind`: the leader gathers concurrent writes into one
+/// entry), restarted: the time from its start until it has applied the leader's index,
+/// and whether it took a snapshot install.
 async fn catch_up(behind: usize) -> (Duration, u64, bool) {
     let mut cluster = Cluster::start(3).await;
     let leader = cluster.leader().await;
     let follower = (1..=3).find(|id| *id != leader.id()).expect("a follower");
     cluster.stop(follower).await;
-    let writer = leader.clone();
-    submit_all(64, behind, move |c| {
-        let writer = writer.clone();
-        async move {
-            writer.write(c).await.expect("write");
-        }
-    })
-    .await;
+    // Each submitter pauses and resumes its own deployment, so the state stays the
+    // same size however many writes it takes to make `behind` entries.
+    let mut deployments = Vec::new();
+    for s in 0..64 {
+        let job = format!("behind-{s}");
+        leader.write(register(&job)).await.expect("register");
+        let state = leader.state();
+        let d = state
+            .latest_job_deployment("default", &job)
+            .expect("a deployment");
+        deployments.push(d.id);
+    }
+    let goal = leader.applied_index() + behind as u64;
+    let tasks: Vec<_> = deployments
+        .into_iter()
+        .map(|deployment_id| {
+            let writer = leader.clone();
+            tokio::spawn(async move {
+                let mut pause = true;
+                while writer.applied_index() < goal {
+                    let toggle = Command::PauseDeployment(PauseDeployment {
+                        deployment_id,
+                        pause,
+                    });
+                    writer.write(toggle).await.expect("write");
+                    pause = !pause;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("submitter");
+    }
     let target = leader.applied_index();
     let started = Instant::now();
     cluster.restart(follower).await;

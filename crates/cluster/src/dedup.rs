@@ -33,9 +33,9 @@ impl AppliedRequests {
     }
 
     /// Remembers that `id` was applied at `index`, forgetting the oldest beyond the
-    /// window. Indexes come in log order.
+    /// window. Indexes come in log order; the proposals of one entry share its index.
     pub fn record(&mut self, index: u64, id: RequestId) {
-        debug_assert!(self.order.back().is_none_or(|(last, _)| *last < index));
+        debug_assert!(self.order.back().is_none_or(|(last, _)| *last <= index));
         if self.index_of.insert(id, index).is_none() {
             self.order.push_back((index, id));
         }

@@ -14,7 +14,8 @@
 
 use crate::dedup::AppliedRequests;
 use crate::snapshot::{self, Stored};
-use crate::types::TypeConfig;
+use crate::state_machine::replay_at;
+use crate::types::{Proposal, TypeConfig};
 use openraft::{Entry, EntryPayload};
 use rollout_engine::{DeploymentEngine, EngineConfig, Stamp, State};
 use rollout_store::{Committed, HistoryError};
@@ -27,6 +28,9 @@ pub struct History {
     engine: DeploymentEngine,
     requests: AppliedRequests,
     entries: std::vec::IntoIter<Entry<TypeConfig>>,
+    /// The proposals of the entry being replayed, after the ones already yielded, with
+    /// the entry's index.
+    current: (u64, std::vec::IntoIter<Proposal>),
     /// The first index to yield; the entries before it are replayed silently.
     from: u64,
 }
@@ -92,8 +96,25 @@ impl History {
             engine: DeploymentEngine::from_shared(state, source.stamp),
             requests,
             entries: entries.into_iter(),
+            current: (0, Vec::new().into_iter()),
             from,
         })
+    }
+}
+
+impl History {
+    /// The next proposal of the log after the ones replayed, with its entry's index.
+    fn next_proposal(&mut self) -> Option<(u64, Proposal)> {
+        loop {
+            if let Some(p) = self.current.1.next() {
+                return Some((self.current.0, p));
+            }
+            let entry = self.entries.next()?;
+            // A blank or membership entry is a gap in the engine's indexes.
+            if let EntryPayload::Normal(batch) = entry.payload {
+                self.current = (entry.log_id.index, batch.proposals.into_iter());
+            }
+        }
     }
 }
 
@@ -101,17 +122,13 @@ impl Iterator for History {
     type Item = Result<Committed, HistoryError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        for entry in self.entries.by_ref() {
-            let index = entry.log_id.index;
-            let EntryPayload::Normal(proposal) = entry.payload else {
-                continue; // a blank or membership entry: a gap in the engine's indexes
-            };
+        while let Some((index, proposal)) = self.next_proposal() {
             if self.requests.first_index(&proposal.request_id).is_some() {
                 continue; // applied once already, as the state machine decided
             }
             let before = self.engine.state().clone();
             // A refusal changed nothing when it was applied, and changes nothing now.
-            let Ok(outcome) = self.engine.replay(&proposal.envelope(index)) else {
+            let Ok(outcome) = replay_at(&mut self.engine, &proposal.envelope(index)) else {
                 continue;
             };
             self.requests.record(index, proposal.request_id);
@@ -121,7 +138,7 @@ impl Iterator for History {
                     outcome,
                     state: Arc::new(self.engine.state().clone()),
                     before: Arc::new(before),
-                    actor: proposal.actor.clone(),
+                    actor: proposal.actor,
                 }));
             }
         }

@@ -4,6 +4,7 @@
 use crate::error::{ClusterError, StartError};
 use crate::history::{History, Source};
 use crate::log_store::LogStore;
+use crate::proposer::Proposer;
 use crate::secret::ClusterSecret;
 use crate::snapshot::SnapshotFile;
 use crate::state_machine::{Published, StateMachine};
@@ -155,6 +156,8 @@ pub struct Member {
 pub(crate) struct Core {
     pub(crate) id: NodeId,
     pub(crate) raft: Raft<TypeConfig>,
+    /// Gathers this leader's writes into entries.
+    proposer: Proposer,
     pub(crate) secret: ClusterSecret,
     published: Arc<Published>,
     waiters: Arc<Waiters>,
@@ -262,20 +265,9 @@ impl Core {
             command,
             actor,
         };
-        let written = tokio::time::timeout(self.write_timeout, self.raft.client_write(proposal));
-        match written.await {
-            Ok(Ok(response)) => ForwardReply::Committed {
-                index: response.log_id.index,
-            },
-            // Either never appended here, or appended and then truncated by a new
-            // leader: in both cases it will not be applied.
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to)))) => {
-                ForwardReply::NotLeader {
-                    leader_id: to.leader_id,
-                    leader_addr: to.leader_node.map(|n| n.addr),
-                }
-            }
-            Ok(Err(e)) => ForwardReply::Indeterminate(e.to_string()),
+        let proposed = tokio::time::timeout(self.write_timeout, self.proposer.propose(proposal));
+        match proposed.await {
+            Ok(reply) => reply,
             Err(_) => ForwardReply::Indeterminate(format!(
                 "not committed within {} ms",
                 self.write_timeout.as_millis()
@@ -479,6 +471,7 @@ impl Node {
         .map_err(|e| StartError::Raft(e.to_string()))?;
         let core = Arc::new(Core {
             id: config.id,
+            proposer: Proposer::start(raft.clone(), config.write_timeout),
             raft,
             secret: config.secret.clone(),
             published,

@@ -2,9 +2,11 @@
 //!
 //! Every node applies the same entries in the same order with
 //! [`DeploymentEngine::replay`], so every node holds the byte-identical state. The Raft
-//! log index of an entry is the index of its envelope — the index the API shows — and
-//! entries without a command (the blank entry a new leader writes, membership changes)
-//! leave gaps in the engine's indexes, which `replay` accepts.
+//! log index of an entry is the index of its envelopes — the index the API shows: the
+//! commands one entry carries ([`Batch`]) all get it, the first that applies through
+//! `replay` and the ones after it through [`DeploymentEngine::replay_in_entry`]. Entries
+//! without a command (the blank entry a new leader writes, membership changes) leave
+//! gaps in the engine's indexes, which `replay` accepts.
 //!
 //! The state machine keeps the engine state in memory. It is made durable by the
 //! snapshot file and the Raft log: at start the state is the last snapshot's, and
@@ -12,7 +14,7 @@
 
 use crate::dedup::AppliedRequests;
 use crate::snapshot::{self, SnapshotError, SnapshotFile, Stored};
-use crate::types::{AppliedAs, NodeId, Proposal, RequestId, TypeConfig, WriteResponse};
+use crate::types::{AppliedAs, Batch, NodeId, Proposal, RequestId, TypeConfig, WriteResponse};
 use crate::waiters::{Settled, Waiters};
 use openraft::storage::RaftStateMachine;
 use openraft::{
@@ -153,7 +155,7 @@ impl StateMachine {
             return AppliedAs::Duplicate { first_index };
         }
         let before = self.engine.state().clone();
-        match self.engine.replay(&proposal.envelope(index)) {
+        match replay_at(&mut self.engine, &proposal.envelope(index)) {
             Ok(outcome) => {
                 self.requests.record(index, id);
                 committed.push(Committed {
@@ -203,10 +205,19 @@ impl StateMachine {
     }
 }
 
-fn request_id(entry: &Entry<TypeConfig>) -> Option<RequestId> {
-    match &entry.payload {
-        EntryPayload::Normal(p) => Some(p.request_id),
-        _ => None,
+/// Applies one command of an entry at the entry's index: through
+/// [`DeploymentEngine::replay`] if it is the first of its entry to apply, else through
+/// [`DeploymentEngine::replay_in_entry`]. Entry indexes only go up and only an applied
+/// command moves the state's index, so the state already being at the entry's index
+/// means exactly that an earlier command of this entry applied.
+pub(crate) fn replay_at(
+    engine: &mut DeploymentEngine,
+    envelope: &rollout_engine::Envelope,
+) -> rollout_engine::Result<rollout_engine::Outcome> {
+    if engine.index() == envelope.index {
+        engine.replay_in_entry(envelope)
+    } else {
+        engine.replay(envelope)
     }
 }
 
@@ -234,22 +245,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         for entry in entries {
             let index = entry.log_id.index;
             self.applied = Some(entry.log_id);
-            let request_id = request_id(&entry);
-            let applied = match entry.payload {
-                EntryPayload::Blank => AppliedAs::NoCommand,
+            let proposals = match entry.payload {
+                EntryPayload::Blank => Vec::new(),
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    AppliedAs::NoCommand
+                    Vec::new()
                 }
-                EntryPayload::Normal(proposal) => {
-                    self.apply_proposal(index, &proposal, &mut committed, &mut settled)
-                }
+                EntryPayload::Normal(Batch { proposals }) => proposals
+                    .iter()
+                    .map(|p| {
+                        let applied = self.apply_proposal(index, p, &mut committed, &mut settled);
+                        (p.request_id, applied)
+                    })
+                    .collect(),
             };
-            responses.push(WriteResponse {
-                index,
-                request_id,
-                applied,
-            });
+            responses.push(WriteResponse { index, proposals });
         }
         self.publish(committed, settled);
         Ok(responses)
@@ -381,20 +391,34 @@ mod tests {
         LogId::new(CommittedLeaderId::new(1, 1), index)
     }
 
+    fn register(index: u64, request: u128, job: &str) -> Proposal {
+        Proposal {
+            request_id: RequestId(Uuid::from_u128(request)),
+            now: 1_700_000_000_000_000_000 + index as i64,
+            entropy: Entropy::from_u64(index * 1_000 + request as u64),
+            command: Command::RegisterJob(RegisterJob {
+                job: service_job(job, 1, update(1, 0)),
+                ..RegisterJob::default()
+            }),
+            actor: None,
+        }
+    }
+
     fn proposal(index: u64, request: u128, job: &str) -> Entry<TypeConfig> {
+        batch(index, vec![register(index, request, job)])
+    }
+
+    fn batch(index: u64, proposals: Vec<Proposal>) -> Entry<TypeConfig> {
         Entry {
             log_id: log_id(index),
-            payload: EntryPayload::Normal(Proposal {
-                request_id: RequestId(Uuid::from_u128(request)),
-                now: 1_700_000_000_000_000_000 + index as i64,
-                entropy: Entropy::from_u64(index),
-                command: Command::RegisterJob(RegisterJob {
-                    job: service_job(job, 1, update(1, 0)),
-                    ..RegisterJob::default()
-                }),
-                actor: None,
-            }),
+            payload: EntryPayload::Normal(Batch { proposals }),
         }
+    }
+
+    /// The answer for the one proposal of an entry.
+    fn only(response: &WriteResponse) -> AppliedAs {
+        assert_eq!(response.proposals.len(), 1, "{response:?}");
+        response.proposals[0].1.clone()
     }
 
     fn membership(index: u64) -> Entry<TypeConfig> {
@@ -429,16 +453,19 @@ mod tests {
             .unwrap();
         let applied: Vec<_> = answers
             .iter()
-            .map(|a| (a.index, a.applied.clone()))
+            .map(|a| {
+                let answers: Vec<_> = a.proposals.iter().map(|(_, x)| x.clone()).collect();
+                (a.index, answers)
+            })
             .collect();
         assert_eq!(
             applied,
             vec![
-                (0, AppliedAs::NoCommand),
-                (1, AppliedAs::NoCommand),
-                (2, AppliedAs::Applied),
-                (3, AppliedAs::NoCommand),
-                (4, AppliedAs::Applied),
+                (0, vec![]),
+                (1, vec![]),
+                (2, vec![AppliedAs::Applied]),
+                (3, vec![]),
+                (4, vec![AppliedAs::Applied]),
             ]
         );
         let state = sm.engine.state();
@@ -452,12 +479,65 @@ mod tests {
         // The feed carries the two writes only, named and at their Raft indexes.
         let batch = feed.try_recv().unwrap();
         let fed: Vec<_> = batch.iter().map(|c| (c.command, c.outcome.index)).collect();
-        let name = proposal(2, 1, "a");
-        let EntryPayload::Normal(p) = &name.payload else {
-            unreachable!()
-        };
-        assert_eq!(fed, vec![(p.command.name(), 2), (p.command.name(), 4)]);
+        let name = register(2, 1, "a").command.name();
+        assert_eq!(fed, vec![(name, 2), (name, 4)]);
         assert_eq!(batch[1].before.index(), 2);
+    }
+
+    #[tokio::test]
+    async fn commands_of_one_entry_share_its_index_each_applied_once_and_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = open(dir.path());
+        let mut feed = sm.published.commits.subscribe();
+        let mut refused = register(3, 4, "x");
+        refused.command = Command::FailDeployment(rollout_engine::command::FailDeployment {
+            deployment_id: Uuid::from_u128(99),
+        });
+        let answers = sm
+            .apply(vec![
+                blank(1),
+                batch(2, vec![register(2, 1, "a"), register(2, 2, "b")]),
+                // A refusal first, then a duplicate of request 1, then a new write: the
+                // refusal changes nothing, the third still applies at index 3.
+                batch(
+                    3,
+                    vec![refused, register(3, 1, "a-again"), register(3, 3, "c")],
+                ),
+            ])
+            .await
+            .unwrap();
+        let applied: Vec<Vec<AppliedAs>> = answers
+            .iter()
+            .map(|a| a.proposals.iter().map(|(_, x)| x.clone()).collect())
+            .collect();
+        assert_eq!(applied[0], vec![]);
+        assert_eq!(applied[1], vec![AppliedAs::Applied, AppliedAs::Applied]);
+        assert!(matches!(applied[2][0], AppliedAs::Refused(_)));
+        assert_eq!(applied[2][1], AppliedAs::Duplicate { first_index: 2 });
+        assert_eq!(applied[2][2], AppliedAs::Applied);
+        let state = sm.engine.state();
+        assert_eq!(state.index(), 3);
+        let modify = |job| state.job("default", job).unwrap().job_modify_index;
+        assert_eq!((modify("a"), modify("b"), modify("c")), (2, 2, 3));
+        assert!(state.job("default", "a-again").is_none());
+        // The feed has one record per applied command, each with its own before-state.
+        let fed = feed.try_recv().unwrap();
+        let indexes: Vec<_> = fed.iter().map(|c| c.outcome.index).collect();
+        assert_eq!(indexes, vec![2, 2, 3]);
+        assert!(fed[0].before.job("default", "a").is_none());
+        assert!(fed[1].before.job("default", "a").is_some());
+        assert!(fed[1].before.job("default", "b").is_none());
+    }
+
+    #[test]
+    fn an_entry_written_before_batching_decodes_as_a_batch_of_one() {
+        let old = register(4, 9, "legacy");
+        let bytes = rmp_serde::to_vec_named(&old).unwrap();
+        let decoded: Batch = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(decoded, Batch::one(old));
+        let garbage = rmp_serde::to_vec_named(&serde_json::json!({"now": 1})).unwrap();
+        let err = rmp_serde::from_slice::<Batch>(&garbage).unwrap_err();
+        assert!(err.to_string().contains("neither a batch"), "{err}");
     }
 
     #[tokio::test]
@@ -468,13 +548,13 @@ mod tests {
             .apply(vec![proposal(1, 7, "a"), proposal(2, 7, "a-again")])
             .await
             .unwrap();
-        assert_eq!(answers[0].applied, AppliedAs::Applied);
-        assert_eq!(answers[1].applied, AppliedAs::Duplicate { first_index: 1 });
+        assert_eq!(only(&answers[0]), AppliedAs::Applied);
+        assert_eq!(only(&answers[1]), AppliedAs::Duplicate { first_index: 1 });
         assert!(sm.engine.state().job("default", "a-again").is_none());
         assert_eq!(sm.engine.state().index(), 1);
         // Also when the duplicate comes in a later batch.
         let later = sm.apply(vec![proposal(5, 7, "a-late")]).await.unwrap();
-        assert_eq!(later[0].applied, AppliedAs::Duplicate { first_index: 1 });
+        assert_eq!(only(&later[0]), AppliedAs::Duplicate { first_index: 1 });
     }
 
     #[tokio::test]
@@ -484,13 +564,14 @@ mod tests {
         sm.apply(vec![proposal(1, 1, "a")]).await.unwrap();
         let before = rollout_store::codec::state_fingerprint(sm.engine.state()).unwrap();
         let mut bad = proposal(2, 2, "x");
-        if let EntryPayload::Normal(p) = &mut bad.payload {
-            p.command = Command::FailDeployment(rollout_engine::command::FailDeployment {
-                deployment_id: Uuid::from_u128(99),
-            });
+        if let EntryPayload::Normal(b) = &mut bad.payload {
+            b.proposals[0].command =
+                Command::FailDeployment(rollout_engine::command::FailDeployment {
+                    deployment_id: Uuid::from_u128(99),
+                });
         }
         let answers = sm.apply(vec![bad]).await.unwrap();
-        assert!(matches!(answers[0].applied, AppliedAs::Refused(_)));
+        assert!(matches!(only(&answers[0]), AppliedAs::Refused(_)));
         assert_eq!(
             rollout_store::codec::state_fingerprint(sm.engine.state()).unwrap(),
             before
@@ -533,7 +614,7 @@ mod tests {
         assert_eq!(follower.published.snapshots_installed(), 1);
         // The follower deduplicates as the leader does.
         let again = follower.apply(vec![proposal(4, 5, "a")]).await.unwrap();
-        assert_eq!(again[0].applied, AppliedAs::Duplicate { first_index: 2 });
+        assert_eq!(only(&again[0]), AppliedAs::Duplicate { first_index: 2 });
         // And a restart of either comes back at its snapshot.
         drop(follower);
         let reopened = open(b.path());

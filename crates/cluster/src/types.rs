@@ -1,9 +1,10 @@
 //! The Raft type configuration: what one log entry carries and what applying it answers.
 //!
-//! An entry's application data is a [`Proposal`]: a command the leader stamped with its
-//! time and entropy, and the request ID its client chose. The entry's Raft log index is
-//! the envelope's index (see [`Proposal::envelope`]), so no index travels in the proposal
-//! and every node derives the same envelope from the same entry.
+//! An entry's application data is a [`Batch`] of [`Proposal`]s: commands the leader
+//! stamped with its time and entropy, each with the request ID its client chose, gathered
+//! while the leader's previous entry was committing. The entry's Raft log index is the
+//! index of every command in it (see [`Proposal::envelope`]), so no index travels in a
+//! proposal and every node derives the same envelopes from the same entry.
 
 use openraft::BasicNode;
 use rollout_engine::model::UnixNanos;
@@ -16,10 +17,10 @@ use uuid::Uuid;
 pub type NodeId = u64;
 
 openraft::declare_raft_types!(
-    /// rollout's Raft types: proposals in, [`WriteResponse`]s out, peers addressed by a
+    /// rollout's Raft types: batches of proposals in, [`WriteResponse`]s out, peers addressed by a
     /// `host:port` ([`BasicNode`]), snapshots as bytes.
     pub TypeConfig:
-        D = Proposal,
+        D = Batch,
         R = WriteResponse,
         NodeId = NodeId,
         Node = BasicNode,
@@ -72,6 +73,64 @@ impl Proposal {
     }
 }
 
+/// The commands of one log entry, applied in order at the entry's index.
+///
+/// A leader proposes what arrived while its previous entry was committing as one entry,
+/// so one disk write and one replication round carry them all (Nomad batches its
+/// allocation updates into one Raft entry the same way). Each proposal is still applied
+/// on its own, all or nothing, once per request ID. Entries written before batching
+/// carried one proposal's fields at the top level; they still decode, as a batch of one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "BatchWire")]
+pub struct Batch {
+    pub proposals: Vec<Proposal>,
+}
+
+impl Batch {
+    /// A batch of one proposal.
+    pub fn one(proposal: Proposal) -> Batch {
+        Batch {
+            proposals: vec![proposal],
+        }
+    }
+}
+
+/// A batch as it may be found in a log: the current shape (`proposals`), or the single
+/// proposal an entry held before batching.
+#[derive(Deserialize)]
+struct BatchWire {
+    #[serde(default)]
+    proposals: Option<Vec<Proposal>>,
+    request_id: Option<RequestId>,
+    now: Option<UnixNanos>,
+    entropy: Option<Entropy>,
+    command: Option<Command>,
+    #[serde(default)]
+    actor: Option<Actor>,
+}
+
+impl TryFrom<BatchWire> for Batch {
+    type Error = &'static str;
+
+    fn try_from(w: BatchWire) -> Result<Batch, Self::Error> {
+        if let Some(proposals) = w.proposals {
+            return Ok(Batch { proposals });
+        }
+        match (w.request_id, w.now, w.entropy, w.command) {
+            (Some(request_id), Some(now), Some(entropy), Some(command)) => {
+                Ok(Batch::one(Proposal {
+                    request_id,
+                    now,
+                    entropy,
+                    command,
+                    actor: w.actor,
+                }))
+            }
+            _ => Err("a log entry's data is neither a batch of proposals nor one proposal"),
+        }
+    }
+}
+
 /// What the state machine answers for an applied entry. It stays small and serializable:
 /// the engine's full outcome is delivered on the node that asked (see
 /// [`crate::waiters`]), where the entry is applied too.
@@ -79,13 +138,12 @@ impl Proposal {
 pub struct WriteResponse {
     /// The entry's Raft log index.
     pub index: u64,
-    /// The proposal's request ID; `None` for entries without a command.
-    pub request_id: Option<RequestId>,
-    /// What applying it did.
-    pub applied: AppliedAs,
+    /// What became of each proposal of the entry, in order; empty for an entry without
+    /// a command (a leader's blank entry, a membership change).
+    pub proposals: Vec<(RequestId, AppliedAs)>,
 }
 
-/// How the state machine treated an entry.
+/// How the state machine treated one proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppliedAs {
     /// The engine applied the command: the state's index is now the entry's.
@@ -94,6 +152,4 @@ pub enum AppliedAs {
     Refused(String),
     /// The request ID was applied before, at this index: nothing was applied again.
     Duplicate { first_index: u64 },
-    /// The entry carried no command (a leader's blank entry, a membership change).
-    NoCommand,
 }

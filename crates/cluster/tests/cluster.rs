@@ -71,6 +71,68 @@ async fn writes_through_every_node_apply_everywhere_in_log_order() {
     }
 }
 
+/// 64 writes at once, through every node: the leader gathers them into far fewer
+/// entries than writes; the writes of one entry share its index; every write is applied
+/// once, on every node; each member's history replays them with the states the live
+/// feed showed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_entries_and_apply_once_everywhere() {
+    const WRITES: usize = 64;
+    let cluster = std::sync::Arc::new(Cluster::start(settings()).await);
+    let leader = cluster.agreed_leader().await;
+    let before = cluster.node(leader).applied_index();
+    let mut feed = cluster.node(leader).commits();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(WRITES));
+    let writes: Vec<_> = (0..WRITES)
+        .map(|n| {
+            let (cluster, start) = (cluster.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let node = cluster.node(1 + (n % 3) as NodeId);
+                node.write(register(&format!("burst-{n}"))).await.unwrap()
+            })
+        })
+        .collect();
+    let mut indexes = Vec::new();
+    for w in writes {
+        indexes.push(w.await.unwrap().index);
+    }
+    let print = cluster.quiet_fingerprint().await;
+    let entries: BTreeSet<u64> = indexes.iter().copied().collect();
+    assert!(
+        entries.len() <= WRITES / 4,
+        "{WRITES} concurrent writes took {} entries",
+        entries.len()
+    );
+    for node in cluster.running() {
+        let state = node.state();
+        assert_eq!(fingerprint(&state), print);
+        for (n, index) in indexes.iter().enumerate() {
+            let job = state.job("default", &format!("burst-{n}")).unwrap();
+            assert_eq!((job.version, job.job_modify_index), (0, *index));
+        }
+    }
+    // The feed showed each write once, in log order; a history replayed from the log
+    // gives the same writes with the same states, on every member.
+    let mut live = Vec::new();
+    while live.len() < WRITES {
+        live.extend(feed.recv().await.unwrap().iter().cloned());
+    }
+    for node in cluster.running() {
+        let replayed: Vec<_> = node
+            .history(before + 1)
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
+        assert_eq!(replayed.len(), WRITES);
+        for (a, b) in replayed.iter().zip(&live) {
+            assert_eq!(a.outcome.index, b.outcome.index);
+            assert_eq!(fingerprint(&a.before), fingerprint(&b.before));
+            assert_eq!(fingerprint(&a.state), fingerprint(&b.state));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raft_index_is_the_engine_index_with_gaps_for_entries_without_a_command() {
     let cluster = Cluster::start(settings()).await;

@@ -263,13 +263,14 @@ async fn a_fourth_agent_with_retry_join_joins_the_running_cluster() {
 }
 
 /// A member killed while 20,000 entries are written (64 writers through the leader,
-/// each pausing and resuming its own deployment), then restarted, catches up through a
-/// snapshot install — the leader keeps only 100 entries below its snapshots — and holds
-/// the leader's state at the leader's index.
+/// each pausing and resuming its own deployment; the leader gathers concurrent writes
+/// into one entry, so they write until the index has gone up by 20,000), then restarted,
+/// catches up through a snapshot install — the leader keeps only 100 entries below its
+/// snapshots — and holds the leader's state at the leader's index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_20000_entries_behind_catches_up_through_a_snapshot_install() {
     const WRITERS: usize = 64;
-    const ENTRIES: usize = 20_000;
+    const ENTRIES: u64 = 20_000;
     let mut cluster = Cluster::start_with(&["--log-retention", "100"]).await;
     let leader = cluster.agreed_leader().await;
     let leading = cluster.index_of(&leader);
@@ -286,13 +287,16 @@ async fn a_member_20000_entries_behind_catches_up_through_a_snapshot_install() {
         deployments.push(d["ID"].as_str().unwrap().to_owned());
     }
     cluster.kill(lagging).await;
+    let start = client.get("/v1/deployments").await.index();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let writers: Vec<_> = deployments
         .into_iter()
         .map(|d| {
             let client = client.clone();
+            let stop = stop.clone();
             tokio::spawn(async move {
-                for n in 0..ENTRIES / WRITERS + 1 {
-                    let pause = n % 2 == 0;
+                let mut pause = true;
+                while !*stop.borrow() {
                     let r = client
                         .put(
                             &format!("/v1/deployment/pause/{d}"),
@@ -300,16 +304,22 @@ async fn a_member_20000_entries_behind_catches_up_through_a_snapshot_install() {
                         )
                         .await;
                     assert_eq!(r.status, 200, "{}", r.text);
+                    pause = !pause;
                 }
             })
         })
         .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    // The deployments' index: every pause and resume writes that table.
+    while client.get("/v1/deployments").await.index() < start + ENTRIES {
+        assert!(tokio::time::Instant::now() < deadline, "writing too slowly");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop_tx.send_replace(true);
     for w in writers {
         w.await.unwrap();
     }
-    // The deployments' index: every pause and resume wrote that table.
     let target = client.get("/v1/deployments").await.index();
-    assert!(target > ENTRIES as u64, "{target}");
 
     cluster.restart(lagging).await;
     let member = cluster.agents[lagging].as_ref().unwrap();
