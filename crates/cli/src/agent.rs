@@ -424,8 +424,12 @@ impl Home {
             args.cluster.cluster_secret_file.clone(),
             args.data_dir.clone(),
         ) else {
+            if let Some(dir) = &args.data_dir {
+                refuse_a_members_dir_for_a_single_agent(dir)?;
+            }
             return Ok(Home::Single(Storage::open(location, settings).await?));
         };
+        refuse_a_single_agents_dir_for_a_new_member(&dir)?;
         let engine_config = rollout_engine::EngineConfig {
             job_tracked_versions: settings.job_tracked_versions,
         };
@@ -471,6 +475,39 @@ impl Home {
             Home::Member { member, .. } => member.close().await,
         }
     }
+}
+
+/// A single agent and a cluster member keep their state in different files of a data
+/// directory (the store's `rollout.redb`; a member's `cluster/`). Starting one kind over
+/// the other's directory would start from an empty state and leave the real one unseen,
+/// so the agent refuses, saying what to do.
+fn refuse_a_members_dir_for_a_single_agent(dir: &std::path::Path) -> Result<(), String> {
+    if dir.join(crate::cluster_member::CLUSTER_DIR).is_dir() {
+        return Err(format!(
+            "{} is a cluster member's data directory (it has cluster/): start it with \
+             --cluster-addr and --cluster-secret-file, or give a single agent another --data-dir",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// See [`refuse_a_members_dir_for_a_single_agent`]. A member that already has its
+/// `cluster/` directory is a restart and may keep a store left beside it.
+fn refuse_a_single_agents_dir_for_a_new_member(dir: &std::path::Path) -> Result<(), String> {
+    let store = dir.join(rollout_store::DB_FILE);
+    if store.is_file() && !dir.join(crate::cluster_member::CLUSTER_DIR).exists() {
+        return Err(format!(
+            "{} holds a single agent's store ({}): a new cluster member would start empty \
+             and leave that state behind. Give the member another --data-dir (keep the single \
+             agent's commands with `rollout log export --data-dir {}`), or run the single \
+             agent without --cluster-addr",
+            dir.display(),
+            rollout_store::DB_FILE,
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The HTTP layer's settings: ACLs, Nomad's bootstrap reset file in the data dir, and the

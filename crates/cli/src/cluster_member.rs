@@ -16,6 +16,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// The member's own directory inside its data directory: the Raft log, snapshot and ID.
+pub const CLUSTER_DIR: &str = "cluster";
+
 /// The file holding this member's node ID, inside its cluster directory.
 const NODE_ID_FILE: &str = "node-id";
 
@@ -46,7 +49,7 @@ impl Member {
         settings: MemberSettings,
         stop: watch::Receiver<bool>,
     ) -> Result<Member, String> {
-        let dir = settings.data_dir.join("cluster");
+        let dir = settings.data_dir.join(CLUSTER_DIR);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let id = node_id(&dir)?;

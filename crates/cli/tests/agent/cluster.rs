@@ -262,14 +262,15 @@ async fn a_fourth_agent_with_retry_join_joins_the_running_cluster() {
     }
 }
 
-/// A member killed while 20,000 entries are written (64 writers through the leader,
-/// each pausing and resuming its own deployment; the leader gathers concurrent writes
-/// into one entry, so they write until the index has gone up by 20,000), then restarted,
+/// A member killed while 20,000 entries are written (two writers through the leader,
+/// each pausing and resuming its own deployment until the index has gone up by 20,000:
+/// the leader gathers concurrent writes into one entry, and more writers would only make
+/// fuller entries, not more of them), then restarted,
 /// catches up through a snapshot install — the leader keeps only 100 entries below its
 /// snapshots — and holds the leader's state at the leader's index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_20000_entries_behind_catches_up_through_a_snapshot_install() {
-    const WRITERS: usize = 64;
+    const WRITERS: usize = 2;
     const ENTRIES: u64 = 20_000;
     let mut cluster = Cluster::start_with(&["--log-retention", "100"]).await;
     let leader = cluster.agreed_leader().await;
@@ -641,4 +642,77 @@ async fn a_progress_deadline_that_falls_during_a_failover_still_fires() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// A single agent's data directory and a cluster member's keep their state in different
+/// files: each kind of agent refuses to start over the other's, saying what to do,
+/// instead of starting empty beside the real state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_refuses_a_data_directory_of_the_other_kind() {
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "cluster-test-secret\n").unwrap();
+    let refused = |args: Vec<String>| async move {
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::process::Command::new(crate::common::BIN)
+                .arg("agent")
+                .args(&args)
+                .args(["--http-addr", "127.0.0.1:0"])
+                .output(),
+        )
+        .await
+        .expect("the agent exits")
+        .unwrap();
+        assert!(!out.status.success(), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let member_args = |dir: &std::path::Path| {
+        vec![
+            "--data-dir".to_string(),
+            dir.to_str().unwrap().to_string(),
+            "--cluster-addr".into(),
+            free_addr(),
+            "--cluster-secret-file".into(),
+            secret.path().to_str().unwrap().to_string(),
+        ]
+    };
+
+    // A single agent's directory, with a write in it.
+    let single = tempfile::tempdir().unwrap();
+    let agent = Agent::with_data_dir(single.path()).await;
+    let r = agent
+        .put("/v1/jobs", job("kept", 1, "app:1", json!({})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    agent.stop().await;
+    let err = refused(member_args(single.path())).await;
+    assert!(
+        err.contains(
+            "holds a single agent's store (rollout.redb): a new cluster member would start empty"
+        ),
+        "{err}"
+    );
+    assert!(!single.path().join("cluster").exists());
+    // The single agent still starts there, with its write.
+    let agent = Agent::with_data_dir(single.path()).await;
+    let r = agent.get("/v1/job/kept").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    agent.stop().await;
+
+    // A member's directory.
+    let member = tempfile::tempdir().unwrap();
+    let mut args = member_args(member.path());
+    args.extend(["--bootstrap-expect".into(), "1".into()]);
+    let borrowed: Vec<&str> = args.iter().map(String::as_str).collect();
+    Agent::start(&borrowed).await.stop().await;
+    let err = refused(vec![
+        "--data-dir".into(),
+        member.path().to_str().unwrap().into(),
+    ])
+    .await;
+    assert!(
+        err.contains("is a cluster member's data directory (it has cluster/)"),
+        "{err}"
+    );
+    assert!(!member.path().join(rollout_store::DB_FILE).exists());
 }
