@@ -28,9 +28,8 @@ pub struct History {
     engine: DeploymentEngine,
     requests: AppliedRequests,
     entries: std::vec::IntoIter<Entry<TypeConfig>>,
-    /// The proposals of the entry being replayed, after the ones already yielded, with
-    /// the entry's index.
-    current: (u64, std::vec::IntoIter<Proposal>),
+    /// The entry being replayed: its index, its proposals and how many were replayed.
+    current: (u64, Arc<[Proposal]>, usize),
     /// The first index to yield; the entries before it are replayed silently.
     from: u64,
 }
@@ -96,23 +95,26 @@ impl History {
             engine: DeploymentEngine::from_shared(state, source.stamp),
             requests,
             entries: entries.into_iter(),
-            current: (0, Vec::new().into_iter()),
+            current: (0, Arc::new([]), 0),
             from,
         })
     }
 }
 
 impl History {
-    /// The next proposal of the log after the ones replayed, with its entry's index.
-    fn next_proposal(&mut self) -> Option<(u64, Proposal)> {
+    /// The next proposal of the log after the ones replayed: its entry's index, the
+    /// entry's proposals and its position among them.
+    fn next_proposal(&mut self) -> Option<(u64, Arc<[Proposal]>, usize)> {
         loop {
-            if let Some(p) = self.current.1.next() {
-                return Some((self.current.0, p));
+            let (index, proposals, done) = &mut self.current;
+            if *done < proposals.len() {
+                *done += 1;
+                return Some((*index, proposals.clone(), *done - 1));
             }
             let entry = self.entries.next()?;
             // A blank or membership entry is a gap in the engine's indexes.
             if let EntryPayload::Normal(batch) = entry.payload {
-                self.current = (entry.log_id.index, batch.proposals.into_iter());
+                self.current = (entry.log_id.index, batch.proposals, 0);
             }
         }
     }
@@ -122,7 +124,8 @@ impl Iterator for History {
     type Item = Result<Committed, HistoryError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while let Some((index, proposal)) = self.next_proposal() {
+        while let Some((index, proposals, at)) = self.next_proposal() {
+            let proposal = &proposals[at];
             if self.requests.first_index(&proposal.request_id).is_some() {
                 continue; // applied once already, as the state machine decided
             }
@@ -138,7 +141,7 @@ impl Iterator for History {
                     outcome,
                     state: Arc::new(self.engine.state().clone()),
                     before: Arc::new(before),
-                    actor: proposal.actor,
+                    actor: proposal.actor.clone(),
                 }));
             }
         }

@@ -17,9 +17,12 @@
 //! at any instant leaves the last committed transaction and nothing half-written.
 //!
 //! Appended entries are readable at once (replication to followers reads them before they
-//! are durable here, as Raft allows): until their transaction commits they sit in an
-//! in-memory overlay that reads consult first. Truncation and purging wait for the writer,
-//! so the database never holds an entry a read must not see.
+//! are durable here, as Raft allows): the newest entries of the log are also held in
+//! memory ([`Tail`]), those not durable yet and, below them, the most recently durable
+//! ones up to [`TAIL_DURABLE_BYTES`] of their encoding. The readers that come right after
+//! an append — the replication streams sending it, the state machine applying it once
+//! committed — find it there and never decode it from the database. Truncation and
+//! purging wait for the writer, so the database never holds an entry a read must not see.
 //!
 //! Entries are named MessagePack, as the store writes its own log.
 
@@ -54,13 +57,110 @@ mod key {
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
 
-/// The Raft log store. Clones share the database, the overlay and the writer (openraft
+/// How much of the durable end of the log stays in memory, in encoded bytes: a few
+/// seconds of writes under load, the window in which the state machine and the
+/// replication streams read what was just appended.
+pub const TAIL_DURABLE_BYTES: usize = 16 << 20;
+
+/// The newest entries of the log, in memory: a contiguous run of indexes that ends at the
+/// log's last entry (appends extend it at the end, truncation cuts it at the end, purging
+/// and the eviction of durable entries shorten it at the front). Everything below its
+/// first index is in the database.
+struct Tail {
+    entries: BTreeMap<u64, Held>,
+    /// The encoded size of the durable entries held.
+    durable_bytes: usize,
+    /// At most this many durable bytes are held ([`TAIL_DURABLE_BYTES`]).
+    budget: usize,
+}
+
+struct Held {
+    entry: Entry<TypeConfig>,
+    /// Its encoded size.
+    bytes: usize,
+    /// Whether its transaction has committed.
+    durable: bool,
+}
+
+impl Tail {
+    fn new(budget: usize) -> Tail {
+        Tail {
+            entries: BTreeMap::new(),
+            durable_bytes: 0,
+            budget,
+        }
+    }
+
+    fn insert(&mut self, entry: Entry<TypeConfig>, bytes: usize) {
+        let held = Held {
+            entry,
+            bytes,
+            durable: false,
+        };
+        if let Some(old) = self.entries.insert(held.entry.log_id.index, held) {
+            self.forget(&old);
+        }
+    }
+
+    /// Marks the entry `id` durable (unless a later append replaced it), then lets the
+    /// oldest durable entries go beyond the byte budget.
+    fn made_durable(&mut self, id: &LogId<NodeId>) {
+        if let Some(held) = self.entries.get_mut(&id.index) {
+            if held.entry.log_id == *id && !held.durable {
+                held.durable = true;
+                self.durable_bytes += held.bytes;
+            }
+        }
+    }
+
+    fn evict(&mut self) {
+        while self.durable_bytes > self.budget {
+            match self.entries.first_entry() {
+                Some(first) if first.get().durable => {
+                    let held = first.remove();
+                    self.forget(&held);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Drops every entry the predicate rejects.
+    fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        let dropped: Vec<u64> = self.entries.keys().copied().filter(|i| !keep(*i)).collect();
+        for index in dropped {
+            if let Some(held) = self.entries.remove(&index) {
+                self.forget(&held);
+            }
+        }
+    }
+
+    fn forget(&mut self, held: &Held) {
+        if held.durable {
+            self.durable_bytes -= held.bytes;
+        }
+    }
+
+    /// Whether the held indexes form one run with no hole (always, by construction; a
+    /// read checks it before trusting the database for nothing but what lies below).
+    fn contiguous(&self) -> bool {
+        match (
+            self.entries.first_key_value(),
+            self.entries.last_key_value(),
+        ) {
+            (Some((first, _)), Some((last, _))) => last - first + 1 == self.entries.len() as u64,
+            _ => true,
+        }
+    }
+}
+
+/// The Raft log store. Clones share the database, the tail and the writer (openraft
 /// takes a reader clone for each replication stream).
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
-    /// Appended entries whose transaction has not committed yet, by index.
-    overlay: Arc<Mutex<BTreeMap<u64, Entry<TypeConfig>>>>,
+    /// The newest entries, durable or not yet.
+    tail: Arc<Mutex<Tail>>,
     writer: mpsc::Sender<Write>,
 }
 
@@ -75,7 +175,7 @@ enum Write {
     /// Entries (encoded) to insert; the callback fires once they are durable.
     Append {
         entries: Vec<(LogId<NodeId>, Vec<u8>)>,
-        flushed: LogFlushed<TypeConfig>,
+        flushed: Flushed,
     },
     /// Delete every entry from `index` on.
     Truncate { index: u64, done: Done },
@@ -96,10 +196,17 @@ enum Write {
 /// Answers a waiting call once its batch is durable (or failed).
 type Done = oneshot::Sender<Result<(), String>>;
 
+/// Tells an appender that its entries are durable (or not): openraft's flush callback.
+type Flushed = Box<dyn FnOnce(Result<(), std::io::Error>) + Send>;
+
 impl LogStore {
     /// Opens (or creates) the log in `dir` and starts its writer thread, which ends when
     /// the last clone of the store is dropped.
     pub fn open(dir: &Path) -> Result<LogStore, redb::Error> {
+        LogStore::open_with_tail(dir, TAIL_DURABLE_BYTES)
+    }
+
+    fn open_with_tail(dir: &Path, tail_budget: usize) -> Result<LogStore, redb::Error> {
         std::fs::create_dir_all(dir).map_err(redb::Error::Io)?;
         let db = Arc::new(Database::create(dir.join(RAFT_DB_FILE))?);
         // Create the tables once, so that readers never meet a missing table.
@@ -107,22 +214,18 @@ impl LogStore {
         txn.open_table(LOG)?;
         txn.open_table(META)?;
         txn.commit()?;
-        let overlay = Arc::new(Mutex::new(BTreeMap::new()));
+        let tail = Arc::new(Mutex::new(Tail::new(tail_budget)));
         let (writer, queue) = mpsc::channel();
         let thread = Writer {
             db: Arc::downgrade(&db),
-            overlay: overlay.clone(),
+            tail: tail.clone(),
             queue,
         };
         std::thread::Builder::new()
             .name("raft-log-writer".into())
             .spawn(move || thread.run())
             .map_err(redb::Error::Io)?;
-        Ok(LogStore {
-            db,
-            overlay,
-            writer,
-        })
+        Ok(LogStore { db, tail, writer })
     }
 
     /// [`LogStore::open`], waiting up to `wait` while the file is still open: a node
@@ -170,35 +273,90 @@ impl LogStore {
         &self,
         range: impl RangeBounds<u64>,
     ) -> Result<Vec<Entry<TypeConfig>>, AnyError> {
-        let range = bounds(&range);
-        // The overlay first: an entry the writer commits meanwhile leaves the overlay only
-        // after its transaction is visible to the read below.
-        let pending: Vec<Entry<TypeConfig>> = lock(&self.overlay)
-            .range(range)
-            .map(|(_, e)| e.clone())
-            .collect();
-        let txn = self.db.begin_read().map_err(any)?;
-        let table = txn.open_table(LOG).map_err(any)?;
+        let Some((lo, hi)) = inclusive(&range) else {
+            return Ok(Vec::new());
+        };
+        let (held, tail_start) = {
+            let tail = lock(&self.tail);
+            let held: Vec<Entry<TypeConfig>> = tail
+                .entries
+                .range(lo..=hi)
+                .map(|(_, h)| h.entry.clone())
+                .collect();
+            // Below the tail's first index everything is in the database; with a hole
+            // in the tail (never seen) the database is read for the whole range.
+            let start = tail
+                .entries
+                .first_key_value()
+                .filter(|_| tail.contiguous())
+                .map(|(first, _)| *first);
+            (held, start)
+        };
+        let from_db = match tail_start {
+            Some(start) if lo >= start => None,
+            Some(start) => Some((lo, hi.min(start - 1))),
+            None => Some((lo, hi)),
+        };
         let mut durable = Vec::new();
-        for item in table.range::<u64>(range).map_err(any)? {
-            let (_, bytes) = item.map_err(any)?;
-            durable.push(decode_entry(bytes.value())?);
+        if let Some((from, to)) = from_db {
+            let txn = self.db.begin_read().map_err(any)?;
+            let table = txn.open_table(LOG).map_err(any)?;
+            for item in table.range::<u64>(from..=to).map_err(any)? {
+                let (_, bytes) = item.map_err(any)?;
+                durable.push(decode_entry(bytes.value())?);
+            }
         }
-        // The usual read (entries to apply, long durable) meets no pending entry.
-        if pending.is_empty() {
+        if tail_start.is_some() || durable.is_empty() || held.is_empty() {
+            // The database gave only what lies below the tail (or nothing).
+            durable.extend(held);
             return Ok(durable);
         }
-        // A pending entry wins over a durable one at the same index (the same entry, or
+        // A held entry wins over the database's at the same index (the same entry, or
         // the database's copy of one truncated since).
         let mut merged: BTreeMap<u64, Entry<TypeConfig>> =
             durable.into_iter().map(|e| (e.log_id.index, e)).collect();
-        merged.extend(pending.into_iter().map(|e| (e.log_id.index, e)));
+        merged.extend(held.into_iter().map(|e| (e.log_id.index, e)));
         Ok(merged.into_values().collect())
     }
 
+    /// Appends `entries` (readable at once) and calls `flushed` once they are durable or
+    /// failed to be: [`RaftLogStorage::append`] with a plain callback.
+    fn append_then(
+        &self,
+        entries: Vec<Entry<TypeConfig>>,
+        flushed: impl FnOnce(Result<(), std::io::Error>) + Send + 'static,
+    ) -> Result<(), AnyError> {
+        let encoded = match entries
+            .iter()
+            .map(|e| encode(e).map(|bytes| (e.log_id, bytes)))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                flushed(Err(std::io::Error::other(e.to_string())));
+                return Err(e);
+            }
+        };
+        {
+            let mut tail = lock(&self.tail);
+            for (entry, (_, bytes)) in entries.into_iter().zip(&encoded) {
+                tail.insert(entry, bytes.len());
+            }
+        }
+        let queued = self.writer.send(Write::Append {
+            entries: encoded,
+            flushed: Box::new(flushed),
+        });
+        if let Err(mpsc::SendError(Write::Append { flushed, .. })) = queued {
+            flushed(Err(std::io::Error::other(writer_gone().to_string())));
+            return Err(writer_gone());
+        }
+        Ok(())
+    }
+
     fn last_entry_id(&self) -> Result<Option<LogId<NodeId>>, AnyError> {
-        if let Some((_, entry)) = lock(&self.overlay).last_key_value() {
-            return Ok(Some(entry.log_id));
+        if let Some((_, held)) = lock(&self.tail).entries.last_key_value() {
+            return Ok(Some(held.entry.log_id));
         }
         let txn = self.db.begin_read().map_err(any)?;
         let table = txn.open_table(LOG).map_err(any)?;
@@ -215,7 +373,7 @@ impl LogStore {
 /// that the node can be reopened in the same process right away.
 struct Writer {
     db: std::sync::Weak<Database>,
-    overlay: Arc<Mutex<BTreeMap<u64, Entry<TypeConfig>>>>,
+    tail: Arc<Mutex<Tail>>,
     queue: mpsc::Receiver<Write>,
 }
 
@@ -276,25 +434,24 @@ fn commit(db: &Database, batch: &[Write]) -> Result<(), redb::Error> {
 }
 
 impl Writer {
-    /// Drops the now-durable entries from the overlay (unless a later append replaced
-    /// one with another entry at the same index), then fires callbacks and answers.
+    /// Marks the now-durable entries of the tail so (unless a later append replaced one
+    /// with another entry at the same index), then fires callbacks and answers.
     fn answer(&self, batch: Vec<Write>, outcome: &Result<(), String>) {
         if outcome.is_ok() {
-            let mut overlay = lock(&self.overlay);
+            let mut tail = lock(&self.tail);
             for write in &batch {
                 if let Write::Append { entries, .. } = write {
                     for (id, _) in entries {
-                        if overlay.get(&id.index).is_some_and(|e| e.log_id == *id) {
-                            overlay.remove(&id.index);
-                        }
+                        tail.made_durable(id);
                     }
                 }
             }
+            tail.evict();
         }
         for write in batch {
             match write {
                 Write::Append { flushed, .. } => {
-                    flushed.log_io_completed(outcome.clone().map_err(std::io::Error::other))
+                    flushed(outcome.clone().map_err(std::io::Error::other))
                 }
                 Write::Truncate { done, .. } | Write::Purge { done, .. } => {
                     let _ = done.send(outcome.clone());
@@ -329,9 +486,19 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry<TypeConfig>, AnyError> {
     rmp_serde::from_slice(bytes).map_err(any)
 }
 
-/// `range` as the `(start, end)` bounds redb and `BTreeMap` take, owned.
-fn bounds(range: &impl RangeBounds<u64>) -> (Bound<u64>, Bound<u64>) {
-    (range.start_bound().cloned(), range.end_bound().cloned())
+/// `range` as its first and last index, `None` when it is empty.
+fn inclusive(range: &impl RangeBounds<u64>) -> Option<(u64, u64)> {
+    let lo = match range.start_bound() {
+        Bound::Included(i) => *i,
+        Bound::Excluded(i) => i.checked_add(1)?,
+        Bound::Unbounded => 0,
+    };
+    let hi = match range.end_bound() {
+        Bound::Included(i) => *i,
+        Bound::Excluded(i) => i.checked_sub(1)?,
+        Bound::Unbounded => u64::MAX,
+    };
+    (lo <= hi).then_some((lo, hi))
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -410,38 +577,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
-        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
-        let encoded = match entries
-            .iter()
-            .map(|e| encode(e).map(|bytes| (e.log_id, bytes)))
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
-                return Err(StorageIOError::write_logs(e).into());
-            }
-        };
-        {
-            let mut overlay = lock(&self.overlay);
-            for entry in entries {
-                overlay.insert(entry.log_id.index, entry);
-            }
-        }
-        let queued = self.writer.send(Write::Append {
-            entries: encoded,
-            flushed: callback,
-        });
-        if let Err(mpsc::SendError(Write::Append { flushed, .. })) = queued {
-            flushed.log_io_completed(Err(std::io::Error::other(writer_gone().to_string())));
-            return Err(StorageIOError::write_logs(writer_gone()).into());
-        }
-        Ok(())
+        self.append_then(entries.into_iter().collect(), move |result| {
+            callback.log_io_completed(result)
+        })
+        .map_err(|e| StorageIOError::write_logs(e).into())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         let index = log_id.index;
-        lock(&self.overlay).retain(|&i, _| i < index);
+        lock(&self.tail).retain(|i| i < index);
         self.write_and_wait(|done| Write::Truncate { index, done })
             .await
             .map_err(|e| StorageIOError::write_logs(e).into())
@@ -450,7 +594,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         let write = async {
             let bytes = encode(&log_id)?;
-            lock(&self.overlay).retain(|&i, _| i > log_id.index);
+            lock(&self.tail).retain(|i| i > log_id.index);
             self.write_and_wait(|done| Write::Purge {
                 log_id,
                 bytes,
@@ -467,7 +611,78 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openraft::{CommittedLeaderId, EntryPayload};
     use std::time::Duration;
+
+    fn blank(index: u64) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    /// Appends and waits until the entries are durable.
+    async fn append(store: &LogStore, range: std::ops::RangeInclusive<u64>) {
+        let (tx, rx) = oneshot::channel();
+        store
+            .append_then(range.map(blank).collect(), move |r| {
+                let _ = tx.send(r.map_err(|e| e.to_string()));
+            })
+            .unwrap();
+        rx.await.unwrap().unwrap();
+    }
+
+    fn indexes(store: &LogStore, range: impl RangeBounds<u64>) -> Vec<u64> {
+        let entries = store.entries(range).unwrap();
+        entries.iter().map(|e| e.log_id.index).collect()
+    }
+
+    /// The tail holds the newest entries up to its byte budget; reads across it, below
+    /// it and after truncation, purging and a reopen give exactly the log.
+    #[tokio::test]
+    async fn reads_join_the_database_below_the_tail_and_the_tail_above_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // A budget of about ten blank entries.
+        let one = encode(&blank(1)).unwrap().len();
+        let store = LogStore::open_with_tail(dir.path(), 10 * one).unwrap();
+        append(&store, 1..=30).await;
+        {
+            let tail = lock(&store.tail);
+            assert!(tail.contiguous());
+            assert_eq!(tail.entries.len(), 10, "evicted down to the budget");
+            assert_eq!(tail.entries.first_key_value().map(|(i, _)| *i), Some(21));
+        }
+        assert_eq!(indexes(&store, ..), (1..=30).collect::<Vec<_>>());
+        assert_eq!(indexes(&store, 15..25), (15..25).collect::<Vec<_>>());
+        assert_eq!(indexes(&store, 22..=24), vec![22, 23, 24]);
+        assert_eq!(indexes(&store, 3..=5), vec![3, 4, 5]);
+        assert!(indexes(&store, 31..).is_empty());
+        assert!(indexes(&store, 5..5).is_empty());
+
+        // Truncating into the tail and into the database below it.
+        let mut raft = store.clone();
+        raft.truncate(blank(28).log_id).await.unwrap();
+        assert_eq!(indexes(&store, 20..), (20..28).collect::<Vec<_>>());
+        raft.truncate(blank(12).log_id).await.unwrap();
+        assert_eq!(indexes(&store, ..), (1..12).collect::<Vec<_>>());
+        append(&store, 12..=14).await;
+        assert_eq!(indexes(&store, 10..), vec![10, 11, 12, 13, 14]);
+
+        // Purging below and into the tail.
+        raft.purge(blank(3).log_id).await.unwrap();
+        assert_eq!(indexes(&store, ..), (4..=14).collect::<Vec<_>>());
+        raft.purge(blank(13).log_id).await.unwrap();
+        assert_eq!(indexes(&store, ..), vec![14]);
+
+        // A reopened store starts with an empty tail and reads the database.
+        drop((store, raft));
+        let store = LogStore::open_waiting(dir.path(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(indexes(&store, ..), vec![14]);
+        append(&store, 15..=16).await;
+        assert_eq!(indexes(&store, ..), vec![14, 15, 16]);
+    }
 
     /// Regression: a member restarted in the same process failed with
     /// `DatabaseAlreadyOpen` when the stopped instance's last Raft task still held the

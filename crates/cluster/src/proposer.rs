@@ -88,7 +88,8 @@ async fn run(mut rx: mpsc::Receiver<Queued>, raft: Raft<TypeConfig>, write_timeo
             let (proposals, replies): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|q| (q.proposal, q.reply)).unzip();
             let written =
-                tokio::time::timeout(write_timeout, raft.client_write(Batch { proposals })).await;
+                tokio::time::timeout(write_timeout, raft.client_write(Batch::from(proposals)))
+                    .await;
             let reply = reply_to(written, write_timeout);
             drop(slot);
             for tx in replies {

@@ -411,7 +411,7 @@ mod tests {
     fn batch(index: u64, proposals: Vec<Proposal>) -> Entry<TypeConfig> {
         Entry {
             log_id: log_id(index),
-            payload: EntryPayload::Normal(Batch { proposals }),
+            payload: EntryPayload::Normal(Batch::from(proposals)),
         }
     }
 
@@ -563,13 +563,11 @@ mod tests {
         let mut sm = open(dir.path());
         sm.apply(vec![proposal(1, 1, "a")]).await.unwrap();
         let before = rollout_store::codec::state_fingerprint(sm.engine.state()).unwrap();
-        let mut bad = proposal(2, 2, "x");
-        if let EntryPayload::Normal(b) = &mut bad.payload {
-            b.proposals[0].command =
-                Command::FailDeployment(rollout_engine::command::FailDeployment {
-                    deployment_id: Uuid::from_u128(99),
-                });
-        }
+        let mut refused = register(2, 2, "x");
+        refused.command = Command::FailDeployment(rollout_engine::command::FailDeployment {
+            deployment_id: Uuid::from_u128(99),
+        });
+        let bad = batch(2, vec![refused]);
         let answers = sm.apply(vec![bad]).await.unwrap();
         assert!(matches!(only(&answers[0]), AppliedAs::Refused(_)));
         assert_eq!(

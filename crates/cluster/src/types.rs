@@ -11,6 +11,7 @@ use rollout_engine::model::UnixNanos;
 use rollout_engine::{Actor, Command, Entropy, Envelope};
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A node's ID in the cluster (openraft's default width).
@@ -83,14 +84,22 @@ impl Proposal {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "BatchWire")]
 pub struct Batch {
-    pub proposals: Vec<Proposal>,
+    /// Shared, so that the copies of an entry the log keeps in memory, the replication
+    /// streams send and the state machine applies are one.
+    pub proposals: Arc<[Proposal]>,
 }
 
 impl Batch {
     /// A batch of one proposal.
     pub fn one(proposal: Proposal) -> Batch {
+        Batch::from(vec![proposal])
+    }
+}
+
+impl From<Vec<Proposal>> for Batch {
+    fn from(proposals: Vec<Proposal>) -> Batch {
         Batch {
-            proposals: vec![proposal],
+            proposals: proposals.into(),
         }
     }
 }
@@ -100,7 +109,7 @@ impl Batch {
 #[derive(Deserialize)]
 struct BatchWire {
     #[serde(default)]
-    proposals: Option<Vec<Proposal>>,
+    proposals: Option<Arc<[Proposal]>>,
     request_id: Option<RequestId>,
     now: Option<UnixNanos>,
     entropy: Option<Entropy>,

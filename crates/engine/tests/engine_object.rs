@@ -199,6 +199,47 @@ fn commands_of_one_log_entry_share_its_index_and_apply_in_order() {
     assert_eq!(e.submit(Command::Tick).unwrap().envelope.index, 8);
 }
 
+/// Regression (found by the cluster's fault test once the leader batched writes): two
+/// versions of one job registered in one entry created two deployments at the same
+/// index, and the "latest" one was picked by ID, so the newer deployment could be taken
+/// for the older and left running beside it. Within an index the version decides.
+#[test]
+fn k2_in_one_entry_the_later_version_supersedes_the_earlier_ones_deployment() {
+    for seed in 0..16u64 {
+        let mut e = DeploymentEngine::new(
+            EngineConfig::default(),
+            SeededStamp::new(0, VirtualClock::new(T0)),
+        );
+        let env = |count: i64, n: u64| {
+            let mut job = service_job("web", 2, update(1, 0));
+            job.task_groups[0].count = Some(count);
+            let register = Command::RegisterJob(rollout_engine::command::RegisterJob {
+                job,
+                ..Default::default()
+            });
+            Envelope::new(4, T0, Entropy::from_u64(seed * 100 + n), register)
+        };
+        e.replay(&env(2, 1)).unwrap();
+        e.replay_in_entry(&env(3, 2)).unwrap();
+        e.replay_in_entry(&env(4, 3)).unwrap();
+        let state = e.state();
+        state.check_invariants().unwrap();
+        let active: Vec<_> = state
+            .deployments_of_job_any("default", "web")
+            .filter(|d| d.active())
+            .collect();
+        assert_eq!(active.len(), 1, "seed {seed}");
+        assert_eq!(active[0].job_version, 2, "seed {seed}");
+        let latest = state.latest_job_deployment("default", "web").unwrap();
+        assert_eq!(latest.id, active[0].id, "seed {seed}");
+        let versions: Vec<u64> = state
+            .deployments_of_job_any("default", "web")
+            .map(|d| d.job_version)
+            .collect();
+        assert_eq!(versions, vec![0, 1, 2], "seed {seed}");
+    }
+}
+
 #[test]
 fn a_command_continuing_an_entry_must_carry_the_entrys_index() {
     let mut e = DeploymentEngine::new(

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use rollout_engine::command::*;
 use rollout_engine::model::{Job, Timestamp, UpdateStrategy, HOUR_NS, MINUTE_NS, SECOND_NS};
 use rollout_engine::{
-    invariants, plan, testing, Actor, Command, DeploymentEngine, EngineConfig, Envelope,
+    invariants, plan, testing, Actor, Command, DeploymentEngine, EngineConfig, Entropy, Envelope,
     SeededStamp, State, VirtualClock,
 };
 use uuid::Uuid;
@@ -419,5 +419,73 @@ proptest! {
         steps in prop::collection::vec((action(), actor()), 1..80)
     ) {
         run_attributed(&steps)?;
+    }
+}
+
+/// Runs `steps` as a consensus log whose entries carry several commands: a step marked
+/// `true` joins the entry of the step before it (same index), one marked `false` starts
+/// the next entry. Every applied command keeps every invariant, a refused one changes
+/// nothing, and replaying the same entries gives the same state.
+fn run_in_entries(steps: &[(Action, bool)]) -> Result<(), TestCaseError> {
+    let mut state = State::with_config(EngineConfig::default());
+    let mut now = T0;
+    let mut index = 0u64;
+    let mut log: Vec<Envelope> = Vec::new();
+    for (n, (a, joins)) in steps.iter().enumerate() {
+        if !joins || index == 0 {
+            index += 1;
+            now += match a {
+                Action::Tick { advance_s } => *advance_s as i64 * SECOND_NS,
+                _ => 100_000_000,
+            };
+        }
+        let env = Envelope::new(
+            index,
+            now,
+            Entropy::from_u64(n as u64),
+            command(&state, now, a),
+        );
+        let continues = state.index() == index;
+        let applied = if continues {
+            rollout_engine::apply_in_entry(&state, &env)
+        } else {
+            rollout_engine::apply(&state, &env)
+        };
+        if let Ok((next, outcome)) = applied {
+            let checked = if continues {
+                invariants::check_applied_in_entry(&state, &env, &next, &outcome)
+            } else {
+                invariants::check_applied(&state, &env, &next, &outcome)
+            };
+            checked.map_err(|v| TestCaseError::fail(v.to_string()))?;
+            next.check_invariants()
+                .map_err(|v| TestCaseError::fail(v.to_string()))?;
+            state = next;
+            log.push(env);
+        }
+    }
+    let mut replayed = State::with_config(EngineConfig::default());
+    for env in &log {
+        let applied = if replayed.index() == env.index {
+            rollout_engine::apply_in_entry(&replayed, env)
+        } else {
+            rollout_engine::apply(&replayed, env)
+        };
+        replayed = applied
+            .map_err(|e| TestCaseError::fail(format!("replay failed: {e}")))?
+            .0;
+    }
+    prop_assert!(replayed == state);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 2000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn commands_sharing_log_entries_keep_every_invariant(
+        steps in prop::collection::vec((action(), any::<bool>()), 1..120)
+    ) {
+        run_in_entries(&steps)?;
     }
 }

@@ -130,7 +130,10 @@ mod inner {
         /// namespace → job ID → number; looked up with borrowed strings, no allocation.
         pub(crate) job_ids: OrdMap<Arc<str>, OrdMap<Arc<str>, u32>>,
         pub(crate) next_name_id: u32,
-        pub(crate) deployments_by_job: OrdSet<(u32, u64, Uuid)>,
+        /// (job, `CreateIndex`, `JobVersion`, ID): a job's deployments in the order they
+        /// were created. The version breaks ties: the commands of one log entry share its
+        /// index, and a later deployment of the same job is always for a later version.
+        pub(crate) deployments_by_job: OrdSet<(u32, u64, u64, Uuid)>,
         pub(crate) deployments_by_namespace: OrdSet<(u32, u64, Uuid)>,
         pub(crate) allocs: OrdMap<Uuid, Arc<Allocation>>,
         /// Allocations of each deployment, holding the allocation itself: listing a
@@ -369,7 +372,7 @@ impl State {
         let ns = self.intern(&d.namespace);
         self.t_mut()
             .deployments_by_job
-            .insert((job, d.create_index, d.id));
+            .insert((job, d.create_index, d.job_version, d.id));
         self.t_mut()
             .deployments_by_namespace
             .insert((ns, d.create_index, d.id));
@@ -387,7 +390,7 @@ impl State {
         if let Some(job) = self.job_id(&d.namespace, &d.job_id) {
             self.t_mut()
                 .deployments_by_job
-                .remove(&(job, d.create_index, d.id));
+                .remove(&(job, d.create_index, d.job_version, d.id));
         }
         if let Some(ns) = self.name_id(&d.namespace) {
             self.t_mut()
@@ -399,7 +402,9 @@ impl State {
     /// Replaces a stored deployment whose identity fields are unchanged.
     pub(crate) fn replace_deployment(&mut self, new: Arc<Deployment>) {
         match self.t().deployments.get(&new.id) {
-            Some(old) if old.create_index == new.create_index => {
+            Some(old)
+                if old.create_index == new.create_index && old.job_version == new.job_version =>
+            {
                 self.t_mut().deployments.insert(new.id, new);
             }
             _ => self.insert_deployment(new),

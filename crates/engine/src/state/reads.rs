@@ -113,7 +113,8 @@ impl State {
         }
     }
 
-    /// All deployments of a job ID in `CreateIndex` order, any `JobCreateIndex`.
+    /// All deployments of a job ID in the order they were created (`CreateIndex`, then
+    /// `JobVersion` within one log entry), any `JobCreateIndex`.
     pub fn deployments_of_job_any(
         &self,
         namespace: &str,
@@ -123,8 +124,8 @@ impl State {
         let key = self.job_id(namespace, job_id).unwrap_or(u32::MAX);
         self.t()
             .deployments_by_job
-            .range((key, 0u64, Uuid::nil())..=(key, u64::MAX, Uuid::max()))
-            .filter_map(|(_, _, id)| self.t().deployments.get(id))
+            .range((key, 0u64, 0u64, Uuid::nil())..=(key, u64::MAX, u64::MAX, Uuid::max()))
+            .filter_map(|(_, _, _, id)| self.t().deployments.get(id))
     }
 
     /// `GET /v1/job/:id/deployments`: without `all`, only deployments of the current job
