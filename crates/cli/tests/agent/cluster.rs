@@ -716,3 +716,99 @@ async fn an_agent_refuses_a_data_directory_of_the_other_kind() {
     );
     assert!(!member.path().join(rollout_store::DB_FILE).exists());
 }
+
+/// Concurrent writes to a cluster member share Raft entries; the event stream still
+/// carries one frame per index with every event of every write at it — live and
+/// replayed alike — so a client resuming after an index has seen all of its events.
+/// (Before, the second write of an entry was dropped from the stream.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_carries_every_write_of_a_shared_entry_in_one_frame() {
+    use crate::common::event_lines::Lines;
+    const WRITES: usize = 32;
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "cluster-test-secret\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (dir_arg, secret_arg, peer) = (
+        dir.path().to_str().unwrap().to_string(),
+        secret.path().to_str().unwrap().to_string(),
+        free_addr(),
+    );
+    let agent = Agent::start(&[
+        "--data-dir",
+        &dir_arg,
+        "--cluster-addr",
+        &peer,
+        "--cluster-secret-file",
+        &secret_arg,
+        "--bootstrap-expect",
+        "1",
+    ])
+    .await;
+    let all = "/v1/event/stream?namespace=*&topic=Job";
+    let mut live = Lines::open(&agent.addr, &format!("{all}&index=0"), None).await;
+    assert_eq!(live.next().await, Some(json!({})));
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(WRITES));
+    let writes: Vec<_> = (0..WRITES)
+        .map(|n| {
+            let (client, start) = (agent.client.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let r = client
+                    .put(
+                        "/v1/jobs",
+                        job(&format!("burst-{n}"), 1, "app:1", json!({})),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.json()["JobModifyIndex"].as_u64().unwrap()
+            })
+        })
+        .collect();
+    let mut indexes = BTreeSet::new();
+    for w in writes {
+        indexes.insert(w.await.unwrap());
+    }
+    assert!(
+        indexes.len() < WRITES,
+        "{WRITES} concurrent writes, each its own entry: {indexes:?}"
+    );
+    let last = *indexes.last().unwrap();
+    let frames = live.until_index(last).await;
+    let keys = |frames: &[Value]| -> BTreeSet<String> {
+        frames
+            .iter()
+            .flat_map(|f| f["Events"].as_array().unwrap().clone())
+            .map(|e| e["Key"].as_str().unwrap().to_string())
+            .filter(|k| k.starts_with("burst-"))
+            .collect()
+    };
+    assert_eq!(keys(&frames).len(), WRITES, "{frames:?}");
+    let at: Vec<u64> = frames
+        .iter()
+        .map(|f| f["Index"].as_u64().unwrap())
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "one frame per index: {at:?}"
+    );
+    for f in &frames {
+        let index = f["Index"].as_u64().unwrap();
+        assert!(f["Events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["Index"].as_u64() == Some(index)));
+    }
+    // Replayed from the log: the same frames.
+    let mut replayed = Lines::open(&agent.addr, &format!("{all}&index=0"), None).await;
+    replayed.next().await;
+    assert_eq!(replayed.until_index(last).await, frames);
+    // Resuming after an entry's index gives none of its writes again, and the next
+    // entries whole.
+    let first = at[0];
+    let mut resumed = Lines::open(&agent.addr, &format!("{all}&after_index={first}"), None).await;
+    resumed.next().await;
+    let rest = resumed.until_index(last).await;
+    assert_eq!(rest, frames[1..].to_vec());
+    agent.stop().await;
+}

@@ -15,14 +15,16 @@ use serde::Serialize;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The events of one write, rendered.
+/// The events of one log entry, rendered: one write, or the several writes a cluster's
+/// leader gathered into one entry (they share its index). As in Nomad, a frame is one
+/// index, so a client that resumes after an index has seen every event at it.
 pub(crate) struct Frame {
-    /// The write's index: every event of the frame has it.
+    /// The entry's index: every event of the frame has it.
     pub index: u64,
     pub events: Vec<Rendered>,
-    /// The state after the write: tokens are re-checked against it.
+    /// The state after the entry: tokens are re-checked against it.
     pub state: Arc<State>,
-    /// The write changed ACL tokens or policies: subscribers' rights may have changed.
+    /// The entry changed ACL tokens or policies: subscribers' rights may have changed.
     pub acl_changed: bool,
 }
 
@@ -77,23 +79,30 @@ struct EventJson<'a> {
     event_type: &'static str,
 }
 
-/// Renders every event of a committed write that the stream carries.
-pub(crate) fn render(c: &Committed) -> Frame {
-    let index = c.outcome.index;
+/// The writes of `commits` grouped by log entry (consecutive writes at one index), in
+/// order: what [`render`] takes.
+pub(crate) fn entries(commits: &[Committed]) -> impl Iterator<Item = &[Committed]> {
+    commits.chunk_by(|a, b| a.outcome.index == b.outcome.index)
+}
+
+/// Renders every event the stream carries of one log entry's writes (in order; at least
+/// one, all at the same index), each event with its own write's actor and states.
+pub(crate) fn render(entry: &[Committed]) -> Frame {
+    let index = entry.first().map_or(0, |c| c.outcome.index);
     let mut acl_changed = false;
-    let events = c
-        .outcome
-        .events
-        .iter()
-        .filter_map(|e| {
+    let mut events = Vec::new();
+    for c in entry {
+        events.extend(c.outcome.events.iter().filter_map(|e| {
             acl_changed |= matches!(e.topic, Topic::AclToken | Topic::AclPolicy);
             render_event(index, c.actor.as_ref(), e, &c.before, &c.state)
-        })
-        .collect();
+        }));
+    }
     Frame {
         index,
         events,
-        state: c.state.clone(),
+        state: entry
+            .last()
+            .map_or_else(|| Arc::new(State::default()), |c| c.state.clone()),
         acl_changed,
     }
 }

@@ -10,7 +10,7 @@
 //! whose queue is full when a frame comes is dropped from the hub and told it fell
 //! behind. Nobody waits for anybody.
 
-use super::frame::{render, Frame};
+use super::frame::{entries, render, Frame};
 use super::subscription::Subscription;
 use crate::backend::Backend;
 use rollout_store::Committed;
@@ -189,15 +189,18 @@ impl Hub {
         !self.lock().entries.is_empty()
     }
 
-    /// Routes one committed write; renders it only if somebody listens.
-    fn publish(&self, c: &Committed, rendered: Option<Arc<Frame>>) {
+    /// Routes one log entry's writes; renders them only if somebody listens.
+    fn publish(&self, entry: &[Committed], rendered: Option<Arc<Frame>>) {
+        let Some(first) = entry.first() else {
+            return;
+        };
         let mut registry = self.lock();
-        registry.through = c.outcome.index;
+        registry.through = first.outcome.index;
         if registry.entries.is_empty() {
             return;
         }
         // Somebody subscribed since the caller looked: render now.
-        let frame = rendered.unwrap_or_else(|| Arc::new(render(c)));
+        let frame = rendered.unwrap_or_else(|| Arc::new(render(entry)));
         registry.route(&frame);
     }
 
@@ -254,8 +257,9 @@ fn start(backend: Arc<dyn Backend>) -> Hub {
                 Err(RecvError::Closed) => break,
             };
             let mut stopped = false;
-            for c in batch.iter() {
-                let index = c.outcome.index;
+            // The state machine publishes whole entries, so no entry spans two batches.
+            for entry in entries(&batch) {
+                let index = entry[0].outcome.index;
                 let last = hub.lock().through;
                 if index <= last {
                     continue;
@@ -264,7 +268,7 @@ fn start(backend: Arc<dyn Backend>) -> Hub {
                     stopped = true;
                     break;
                 }
-                route(&hub, c);
+                route(&hub, entry);
             }
             if stopped {
                 break;
@@ -276,10 +280,10 @@ fn start(backend: Arc<dyn Backend>) -> Hub {
     hub
 }
 
-/// Renders (outside the registry lock) and routes one write.
-fn route(hub: &Hub, c: &Committed) {
-    let rendered = hub.has_subscribers().then(|| Arc::new(render(c)));
-    hub.publish(c, rendered);
+/// Renders (outside the registry lock) and routes one log entry's writes.
+fn route(hub: &Hub, entry: &[Committed]) {
+    let rendered = hub.has_subscribers().then(|| Arc::new(render(entry)));
+    hub.publish(entry, rendered);
 }
 
 /// Routes the writes in `from..until` from the backend's history. False if they cannot
@@ -295,8 +299,8 @@ async fn fill_gap(backend: &Arc<dyn Backend>, hub: &Hub, from: u64, until: u64) 
     .await;
     match replayed {
         Ok(Ok(writes)) => {
-            for c in &writes {
-                route(hub, c);
+            for entry in entries(&writes) {
+                route(hub, entry);
             }
             true
         }

@@ -13,7 +13,7 @@ use super::subscription::{Start, Subscription};
 use crate::acl::Identity;
 use crate::server::Api;
 use axum::body::Bytes;
-use rollout_store::HistoryError;
+use rollout_store::{Committed, HistoryError};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -252,18 +252,34 @@ impl Stream {
                     return;
                 }
             };
+            // Writes are gathered by log entry: a frame is one index, all of its writes.
+            let mut entry: Vec<Committed> = Vec::new();
+            let send = |entry: &[Committed]| {
+                let frame = render(entry);
+                let line = frame_line(&frame, &sub, &who);
+                tx.blocking_send(Ok((frame.index, line))).is_ok() && frame.index < through
+            };
             for item in history {
-                let item = item.map(|c| {
-                    let frame = render(&c);
-                    (frame.index, frame_line(&frame, &sub, &who))
-                });
-                let stop = match &item {
-                    Ok((index, _)) => *index >= through,
-                    Err(_) => true,
+                let c = match item {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
                 };
-                if tx.blocking_send(item).is_err() || stop {
-                    return;
+                if entry
+                    .last()
+                    .is_some_and(|l| l.outcome.index != c.outcome.index)
+                {
+                    if !send(&entry) {
+                        return;
+                    }
+                    entry.clear();
                 }
+                entry.push(c);
+            }
+            if !entry.is_empty() {
+                send(&entry);
             }
         });
         while let Some(item) = rx.recv().await {
