@@ -125,13 +125,25 @@ impl Tail {
         }
     }
 
-    /// Drops every entry the predicate rejects.
-    fn retain(&mut self, keep: impl Fn(u64) -> bool) {
-        let dropped: Vec<u64> = self.entries.keys().copied().filter(|i| !keep(*i)).collect();
-        for index in dropped {
-            if let Some(held) = self.entries.remove(&index) {
-                self.forget(&held);
-            }
+    /// Drops every entry from `index` on (truncation).
+    fn cut_from(&mut self, index: u64) {
+        let cut = self.entries.split_off(&index);
+        self.forget_all(cut.values());
+    }
+
+    /// Drops every entry up to `index` (purging).
+    fn cut_through(&mut self, index: u64) {
+        let kept = match index.checked_add(1) {
+            Some(next) => self.entries.split_off(&next),
+            None => BTreeMap::new(),
+        };
+        let purged = std::mem::replace(&mut self.entries, kept);
+        self.forget_all(purged.values());
+    }
+
+    fn forget_all<'a>(&mut self, dropped: impl Iterator<Item = &'a Held>) {
+        for held in dropped {
+            self.forget(held);
         }
     }
 
@@ -585,7 +597,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         let index = log_id.index;
-        lock(&self.tail).retain(|i| i < index);
+        lock(&self.tail).cut_from(index);
         self.write_and_wait(|done| Write::Truncate { index, done })
             .await
             .map_err(|e| StorageIOError::write_logs(e).into())
@@ -594,7 +606,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         let write = async {
             let bytes = encode(&log_id)?;
-            lock(&self.tail).retain(|i| i > log_id.index);
+            lock(&self.tail).cut_through(log_id.index);
             self.write_and_wait(|done| Write::Purge {
                 log_id,
                 bytes,

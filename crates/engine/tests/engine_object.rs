@@ -135,10 +135,7 @@ fn time_never_goes_backwards_a_replayed_envelope_is_applied_at_the_states_time()
 
 #[test]
 fn replay_rejects_an_index_that_does_not_increase_and_allows_gaps() {
-    let mut e = DeploymentEngine::new(
-        EngineConfig::default(),
-        SeededStamp::new(0, VirtualClock::new(T0)),
-    );
+    let mut e = engine_at_t0();
     e.replay(&Envelope::new(5, T0, Entropy::from_u64(1), Command::Tick))
         .expect("a gap is fine");
     assert_eq!(e.index(), 5);
@@ -158,6 +155,14 @@ fn replay_rejects_an_index_that_does_not_increase_and_allows_gaps() {
     assert_eq!(e.submit(Command::Tick).unwrap().envelope.index, 6);
 }
 
+/// An engine on a virtual clock at `T0`, entropy seed 0.
+fn engine_at_t0() -> DeploymentEngine {
+    DeploymentEngine::new(
+        EngineConfig::default(),
+        SeededStamp::new(0, VirtualClock::new(T0)),
+    )
+}
+
 fn register_cmd(id: &str) -> Command {
     Command::RegisterJob(rollout_engine::command::RegisterJob {
         job: service_job(id, 2, update(1, 0)),
@@ -167,10 +172,7 @@ fn register_cmd(id: &str) -> Command {
 
 #[test]
 fn commands_of_one_log_entry_share_its_index_and_apply_in_order() {
-    let mut e = DeploymentEngine::new(
-        EngineConfig::default(),
-        SeededStamp::new(0, VirtualClock::new(T0)),
-    );
+    let mut e = engine_at_t0();
     let env = |id: &str, seed| Envelope::new(7, T0, Entropy::from_u64(seed), register_cmd(id));
     e.replay(&env("web", 1)).unwrap();
     let second = e.replay_in_entry(&env("api", 2)).unwrap();
@@ -206,10 +208,7 @@ fn commands_of_one_log_entry_share_its_index_and_apply_in_order() {
 #[test]
 fn k2_in_one_entry_the_later_version_supersedes_the_earlier_ones_deployment() {
     for seed in 0..16u64 {
-        let mut e = DeploymentEngine::new(
-            EngineConfig::default(),
-            SeededStamp::new(0, VirtualClock::new(T0)),
-        );
+        let mut e = engine_at_t0();
         let env = |count: i64, n: u64| {
             let mut job = service_job("web", 2, update(1, 0));
             job.task_groups[0].count = Some(count);
@@ -242,10 +241,7 @@ fn k2_in_one_entry_the_later_version_supersedes_the_earlier_ones_deployment() {
 
 #[test]
 fn a_command_continuing_an_entry_must_carry_the_entrys_index() {
-    let mut e = DeploymentEngine::new(
-        EngineConfig::default(),
-        SeededStamp::new(0, VirtualClock::new(T0)),
-    );
+    let mut e = engine_at_t0();
     e.replay(&Envelope::new(5, T0, Entropy::from_u64(1), Command::Tick))
         .unwrap();
     let before = e.state().clone();
@@ -269,10 +265,7 @@ fn a_command_continuing_an_entry_must_carry_the_entrys_index() {
 
 #[test]
 fn a_refused_command_inside_an_entry_leaves_the_others_applied() {
-    let mut e = DeploymentEngine::new(
-        EngineConfig::default(),
-        SeededStamp::new(0, VirtualClock::new(T0)),
-    );
+    let mut e = engine_at_t0();
     e.replay(&Envelope::new(
         3,
         T0,
