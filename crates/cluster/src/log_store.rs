@@ -102,8 +102,8 @@ impl Tail {
         }
     }
 
-    /// Marks the entry `id` durable (unless a later append replaced it), then lets the
-    /// oldest durable entries go beyond the byte budget.
+    /// Marks the entry `id` durable (unless a later append replaced it or it was
+    /// truncated meanwhile).
     fn made_durable(&mut self, id: &LogId<NodeId>) {
         if let Some(held) = self.entries.get_mut(&id.index) {
             if held.entry.log_id == *id && !held.durable {
@@ -113,6 +113,8 @@ impl Tail {
         }
     }
 
+    /// Lets the oldest durable entries go while the durable ones held exceed the budget
+    /// (the database has them).
     fn evict(&mut self) {
         while self.durable_bytes > self.budget {
             match self.entries.first_entry() {
